@@ -1,0 +1,32 @@
+//! Matching & procurement (schema `matching`): the right contact person for each child. For now
+//! it serves the competence catalogue that people and needs are described with (R-MP-3).
+
+mod api;
+mod store;
+
+use kontakt_platform::config::ServerSettings;
+use kontakt_platform::server::ServiceDef;
+use kontakt_proto::matching::v1::matching_service_server::MatchingServiceServer;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+pub static DEF: ServiceDef = ServiceDef {
+    name: "matching",
+    grpc_name: kontakt_proto::service_names::MATCHING,
+    schema: "matching",
+    migrator: &MIGRATOR,
+    descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+};
+
+/// The service's gRPC routes over `pool` (whose connections use the `matching` schema).
+pub fn routes(pool: PgPool, settings: &ServerSettings) -> Routes {
+    let api = api::MatchingApi::new(store::Store::new(pool));
+    Routes::new(
+        MatchingServiceServer::new(api)
+            .max_decoding_message_size(settings.max_message_bytes)
+            .max_encoding_message_size(settings.max_message_bytes),
+    )
+}

@@ -1,0 +1,87 @@
+//! Settings shared by every service, read from flags or environment (every one is listed by
+//! `--help`). Each binary flattens these into its own command line.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// How logs are written to stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Readable lines for a terminal.
+    Human,
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Telemetry")]
+pub struct TelemetrySettings {
+    /// Log format on stdout.
+    #[arg(long, env = "KONTAKT_LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info,kontakt=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// OTLP/gRPC endpoint for traces, e.g. `http://otel-collector:4317`. Unset: no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL, e.g. `postgres://kontakt@db:5432/kontakt`. Each service uses its own schema.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Largest number of connections each service keeps in its pool.
+    #[arg(long, env = "KONTAKT_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// How long a call waits for a free connection before it is answered UNAVAILABLE.
+    #[arg(long, env = "KONTAKT_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
+    pub db_acquire_timeout: Duration,
+
+    /// Apply pending migrations when a service starts (turn off when a `kontakt migrate` job does it).
+    #[arg(long, env = "KONTAKT_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Server")]
+pub struct ServerSettings {
+    /// Time in-flight calls get to finish after SIGTERM/SIGINT before they are cut off.
+    #[arg(long, env = "KONTAKT_SHUTDOWN_GRACE", default_value = "20s", value_parser = crate::duration::parse)]
+    pub shutdown_grace: Duration,
+
+    /// Largest request or response message in bytes; a larger one is refused with OUT_OF_RANGE naming the limit.
+    #[arg(long, env = "KONTAKT_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Longest a unary call may run; a shorter client deadline (grpc-timeout) wins.
+    #[arg(long, env = "KONTAKT_REQUEST_TIMEOUT", default_value = "30s", value_parser = crate::duration::parse)]
+    pub request_timeout: Duration,
+
+    /// Calls served at once per service; more are refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "KONTAKT_CONCURRENCY_LIMIT", default_value_t = 256)]
+    pub concurrency_limit: usize,
+
+    /// How often the database is probed for the health check.
+    #[arg(long, env = "KONTAKT_HEALTH_INTERVAL", default_value = "2s", value_parser = crate::duration::parse)]
+    pub health_interval: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: Duration::from_secs(20),
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            concurrency_limit: 256,
+            health_interval: Duration::from_secs(2),
+        }
+    }
+}

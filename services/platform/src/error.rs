@@ -1,0 +1,248 @@
+//! The one mapping from service errors to gRPC status. Services turn their own error enums into
+//! [`ApiError`]; this module turns that into a `google.rpc.Status` with exactly one `ErrorInfo`
+//! and, for bad input, `BadRequest` field violations (AIP-193). Internal causes are logged with
+//! an incident id and never sent to the client.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{
+    BadRequest, ErrorDetail, ErrorInfo, FieldViolation, PreconditionFailure, PreconditionViolation,
+    StatusExt,
+};
+
+/// `ErrorInfo.domain` for every error Kontakt returns.
+pub const ERROR_DOMAIN: &str = "kontakt";
+
+/// One broken rule, for FAILED_PRECONDITION answers that list every violation at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleViolation {
+    /// The rule id, e.g. `R-RV-1`.
+    pub rule: String,
+    /// The field or resource the rule is about.
+    pub subject: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request itself is wrong; each violation names the field.
+    #[error("invalid argument: {}", describe_fields(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{resource} not found")]
+    NotFound { resource: String },
+    #[error("{resource} already exists")]
+    AlreadyExists { resource: String },
+    /// The request is well formed but the system's state does not allow it.
+    #[error("{message}")]
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+        violations: Vec<RuleViolation>,
+    },
+    /// A concurrent change won (etag mismatch); the client re-reads and retries.
+    #[error("{message}")]
+    Aborted {
+        reason: &'static str,
+        message: String,
+    },
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
+    /// Retryable: the database or a peer is not reachable right now.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// A defect or an unexpected failure; the cause stays in the log.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+fn describe_fields(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// Bad input in one field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    pub fn not_found(resource: impl Into<String>) -> Self {
+        Self::NotFound {
+            resource: resource.into(),
+        }
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::NotFound { .. } => Code::NotFound,
+            Self::AlreadyExists { .. } => Code::AlreadyExists,
+            Self::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Self::Aborted { .. } => Code::Aborted,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::ResourceExhausted { .. } => Code::ResourceExhausted,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::DeadlineExceeded => Code::DeadlineExceeded,
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::FailedPrecondition { reason, .. }
+            | Self::Aborted { reason, .. }
+            | Self::ResourceExhausted { reason, .. } => reason,
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::PermissionDenied(_) => "PERMISSION_DENIED",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        let code = error.code();
+        let mut metadata = HashMap::new();
+        let message = match &error {
+            ApiError::Internal(cause) => {
+                let incident = uuid::Uuid::now_v7().to_string();
+                tracing::error!(incident = %incident, error = format!("{cause:#}"), "internal error");
+                let message = format!("internal error (incident {incident})");
+                metadata.insert("incident".to_owned(), incident);
+                message
+            }
+            ApiError::NotFound { resource } | ApiError::AlreadyExists { resource } => {
+                metadata.insert("resource".to_owned(), resource.clone());
+                error.to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut details: Vec<ErrorDetail> =
+            vec![ErrorInfo::new(error.reason(), ERROR_DOMAIN, metadata).into()];
+        match error {
+            ApiError::InvalidArgument(violations) => {
+                details.push(BadRequest::new(violations).into());
+            }
+            ApiError::FailedPrecondition { violations, .. } if !violations.is_empty() => {
+                let violations: Vec<PreconditionViolation> = violations
+                    .into_iter()
+                    .map(|v| PreconditionViolation::new(v.rule, v.subject, v.description))
+                    .collect();
+                details.push(PreconditionFailure::new(violations).into());
+            }
+            _ => {}
+        }
+        Status::with_error_details_vec(code, message, details)
+    }
+}
+
+/// Database failures that are not a store's own business: lost connections and an exhausted
+/// pool are retryable (UNAVAILABLE); a cancelled statement is a deadline; the rest is internal.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut => {
+                Self::Unavailable("the database is busy or unreachable; retry later".into())
+            }
+            sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                Self::Unavailable("the database is unreachable; retry later".into())
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // query_canceled: statement_timeout or a cancelled call.
+                Some("57014") => Self::DeadlineExceeded,
+                // admin_shutdown, crash_shutdown, cannot_connect_now: the server is restarting.
+                Some("57P01" | "57P02" | "57P03") => {
+                    Self::Unavailable("the database is restarting; retry later".into())
+                }
+                _ => Self::Internal(error.into()),
+            },
+            _ => Self::Internal(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_becomes_invalid_argument_with_the_field_named() {
+        let status = Status::from(ApiError::invalid("page_size", "must not be negative"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("BadRequest detail");
+        assert_eq!(bad.field_violations[0].field, "page_size");
+        let info = details.error_info().expect("ErrorInfo detail");
+        assert_eq!(info.reason, "INVALID_ARGUMENT");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn internal_causes_stay_in_the_log_and_the_client_gets_an_incident_id() {
+        let status = Status::from(ApiError::internal(anyhow::anyhow!(
+            "connection string postgres://secret@db"
+        )));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+        let info = status
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .expect("ErrorInfo");
+        assert!(status.message().contains(&info.metadata["incident"]));
+    }
+
+    #[test]
+    fn every_rule_violation_is_listed_in_a_failed_precondition() {
+        let status = Status::from(ApiError::FailedPrecondition {
+            reason: "RULES_VIOLATED",
+            message: "2 rules violated".into(),
+            violations: vec![
+                RuleViolation {
+                    rule: "R-RV-1".into(),
+                    subject: "assessment".into(),
+                    description: "missing".into(),
+                },
+                RuleViolation {
+                    rule: "R-RV-5".into(),
+                    subject: "person.birth_date".into(),
+                    description: "too young".into(),
+                },
+            ],
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let details = status.get_error_details();
+        let failure = details.precondition_failure().expect("PreconditionFailure");
+        assert_eq!(failure.violations.len(), 2);
+        assert_eq!(failure.violations[1].r#type, "R-RV-5");
+    }
+
+    #[test]
+    fn a_lost_database_is_retryable_not_internal() {
+        let error = ApiError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(Status::from(error).code(), Code::Unavailable);
+    }
+}

@@ -1,0 +1,19 @@
+//! The platform every Kontakt service is built on. It knows no domain word: services bring their
+//! schema, migrations and gRPC routes; the platform runs them with health, reflection, limits,
+//! telemetry and a clean shutdown.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod duration;
+pub mod embedded_pg;
+pub mod error;
+pub mod limits;
+pub mod pagination;
+pub mod resource;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use server::{ServiceDef, ServiceHandle};

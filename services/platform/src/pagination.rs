@@ -1,0 +1,97 @@
+//! AIP-158 pagination: page sizes with a default and a cap, and opaque page tokens that carry the
+//! last key seen (keyset pagination, so a page is cheap however deep it is).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::ApiError;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// 0 means the default; above the cap is lowered to the cap (AIP-158); negative is refused.
+pub fn page_size(requested: i32) -> Result<i64, ApiError> {
+    match i64::from(requested) {
+        n if n < 0 => Err(ApiError::invalid("page_size", "must not be negative")),
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n => Ok(n.min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// A token is bound to the list it came from (`scope`, e.g. the method and its filter), so a
+/// token from another query is refused instead of silently skipping rows.
+pub fn encode_token(scope: &str, last_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1\n{scope}\n{last_key}"))
+}
+
+/// The last key of the previous page, or `None` for the first page.
+pub fn decode_token(scope: &str, token: &str) -> Result<Option<String>, ApiError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ApiError::invalid("page_token", "not a page token returned by this list");
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let mut parts = text.splitn(3, '\n');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(s), Some(key)) if s == scope => Ok(Some(key.to_owned())),
+        _ => Err(invalid()),
+    }
+}
+
+/// Turns rows fetched with `LIMIT page_size + 1` into one page and the token for the next:
+/// the extra row only tells that more exist.
+pub fn finish_page<T>(
+    mut rows: Vec<T>,
+    page_size: i64,
+    scope: &str,
+    key: impl Fn(&T) -> &str,
+) -> (Vec<T>, String) {
+    let page_size = usize::try_from(page_size).unwrap_or(usize::MAX);
+    if rows.len() <= page_size {
+        return (rows, String::new());
+    }
+    rows.truncate(page_size);
+    let token = rows
+        .last()
+        .map_or_else(String::new, |last| encode_token(scope, key(last)));
+    (rows, token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_defaults_and_caps() {
+        assert_eq!(page_size(0).ok(), Some(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(7).ok(), Some(7));
+        assert_eq!(page_size(10_000).ok(), Some(MAX_PAGE_SIZE));
+        assert!(page_size(-1).is_err());
+    }
+
+    #[test]
+    fn a_token_round_trips_only_within_its_own_list() {
+        let token = encode_token("legalBases", "sel-52-3-6");
+        assert_eq!(
+            decode_token("legalBases", &token).ok().flatten().as_deref(),
+            Some("sel-52-3-6")
+        );
+        assert!(decode_token("competences", &token).is_err());
+        assert!(decode_token("legalBases", "garbage!").is_err());
+        assert_eq!(decode_token("legalBases", "").ok(), Some(None));
+    }
+
+    #[test]
+    fn a_full_page_gets_a_token_and_the_last_page_none() {
+        let (page, token) = finish_page(vec!["a", "b", "c"], 2, "s", |s| s);
+        assert_eq!(page, ["a", "b"]);
+        assert_eq!(
+            decode_token("s", &token).ok().flatten().as_deref(),
+            Some("b")
+        );
+        let (page, token) = finish_page(vec!["a", "b"], 2, "s", |s| s);
+        assert_eq!(page, ["a", "b"]);
+        assert!(token.is_empty());
+    }
+}

@@ -1,0 +1,278 @@
+//! Runs one service: its routes plus `grpc.health.v1`, reflection (v1 and v1alpha), per-call
+//! limits and tracing, and a graceful shutdown that lets in-flight calls finish within a grace
+//! period.
+//!
+//! Health follows the database: SERVING only once it is reachable and every embedded migration
+//! is applied; NOT_SERVING while it is lost; SERVING again when it returns — without a restart.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::ServerSettings;
+use crate::{db, limits, telemetry};
+
+/// What a service crate tells the platform about itself.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceDef {
+    /// Short name: the `kontakt serve` target and the log/trace service name.
+    pub name: &'static str,
+    /// The fully qualified gRPC service name; health reports under it and under "".
+    pub grpc_name: &'static str,
+    /// The PostgreSQL schema the service owns.
+    pub schema: &'static str,
+    pub migrator: &'static Migrator,
+    /// Encoded `FileDescriptorSet` holding the service's protos, for reflection.
+    pub descriptor_set: &'static [u8],
+}
+
+/// Everything one running service needs besides its routes.
+pub struct ServeOptions {
+    pub pool: PgPool,
+    pub settings: ServerSettings,
+    pub migrate_on_start: bool,
+}
+
+/// Serves `routes` for `def` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    def: ServiceDef,
+    routes: Routes,
+    listener: TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let ServeOptions {
+        pool,
+        settings,
+        migrate_on_start,
+    } = options;
+    let local_addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health_service = health_service
+        .max_decoding_message_size(settings.max_message_bytes)
+        .max_encoding_message_size(settings.max_message_bytes);
+    set_status(&reporter, def, ServingStatus::NotServing).await;
+
+    let reflection_v1 = reflection(def)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = reflection(def)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    let (stop_monitor, monitor_stopped) = watch::channel(false);
+    let monitor = tokio::spawn(monitor_health(
+        def,
+        pool.clone(),
+        reporter.clone(),
+        settings.health_interval,
+        migrate_on_start,
+        monitor_stopped,
+    ));
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (stop_server, server_stopped) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .trace_fn(telemetry::server_span)
+        .layer(limits::LimitsLayer::new(
+            settings.request_timeout,
+            settings.concurrency_limit,
+        ))
+        .add_routes(routes)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    let mut server: JoinHandle<Result<(), tonic::transport::Error>> =
+        tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            // Either an explicit stop or the sender being dropped ends the server.
+            server_stopped.await.ok();
+        }));
+    tracing::info!(service = def.name, %local_addr, "listening");
+
+    tokio::pin!(shutdown);
+    let early_exit = tokio::select! {
+        () = &mut shutdown => None,
+        result = &mut server => Some(result),
+    };
+    if let Some(result) = early_exit {
+        monitor.abort();
+        return match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(err).context("the gRPC server failed"),
+            Err(join) => Err(join).context("the gRPC server task panicked"),
+        };
+    }
+
+    // Stop advertising first so load balancers and probes move away, then drain.
+    if stop_monitor.send(true).is_err() {
+        tracing::debug!("health monitor already stopped");
+    }
+    set_status(&reporter, def, ServingStatus::NotServing).await;
+    if stop_server.send(()).is_err() {
+        tracing::debug!("server already stopped");
+    }
+    tracing::info!(service = def.name, grace = ?settings.shutdown_grace, "draining in-flight calls");
+    let drained = tokio::time::timeout(settings.shutdown_grace, &mut server).await;
+    monitor.abort();
+    pool.close().await;
+    match drained {
+        Ok(Ok(Ok(()))) => {
+            tracing::info!(service = def.name, "stopped cleanly");
+            Ok(())
+        }
+        Ok(Ok(Err(err))) => Err(err).context("the gRPC server failed while draining"),
+        Ok(Err(join)) => Err(join).context("the gRPC server task panicked"),
+        Err(_elapsed) => {
+            server.abort();
+            tracing::warn!(
+                service = def.name,
+                "grace period over; remaining calls were cut off"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Reflection advertises this process's service (not its siblings in the shared descriptor set),
+/// health and reflection itself.
+fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(def.descriptor_set)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for name in [
+        def.grpc_name,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        builder = builder.with_service_name(name);
+    }
+    builder
+}
+
+async fn set_status(reporter: &HealthReporter, def: ServiceDef, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter.set_service_status(def.grpc_name, status).await;
+}
+
+/// Probes the database every `interval` and reports the result; applies migrations first when
+/// asked (retrying until the database is there).
+async fn monitor_health(
+    def: ServiceDef,
+    pool: PgPool,
+    reporter: HealthReporter,
+    interval: Duration,
+    migrate_on_start: bool,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut migrated = !migrate_on_start;
+    let mut last: Option<Result<(), String>> = None;
+    // A probe never takes longer than the interval (at least a second), so a database that
+    // hangs instead of refusing still turns the service NOT_SERVING.
+    let probe_timeout = interval.max(Duration::from_secs(1));
+    loop {
+        let probe = async {
+            if !migrated {
+                db::migrate(&pool, def.schema, def.migrator)
+                    .await
+                    .map_err(|e| format!("migrating schema {}: {e}", def.schema))?;
+                migrated = true;
+                tracing::info!(
+                    service = def.name,
+                    schema = def.schema,
+                    "migrations applied"
+                );
+            }
+            match db::migrations_current(&pool, def.migrator).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!(
+                    "schema {} is not migrated to this version; run `kontakt migrate {}`",
+                    def.schema, def.name
+                )),
+                Err(e) => Err(format!("database unreachable: {e}")),
+            }
+        };
+        let outcome = match tokio::time::timeout(probe_timeout, probe).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("database did not answer within {probe_timeout:?}")),
+        };
+        if last.as_ref() != Some(&outcome) {
+            match &outcome {
+                Ok(()) => {
+                    tracing::info!(service = def.name, "SERVING");
+                    set_status(&reporter, def, ServingStatus::Serving).await;
+                }
+                Err(reason) => {
+                    tracing::warn!(service = def.name, %reason, "NOT_SERVING");
+                    set_status(&reporter, def, ServingStatus::NotServing).await;
+                }
+            }
+            last = Some(outcome);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// A service started in the background, for `kontakt dev` and tests.
+pub struct ServiceHandle {
+    pub name: &'static str,
+    pub local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl ServiceHandle {
+    /// Starts `serve` on a task; the returned handle stops it.
+    pub fn spawn(
+        def: ServiceDef,
+        routes: Routes,
+        listener: TcpListener,
+        options: ServeOptions,
+    ) -> anyhow::Result<Self> {
+        let local_addr = listener
+            .local_addr()
+            .context("reading the listen address")?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(def, routes, listener, options, async {
+            stopped.await.ok();
+        }));
+        Ok(Self {
+            name: def.name,
+            local_addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Asks the service to drain and waits until it has stopped.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take()
+            && stop.send(()).is_err()
+        {
+            tracing::debug!(service = self.name, "already stopping");
+        }
+        (&mut self.task).await.context("service task panicked")?
+    }
+
+    /// Waits for the service to stop by itself (after an error).
+    pub async fn join(&mut self) -> anyhow::Result<()> {
+        (&mut self.task).await.context("service task panicked")?
+    }
+}

@@ -1,0 +1,51 @@
+-- The legal bases a referral, decision or grant cites (DOMAIN.md §3). A catalogue, not code:
+-- Barnets Lov (BL) replaced the children's parts of Serviceloven (SEL) on 1 January 2024;
+-- records made before then keep their SEL basis, so both stay here, linked by replaced_by.
+CREATE TABLE legal_bases (
+    code        text PRIMARY KEY CHECK (code ~ '^[a-z0-9-]{1,63}$'),
+    law         text NOT NULL CHECK (law IN ('BARNETS_LOV', 'SERVICELOVEN', 'STRAFFELOVEN', 'RETSPLEJELOVEN')),
+    citation    text NOT NULL,
+    title       text NOT NULL,
+    description text NOT NULL,
+    valid_from  date NOT NULL,
+    valid_until date CHECK (valid_until IS NULL OR valid_until >= valid_from),
+    replaced_by text REFERENCES legal_bases (code)
+);
+
+INSERT INTO legal_bases (code, law, citation, title, description, valid_from, valid_until, replaced_by) VALUES
+('bl-32-1-3', 'BARNETS_LOV', 'Barnets Lov § 32, stk. 1, nr. 3', 'Fast kontaktperson',
+ 'Fixed contact person for the child or young person or for the whole family.', '2024-01-01', NULL, NULL),
+('bl-32-2', 'BARNETS_LOV', 'Barnets Lov § 32, stk. 2', 'Samtykke',
+ 'The measure needs the custody holder''s consent, except under §§ 37-39.', '2024-01-01', NULL, NULL),
+('bl-32-3', 'BARNETS_LOV', 'Barnets Lov § 32, stk. 3', 'Formål og varighed',
+ 'The decision states the purpose of the measure and its expected duration.', '2024-01-01', NULL, NULL),
+('bl-32-4', 'BARNETS_LOV', 'Barnets Lov § 32, stk. 4', 'Iværksættelse på afdækning',
+ 'The measure may start on a preliminary assessment (§ 19) or a child assessment (§ 20).', '2024-01-01', NULL, NULL),
+('bl-19', 'BARNETS_LOV', 'Barnets Lov § 19', 'Afdækning',
+ 'Preliminary assessment of the child''s or family''s needs.', '2024-01-01', NULL, NULL),
+('bl-20', 'BARNETS_LOV', 'Barnets Lov § 20', 'Børnefaglig undersøgelse',
+ 'Child assessment.', '2024-01-01', NULL, NULL),
+('bl-20-3', 'BARNETS_LOV', 'Barnets Lov § 20, stk. 3', 'Frist for undersøgelse',
+ 'The child assessment is finished within 4 months of the municipality learning of the need.', '2024-01-01', NULL, NULL),
+('bl-39', 'BARNETS_LOV', 'Barnets Lov § 39', 'Børne- og ungepålæg',
+ 'Order without the custody holder''s consent for a child aged 10 to 17.', '2024-01-01', NULL, NULL),
+('bl-91', 'BARNETS_LOV', 'Barnets Lov § 91', 'Barnets plan',
+ 'For a § 32 measure the municipality decides whether to make a plan; if so, within 3 months.', '2024-01-01', NULL, NULL),
+('bl-108', 'BARNETS_LOV', 'Barnets Lov § 108', 'Ungeplan',
+ 'A plan for the young person, considered from age 16.', '2024-01-01', NULL, NULL),
+('bl-95', 'BARNETS_LOV', 'Barnets Lov § 95', 'Opfølgning',
+ 'First follow-up at the latest 3 months after the measure starts; later follow-ups as the municipality decides.', '2024-01-01', NULL, NULL),
+('bl-113-116', 'BARNETS_LOV', 'Barnets Lov §§ 113-116', 'Ungestøtte',
+ 'Contact person continued or granted for young people aged 18 to 22.', '2024-01-01', NULL, NULL),
+('sel-52-3-6', 'SERVICELOVEN', 'Serviceloven § 52, stk. 3, nr. 6', 'Fast kontaktperson',
+ 'Fixed contact person for the child or young person or for the whole family (before Barnets Lov).', '1998-07-01', '2023-12-31', 'bl-32-1-3'),
+('sel-50', 'SERVICELOVEN', 'Serviceloven § 50', 'Børnefaglig undersøgelse',
+ 'Child assessment (before Barnets Lov).', '1998-07-01', '2023-12-31', 'bl-20'),
+('sel-56', 'SERVICELOVEN', 'Serviceloven § 56', 'Foranstaltning uden samtykke',
+ 'Measure without the custody holder''s consent (before Barnets Lov).', '1998-07-01', '2023-12-31', NULL),
+('sel-76', 'SERVICELOVEN', 'Serviceloven § 76', 'Efterværn',
+ 'Contact person continued for young people aged 18 to 22 (before Barnets Lov).', '1998-07-01', '2023-12-31', 'bl-113-116'),
+('sel-140', 'SERVICELOVEN', 'Serviceloven § 140', 'Handleplan',
+ 'Action plan (before Barnets Lov).', '1998-07-01', '2023-12-31', 'bl-91'),
+('strfl-74a', 'STRAFFELOVEN', 'Straffeloven § 74 a', 'Ungdomssanktion',
+ 'The arrangement as a compulsory condition of a youth sanction.', '2001-07-01', NULL, NULL);

@@ -1,0 +1,33 @@
+//! Referral & visitation (schema `referral`): where every arrangement begins. For now it serves
+//! the legal-basis catalogue (DOMAIN.md §3); referrals, decisions and grants build on it.
+
+mod api;
+mod store;
+
+use kontakt_platform::clock::SharedClock;
+use kontakt_platform::config::ServerSettings;
+use kontakt_platform::server::ServiceDef;
+use kontakt_proto::referral::v1::referral_service_server::ReferralServiceServer;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+pub static DEF: ServiceDef = ServiceDef {
+    name: "referral",
+    grpc_name: kontakt_proto::service_names::REFERRAL,
+    schema: "referral",
+    migrator: &MIGRATOR,
+    descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+};
+
+/// The service's gRPC routes over `pool` (whose connections use the `referral` schema).
+pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
+    let api = api::ReferralApi::new(store::Store::new(pool), clock);
+    Routes::new(
+        ReferralServiceServer::new(api)
+            .max_decoding_message_size(settings.max_message_bytes)
+            .max_encoding_message_size(settings.max_message_bytes),
+    )
+}

@@ -1,0 +1,70 @@
+//! The gRPC surface: proto <-> rows, and nothing else.
+
+use kontakt_platform::{ApiError, pagination, resource};
+use kontakt_proto::timecost::v1::{
+    ActivityKind, GetActivityKindRequest, ListActivityKindsRequest, ListActivityKindsResponse,
+    time_cost_service_server::TimeCostService,
+};
+use tonic::{Request, Response, Status};
+
+use crate::store::{ActivityKindRow, Store};
+
+const ACTIVITY_KINDS: &str = "activityKinds";
+
+pub struct TimeCostApi {
+    store: Store,
+}
+
+impl TimeCostApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+#[tonic::async_trait]
+impl TimeCostService for TimeCostApi {
+    async fn list_activity_kinds(
+        &self,
+        request: Request<ListActivityKindsRequest>,
+    ) -> Result<Response<ListActivityKindsResponse>, Status> {
+        let request = request.into_inner();
+        let page_size = pagination::page_size(request.page_size)?;
+        let after = pagination::decode_token(ACTIVITY_KINDS, &request.page_token)?;
+        let rows = self
+            .store
+            .list_activity_kinds(after.as_deref(), page_size + 1)
+            .await
+            .map_err(ApiError::from)?;
+        let (rows, next_page_token) =
+            pagination::finish_page(rows, page_size, ACTIVITY_KINDS, |r| &r.code);
+        Ok(Response::new(ListActivityKindsResponse {
+            activity_kinds: rows.into_iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_activity_kind(
+        &self,
+        request: Request<GetActivityKindRequest>,
+    ) -> Result<Response<ActivityKind>, Status> {
+        let name = request.into_inner().name;
+        let code = resource::parse_top_level(&name, ACTIVITY_KINDS, "name")?;
+        let row = self
+            .store
+            .get_activity_kind(code)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::not_found(&name))?;
+        Ok(Response::new(to_proto(row)))
+    }
+}
+
+fn to_proto(row: ActivityKindRow) -> ActivityKind {
+    ActivityKind {
+        name: format!("{ACTIVITY_KINDS}/{}", row.code),
+        code: row.code,
+        display_name: row.display_name,
+        description: row.description,
+        counts_toward_granted_hours: row.counts_toward_granted_hours,
+    }
+}

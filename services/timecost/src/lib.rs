@@ -1,0 +1,32 @@
+//! Time & cost (schema `timecost`): time registration, pricing and budget frames. For now it
+//! serves the activity-kind catalogue that time entries are registered under (R-TC-1).
+
+mod api;
+mod store;
+
+use kontakt_platform::config::ServerSettings;
+use kontakt_platform::server::ServiceDef;
+use kontakt_proto::timecost::v1::time_cost_service_server::TimeCostServiceServer;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+pub static DEF: ServiceDef = ServiceDef {
+    name: "timecost",
+    grpc_name: kontakt_proto::service_names::TIMECOST,
+    schema: "timecost",
+    migrator: &MIGRATOR,
+    descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+};
+
+/// The service's gRPC routes over `pool` (whose connections use the `timecost` schema).
+pub fn routes(pool: PgPool, settings: &ServerSettings) -> Routes {
+    let api = api::TimeCostApi::new(store::Store::new(pool));
+    Routes::new(
+        TimeCostServiceServer::new(api)
+            .max_decoding_message_size(settings.max_message_bytes)
+            .max_encoding_message_size(settings.max_message_bytes),
+    )
+}
