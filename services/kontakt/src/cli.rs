@@ -1,0 +1,224 @@
+//! The command line: `kontakt serve <service>`, `kontakt dev`, `kontakt migrate [service]`.
+//! Every setting is a flag with an environment variable, listed by `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use kontakt_platform::clock::SystemClock;
+use kontakt_platform::config::{DatabaseSettings, ServerSettings, TelemetrySettings};
+use kontakt_platform::server::{ServeOptions, serve};
+use kontakt_platform::{db, shutdown, telemetry};
+
+use crate::Service;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kontakt",
+    version,
+    about = "Contact-person arrangements for Danish municipalities: gRPC services."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one service in this process (production: one Deployment per service).
+    Serve(ServeArgs),
+    /// Run all four services in one process on an embedded throwaway PostgreSQL (or DATABASE_URL).
+    Dev(DevArgs),
+    /// Apply pending migrations for one service or all, then exit (e.g. as a Kubernetes Job).
+    Migrate(MigrateArgs),
+}
+
+/// Addresses of the other services, for calls between services (their event feeds).
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Peers")]
+pub struct PeerArgs {
+    /// URL of the referral service, e.g. `http://referral:50051`.
+    #[arg(long, env = "KONTAKT_REFERRAL_URL")]
+    pub referral_url: Option<String>,
+    /// URL of the matching service.
+    #[arg(long, env = "KONTAKT_MATCHING_URL")]
+    pub matching_url: Option<String>,
+    /// URL of the time & cost service.
+    #[arg(long, env = "KONTAKT_TIMECOST_URL")]
+    pub timecost_url: Option<String>,
+    /// URL of the follow-up service.
+    #[arg(long, env = "KONTAKT_FOLLOWUP_URL")]
+    pub followup_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which service to run.
+    #[arg(value_enum)]
+    pub service: Service,
+    /// Address to listen on; default `[::]:` and the service's port (50051-50054).
+    #[arg(long, env = "KONTAKT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub peers: PeerArgs,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub server: ServerSettings,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Where the embedded PostgreSQL keeps its data (reused across runs).
+    #[arg(long, env = "KONTAKT_DEV_DATA_DIR", default_value = ".kontakt/dev")]
+    pub data_dir: PathBuf,
+    /// Wipe the data directory first.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Referral service address.
+    #[arg(
+        long,
+        env = "KONTAKT_DEV_REFERRAL_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub referral_listen: SocketAddr,
+    /// Matching service address.
+    #[arg(
+        long,
+        env = "KONTAKT_DEV_MATCHING_LISTEN",
+        default_value = "127.0.0.1:50052"
+    )]
+    pub matching_listen: SocketAddr,
+    /// Time & cost service address.
+    #[arg(
+        long,
+        env = "KONTAKT_DEV_TIMECOST_LISTEN",
+        default_value = "127.0.0.1:50053"
+    )]
+    pub timecost_listen: SocketAddr,
+    /// Follow-up service address.
+    #[arg(
+        long,
+        env = "KONTAKT_DEV_FOLLOWUP_LISTEN",
+        default_value = "127.0.0.1:50054"
+    )]
+    pub followup_listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub server: ServerSettings,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The services to migrate; all when none is named.
+    #[arg(value_enum)]
+    pub services: Vec<Service>,
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
+}
+
+/// Runs a command; errors are printed with their causes and give exit code 1.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve_one(args).await,
+            Command::Dev(args) => crate::dev::run(args).await,
+            Command::Migrate(args) => migrate(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
+    let def = args.service.def();
+    let _telemetry = telemetry::init(&args.telemetry, &format!("kontakt-{}", def.name))?;
+    let url = args.database.database_url.as_deref().context(
+        "DATABASE_URL (or --database-url) is required for `kontakt serve`; `kontakt dev` starts its own database",
+    )?;
+    let options = db::parse_url(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0u16; 8], args.service.default_port())));
+    let listener = crate::bind(listen).await?;
+    // Printed, not only logged: scripts and tests read the real port when listening on :0.
+    println!("{} listening on {}", def.name, listener.local_addr()?);
+    tracing::info!(peers = ?args.peers, "peer services");
+
+    let pool = args.service.pool(options, &args.database);
+    let routes = args
+        .service
+        .routes(pool.clone(), Arc::new(SystemClock), &args.server);
+    serve(
+        *def,
+        routes,
+        listener,
+        ServeOptions {
+            pool,
+            settings: args.server,
+            migrate_on_start: args.database.migrate_on_start,
+        },
+        shutdown::signal(),
+    )
+    .await
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(&args.telemetry, "kontakt-migrate")?;
+    let options =
+        db::parse_url(&args.database_url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let services = if args.services.is_empty() {
+        Service::ALL.to_vec()
+    } else {
+        args.services
+    };
+    for service in services {
+        let def = service.def();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().options([("search_path", def.schema)]))
+            .await
+            .context("cannot connect to the database")?;
+        db::migrate(&pool, def.schema, def.migrator)
+            .await
+            .with_context(|| format!("migrating {}", def.name))?;
+        let latest = def
+            .migrator
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or_default();
+        println!(
+            "{}: schema `{}` at migration {latest}",
+            def.name, def.schema
+        );
+        pool.close().await;
+    }
+    Ok(())
+}

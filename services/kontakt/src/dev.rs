@@ -1,0 +1,142 @@
+//! `kontakt dev`: the whole suite in one process, on `DATABASE_URL` or an embedded throwaway
+//! PostgreSQL, stopped cleanly (PostgreSQL included) on Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use futures_util::future::select_all;
+use kontakt_platform::clock::SystemClock;
+use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
+use kontakt_platform::{db, shutdown, telemetry};
+use sqlx::postgres::PgConnectOptions;
+
+use crate::cli::DevArgs;
+use crate::{Launch, Service};
+
+/// The database the suite uses inside the embedded server.
+const DEV_DATABASE: &str = "kontakt";
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(&args.telemetry, "kontakt-dev")?;
+
+    let (embedded, database, shown_url) = match &args.database.database_url {
+        Some(url) => {
+            let options =
+                db::parse_url(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+            (None, options, url.clone())
+        }
+        None => {
+            let options = Options {
+                data_dir: args.data_dir.clone(),
+                fresh: args.fresh,
+                fast: true,
+            };
+            println!("Starting PostgreSQL in {} ...", args.data_dir.display());
+            let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(options))
+                .await
+                .context("the PostgreSQL start-up task failed")??;
+            create_database(pg.connect_options("postgres"), DEV_DATABASE).await?;
+            let options = pg.connect_options(DEV_DATABASE);
+            let url = pg.url(DEV_DATABASE);
+            (Some(pg), options, url)
+        }
+    };
+
+    let mut handles = Vec::new();
+    for (service, listen) in [
+        (Service::Referral, args.referral_listen),
+        (Service::Matching, args.matching_listen),
+        (Service::Timecost, args.timecost_listen),
+        (Service::Followup, args.followup_listen),
+    ] {
+        let listener = crate::bind(listen).await?;
+        let handle = crate::spawn(Launch {
+            service,
+            listener,
+            database: database.clone(),
+            db_settings: args.database.clone(),
+            server_settings: args.server.clone(),
+            clock: Arc::new(SystemClock),
+        })?;
+        handles.push(handle);
+    }
+
+    println!();
+    println!("Kontakt dev is running:");
+    for handle in &handles {
+        println!(
+            "  {:<9} listening on {}  ({})",
+            handle.name,
+            handle.local_addr,
+            Service::ALL
+                .iter()
+                .find(|s| s.def().name == handle.name)
+                .map_or("", |s| s.def().grpc_name)
+        );
+    }
+    match &embedded {
+        Some(pg) => println!(
+            "  database  {shown_url}  (embedded; data in {})",
+            pg.data_dir().display()
+        ),
+        None => println!("  database  DATABASE_URL"),
+    }
+    if let Some(first) = handles.first() {
+        println!();
+        println!("Try:  grpcurl -plaintext {} list", first.local_addr);
+        println!(
+            "      grpcurl -plaintext {} grpc.health.v1.Health/Check",
+            first.local_addr
+        );
+    }
+    println!("Stop with Ctrl-C.");
+
+    // Run until a signal, or until a service fails by itself.
+    let failed = tokio::select! {
+        () = shutdown::signal() => None,
+        (result, index, _) = select_all(handles.iter_mut().map(|h| Box::pin(h.join()))) => {
+            Some((index, result))
+        }
+    };
+    let mut outcome = Ok(());
+    if let Some((index, result)) = failed {
+        let name = handles[index].name;
+        outcome = result.with_context(|| format!("the {name} service stopped"));
+        if outcome.is_ok() {
+            outcome = Err(anyhow::anyhow!("the {name} service stopped unexpectedly"));
+        }
+    }
+    for handle in handles {
+        let name = handle.name;
+        if let Err(err) = handle.shutdown().await {
+            tracing::warn!(service = name, error = format!("{err:#}"), "stopping");
+        }
+    }
+    if let Some(pg) = embedded {
+        tokio::task::spawn_blocking(move || pg.stop())
+            .await
+            .context("the PostgreSQL stop task failed")??;
+        println!("PostgreSQL stopped.");
+    }
+    outcome
+}
+
+async fn create_database(admin: PgConnectOptions, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect_with(&admin)
+        .await
+        .context("cannot connect to the embedded PostgreSQL")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // `name` is our own constant, never user input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await?;
+    }
+    conn.close().await?;
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The one Kontakt binary, as a library: which services exist, and the `serve`, `dev` and
+//! `migrate` commands. `main.rs` only parses the command line and calls [`cli::run`].
+
+pub mod cli;
+mod dev;
+
+use std::net::SocketAddr;
+
+use kontakt_platform::clock::SharedClock;
+use kontakt_platform::config::{DatabaseSettings, ServerSettings};
+use kontakt_platform::server::{ServeOptions, ServiceDef, ServiceHandle};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+/// The four services. Each runs as its own process in production (`kontakt serve <service>`)
+/// or together in one process (`kontakt dev`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Service {
+    Referral,
+    Matching,
+    Timecost,
+    Followup,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [
+        Service::Referral,
+        Service::Matching,
+        Service::Timecost,
+        Service::Followup,
+    ];
+
+    pub fn def(self) -> &'static ServiceDef {
+        match self {
+            Service::Referral => &kontakt_referral::DEF,
+            Service::Matching => &kontakt_matching::DEF,
+            Service::Timecost => &kontakt_timecost::DEF,
+            Service::Followup => &kontakt_followup::DEF,
+        }
+    }
+
+    /// 50051 referral, 50052 matching, 50053 timecost, 50054 followup.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Service::Referral => 50051,
+            Service::Matching => 50052,
+            Service::Timecost => 50053,
+            Service::Followup => 50054,
+        }
+    }
+
+    pub fn routes(self, pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
+        match self {
+            Service::Referral => kontakt_referral::routes(pool, clock, settings),
+            Service::Matching => kontakt_matching::routes(pool, settings),
+            Service::Timecost => kontakt_timecost::routes(pool, settings),
+            Service::Followup => kontakt_followup::routes(pool, settings),
+        }
+    }
+
+    /// A pool on the service's own schema.
+    pub fn pool(self, database: PgConnectOptions, settings: &DatabaseSettings) -> PgPool {
+        kontakt_platform::db::pool(database, self.def().schema, settings)
+    }
+}
+
+/// Everything needed to start one service in this process.
+pub struct Launch {
+    pub service: Service,
+    pub listener: TcpListener,
+    pub database: PgConnectOptions,
+    pub db_settings: DatabaseSettings,
+    pub server_settings: ServerSettings,
+    pub clock: SharedClock,
+}
+
+/// Starts a service in the background (for `kontakt dev` and tests).
+pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
+    let Launch {
+        service,
+        listener,
+        database,
+        db_settings,
+        server_settings,
+        clock,
+    } = launch;
+    let pool = service.pool(database, &db_settings);
+    let routes = service.routes(pool.clone(), clock, &server_settings);
+    ServiceHandle::spawn(
+        *service.def(),
+        routes,
+        listener,
+        ServeOptions {
+            pool,
+            settings: server_settings,
+            migrate_on_start: db_settings.migrate_on_start,
+        },
+    )
+}
+
+/// Binds `addr`, saying which address failed and why.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    use anyhow::Context as _;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}

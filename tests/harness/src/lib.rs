@@ -1,0 +1,339 @@
+//! The harness every Kontakt test uses.
+//!
+//! - A PostgreSQL server: `DATABASE_URL` when set, otherwise one throwaway cluster per test
+//!   process, started from the system's binaries exactly as `kontakt dev` does.
+//! - A fresh database per test, so tests run in parallel without seeing each other.
+//! - Services started on `127.0.0.1:0`, waited on until SERVING, with a connected channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kontakt::{Launch, Service};
+use kontakt_platform::clock::{SharedClock, SystemClock};
+use kontakt_platform::config::{DatabaseSettings, ServerSettings};
+use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
+use kontakt_platform::server::ServiceHandle;
+use sqlx::Connection as _;
+use sqlx::postgres::PgConnectOptions;
+use tokio::sync::OnceCell;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+pub use kontakt_platform::embedded_pg;
+
+/// Where test databases are created.
+enum Server {
+    /// `DATABASE_URL`: the server it names (the database part is replaced per test).
+    External { url: String },
+    /// Our own cluster, living as long as the test process.
+    Embedded(EmbeddedPostgres),
+}
+
+impl Server {
+    fn options(&self, database: &str) -> anyhow::Result<PgConnectOptions> {
+        match self {
+            Server::External { url } => {
+                Ok(kontakt_platform::db::parse_url(url)?.database(database))
+            }
+            Server::Embedded(pg) => Ok(pg.connect_options(database)),
+        }
+    }
+
+    fn url(&self, database: &str) -> String {
+        match self {
+            Server::External { url } => with_database(url, database),
+            Server::Embedded(pg) => pg.url(database),
+        }
+    }
+}
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+async fn server() -> anyhow::Result<&'static Server> {
+    SERVER
+        .get_or_try_init(|| async {
+            let server = match std::env::var("DATABASE_URL") {
+                Ok(url) if !url.is_empty() => Server::External { url },
+                _ => {
+                    remove_stale_clusters();
+                    let data_dir = std::env::temp_dir()
+                        .join(format!("kontakt-test-pg-{}", std::process::id()));
+                    let pg = tokio::task::spawn_blocking(move || {
+                        EmbeddedPostgres::start(Options {
+                            data_dir,
+                            fresh: true,
+                            fast: true,
+                        })
+                    })
+                    .await??;
+                    Server::Embedded(pg)
+                }
+            };
+            drop_stale_databases(&server).await?;
+            Ok(server)
+        })
+        .await
+}
+
+/// A database of its own for one test.
+#[derive(Clone, Debug)]
+pub struct TestDatabase {
+    pub name: String,
+    pub options: PgConnectOptions,
+    /// The same database as a URL, for a `kontakt` child process's `DATABASE_URL`.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A plain connection (no schema on the search path), for a test to look or hold locks.
+    pub async fn connect(&self) -> anyhow::Result<sqlx::PgConnection> {
+        Ok(sqlx::PgConnection::connect_with(&self.options).await?)
+    }
+}
+
+/// Creates an empty database named after this process, so a later run can drop it if this
+/// process dies before cleaning up.
+pub async fn fresh_database() -> anyhow::Result<TestDatabase> {
+    let server = server().await?;
+    let name = format!(
+        "kt_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut admin = sqlx::PgConnection::connect_with(&server.options("postgres")?)
+        .await
+        .context("connecting to the test PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(TestDatabase {
+        options: server.options(&name)?,
+        url: server.url(&name),
+        name,
+    })
+}
+
+/// Settings that make tests quick: fast health probes, short grace.
+pub fn test_server_settings() -> ServerSettings {
+    ServerSettings {
+        health_interval: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(10),
+        ..ServerSettings::default()
+    }
+}
+
+pub fn test_db_settings() -> DatabaseSettings {
+    DatabaseSettings {
+        database_url: None,
+        db_max_connections: 5,
+        db_acquire_timeout: Duration::from_secs(2),
+        migrate_on_start: true,
+    }
+}
+
+/// A service running in this process on `127.0.0.1:0`.
+pub struct TestService {
+    pub service: Service,
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    handle: ServiceHandle,
+}
+
+impl TestService {
+    /// Drains and stops the service.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.handle.shutdown().await
+    }
+}
+
+/// Starts `service` on `database` with test settings and waits until it is SERVING.
+pub async fn start(service: Service, database: &TestDatabase) -> anyhow::Result<TestService> {
+    start_with(
+        service,
+        database.options.clone(),
+        test_server_settings(),
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// Starts `service` with explicit settings and clock; waits until it is SERVING.
+pub async fn start_with(
+    service: Service,
+    database: PgConnectOptions,
+    server_settings: ServerSettings,
+    clock: SharedClock,
+) -> anyhow::Result<TestService> {
+    let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let handle = kontakt::spawn(Launch {
+        service,
+        listener,
+        database,
+        db_settings: test_db_settings(),
+        server_settings,
+        clock,
+    })?;
+    let addr = handle.local_addr;
+    let channel = connect(addr).await?;
+    wait_for_health(
+        &channel,
+        service.def().grpc_name,
+        ServingStatus::Serving,
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok(TestService {
+        service,
+        addr,
+        channel,
+        handle,
+    })
+}
+
+/// A channel to `addr` (connected eagerly, so a dead address fails here).
+pub async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
+    let endpoint =
+        Channel::from_shared(format!("http://{addr}"))?.connect_timeout(Duration::from_secs(5));
+    for _ in 0..50 {
+        if let Ok(channel) = endpoint.connect().await {
+            return Ok(channel);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(endpoint.connect().await?)
+}
+
+/// Polls the health check until it reports `want` for `service_name`.
+pub async fn wait_for_health(
+    channel: &Channel,
+    service_name: &str,
+    want: ServingStatus,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let mut client = HealthClient::new(channel.clone());
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let answer = client
+            .check(HealthCheckRequest {
+                service: service_name.to_owned(),
+            })
+            .await;
+        let last = match answer {
+            Ok(response) if response.get_ref().status == want as i32 => return Ok(()),
+            Ok(response) => format!("{:?}", response.get_ref().status()),
+            Err(status) => format!("{status}"),
+        };
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "{service_name} did not become {want:?} within {within:?}; last answer: {last}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A PostgreSQL of the test's own, for tests that stop and restart the server.
+pub async fn own_postgres(dir: &std::path::Path) -> anyhow::Result<EmbeddedPostgres> {
+    let data_dir = dir.to_path_buf();
+    Ok(tokio::task::spawn_blocking(move || {
+        EmbeddedPostgres::start(Options {
+            data_dir,
+            fresh: true,
+            fast: true,
+        })
+    })
+    .await??)
+}
+
+/// Replaces the database in a `postgres://` URL, keeping user, host and parameters.
+fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (before_query, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let authority = before_query
+        .split_once('/')
+        .map_or(before_query, |(a, _)| a);
+    match query {
+        Some(q) => format!("{scheme}://{authority}/{database}?{q}"),
+        None => format!("{scheme}://{authority}/{database}"),
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Clusters left in the temp directory by test processes that died.
+fn remove_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("kontakt-test-pg-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_alive(pid) && std::fs::remove_dir_all(entry.path()).is_err() {
+            // A server may still be shutting down there; a later run removes it.
+            continue;
+        }
+    }
+}
+
+/// Test databases whose process is gone (named `kt_<pid>_…`).
+async fn drop_stale_databases(server: &Server) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect_with(&server.options("postgres")?)
+        .await
+        .context("connecting to the test PostgreSQL (is DATABASE_URL right?)")?;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'kt\\_%'")
+            .fetch_all(&mut admin)
+            .await?;
+    for name in names {
+        let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await?;
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_in_a_url_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "kt_1"),
+            "postgres://postgres@127.0.0.1:5432/kt_1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "kt_2"),
+            "postgres://u:p@h/kt_2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "kt_3"),
+            "postgres://h:5432/kt_3"
+        );
+    }
+}
