@@ -43,8 +43,12 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused_with_a_hint() {
-        assert!(parse("soon").unwrap_err().contains("500ms"));
-        assert!(parse("3d").unwrap_err().contains("unknown duration unit"));
+        assert!(parse("soon").expect_err("refused").contains("500ms"));
+        assert!(
+            parse("3d")
+                .expect_err("refused")
+                .contains("unknown duration unit")
+        );
         assert!(parse("").is_err());
     }
 }

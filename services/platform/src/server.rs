@@ -148,11 +148,13 @@ pub async fn serve(
 }
 
 /// Reflection advertises this process's service (not its siblings in the shared descriptor set),
-/// health and reflection itself.
+/// health and reflection itself. The `google.rpc` error details are registered too, so tools
+/// such as grpcurl can decode the `ErrorInfo` and `BadRequest` in our errors.
 fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
     let mut builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(def.descriptor_set)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     for name in [
         def.grpc_name,
         "grpc.health.v1.Health",

@@ -57,7 +57,10 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
             .flatten_event(true)
             .with_current_span(true)
             .boxed(),
-        LogFormat::Human => tracing_subscriber::fmt::layer().boxed(),
+        // Colours only for a terminal; piped output (files, `kubectl logs`) stays plain.
+        LogFormat::Human => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
     };
     tracing_subscriber::registry()
         .with(filter)

@@ -1,0 +1,265 @@
+//! The `kontakt` binary as an operator runs it: as a child process, driven by signals.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use kontakt_harness::{connect, fresh_database, wait_for_health};
+use kontakt_proto::referral::v1::ListLegalBasesRequest;
+use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+const KONTAKT: &str = env!("CARGO_BIN_EXE_kontakt");
+
+fn kontakt() -> Command {
+    let mut command = Command::new(KONTAKT);
+    command
+        .env("KONTAKT_HEALTH_INTERVAL", "100ms")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    command
+}
+
+/// Reads stdout until `count` lines saying "<name> listening on <addr>"; returns (name, addr).
+async fn listening(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    count: usize,
+) -> Vec<(String, std::net::SocketAddr)> {
+    let mut found = Vec::new();
+    let read = async {
+        while found.len() < count {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read stdout")
+                .expect("kontakt exited early");
+            if let Some((before, addr)) = line.split_once(" listening on ") {
+                let name = before.trim().to_owned();
+                let addr = addr
+                    .split_whitespace()
+                    .next()
+                    .expect("address")
+                    .parse()
+                    .expect("socket address");
+                found.push((name, addr));
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read)
+        .await
+        .expect("kontakt printed where it listens");
+    found
+}
+
+fn terminate(child: &Child) {
+    let pid = Pid::from_raw(child.id().expect("still running") as i32);
+    kill(pid, Signal::SIGTERM).expect("SIGTERM");
+}
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let output = std::process::Command::new(KONTAKT)
+        .args(["serve", "--help"])
+        .output()
+        .expect("run kontakt");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "DATABASE_URL",
+        "KONTAKT_LISTEN",
+        "KONTAKT_DB_MAX_CONNECTIONS",
+        "KONTAKT_DB_ACQUIRE_TIMEOUT",
+        "KONTAKT_MIGRATE_ON_START",
+        "KONTAKT_SHUTDOWN_GRACE",
+        "KONTAKT_MAX_MESSAGE_BYTES",
+        "KONTAKT_REQUEST_TIMEOUT",
+        "KONTAKT_CONCURRENCY_LIMIT",
+        "KONTAKT_HEALTH_INTERVAL",
+        "KONTAKT_LOG_FORMAT",
+        "RUST_LOG",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "KONTAKT_REFERRAL_URL",
+        "KONTAKT_FOLLOWUP_URL",
+    ] {
+        assert!(
+            help.contains(variable),
+            "`kontakt serve --help` does not mention {variable}"
+        );
+    }
+}
+
+#[test]
+fn serve_without_a_database_says_what_is_missing() {
+    let output = std::process::Command::new(KONTAKT)
+        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run kontakt");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_call_finish_before_the_process_exits() {
+    let db = fresh_database().await.expect("database");
+    let mut child = kontakt()
+        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .spawn()
+        .expect("start kontakt serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = listening(&mut lines, 1).await[0].1;
+    let channel = connect(addr).await.expect("connect");
+    wait_for_health(
+        &channel,
+        "kontakt.referral.v1.ReferralService",
+        ServingStatus::Serving,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("SERVING");
+
+    // Hold the catalogue table so the call waits inside PostgreSQL.
+    let mut lock = db.connect().await.expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut lock)
+        .await
+        .expect("begin");
+    sqlx::query("LOCK TABLE referral.legal_bases IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .expect("lock");
+    let mut client = ReferralServiceClient::new(channel.clone());
+    let call = tokio::spawn(async move {
+        client
+            .list_legal_bases(ListLegalBasesRequest::default())
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!call.is_finished(), "the call is in flight");
+
+    terminate(&child);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "the process waits for the call"
+    );
+
+    sqlx::query("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("release");
+    let answer = call
+        .await
+        .expect("join")
+        .expect("the in-flight call completes");
+    assert!(!answer.get_ref().legal_bases.is_empty());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits after draining")
+        .expect("status");
+    assert!(status.success(), "clean exit: {status}");
+}
+
+#[tokio::test]
+async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // PostgreSQL runs unprivileged when we are root; it must reach the directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let data_dir = dir.path().join("dev");
+
+    let mut child = kontakt()
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--referral-listen", "127.0.0.1:0"])
+        .args(["--matching-listen", "127.0.0.1:0"])
+        .args(["--timecost-listen", "127.0.0.1:0"])
+        .args(["--followup-listen", "127.0.0.1:0"])
+        // Nothing to fall back on: no DATABASE_URL, and libpq defaults point nowhere.
+        .env_remove("DATABASE_URL")
+        .env("PGHOST", "/nonexistent")
+        .spawn()
+        .expect("start kontakt dev");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let services = listening(&mut lines, 4).await;
+    let names: Vec<_> = services.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["referral", "matching", "timecost", "followup"]);
+    for (name, addr) in &services {
+        let channel = connect(*addr).await.expect("connect");
+        let grpc_name = format!(
+            "kontakt.{name}.v1.{}",
+            match name.as_str() {
+                "referral" => "ReferralService",
+                "matching" => "MatchingService",
+                "timecost" => "TimeCostService",
+                _ => "FollowUpService",
+            }
+        );
+        wait_for_health(
+            &channel,
+            &grpc_name,
+            ServingStatus::Serving,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    }
+    let postmaster = data_dir.join("pgdata").join("postmaster.pid");
+    assert!(
+        postmaster.exists(),
+        "the embedded PostgreSQL runs from the data directory"
+    );
+
+    terminate(&child);
+    let mut rest = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert!(status.success(), "clean exit: {status}");
+    assert!(rest.contains("PostgreSQL stopped."), "{rest}");
+    assert!(!postmaster.exists(), "PostgreSQL shut down cleanly");
+
+    // A second start reuses the data directory.
+    let mut again = kontakt()
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--referral-listen", "127.0.0.1:0"])
+        .args(["--matching-listen", "127.0.0.1:0"])
+        .args(["--timecost-listen", "127.0.0.1:0"])
+        .args(["--followup-listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .spawn()
+        .expect("start kontakt dev again");
+    let mut lines = BufReader::new(again.stdout.take().expect("stdout")).lines();
+    let services = listening(&mut lines, 4).await;
+    let channel = connect(services[0].1).await.expect("connect");
+    wait_for_health(
+        &channel,
+        "",
+        ServingStatus::Serving,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("SERVING on the reused data directory");
+    terminate(&again);
+    let status = tokio::time::timeout(Duration::from_secs(60), again.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert!(status.success());
+}
