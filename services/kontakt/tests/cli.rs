@@ -82,6 +82,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "KONTAKT_CONCURRENCY_LIMIT",
         "KONTAKT_HEALTH_INTERVAL",
         "KONTAKT_LOG_FORMAT",
+        "KONTAKT_TRACE_FILTER",
         "RUST_LOG",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "KONTAKT_REFERRAL_URL",
@@ -262,4 +263,162 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .expect("exits")
         .expect("status");
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn migrate_applies_the_named_services_schemas_and_only_those() {
+    let db = fresh_database().await.expect("database");
+    let output = kontakt()
+        .args(["migrate", "referral", "timecost"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .expect("run kontakt migrate");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("referral: schema `referral` at migration"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("timecost: schema `timecost` at migration"),
+        "{stdout}"
+    );
+
+    let mut conn = db.connect().await.expect("connect");
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname IN ('referral', 'matching', 'timecost', 'followup') ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("schemas");
+    assert_eq!(schemas, ["referral", "timecost"]);
+
+    // Running it again is harmless.
+    let again = kontakt()
+        .args(["migrate"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .expect("run kontakt migrate");
+    assert!(again.status.success());
+}
+
+/// A minimal OTLP/gRPC collector: it keeps every span it is sent.
+#[derive(Clone, Default)]
+struct Collector {
+    spans: std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for Collector
+{
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let spans = request
+            .into_inner()
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans);
+        self.spans.lock().expect("lock").extend(spans);
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let collector_addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let db = fresh_database().await.expect("database");
+    let mut child = kontakt()
+        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{collector_addr}"),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .spawn()
+        .expect("start kontakt serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = listening(&mut lines, 1).await[0].1;
+    let channel = connect(addr).await.expect("connect");
+    wait_for_health(
+        &channel,
+        "",
+        ServingStatus::Serving,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("SERVING");
+
+    // A caller that is itself part of a trace.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_span = "00f067aa0ba902b7";
+    let mut request = tonic::Request::new(ListLegalBasesRequest::default());
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-{parent_span}-01")
+            .parse()
+            .expect("header"),
+    );
+    ReferralServiceClient::new(channel)
+        .list_legal_bases(request)
+        .await
+        .expect("call");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let span = loop {
+        let found = collector
+            .spans
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|s| s.name == "grpc.call" && hex(&s.trace_id) == trace_id)
+            .cloned();
+        if let Some(span) = found {
+            break span;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no span of the call reached the collector"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        hex(&span.parent_span_id),
+        parent_span,
+        "the server span is a child of the caller's"
+    );
+
+    terminate(&child);
+    let status = child.wait().await.expect("status");
+    assert!(status.success());
+    server.abort();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -25,6 +25,10 @@ pub struct TelemetrySettings {
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
 
+    /// Which spans are traced (EnvFilter syntax), independent of the log filter.
+    #[arg(long, env = "KONTAKT_TRACE_FILTER", default_value = "info")]
+    pub trace_filter: String,
+
     /// OTLP/gRPC endpoint for traces, e.g. `http://otel-collector:4317`. Unset: no export.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otel_endpoint: Option<String>,

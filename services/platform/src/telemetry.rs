@@ -49,8 +49,11 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     opentelemetry::global::set_tracer_provider(provider.clone());
     let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("kontakt"));
 
-    let filter = EnvFilter::try_new(&settings.log_filter)
+    // Each layer has its own filter: quieter logs must not switch off exported spans.
+    let log_filter = EnvFilter::try_new(&settings.log_filter)
         .with_context(|| format!("invalid log filter `{}`", settings.log_filter))?;
+    let trace_filter = EnvFilter::try_new(&settings.trace_filter)
+        .with_context(|| format!("invalid trace filter `{}`", settings.trace_filter))?;
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -63,9 +66,8 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
             .boxed(),
     };
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
-        .with(otel_layer)
+        .with(fmt_layer.with_filter(log_filter))
+        .with(otel_layer.with_filter(trace_filter))
         .try_init()
         .context("a global tracing subscriber is already installed")?;
     Ok(TelemetryGuard { provider })
