@@ -295,14 +295,7 @@ async fn an_oversized_message_gets_a_clean_error_and_the_connection_lives_on() {
         max_message_bytes: 1024,
         ..test_server_settings()
     };
-    let running = start_with(
-        Service::Referral,
-        db.options.clone(),
-        settings,
-        Arc::new(SystemClock),
-    )
-    .await
-    .expect("service");
+    let running = referral_with(&db, settings).await;
     let mut client = ReferralServiceClient::new(running.channel.clone());
     let error = client
         .get_legal_basis(GetLegalBasisRequest {
@@ -326,6 +319,30 @@ async fn an_oversized_message_gets_a_clean_error_and_the_connection_lives_on() {
     running.stop().await.expect("stop");
 }
 
+/// The referral service on `db` with non-default server settings.
+async fn referral_with(
+    db: &kontakt_harness::TestDatabase,
+    settings: kontakt_platform::config::ServerSettings,
+) -> kontakt_harness::TestService {
+    start_with(
+        Service::Referral,
+        db.options.clone(),
+        settings,
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("service")
+}
+
+/// Ends the transaction holding the lock of [`lock_legal_bases`].
+async fn release(mut lock: sqlx::PgConnection) {
+    sqlx::query("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("release");
+    lock.close().await.expect("close");
+}
+
 /// Holds an exclusive lock on the legal-basis table, so calls that read it wait in PostgreSQL.
 async fn lock_legal_bases(db: &kontakt_harness::TestDatabase) -> sqlx::PgConnection {
     let mut conn = db.connect().await.expect("connect");
@@ -344,7 +361,7 @@ async fn lock_legal_bases(db: &kontakt_harness::TestDatabase) -> sqlx::PgConnect
 async fn a_client_deadline_is_honoured_with_deadline_exceeded() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
-    let mut lock = lock_legal_bases(&db).await;
+    let lock = lock_legal_bases(&db).await;
     let mut client = ReferralServiceClient::new(running.channel.clone());
     // The deadline as every gRPC client sends it: the `grpc-timeout` header.
     let mut request = tonic::Request::new(ListLegalBasesRequest::default());
@@ -361,11 +378,7 @@ async fn a_client_deadline_is_honoured_with_deadline_exceeded() {
         started.elapsed() < Duration::from_secs(5),
         "answered near the deadline"
     );
-    sqlx::query("ROLLBACK")
-        .execute(&mut lock)
-        .await
-        .expect("release");
-    lock.close().await.expect("close");
+    release(lock).await;
     client
         .list_legal_bases(ListLegalBasesRequest::default())
         .await
@@ -380,26 +393,15 @@ async fn the_servers_own_call_timeout_applies_when_the_client_sets_none() {
         request_timeout: Duration::from_millis(300),
         ..test_server_settings()
     };
-    let running = start_with(
-        Service::Referral,
-        db.options.clone(),
-        settings,
-        Arc::new(SystemClock),
-    )
-    .await
-    .expect("service");
-    let mut lock = lock_legal_bases(&db).await;
+    let running = referral_with(&db, settings).await;
+    let lock = lock_legal_bases(&db).await;
     let mut client = ReferralServiceClient::new(running.channel.clone());
     let error = client
         .list_legal_bases(ListLegalBasesRequest::default())
         .await
         .expect_err("blocked by the lock");
     assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
-    sqlx::query("ROLLBACK")
-        .execute(&mut lock)
-        .await
-        .expect("release");
-    lock.close().await.expect("close");
+    release(lock).await;
     running.stop().await.expect("stop");
 }
 
@@ -410,15 +412,8 @@ async fn calls_beyond_the_concurrency_limit_are_refused_at_once() {
         concurrency_limit: 1,
         ..test_server_settings()
     };
-    let running = start_with(
-        Service::Referral,
-        db.options.clone(),
-        settings,
-        Arc::new(SystemClock),
-    )
-    .await
-    .expect("service");
-    let mut lock = lock_legal_bases(&db).await;
+    let running = referral_with(&db, settings).await;
+    let lock = lock_legal_bases(&db).await;
     let mut first = ReferralServiceClient::new(running.channel.clone());
     let in_flight = tokio::spawn(async move {
         first
@@ -450,10 +445,7 @@ async fn calls_beyond_the_concurrency_limit_are_refused_at_once() {
     .await
     .expect("health answers at the limit");
 
-    sqlx::query("ROLLBACK")
-        .execute(&mut lock)
-        .await
-        .expect("release");
+    release(lock).await;
     in_flight
         .await
         .expect("join")

@@ -57,6 +57,33 @@ async fn listening(
     found
 }
 
+/// `kontakt serve referral` on `db` as a child process, SERVING, with a channel to it.
+async fn serve_referral(
+    db: &kontakt_harness::TestDatabase,
+    env: &[(&str, &str)],
+) -> (Child, tonic::transport::Channel) {
+    let mut child = kontakt()
+        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .envs(env.iter().copied())
+        .spawn()
+        .expect("start kontakt serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = listening(&mut lines, 1).await[0].1;
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let channel = connect(addr).await.expect("connect");
+    wait_for_health(
+        &channel,
+        "kontakt.referral.v1.ReferralService",
+        ServingStatus::Serving,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("SERVING");
+    (child, channel)
+}
+
 fn terminate(child: &Child) {
     let pid = Pid::from_raw(child.id().expect("still running") as i32);
     kill(pid, Signal::SIGTERM).expect("SIGTERM");
@@ -110,22 +137,7 @@ fn serve_without_a_database_says_what_is_missing() {
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_call_finish_before_the_process_exits() {
     let db = fresh_database().await.expect("database");
-    let mut child = kontakt()
-        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .spawn()
-        .expect("start kontakt serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = listening(&mut lines, 1).await[0].1;
-    let channel = connect(addr).await.expect("connect");
-    wait_for_health(
-        &channel,
-        "kontakt.referral.v1.ReferralService",
-        ServingStatus::Serving,
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("SERVING");
+    let (mut child, channel) = serve_referral(&db, &[]).await;
 
     // Hold the catalogue table so the call waits inside PostgreSQL.
     let mut lock = db.connect().await.expect("connect");
@@ -352,27 +364,15 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
     );
 
     let db = fresh_database().await.expect("database");
-    let mut child = kontakt()
-        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{collector_addr}"),
-        )
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .spawn()
-        .expect("start kontakt serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = listening(&mut lines, 1).await[0].1;
-    let channel = connect(addr).await.expect("connect");
-    wait_for_health(
-        &channel,
-        "",
-        ServingStatus::Serving,
-        Duration::from_secs(30),
+    let endpoint = format!("http://{collector_addr}");
+    let (mut child, channel) = serve_referral(
+        &db,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
     )
-    .await
-    .expect("SERVING");
+    .await;
 
     // A caller that is itself part of a trace.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
