@@ -84,6 +84,18 @@ async fn serve_referral(
     (child, channel)
 }
 
+/// `kontakt dev` on `data_dir`, every service on a free port.
+fn dev_on(data_dir: &std::path::Path) -> Command {
+    let mut command = kontakt();
+    command.arg("dev").arg("--data-dir").arg(data_dir);
+    for service in ["referral", "matching", "timecost", "followup"] {
+        command
+            .arg(format!("--{service}-listen"))
+            .arg("127.0.0.1:0");
+    }
+    command
+}
+
 fn terminate(child: &Child) {
     let pid = Pid::from_raw(child.id().expect("still running") as i32);
     kill(pid, Signal::SIGTERM).expect("SIGTERM");
@@ -189,14 +201,7 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let data_dir = dir.path().join("dev");
 
-    let mut child = kontakt()
-        .arg("dev")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["--referral-listen", "127.0.0.1:0"])
-        .args(["--matching-listen", "127.0.0.1:0"])
-        .args(["--timecost-listen", "127.0.0.1:0"])
-        .args(["--followup-listen", "127.0.0.1:0"])
+    let mut child = dev_on(&data_dir)
         // Nothing to fall back on: no DATABASE_URL, and libpq defaults point nowhere.
         .env_remove("DATABASE_URL")
         .env("PGHOST", "/nonexistent")
@@ -247,14 +252,7 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
     assert!(!postmaster.exists(), "PostgreSQL shut down cleanly");
 
     // A second start reuses the data directory.
-    let mut again = kontakt()
-        .arg("dev")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .args(["--referral-listen", "127.0.0.1:0"])
-        .args(["--matching-listen", "127.0.0.1:0"])
-        .args(["--timecost-listen", "127.0.0.1:0"])
-        .args(["--followup-listen", "127.0.0.1:0"])
+    let mut again = dev_on(&data_dir)
         .env_remove("DATABASE_URL")
         .spawn()
         .expect("start kontakt dev again");
