@@ -24,3 +24,23 @@ pub mod service_names {
     pub const TIMECOST: &str = "kontakt.timecost.v1.TimeCostService";
     pub const FOLLOWUP: &str = "kontakt.followup.v1.FollowUpService";
 }
+
+/// The method names a service declares, read from the descriptor set (for tables that must
+/// cover every method, such as each service's access table).
+pub fn method_names(service: &str) -> Vec<String> {
+    use prost::Message as _;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET) else {
+        return Vec::new();
+    };
+    set.file
+        .iter()
+        .flat_map(|file| {
+            let package = file.package().to_owned();
+            file.service
+                .iter()
+                .map(move |s| (format!("{package}.{}", s.name()), s))
+        })
+        .filter(|(name, _)| name == service)
+        .flat_map(|(_, s)| s.method.iter().map(|m| m.name().to_owned()))
+        .collect()
+}

@@ -22,7 +22,7 @@ use tonic_types::StatusExt as _;
 async fn legal_bases_page_through_the_whole_catalogue_without_repeats() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
 
     let mut seen = Vec::new();
     let mut token = String::new();
@@ -69,7 +69,7 @@ async fn repealed_serviceloven_bases_are_listed_only_when_asked_for_or_while_in_
     )
     .await
     .expect("service");
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     let list = |include_repealed| ListLegalBasesRequest {
         page_size: 100,
         include_repealed,
@@ -121,7 +121,7 @@ async fn repealed_serviceloven_bases_are_listed_only_when_asked_for_or_while_in_
 async fn a_page_token_from_another_filter_is_refused_naming_the_field() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     let first = client
         .list_legal_bases(ListLegalBasesRequest {
             page_size: 1,
@@ -164,7 +164,7 @@ async fn a_page_token_from_another_filter_is_refused_naming_the_field() {
 async fn getting_by_name_finds_refuses_malformed_names_and_reports_unknown_ones() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     let get = |name: &str| GetLegalBasisRequest { name: name.into() };
 
     let basis = client
@@ -204,7 +204,7 @@ async fn getting_by_name_finds_refuses_malformed_names_and_reports_unknown_ones(
 async fn competences_filter_by_category() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Matching, &db).await.expect("service");
-    let mut client = MatchingServiceClient::new(running.channel.clone());
+    let mut client = MatchingServiceClient::new(running.admin());
     let languages = client
         .list_competences(ListCompetencesRequest {
             category: CompetenceCategory::Language as i32,
@@ -250,7 +250,7 @@ async fn competences_filter_by_category() {
 async fn activity_kinds_say_which_count_toward_the_granted_hours() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Timecost, &db).await.expect("service");
-    let mut client = TimeCostServiceClient::new(running.channel.clone());
+    let mut client = TimeCostServiceClient::new(running.admin());
     let kinds = client
         .list_activity_kinds(ListActivityKindsRequest::default())
         .await

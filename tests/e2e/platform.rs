@@ -57,6 +57,7 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     db_settings.migrate_on_start = false;
     let handle = kontakt::spawn(kontakt::Launch {
         service: Service::Matching,
+        auth: kontakt_harness::verifier(),
         listener,
         database: db.options.clone(),
         db_settings,
@@ -117,7 +118,7 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
     .await
     .expect("SERVING on our own PostgreSQL");
     let name = Service::Referral.def().grpc_name;
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     client
         .list_legal_bases(ListLegalBasesRequest::default())
         .await
@@ -296,7 +297,7 @@ async fn an_oversized_message_gets_a_clean_error_and_the_connection_lives_on() {
         ..test_server_settings()
     };
     let running = referral_with(&db, settings).await;
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     let error = client
         .get_legal_basis(GetLegalBasisRequest {
             name: "x".repeat(64 * 1024),
@@ -362,7 +363,7 @@ async fn a_client_deadline_is_honoured_with_deadline_exceeded() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
     let lock = lock_legal_bases(&db).await;
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     // The deadline as every gRPC client sends it: the `grpc-timeout` header.
     let mut request = tonic::Request::new(ListLegalBasesRequest::default());
     request
@@ -395,7 +396,7 @@ async fn the_servers_own_call_timeout_applies_when_the_client_sets_none() {
     };
     let running = referral_with(&db, settings).await;
     let lock = lock_legal_bases(&db).await;
-    let mut client = ReferralServiceClient::new(running.channel.clone());
+    let mut client = ReferralServiceClient::new(running.admin());
     let error = client
         .list_legal_bases(ListLegalBasesRequest::default())
         .await
@@ -414,7 +415,7 @@ async fn calls_beyond_the_concurrency_limit_are_refused_at_once() {
     };
     let running = referral_with(&db, settings).await;
     let lock = lock_legal_bases(&db).await;
-    let mut first = ReferralServiceClient::new(running.channel.clone());
+    let mut first = ReferralServiceClient::new(running.admin());
     let in_flight = tokio::spawn(async move {
         first
             .list_legal_bases(ListLegalBasesRequest::default())
@@ -422,7 +423,7 @@ async fn calls_beyond_the_concurrency_limit_are_refused_at_once() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut second = ReferralServiceClient::new(running.channel.clone());
+    let mut second = ReferralServiceClient::new(running.admin());
     let started = std::time::Instant::now();
     let refused = second
         .get_legal_basis(GetLegalBasisRequest {

@@ -3,6 +3,8 @@
 //! (schedules, follow-ups, frame evaluations); its methods arrive with the follow-up issue. The
 //! first migration holds the statutory deadline (BL § 95) those schedules are computed from.
 
+pub mod access;
+
 use kontakt_platform::config::ServerSettings;
 use kontakt_platform::server::ServiceDef;
 use kontakt_proto::followup::v1::follow_up_service_server::{
@@ -20,6 +22,7 @@ pub static DEF: ServiceDef = ServiceDef {
     schema: "followup",
     migrator: &MIGRATOR,
     descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+    access: &access::ACCESS,
 };
 
 /// The service's API. It holds the pool its methods will use.

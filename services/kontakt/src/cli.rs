@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use kontakt_platform::auth::dev_key::DevKey;
+use kontakt_platform::auth::{Claims, MunicipalityCode, Role, Verifier};
 use kontakt_platform::clock::SystemClock;
-use kontakt_platform::config::{DatabaseSettings, ServerSettings, TelemetrySettings};
+use kontakt_platform::config::{AuthSettings, DatabaseSettings, ServerSettings, TelemetrySettings};
 use kontakt_platform::server::{ServeOptions, serve};
 use kontakt_platform::{db, shutdown, telemetry};
 
@@ -34,6 +36,8 @@ pub enum Command {
     Dev(DevArgs),
     /// Apply pending migrations for one service or all, then exit (e.g. as a Kubernetes Job).
     Migrate(MigrateArgs),
+    /// Print a development token signed with `kontakt dev`'s key (accepted only by `kontakt dev`).
+    Token(TokenArgs),
 }
 
 /// Addresses of the other services, for calls between services (their event feeds).
@@ -64,6 +68,8 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub peers: PeerArgs,
+    #[command(flatten)]
+    pub auth: AuthSettings,
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
@@ -117,6 +123,46 @@ pub struct DevArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Role(s) the token grants; repeat for several.
+    #[arg(long = "role", required = true, value_parser = parse_role)]
+    pub roles: Vec<Role>,
+    /// Municipality code(s) the caller acts for, e.g. 183; repeat for several.
+    #[arg(long = "municipality", value_parser = parse_municipality)]
+    pub municipalities: Vec<MunicipalityCode>,
+    /// Service unit(s) the caller belongs to (e.g. a coordinator's unit); repeat for several.
+    #[arg(long = "service-unit")]
+    pub service_units: Vec<String>,
+    /// For a contact person: their contact-person id.
+    #[arg(long)]
+    pub contact_person: Option<String>,
+    /// Subject (`sub`); default `dev-<first role>`.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Display name (`name`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long the token is valid.
+    #[arg(long, default_value = "8h", value_parser = kontakt_platform::duration::parse)]
+    pub ttl: std::time::Duration,
+    /// The `kontakt dev` data directory holding the signing key.
+    #[arg(long, env = "KONTAKT_DEV_DATA_DIR", default_value = ".kontakt/dev")]
+    pub data_dir: PathBuf,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value).ok_or_else(|| {
+        let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role `{value}`; one of: {}", all.join(", "))
+    })
+}
+
+fn parse_municipality(value: &str) -> Result<MunicipalityCode, String> {
+    MunicipalityCode::parse(value)
+        .ok_or_else(|| format!("`{value}` is not a 3-digit municipality code"))
+}
+
+#[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// The services to migrate; all when none is named.
     #[arg(value_enum)]
@@ -145,6 +191,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(args) => serve_one(args).await,
             Command::Dev(args) => crate::dev::run(args).await,
             Command::Migrate(args) => migrate(args).await,
+            Command::Token(args) => token(args),
         }
     });
     match result {
@@ -163,6 +210,7 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
         "DATABASE_URL (or --database-url) is required for `kontakt serve`; `kontakt dev` starts its own database",
     )?;
     let options = db::parse_url(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let auth = Arc::new(Verifier::from_settings(&args.auth).map_err(anyhow::Error::msg)?);
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0u16; 8], args.service.default_port())));
@@ -181,12 +229,38 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
         listener,
         ServeOptions {
             pool,
+            auth,
             settings: args.server,
             migrate_on_start: args.database.migrate_on_start,
         },
         shutdown::signal(),
     )
     .await
+}
+
+/// Mints a token with the dev key; prints only the token so `TOKEN=$(kontakt token …)` works.
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let key = DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?;
+    let claims = Claims {
+        sub: args
+            .subject
+            .unwrap_or_else(|| format!("dev-{}", args.roles[0].as_str())),
+        name: args.name.unwrap_or_default(),
+        kontakt_roles: args.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        kontakt_municipalities: args
+            .municipalities
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        kontakt_service_units: args.service_units,
+        kontakt_contact_person: args.contact_person,
+        ..Claims::default()
+    };
+    println!(
+        "{}",
+        key.mint(claims, args.ttl).map_err(anyhow::Error::msg)?
+    );
+    Ok(())
 }
 
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use futures_util::future::select_all;
+use kontakt_platform::auth::dev_key::{DEV_AUDIENCE, DEV_ISSUER, DevKey};
+use kontakt_platform::auth::{Claims, Role, Verifier};
 use kontakt_platform::clock::SystemClock;
+use kontakt_platform::config::AuthSettings;
 use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
 use kontakt_platform::{db, shutdown, telemetry};
 use sqlx::postgres::PgConnectOptions;
@@ -15,6 +18,9 @@ use crate::{Launch, Service};
 
 /// The database the suite uses inside the embedded server.
 const DEV_DATABASE: &str = "kontakt";
+
+/// The reference municipalities of DOMAIN.md §10: Ishøj, Vallensbæk, Ringsted.
+const DEV_MUNICIPALITIES: [&str; 3] = ["183", "187", "329"];
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&args.telemetry, "kontakt-dev")?;
@@ -42,6 +48,30 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     };
 
+    // Tokens: a signing key of this data directory's own; only this process trusts it.
+    let key = DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?;
+    let auth = Arc::new(
+        Verifier::from_settings(&AuthSettings {
+            jwks_file: Some(key.jwks_path().to_path_buf()),
+            jwt_issuer: Some(DEV_ISSUER.into()),
+            jwt_audience: DEV_AUDIENCE.into(),
+            jwt_leeway: std::time::Duration::from_secs(30),
+        })
+        .map_err(anyhow::Error::msg)?,
+    );
+    let admin_token = key
+        .mint(
+            Claims {
+                sub: "dev-admin".into(),
+                name: "Development administrator".into(),
+                kontakt_roles: vec![Role::Admin.as_str().into()],
+                kontakt_municipalities: DEV_MUNICIPALITIES.iter().map(|m| m.to_string()).collect(),
+                ..Claims::default()
+            },
+            std::time::Duration::from_secs(8 * 3600),
+        )
+        .map_err(anyhow::Error::msg)?;
+
     let mut handles = Vec::new();
     for (service, listen) in [
         (Service::Referral, args.referral_listen),
@@ -52,6 +82,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let listener = crate::bind(listen).await?;
         let handle = crate::spawn(Launch {
             service,
+            auth: auth.clone(),
             listener,
             database: database.clone(),
             db_settings: args.database.clone(),
@@ -81,12 +112,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ),
         None => println!("  database  DATABASE_URL"),
     }
+    println!();
+    println!("Admin token (8 h; more with `kontakt token --role ROLE --municipality CODE`):");
+    println!("  export TOKEN={admin_token}");
     if let Some(first) = handles.first() {
+        let addr = first.local_addr;
         println!();
-        println!("Try:  grpcurl -plaintext {} list", first.local_addr);
+        println!("Try:  grpcurl -plaintext {addr} list");
+        println!("      grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
         println!(
-            "      grpcurl -plaintext {} grpc.health.v1.Health/Check",
-            first.local_addr
+            "      grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {addr} kontakt.referral.v1.ReferralService/ListLegalBases"
         );
     }
     println!("Stop with Ctrl-C.");

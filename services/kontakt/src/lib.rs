@@ -5,6 +5,9 @@ pub mod cli;
 mod dev;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kontakt_platform::auth::Verifier;
 
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::config::{DatabaseSettings, ServerSettings};
@@ -69,6 +72,8 @@ impl Service {
 /// Everything needed to start one service in this process.
 pub struct Launch {
     pub service: Service,
+    /// Verifies callers' tokens.
+    pub auth: Arc<Verifier>,
     pub listener: TcpListener,
     pub database: PgConnectOptions,
     pub db_settings: DatabaseSettings,
@@ -80,6 +85,7 @@ pub struct Launch {
 pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
     let Launch {
         service,
+        auth,
         listener,
         database,
         db_settings,
@@ -94,6 +100,7 @@ pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
         listener,
         ServeOptions {
             pool,
+            auth,
             settings: server_settings,
             migrate_on_start: db_settings.migrate_on_start,
         },

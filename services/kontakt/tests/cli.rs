@@ -22,6 +22,7 @@ fn kontakt() -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .envs(kontakt_harness::auth_env())
         .kill_on_drop(true);
     command
 }
@@ -126,12 +127,48 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "KONTAKT_REFERRAL_URL",
         "KONTAKT_FOLLOWUP_URL",
+        "KONTAKT_JWKS_FILE",
+        "KONTAKT_JWT_ISSUER",
+        "KONTAKT_JWT_AUDIENCE",
+        "KONTAKT_JWT_LEEWAY",
     ] {
         assert!(
             help.contains(variable),
             "`kontakt serve --help` does not mention {variable}"
         );
     }
+}
+
+#[test]
+fn token_refuses_an_unknown_role_and_lists_the_known_ones() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = std::process::Command::new(KONTAKT)
+        .arg("token")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--role", "superuser"])
+        .output()
+        .expect("run kontakt token");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown role `superuser`") && stderr.contains("contact_person"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_without_authentication_settings_refuses_to_start() {
+    let output = std::process::Command::new(KONTAKT)
+        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env_remove("KONTAKT_JWKS_FILE")
+        .env_remove("KONTAKT_JWT_ISSUER")
+        .output()
+        .expect("run kontakt");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KONTAKT_JWKS_FILE"), "{stderr}");
 }
 
 #[test]
@@ -161,7 +198,10 @@ async fn sigterm_lets_an_in_flight_call_finish_before_the_process_exits() {
         .execute(&mut lock)
         .await
         .expect("lock");
-    let mut client = ReferralServiceClient::new(channel.clone());
+    let mut client = ReferralServiceClient::new(kontakt_harness::authed(
+        channel.clone(),
+        &kontakt_harness::admin_token(),
+    ));
     let call = tokio::spawn(async move {
         client
             .list_legal_bases(ListLegalBasesRequest::default())
@@ -231,6 +271,57 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .await
         .unwrap_or_else(|e| panic!("{name}: {e:#}"));
     }
+    // The banner carries an admin token that the running suite accepts.
+    let admin_token = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("kontakt dev printed a token");
+        if let Some(token) = line.trim().strip_prefix("export TOKEN=") {
+            break token.to_owned();
+        }
+    };
+    let referral = connect(services[0].1).await.expect("connect");
+    let list = || tonic::Request::new(ListLegalBasesRequest::default());
+    ReferralServiceClient::new(kontakt_harness::authed(referral.clone(), &admin_token))
+        .list_legal_bases(list())
+        .await
+        .expect("the printed admin token works");
+    let refused = ReferralServiceClient::new(referral.clone())
+        .list_legal_bases(list())
+        .await
+        .expect_err("no token");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    // `kontakt token` mints with the same data directory's key.
+    let minted = std::process::Command::new(KONTAKT)
+        .arg("token")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args([
+            "--role",
+            "coordinator",
+            "--municipality",
+            "183",
+            "--service-unit",
+            "ishoejgaard",
+        ])
+        .output()
+        .expect("kontakt token");
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let coordinator = String::from_utf8(minted.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    ReferralServiceClient::new(kontakt_harness::authed(referral, &coordinator))
+        .list_legal_bases(list())
+        .await
+        .expect("a minted coordinator token works");
+
     let postmaster = data_dir.join("pgdata").join("postmaster.pid");
     assert!(
         postmaster.exists(),
@@ -382,10 +473,13 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
             .parse()
             .expect("header"),
     );
-    ReferralServiceClient::new(channel)
-        .list_legal_bases(request)
-        .await
-        .expect("call");
+    ReferralServiceClient::new(kontakt_harness::authed(
+        channel,
+        &kontakt_harness::admin_token(),
+    ))
+    .list_legal_bases(request)
+    .await
+    .expect("call");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let span = loop {

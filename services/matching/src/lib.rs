@@ -1,6 +1,7 @@
 //! Matching & procurement (schema `matching`): the right contact person for each child. For now
 //! it serves the competence catalogue that people and needs are described with (R-MP-3).
 
+pub mod access;
 mod api;
 mod store;
 
@@ -19,6 +20,7 @@ pub static DEF: ServiceDef = ServiceDef {
     schema: "matching",
     migrator: &MIGRATOR,
     descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+    access: &access::ACCESS,
 };
 
 /// The service's gRPC routes over `pool` (whose connections use the `matching` schema).

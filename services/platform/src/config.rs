@@ -1,6 +1,7 @@
 //! Settings shared by every service, read from flags or environment (every one is listed by
 //! `--help`). Each binary flattens these into its own command line.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -88,4 +89,25 @@ impl Default for ServerSettings {
             health_interval: Duration::from_secs(2),
         }
     }
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Authentication")]
+pub struct AuthSettings {
+    /// JWKS file with the identity provider's public keys (RS256 or ES256, matched by `kid`).
+    /// Re-read when a token names an unknown key, so keys rotate without a restart.
+    #[arg(long, env = "KONTAKT_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+
+    /// The only issuer (`iss`) whose tokens are accepted.
+    #[arg(long, env = "KONTAKT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The audience (`aud`) tokens must be issued for.
+    #[arg(long, env = "KONTAKT_JWT_AUDIENCE", default_value = "kontakt")]
+    pub jwt_audience: String,
+
+    /// Clock skew tolerated when checking `exp` and `nbf`.
+    #[arg(long, env = "KONTAKT_JWT_LEEWAY", default_value = "30s", value_parser = crate::duration::parse)]
+    pub jwt_leeway: Duration,
 }

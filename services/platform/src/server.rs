@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -20,6 +21,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
 use crate::{db, limits, telemetry};
 
@@ -35,11 +37,15 @@ pub struct ServiceDef {
     pub migrator: &'static Migrator,
     /// Encoded `FileDescriptorSet` holding the service's protos, for reflection.
     pub descriptor_set: &'static [u8],
+    /// Which roles may call which method.
+    pub access: &'static AccessTable,
 }
 
 /// Everything one running service needs besides its routes.
 pub struct ServeOptions {
     pub pool: PgPool,
+    /// Verifies every call's bearer token (health and reflection excepted).
+    pub auth: Arc<Verifier>,
     pub settings: ServerSettings,
     pub migrate_on_start: bool,
 }
@@ -54,6 +60,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let ServeOptions {
         pool,
+        auth,
         settings,
         migrate_on_start,
     } = options;
@@ -92,6 +99,7 @@ pub async fn serve(
             settings.request_timeout,
             settings.concurrency_limit,
         ))
+        .layer(AuthLayer::new(auth, def.access))
         .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -1,6 +1,7 @@
 //! Referral & visitation (schema `referral`): where every arrangement begins. For now it serves
 //! the legal-basis catalogue (DOMAIN.md §3); referrals, decisions and grants build on it.
 
+pub mod access;
 mod api;
 mod store;
 
@@ -20,6 +21,7 @@ pub static DEF: ServiceDef = ServiceDef {
     schema: "referral",
     migrator: &MIGRATOR,
     descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+    access: &access::ACCESS,
 };
 
 /// The service's gRPC routes over `pool` (whose connections use the `referral` schema).

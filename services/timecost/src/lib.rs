@@ -1,6 +1,7 @@
 //! Time & cost (schema `timecost`): time registration, pricing and budget frames. For now it
 //! serves the activity-kind catalogue that time entries are registered under (R-TC-1).
 
+pub mod access;
 mod api;
 mod store;
 
@@ -19,6 +20,7 @@ pub static DEF: ServiceDef = ServiceDef {
     schema: "timecost",
     migrator: &MIGRATOR,
     descriptor_set: kontakt_proto::FILE_DESCRIPTOR_SET,
+    access: &access::ACCESS,
 };
 
 /// The service's gRPC routes over `pool` (whose connections use the `timecost` schema).

@@ -12,13 +12,18 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kontakt::{Launch, Service};
+use kontakt_platform::auth::dev_key::{DEV_AUDIENCE, DEV_ISSUER, DevKey};
+use kontakt_platform::auth::{Claims, Role, Verifier};
 use kontakt_platform::clock::{SharedClock, SystemClock};
+use kontakt_platform::config::AuthSettings;
 use kontakt_platform::config::{DatabaseSettings, ServerSettings};
 use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
 use kontakt_platform::server::ServiceHandle;
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnectOptions;
 use tokio::sync::OnceCell;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -53,6 +58,117 @@ impl Server {
 }
 
 static SERVER: OnceCell<Server> = OnceCell::const_new();
+static AUTH: std::sync::OnceLock<TestAuth> = std::sync::OnceLock::new();
+
+/// The signing key of this test process, and the verifier that trusts it.
+struct TestAuth {
+    key: DevKey,
+    verifier: Arc<Verifier>,
+}
+
+fn test_auth() -> &'static TestAuth {
+    AUTH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("kontakt-test-keys-{}", std::process::id()));
+        // A previous process with this pid left it behind; its key is not ours to reuse.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("remove an old test key directory");
+        }
+        let key = DevKey::load_or_create(&dir).expect("test signing key");
+        let verifier = Verifier::from_settings(&AuthSettings {
+            jwks_file: Some(key.jwks_path().to_path_buf()),
+            jwt_issuer: Some(DEV_ISSUER.into()),
+            jwt_audience: DEV_AUDIENCE.into(),
+            jwt_leeway: Duration::from_secs(5),
+        })
+        .expect("test verifier");
+        TestAuth {
+            key,
+            verifier: Arc::new(verifier),
+        }
+    })
+}
+
+/// The verifier services started by the harness use.
+pub fn verifier() -> Arc<Verifier> {
+    test_auth().verifier.clone()
+}
+
+/// Environment that makes a `kontakt serve` child process trust the harness's tokens.
+pub fn auth_env() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "KONTAKT_JWKS_FILE",
+            test_auth().key.jwks_path().display().to_string(),
+        ),
+        ("KONTAKT_JWT_ISSUER", DEV_ISSUER.to_owned()),
+        ("KONTAKT_JWT_AUDIENCE", DEV_AUDIENCE.to_owned()),
+    ]
+}
+
+/// A token for `roles` acting for `municipalities`, valid for an hour.
+pub fn token(roles: &[Role], municipalities: &[&str]) -> String {
+    let contact_person = roles
+        .contains(&Role::ContactPerson)
+        .then(|| "cp-test".to_owned());
+    claims_token(Claims {
+        sub: format!("test-{}", roles.first().map_or("nobody", |r| r.as_str())),
+        kontakt_roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        kontakt_municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
+        kontakt_contact_person: contact_person,
+        ..Claims::default()
+    })
+}
+
+/// A token with exactly these claims (issuer, audience and times are filled in).
+pub fn claims_token(claims: Claims) -> String {
+    test_auth()
+        .key
+        .mint(claims, Duration::from_secs(3600))
+        .expect("mint a test token")
+}
+
+/// `claims` signed exactly as given, by the trusted test key (for expired or foreign-issuer tokens).
+pub fn signed_as_is(claims: &Claims) -> String {
+    test_auth().key.sign(claims).expect("sign")
+}
+
+/// An administrator of the three reference municipalities.
+pub fn admin_token() -> String {
+    token(&[Role::Admin], &["183", "187", "329"])
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone, Debug)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is valid metadata"),
+        )
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry `token`.
+pub type AuthedChannel = InterceptedService<Channel, Bearer>;
+
+pub fn authed(channel: Channel, token: &str) -> AuthedChannel {
+    InterceptedService::new(channel, Bearer::new(token))
+}
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 async fn server() -> anyhow::Result<&'static Server> {
@@ -148,6 +264,16 @@ pub struct TestService {
 }
 
 impl TestService {
+    /// The channel, calling as an administrator of the reference municipalities.
+    pub fn admin(&self) -> AuthedChannel {
+        authed(self.channel.clone(), &admin_token())
+    }
+
+    /// The channel, calling with `token`.
+    pub fn with_token(&self, token: &str) -> AuthedChannel {
+        authed(self.channel.clone(), token)
+    }
+
     /// Drains and stops the service.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.handle.shutdown().await
@@ -175,6 +301,7 @@ pub async fn start_with(
     let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let handle = kontakt::spawn(Launch {
         service,
+        auth: verifier(),
         listener,
         database,
         db_settings: test_db_settings(),

@@ -1,0 +1,222 @@
+//! Authentication and role × method authorisation, applied to every call except health and
+//! reflection. A call must carry `authorization: Bearer <JWT>` signed by a key in the
+//! configured JWKS (RS256 or ES256, matched by `kid`), from the configured issuer, for the
+//! configured audience, unexpired (with a small leeway). The verified [`Principal`] is put in
+//! the request's extensions; handlers then scope every query to it.
+
+pub mod access;
+pub mod dev_key;
+pub mod keys;
+pub mod principal;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use jsonwebtoken::Validation;
+use jsonwebtoken::errors::ErrorKind;
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+pub use access::AccessTable;
+pub use principal::{Claims, MunicipalityCode, Principal, Role};
+
+use crate::ApiError;
+use crate::config::AuthSettings;
+
+/// Checks tokens against one issuer, audience and key set.
+pub struct Verifier {
+    keys: keys::KeySet,
+    issuer: String,
+    audience: String,
+    leeway_secs: u64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Refuses to build without a key set and an issuer: the suite never runs open.
+    pub fn from_settings(settings: &AuthSettings) -> Result<Self, String> {
+        let jwks = settings.jwks_file.as_deref().ok_or(
+            "authentication is not configured: set KONTAKT_JWKS_FILE (the identity provider's public keys) and KONTAKT_JWT_ISSUER",
+        )?;
+        let issuer = settings
+            .jwt_issuer
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or("authentication is not configured: set KONTAKT_JWT_ISSUER")?;
+        Ok(Self {
+            keys: keys::KeySet::from_file(jwks)?,
+            issuer,
+            audience: settings.jwt_audience.clone(),
+            leeway_secs: settings.jwt_leeway.as_secs(),
+        })
+    }
+
+    /// The caller of a request with these headers, or why not.
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, String> {
+        let value = headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or("missing `authorization: Bearer <token>` metadata")?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or("authorization metadata must be `Bearer <token>`")?;
+        self.verify(token)
+    }
+
+    /// Verifies a token and turns its claims into a principal. Reasons are safe to show the
+    /// caller: they never contain the token.
+    pub fn verify(&self, token: &str) -> Result<Principal, String> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| "the token is not a well-formed JWT".to_owned())?;
+        let kid = header
+            .kid
+            .ok_or("the token has no key id (`kid`) in its header")?;
+        let key = self
+            .keys
+            .get(&kid)
+            .ok_or_else(|| format!("the token is signed with an unknown key `{kid}`"))?;
+        if header.alg != key.algorithm {
+            return Err(format!(
+                "the token's algorithm {:?} does not match key `{kid}`",
+                header.alg
+            ));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.leeway = self.leeway_secs;
+        validation.required_spec_claims =
+            HashSet::from(["exp", "iss", "aud", "sub"].map(String::from));
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+            .map_err(|e| describe(e.kind()))?;
+        Principal::from_claims(data.claims)
+    }
+}
+
+fn describe(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::ExpiredSignature => "the token has expired".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
+        ErrorKind::InvalidSignature => "the token's signature is invalid".into(),
+        ErrorKind::InvalidIssuer => {
+            "the token is from an issuer this deployment does not trust".into()
+        }
+        ErrorKind::InvalidAudience => "the token is not meant for this audience".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the `{claim}` claim"),
+        ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted".into(),
+        ErrorKind::Json(_) | ErrorKind::InvalidClaimFormat(_) => {
+            "the token's claims are malformed".into()
+        }
+        _ => "the token is invalid".into(),
+    }
+}
+
+/// The verified caller of a request (put there by [`AuthLayer`]).
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Principal, ApiError> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| ApiError::Unauthenticated("no verified caller".into()))
+}
+
+/// Health and reflection stay open: probes and tools carry no token.
+fn is_open(path: &str) -> bool {
+    path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
+}
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    verifier: Arc<Verifier>,
+    access: &'static AccessTable,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: Arc<Verifier>, access: &'static AccessTable) -> Self {
+        Self { verifier, access }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            verifier: self.verifier.clone(),
+            access: self.access,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    verifier: Arc<Verifier>,
+    access: &'static AccessTable,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, B, ResBody> Service<http::Request<B>> for Auth<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        if !is_open(&path) {
+            let refusal = match self.verifier.authenticate(request.headers()) {
+                Err(reason) => {
+                    tracing::info!(path, %reason, "unauthenticated call refused");
+                    Some(ApiError::Unauthenticated(reason))
+                }
+                Ok(principal) => match self.access.check(&path, &principal) {
+                    Err(error) => {
+                        tracing::info!(path, subject = principal.subject, "call refused by role");
+                        Some(error)
+                    }
+                    Ok(()) => {
+                        request.extensions_mut().insert(principal);
+                        None
+                    }
+                },
+            };
+            if let Some(error) = refusal {
+                let response = tonic::Status::from(error).into_http();
+                return Box::pin(std::future::ready(Ok(response)));
+            }
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let call = inner.call(request);
+        Box::pin(async move { call.await.map(|r| r.map(Body::new)) })
+    }
+}
