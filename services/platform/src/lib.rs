@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod cpr;
+pub mod cpr_vault;
 pub mod db;
 pub mod duration;
 pub mod embedded_pg;
