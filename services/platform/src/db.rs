@@ -1,9 +1,11 @@
 //! One pool per service, bound to the service's own schema through `search_path`, and that
 //! schema's embedded migrations. A service never names another service's schema.
 
+use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -33,8 +35,30 @@ pub fn pool(
         .connect_lazy_with(options)
 }
 
-/// Creates the schema if needed and applies pending migrations. Migrations are recorded in the
-/// schema's own `_sqlx_migrations` table (through `search_path`), so services never collide.
+/// Tables the platform keeps in every service's schema (the audit log; later the outbox),
+/// tracked apart from the service's own migrations so the two never collide.
+static PLATFORM: LazyLock<Migrator> = LazyLock::new(|| {
+    let migration = |version: i64, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(description),
+            MigrationType::Simple,
+            sqlx::SqlStr::from_static(sql),
+            false,
+        )
+    };
+    let mut migrator = Migrator::with_migrations(vec![migration(
+        1,
+        "audit log",
+        include_str!("../migrations/0001_audit_log.sql"),
+    )]);
+    migrator.dangerous_set_table_name("_kontakt_platform_migrations");
+    migrator
+});
+
+/// Creates the schema if needed and applies pending migrations: the platform's, then the
+/// service's. Both are recorded in the schema itself (through `search_path`), so services never
+/// collide.
 pub async fn migrate(
     pool: &PgPool,
     schema: &'static str,
@@ -46,15 +70,29 @@ pub async fn migrate(
     )))
     .execute(pool)
     .await?;
+    PLATFORM.run(pool).await?;
     migrator.run(pool).await
 }
 
-/// True when every migration embedded in this build has been applied successfully.
+/// True when every migration embedded in this build, the platform's and the service's, has
+/// been applied successfully.
 pub async fn migrations_current(pool: &PgPool, migrator: &Migrator) -> Result<bool, sqlx::Error> {
-    let embedded: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    let applied: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "SELECT count(*) FROM _sqlx_migrations WHERE success AND version = ANY($1)",
+    Ok(
+        applied(pool, "_kontakt_platform_migrations", &PLATFORM).await?
+            && applied(pool, "_sqlx_migrations", migrator).await?,
     )
+}
+
+async fn applied(
+    pool: &PgPool,
+    table: &'static str,
+    migrator: &Migrator,
+) -> Result<bool, sqlx::Error> {
+    let embedded: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    // `table` is one of our two constant names.
+    let applied: Result<i64, sqlx::Error> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT count(*) FROM {table} WHERE success AND version = ANY($1)"
+    )))
     .bind(&embedded)
     .fetch_one(pool)
     .await;
