@@ -58,6 +58,7 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     let handle = kontakt::spawn(kontakt::Launch {
         service: Service::Matching,
         auth: kontakt_harness::verifier(),
+        cpr: None,
         listener,
         database: db.options.clone(),
         db_settings,

@@ -12,6 +12,7 @@ use kontakt_platform::auth::dev_key::DevKey;
 use kontakt_platform::auth::{Claims, MunicipalityCode, Role, Verifier};
 use kontakt_platform::clock::SystemClock;
 use kontakt_platform::config::{AuthSettings, DatabaseSettings, ServerSettings, TelemetrySettings};
+use kontakt_platform::cpr_vault::{CprKeySettings, CprVault};
 use kontakt_platform::server::{ServeOptions, serve};
 use kontakt_platform::{db, shutdown, telemetry};
 
@@ -70,6 +71,8 @@ pub struct ServeArgs {
     pub peers: PeerArgs,
     #[command(flatten)]
     pub auth: AuthSettings,
+    #[command(flatten)]
+    pub cpr: CprKeySettings,
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
@@ -211,6 +214,11 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     )?;
     let options = db::parse_url(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
     let auth = Arc::new(Verifier::from_settings(&args.auth).map_err(anyhow::Error::msg)?);
+    let cpr = if args.service.holds_cpr() {
+        Some(Arc::new(CprVault::from_settings(&args.cpr)?))
+    } else {
+        None
+    };
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0u16; 8], args.service.default_port())));
@@ -222,7 +230,7 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     let pool = args.service.pool(options, &args.database);
     let routes = args
         .service
-        .routes(pool.clone(), Arc::new(SystemClock), &args.server);
+        .routes(pool.clone(), Arc::new(SystemClock), cpr, &args.server)?;
     serve(
         *def,
         routes,

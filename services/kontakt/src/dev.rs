@@ -9,6 +9,7 @@ use kontakt_platform::auth::dev_key::{DEV_AUDIENCE, DEV_ISSUER, DevKey};
 use kontakt_platform::auth::{Claims, Role, Verifier};
 use kontakt_platform::clock::SystemClock;
 use kontakt_platform::config::AuthSettings;
+use kontakt_platform::cpr_vault::{self, CprVault};
 use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
 use kontakt_platform::{db, shutdown, telemetry};
 use sqlx::postgres::PgConnectOptions;
@@ -72,6 +73,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         )
         .map_err(anyhow::Error::msg)?;
 
+    // CPR keys of this data directory's own (the referral service stores CPR numbers).
+    let cpr = Arc::new(
+        CprVault::from_settings(
+            &cpr_vault::dev_settings(&args.data_dir).map_err(anyhow::Error::msg)?,
+        )
+        .context("the dev CPR keys")?,
+    );
+
     let mut handles = Vec::new();
     for (service, listen) in [
         (Service::Referral, args.referral_listen),
@@ -83,6 +92,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let handle = crate::spawn(Launch {
             service,
             auth: auth.clone(),
+            cpr: service.holds_cpr().then(|| cpr.clone()),
             listener,
             database: database.clone(),
             db_settings: args.database.clone(),

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kontakt_platform::auth::Verifier;
+use kontakt_platform::cpr_vault::CprVault;
 
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::config::{DatabaseSettings, ServerSettings};
@@ -54,13 +55,31 @@ impl Service {
         }
     }
 
-    pub fn routes(self, pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
-        match self {
-            Service::Referral => kontakt_referral::routes(pool, clock, settings),
+    /// Whether the service stores CPR numbers and so needs the CPR keys.
+    pub fn holds_cpr(self) -> bool {
+        self == Service::Referral
+    }
+
+    pub fn routes(
+        self,
+        pool: PgPool,
+        clock: SharedClock,
+        cpr: Option<Arc<CprVault>>,
+        settings: &ServerSettings,
+    ) -> anyhow::Result<Routes> {
+        Ok(match self {
+            Service::Referral => {
+                let vault = cpr.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the referral service stores CPR numbers: set KONTAKT_CPR_KEYS, KONTAKT_CPR_ACTIVE_KEY and KONTAKT_CPR_INDEX_KEY"
+                    )
+                })?;
+                kontakt_referral::routes(pool, clock, vault, settings)
+            }
             Service::Matching => kontakt_matching::routes(pool, settings),
             Service::Timecost => kontakt_timecost::routes(pool, settings),
             Service::Followup => kontakt_followup::routes(pool, settings),
-        }
+        })
     }
 
     /// A pool on the service's own schema.
@@ -74,6 +93,8 @@ pub struct Launch {
     pub service: Service,
     /// Verifies callers' tokens.
     pub auth: Arc<Verifier>,
+    /// CPR keys, for a service that [holds CPR numbers](Service::holds_cpr).
+    pub cpr: Option<Arc<CprVault>>,
     pub listener: TcpListener,
     pub database: PgConnectOptions,
     pub db_settings: DatabaseSettings,
@@ -86,6 +107,7 @@ pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
     let Launch {
         service,
         auth,
+        cpr,
         listener,
         database,
         db_settings,
@@ -93,7 +115,7 @@ pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
         clock,
     } = launch;
     let pool = service.pool(database, &db_settings);
-    let routes = service.routes(pool.clone(), clock, &server_settings);
+    let routes = service.routes(pool.clone(), clock, cpr, &server_settings)?;
     ServiceHandle::spawn(
         *service.def(),
         routes,

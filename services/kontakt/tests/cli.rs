@@ -23,6 +23,7 @@ fn kontakt() -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .envs(kontakt_harness::auth_env())
+        .envs(kontakt_harness::cpr_env())
         .kill_on_drop(true);
     command
 }

@@ -214,6 +214,42 @@ fn associated_data(key_id: &str, record: &str) -> Vec<u8> {
     format!("kontakt-cpr-v1|{key_id}|{record}").into_bytes()
 }
 
+/// Keys for `kontakt dev`, kept in its data directory (created the first time, owner-only).
+pub fn dev_settings(dir: &std::path::Path) -> Result<CprKeySettings, String> {
+    let path = dir.join("dev-cpr-keys.json");
+    if !path.exists() {
+        let keys = serde_json::json!({ "active": "dev-1", "keys": { "dev-1": generate_key() }, "index": generate_key() });
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("creating {}: {e}", path.display()))?;
+        file.write_all(keys.to_string().as_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys = json["keys"]
+        .as_object()
+        .map(|keys| {
+            keys.iter()
+                .map(|(id, key)| format!("{id}={}", key.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .ok_or_else(|| format!("{} has no keys", path.display()))?;
+    Ok(CprKeySettings {
+        cpr_keys: Some(keys),
+        cpr_active_key: json["active"].as_str().map(str::to_owned),
+        cpr_index_key: json["index"].as_str().map(str::to_owned),
+    })
+}
+
 /// A fresh random 256-bit key, base64-encoded (for `kontakt dev` and operators' key setup).
 pub fn generate_key() -> String {
     STANDARD.encode(Aes256Gcm::generate_key(&mut OsRng))

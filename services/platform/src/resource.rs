@@ -1,6 +1,7 @@
 //! AIP-122 resource names: `collection/{id}` parsing with errors that name the request field.
 
 use crate::ApiError;
+use crate::auth::MunicipalityCode;
 
 /// Longest resource id accepted; longer input is refused before it reaches a query.
 pub const MAX_ID_LEN: usize = 63;
@@ -28,6 +29,44 @@ pub fn parse_top_level<'a>(
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if valid { Ok(id) } else { Err(expected()) }
+}
+
+/// Returns the municipality of `municipalities/{code}`.
+pub fn parse_municipality(parent: &str, field: &str) -> Result<MunicipalityCode, ApiError> {
+    parent
+        .strip_prefix("municipalities/")
+        .and_then(MunicipalityCode::parse)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!(
+                    "must be `municipalities/{{3-digit code}}`, got `{}`",
+                    truncate(parent)
+                ),
+            )
+        })
+}
+
+/// Returns (municipality, id) from `municipalities/{code}/{collection}/{id}`.
+pub fn parse_in_municipality<'a>(
+    name: &'a str,
+    collection: &str,
+    field: &str,
+) -> Result<(MunicipalityCode, &'a str), ApiError> {
+    let expected = || {
+        ApiError::invalid(
+            field,
+            format!(
+                "must be `municipalities/{{code}}/{collection}/{{id}}`, got `{}`",
+                truncate(name)
+            ),
+        )
+    };
+    let rest = name.strip_prefix("municipalities/").ok_or_else(expected)?;
+    let (code, rest) = rest.split_once('/').ok_or_else(expected)?;
+    let municipality = MunicipalityCode::parse(code).ok_or_else(expected)?;
+    let id = parse_top_level(rest, collection, field).map_err(|_| expected())?;
+    Ok((municipality, id))
 }
 
 /// Keeps error messages short even when the input is huge.
@@ -65,6 +104,31 @@ mod tests {
                 other => panic!("{bad}: expected INVALID_ARGUMENT, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn names_inside_a_municipality_yield_the_code_and_the_id() {
+        let (code, id) = parse_in_municipality("municipalities/183/persons/p-1", "persons", "name")
+            .expect("valid");
+        assert_eq!((code.to_string().as_str(), id), ("183", "p-1"));
+        for bad in [
+            "municipalities/18/persons/p",
+            "municipalities/183/cases/p",
+            "persons/p",
+            "municipalities/183/persons/",
+        ] {
+            assert!(
+                parse_in_municipality(bad, "persons", "name").is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_municipality("municipalities/329", "parent")
+                .expect("valid")
+                .to_string(),
+            "329"
+        );
+        assert!(parse_municipality("municipalities/329/x", "parent").is_err());
     }
 
     #[test]

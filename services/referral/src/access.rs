@@ -1,8 +1,8 @@
 //! Who may call which method of this service (roles × methods). Tenant scoping happens
 //! inside each method; this table only says which roles get in at all.
 
-use kontakt_platform::auth::AccessTable;
 use kontakt_platform::auth::access::ANY_ROLE;
+use kontakt_platform::auth::{AccessTable, Role};
 
 pub static ACCESS: AccessTable = AccessTable {
     service: kontakt_proto::service_names::REFERRAL,
@@ -10,6 +10,26 @@ pub static ACCESS: AccessTable = AccessTable {
         // The legal-basis catalogue is public law: every authenticated caller may read it.
         ("ListLegalBases", ANY_ROLE),
         ("GetLegalBasis", ANY_ROLE),
+        // Persons are personal data: those who refer, decide or integrate; never a contact
+        // person, finance, an auditor (who reads the access log instead) or another service.
+        (
+            "CreatePerson",
+            &[Role::Counsellor, Role::CaseSystem, Role::Admin],
+        ),
+        (
+            "GetPerson",
+            &[
+                Role::Counsellor,
+                Role::Committee,
+                Role::Coordinator,
+                Role::CaseSystem,
+                Role::Admin,
+            ],
+        ),
+        (
+            "LookupPerson",
+            &[Role::Counsellor, Role::CaseSystem, Role::Admin],
+        ),
     ],
 };
 

@@ -1,25 +1,80 @@
 //! The gRPC surface: proto <-> rows, and nothing else.
 
+use std::sync::Arc;
+
+use kontakt_platform::audit::{self, Action, AuditLog, Entry};
+use kontakt_platform::auth::{self, MunicipalityCode, Principal};
 use kontakt_platform::clock::SharedClock;
+use kontakt_platform::cpr::Cpr;
+use kontakt_platform::cpr_vault::CprVault;
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::referral::v1::{
-    GetLegalBasisRequest, Law, LegalBasis, ListLegalBasesRequest, ListLegalBasesResponse,
+    CreatePersonRequest, GetLegalBasisRequest, GetPersonRequest, Law, LegalBasis,
+    ListLegalBasesRequest, ListLegalBasesResponse, LookupPersonRequest, Person,
     referral_service_server::ReferralService,
 };
 use tonic::{Request, Response, Status};
 
-use crate::store::{LegalBasisRow, Store};
+use crate::store::{Created, LegalBasisRow, NewPerson, PersonRow, Store};
 
 const LEGAL_BASES: &str = "legalBases";
+const PERSONS: &str = "persons";
+/// Longest display name accepted.
+const MAX_DISPLAY_NAME: usize = 200;
 
 pub struct ReferralApi {
     store: Store,
     clock: SharedClock,
+    vault: Arc<CprVault>,
+    audit: AuditLog,
 }
 
 impl ReferralApi {
-    pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+    pub fn new(store: Store, clock: SharedClock, vault: Arc<CprVault>, audit: AuditLog) -> Self {
+        Self {
+            store,
+            clock,
+            vault,
+            audit,
+        }
+    }
+}
+
+/// The municipality in `parent`, if the caller acts for it. Outside the caller's scope the
+/// answer is NOT_FOUND, as for a resource that does not exist, so existence does not leak.
+fn scoped_municipality(principal: &Principal, parent: &str) -> Result<MunicipalityCode, ApiError> {
+    let municipality = resource::parse_municipality(parent, "parent")?;
+    if principal.serves(municipality) {
+        Ok(municipality)
+    } else {
+        Err(ApiError::not_found(parent))
+    }
+}
+
+fn parse_cpr(text: &str) -> Result<Cpr, ApiError> {
+    // The error says what is wrong with the format, never which digits were sent.
+    Cpr::parse(text).map_err(|e| ApiError::invalid("cpr", e.to_string()))
+}
+
+fn person_name(municipality: &str, id: &str) -> String {
+    format!("municipalities/{municipality}/{PERSONS}/{id}")
+}
+
+fn person_to_proto(row: PersonRow) -> Person {
+    Person {
+        name: person_name(&row.municipality, &row.id),
+        display_name: row.display_name,
+        birth_date: Some(row.birth_date.into()),
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+        etag: format!("\"{}\"", row.update_time.timestamp_micros()),
+    }
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 
@@ -54,6 +109,31 @@ impl ReferralService for ReferralApi {
         }))
     }
 
+    async fn create_person(
+        &self,
+        request: Request<CreatePersonRequest>,
+    ) -> Result<Response<Person>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_person(self, request).await?,
+        ))
+    }
+
+    async fn get_person(
+        &self,
+        request: Request<GetPersonRequest>,
+    ) -> Result<Response<Person>, Status> {
+        Ok(Response::new(ReferralApi::get_person(self, request).await?))
+    }
+
+    async fn lookup_person(
+        &self,
+        request: Request<LookupPersonRequest>,
+    ) -> Result<Response<Person>, Status> {
+        Ok(Response::new(
+            ReferralApi::lookup_person(self, request).await?,
+        ))
+    }
+
     async fn get_legal_basis(
         &self,
         request: Request<GetLegalBasisRequest>,
@@ -67,6 +147,117 @@ impl ReferralService for ReferralApi {
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::not_found(&name))?;
         Ok(Response::new(to_proto(row)))
+    }
+}
+
+impl ReferralApi {
+    async fn create_person(
+        &self,
+        request: Request<CreatePersonRequest>,
+    ) -> Result<Person, ApiError> {
+        let principal = auth::caller(&request)?.clone();
+        let purpose = audit::purpose(&request, "registering a child or young person")?;
+        let request = request.into_inner();
+        let municipality = scoped_municipality(&principal, &request.parent)?;
+        let cpr = parse_cpr(&request.cpr)?;
+        let display_name = request.display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > MAX_DISPLAY_NAME {
+            return Err(ApiError::invalid(
+                "display_name",
+                format!("must be 1 to {MAX_DISPLAY_NAME} characters"),
+            ));
+        }
+        let id = format!("p-{}", uuid::Uuid::new_v4().simple());
+        let name = person_name(&municipality.to_string(), &id);
+        // The ciphertext is bound to the person's name: copied onto another row it does not open.
+        let sealed = self.vault.seal(&cpr, &name).map_err(ApiError::internal)?;
+        let index = self.vault.blind_index(&cpr);
+        let audit = [
+            Entry::new(&principal, "CreatePerson", Action::Create, &name, purpose)
+                .municipality(municipality)
+                .person(&name),
+        ];
+        let created = self
+            .store
+            .create_person(
+                NewPerson {
+                    id: &id,
+                    municipality: &municipality.to_string(),
+                    display_name,
+                    birth_date: cpr.birth_date(),
+                    cpr_key_id: &sealed.key_id,
+                    cpr_ciphertext: &sealed.ciphertext,
+                    cpr_index: &index,
+                },
+                &audit,
+            )
+            .await?;
+        match created {
+            Created::Person(row) => Ok(person_to_proto(row)),
+            Created::Exists(existing) => Err(ApiError::AlreadyExists {
+                resource: person_name(&municipality.to_string(), &existing),
+            }),
+        }
+    }
+
+    async fn get_person(&self, request: Request<GetPersonRequest>) -> Result<Person, ApiError> {
+        let principal = auth::caller(&request)?.clone();
+        let purpose = audit::purpose(&request, "case work")?;
+        let name = request.into_inner().name;
+        let (municipality, id) = resource::parse_in_municipality(&name, PERSONS, "name")?;
+        if !principal.serves(municipality) {
+            return Err(ApiError::not_found(&name));
+        }
+        let row = self
+            .store
+            .get_person(&municipality.to_string(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&name))?;
+        // Durable before the answer leaves: no unlogged read of personal data.
+        self.audit
+            .record(vec![
+                Entry::new(&principal, "GetPerson", Action::Read, &name, purpose)
+                    .municipality(municipality)
+                    .person(&name),
+            ])
+            .await?;
+        Ok(person_to_proto(row))
+    }
+
+    async fn lookup_person(
+        &self,
+        request: Request<LookupPersonRequest>,
+    ) -> Result<Person, ApiError> {
+        let principal = auth::caller(&request)?.clone();
+        let purpose = audit::purpose(&request, "finding a child or young person by CPR number")?;
+        let request = request.into_inner();
+        let municipality = scoped_municipality(&principal, &request.parent)?;
+        let cpr = parse_cpr(&request.cpr)?;
+        let found = self
+            .store
+            .find_person_by_cpr(&municipality.to_string(), &self.vault.blind_index(&cpr))
+            .await?;
+        let person = found
+            .as_ref()
+            .map(|row| person_name(&row.municipality, &row.id));
+        let mut entry = Entry::new(
+            &principal,
+            "LookupPerson",
+            Action::Search,
+            person
+                .clone()
+                .unwrap_or_else(|| format!("{}/{PERSONS}", request.parent)),
+            purpose,
+        )
+        .municipality(municipality);
+        if let Some(person) = &person {
+            entry = entry.person(person);
+        }
+        // Searches are logged whether or not they find anyone.
+        self.audit.record(vec![entry]).await?;
+        found
+            .map(person_to_proto)
+            .ok_or_else(|| ApiError::not_found(format!("{}/{PERSONS}", request.parent)))
     }
 }
 

@@ -5,8 +5,12 @@ pub mod access;
 mod api;
 mod store;
 
+use std::sync::Arc;
+
+use kontakt_platform::audit::AuditLog;
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::config::ServerSettings;
+use kontakt_platform::cpr_vault::CprVault;
 use kontakt_platform::server::ServiceDef;
 use kontakt_proto::referral::v1::referral_service_server::ReferralServiceServer;
 use sqlx::PgPool;
@@ -24,9 +28,16 @@ pub static DEF: ServiceDef = ServiceDef {
     access: &access::ACCESS,
 };
 
-/// The service's gRPC routes over `pool` (whose connections use the `referral` schema).
-pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
-    let api = api::ReferralApi::new(store::Store::new(pool), clock);
+/// The service's gRPC routes over `pool` (whose connections use the `referral` schema). The
+/// referral service holds CPR numbers, so it needs the CPR keys.
+pub fn routes(
+    pool: PgPool,
+    clock: SharedClock,
+    vault: Arc<CprVault>,
+    settings: &ServerSettings,
+) -> Routes {
+    let audit = AuditLog::start(pool.clone());
+    let api = api::ReferralApi::new(store::Store::new(pool), clock, vault, audit);
     Routes::new(
         ReferralServiceServer::new(api)
             .max_decoding_message_size(settings.max_message_bytes)

@@ -1,6 +1,7 @@
 //! SQL for the `referral` schema, one section per aggregate.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use kontakt_platform::audit::{AuditLog, Entry};
 use sqlx::PgPool;
 
 #[derive(Clone)]
@@ -20,9 +21,106 @@ pub struct LegalBasisRow {
     pub replaced_by: Option<String>,
 }
 
+#[derive(Debug, sqlx::FromRow)]
+pub struct PersonRow {
+    pub id: String,
+    pub municipality: String,
+    pub display_name: String,
+    pub birth_date: NaiveDate,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+/// A new person, its CPR number already sealed and indexed.
+pub struct NewPerson<'a> {
+    pub id: &'a str,
+    pub municipality: &'a str,
+    pub display_name: &'a str,
+    pub birth_date: NaiveDate,
+    pub cpr_key_id: &'a str,
+    pub cpr_ciphertext: &'a [u8],
+    pub cpr_index: &'a [u8],
+}
+
+pub enum Created {
+    Person(PersonRow),
+    /// The municipality already has a person with this CPR number: its id.
+    Exists(String),
+}
+
+const PERSON_COLUMNS: &str = "id, municipality, display_name, birth_date, create_time, update_time";
+
 impl Store {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    // Persons ----------------------------------------------------------------------------
+
+    /// Inserts the person and its audit rows in one transaction, so neither exists without the other.
+    pub async fn create_person(
+        &self,
+        person: NewPerson<'_>,
+        audit: &[Entry],
+    ) -> Result<Created, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO persons (id, municipality, display_name, birth_date, cpr_key_id, cpr_ciphertext, cpr_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (municipality, cpr_index) DO NOTHING
+             RETURNING {PERSON_COLUMNS}"
+        )))
+        .bind(person.id)
+        .bind(person.municipality)
+        .bind(person.display_name)
+        .bind(person.birth_date)
+        .bind(person.cpr_key_id)
+        .bind(person.cpr_ciphertext)
+        .bind(person.cpr_index)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = inserted else {
+            let existing: String = sqlx::query_scalar(
+                "SELECT id FROM persons WHERE municipality = $1 AND cpr_index = $2",
+            )
+            .bind(person.municipality)
+            .bind(person.cpr_index)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(Created::Exists(existing));
+        };
+        AuditLog::record_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Created::Person(row))
+    }
+
+    pub async fn get_person(
+        &self,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<PersonRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM persons WHERE municipality = $1 AND id = $2"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn find_person_by_cpr(
+        &self,
+        municipality: &str,
+        cpr_index: &[u8],
+    ) -> Result<Option<PersonRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM persons WHERE municipality = $1 AND cpr_index = $2"
+        )))
+        .bind(municipality)
+        .bind(cpr_index)
+        .fetch_optional(&self.pool)
+        .await
     }
 
     // Legal bases ------------------------------------------------------------------------

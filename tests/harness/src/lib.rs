@@ -88,6 +88,33 @@ fn test_auth() -> &'static TestAuth {
     })
 }
 
+/// CPR keys of this test process, for the services that hold CPR numbers.
+pub fn cpr_vault() -> Arc<kontakt_platform::cpr_vault::CprVault> {
+    static VAULT: std::sync::OnceLock<Arc<kontakt_platform::cpr_vault::CprVault>> =
+        std::sync::OnceLock::new();
+    VAULT
+        .get_or_init(|| {
+            use kontakt_platform::cpr_vault::{CprKeySettings, CprVault, generate_key};
+            let settings = CprKeySettings {
+                cpr_keys: Some(format!("test-1={}", generate_key())),
+                cpr_active_key: Some("test-1".into()),
+                cpr_index_key: Some(generate_key()),
+            };
+            Arc::new(CprVault::from_settings(&settings).expect("test CPR keys"))
+        })
+        .clone()
+}
+
+/// Environment giving a `kontakt serve referral` child process CPR keys.
+pub fn cpr_env() -> Vec<(&'static str, String)> {
+    use kontakt_platform::cpr_vault::generate_key;
+    vec![
+        ("KONTAKT_CPR_KEYS", format!("child-1={}", generate_key())),
+        ("KONTAKT_CPR_ACTIVE_KEY", "child-1".to_owned()),
+        ("KONTAKT_CPR_INDEX_KEY", generate_key()),
+    ]
+}
+
 /// The verifier services started by the harness use.
 pub fn verifier() -> Arc<Verifier> {
     test_auth().verifier.clone()
@@ -302,6 +329,7 @@ pub async fn start_with(
     let handle = kontakt::spawn(Launch {
         service,
         auth: verifier(),
+        cpr: service.holds_cpr().then(cpr_vault),
         listener,
         database,
         db_settings: test_db_settings(),

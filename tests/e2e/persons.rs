@@ -1,0 +1,257 @@
+//! Persons: the first personal data in the suite. CPR numbers go in and never come out; every
+//! access is in the access log; another municipality's person does not exist for the caller.
+
+use kontakt::Service;
+use kontakt_harness::{TestService, fresh_database, start, token};
+use kontakt_platform::auth::Role;
+use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+use kontakt_proto::referral::v1::{CreatePersonRequest, GetPersonRequest, LookupPersonRequest};
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+const CPR: &str = "150312-4821";
+
+fn client(
+    running: &TestService,
+    role: Role,
+    municipality: &str,
+) -> ReferralServiceClient<kontakt_harness::AuthedChannel> {
+    ReferralServiceClient::new(running.with_token(&token(&[role], &[municipality])))
+}
+
+fn create(parent: &str, cpr: &str) -> CreatePersonRequest {
+    CreatePersonRequest {
+        parent: parent.into(),
+        cpr: cpr.into(),
+        display_name: "Ali Hansen".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_person_is_created_found_by_cpr_and_read_only_inside_its_municipality() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    let mut ishoej = client(&running, Role::Counsellor, "183");
+
+    let person = ishoej
+        .create_person(create("municipalities/183", CPR))
+        .await
+        .expect("created")
+        .into_inner();
+    assert!(
+        person.name.starts_with("municipalities/183/persons/p-"),
+        "{}",
+        person.name
+    );
+    let born = person
+        .birth_date
+        .and_then(|d| d.to_naive())
+        .expect("birth date");
+    assert_eq!(born.to_string(), "2012-03-15");
+    assert!(
+        !format!("{person:?}").contains("4821"),
+        "the CPR number is never returned"
+    );
+
+    let got = ishoej
+        .get_person(GetPersonRequest {
+            name: person.name.clone(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(got.name, person.name);
+    let found = ishoej
+        .lookup_person(LookupPersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: "1503124821".into(),
+        })
+        .await
+        .expect("found by CPR in either written form")
+        .into_inner();
+    assert_eq!(found.name, person.name);
+
+    // The same CPR number twice in one municipality: ALREADY_EXISTS naming the person.
+    let again = ishoej
+        .create_person(create("municipalities/183", CPR))
+        .await
+        .expect_err("duplicate");
+    assert_eq!(again.code(), Code::AlreadyExists);
+    let info = again
+        .get_error_details()
+        .error_info()
+        .cloned()
+        .expect("error info");
+    assert_eq!(info.metadata["resource"], person.name);
+
+    // Ringsted's counsellor cannot read or find Ishøj's child: NOT_FOUND, as if it did not exist.
+    let mut ringsted = client(&running, Role::Counsellor, "329");
+    let denied = ringsted
+        .get_person(GetPersonRequest {
+            name: person.name.clone(),
+        })
+        .await
+        .expect_err("another municipality");
+    assert_eq!(denied.code(), Code::NotFound, "{denied:?}");
+    let denied = ringsted
+        .lookup_person(LookupPersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: CPR.into(),
+        })
+        .await
+        .expect_err("another municipality");
+    assert_eq!(denied.code(), Code::NotFound);
+    let nobody = ringsted
+        .lookup_person(LookupPersonRequest {
+            parent: "municipalities/329".into(),
+            cpr: CPR.into(),
+        })
+        .await
+        .expect_err("not registered in Ringsted");
+    assert_eq!(nobody.code(), Code::NotFound);
+
+    // A contact person may not read persons at all.
+    let mut contact_person = client(&running, Role::ContactPerson, "183");
+    let refused = contact_person
+        .get_person(GetPersonRequest {
+            name: person.name.clone(),
+        })
+        .await
+        .expect_err("role");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    running.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_never_echoes_the_digits() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    let mut ishoej = client(&running, Role::Counsellor, "183");
+    let cases = [
+        (create("municipalities/183", "311312-4821"), "cpr"),
+        (create("municipalities/183", "15031248"), "cpr"),
+        (create("municipality/183", CPR), "parent"),
+        (
+            CreatePersonRequest {
+                display_name: "x".repeat(201),
+                ..create("municipalities/183", CPR)
+            },
+            "display_name",
+        ),
+        (
+            CreatePersonRequest {
+                display_name: "  ".into(),
+                ..create("municipalities/183", CPR)
+            },
+            "display_name",
+        ),
+    ];
+    for (request, field) in cases {
+        let error = ishoej.create_person(request).await.expect_err(field);
+        assert_eq!(error.code(), Code::InvalidArgument, "{field}: {error:?}");
+        let details = error.get_error_details();
+        assert_eq!(
+            details.bad_request().expect("violations").field_violations[0].field,
+            field
+        );
+        assert!(
+            !error.message().contains("4821") && !error.message().contains("311312"),
+            "{}",
+            error.message()
+        );
+    }
+    running.stop().await.expect("stop");
+}
+
+/// subject, roles, municipality, person, action, purpose, method
+type AuditRow = (
+    String,
+    Vec<String>,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+
+#[tokio::test]
+async fn every_access_to_a_person_is_in_the_access_log_with_its_purpose() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    let mut counsellor = client(&running, Role::Counsellor, "183");
+    let person = counsellor
+        .create_person(create("municipalities/183", CPR))
+        .await
+        .expect("created")
+        .into_inner();
+    let mut read = tonic::Request::new(GetPersonRequest {
+        name: person.name.clone(),
+    });
+    read.metadata_mut().insert(
+        "x-kontakt-purpose",
+        "follow-up meeting".parse().expect("metadata"),
+    );
+    counsellor.get_person(read).await.expect("read");
+    counsellor
+        .lookup_person(LookupPersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: CPR.into(),
+        })
+        .await
+        .expect("found");
+    counsellor
+        .lookup_person(LookupPersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: "010101-1234".into(),
+        })
+        .await
+        .expect_err("nobody");
+
+    let mut conn = db.connect().await.expect("connect");
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT subject, roles, municipality, person, action, purpose, method FROM referral.audit_log ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("audit rows");
+    let summary: Vec<(&str, Option<&str>, &str)> = rows
+        .iter()
+        .map(|r| (r.4.as_str(), r.3.as_deref(), r.5.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "CREATE",
+                Some(person.name.as_str()),
+                "registering a child or young person"
+            ),
+            ("READ", Some(person.name.as_str()), "follow-up meeting"),
+            (
+                "SEARCH",
+                Some(person.name.as_str()),
+                "finding a child or young person by CPR number"
+            ),
+            (
+                "SEARCH",
+                None,
+                "finding a child or young person by CPR number"
+            ),
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.0 == "test-counsellor" && r.1 == ["counsellor"] && r.2 == "183")
+    );
+
+    // The stored row holds no CPR digits, only ciphertext and a keyed index.
+    let stored: (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT cpr_ciphertext, cpr_index FROM referral.persons")
+            .fetch_one(&mut conn)
+            .await
+            .expect("row");
+    for bytes in [&stored.0, &stored.1] {
+        assert!(!bytes.windows(10).any(|w| w == b"1503124821"));
+    }
+    running.stop().await.expect("stop");
+}
