@@ -11,7 +11,7 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/kontakt.rs"));
 }
 
-pub use generated::kontakt::{common, events, followup, matching, referral, timecost};
+pub use generated::kontakt::{audit, common, events, followup, matching, referral, timecost};
 
 /// Every Kontakt proto file as an encoded `FileDescriptorSet`, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -23,6 +23,7 @@ pub mod service_names {
     pub const MATCHING: &str = "kontakt.matching.v1.MatchingService";
     pub const TIMECOST: &str = "kontakt.timecost.v1.TimeCostService";
     pub const FOLLOWUP: &str = "kontakt.followup.v1.FollowUpService";
+    pub const ACCESS_LOG: &str = "kontakt.audit.v1.AccessLogService";
 }
 
 /// The method names a service declares, read from the descriptor set (for tables that must

@@ -187,23 +187,25 @@ async fn every_method_admits_exactly_the_roles_its_access_table_names() {
     let db = fresh_database().await.expect("database");
     for service in Service::ALL {
         let running = start(service, &db).await.expect("service");
-        let table = service.def().access;
-        for method in kontakt_proto::method_names(table.service) {
-            let allowed = table.roles(&method).expect("every method has a row");
-            let path = format!("/{}/{method}", table.service);
-            for role in Role::ALL {
-                for municipality in ["183", "329"] {
-                    let token = token(&[role], &[municipality]);
-                    let outcome = raw_call(running.with_token(&token), &path).await;
-                    let denied = matches!(&outcome, Err(s) if s.code() == Code::PermissionDenied);
-                    let unauthenticated =
-                        matches!(&outcome, Err(s) if s.code() == Code::Unauthenticated);
-                    assert!(!unauthenticated, "{path} as {role}: {outcome:?}");
-                    assert_eq!(
-                        denied,
-                        !allowed.contains(&role),
-                        "{path} as {role} for {municipality}: {outcome:?}"
-                    );
+        for table in [service.def().access, &kontakt_platform::access_log::ACCESS] {
+            for method in kontakt_proto::method_names(table.service) {
+                let allowed = table.roles(&method).expect("every method has a row");
+                let path = format!("/{}/{method}", table.service);
+                for role in Role::ALL {
+                    for municipality in ["183", "329"] {
+                        let token = token(&[role], &[municipality]);
+                        let outcome = raw_call(running.with_token(&token), &path).await;
+                        let denied =
+                            matches!(&outcome, Err(s) if s.code() == Code::PermissionDenied);
+                        let unauthenticated =
+                            matches!(&outcome, Err(s) if s.code() == Code::Unauthenticated);
+                        assert!(!unauthenticated, "{path} as {role}: {outcome:?}");
+                        assert_eq!(
+                            denied,
+                            !allowed.contains(&role),
+                            "{path} as {role} for {municipality}: {outcome:?}"
+                        );
+                    }
                 }
             }
         }

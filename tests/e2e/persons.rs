@@ -255,3 +255,65 @@ async fn every_access_to_a_person_is_in_the_access_log_with_its_purpose() {
     }
     running.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn an_auditor_gets_one_persons_access_log_from_all_four_services() {
+    let db = fresh_database().await.expect("database");
+    let mut running = Vec::new();
+    for service in Service::ALL {
+        running.push(start(service, &db).await.expect("service"));
+    }
+    let mut counsellor = client(&running[0], Role::Counsellor, "183");
+    let person = counsellor
+        .create_person(create("municipalities/183", CPR))
+        .await
+        .expect("created")
+        .into_inner();
+    counsellor
+        .get_person(GetPersonRequest {
+            name: person.name.clone(),
+        })
+        .await
+        .expect("read");
+
+    let endpoints: Vec<(&str, String)> = running
+        .iter()
+        .map(|s| (s.service.def().name, format!("http://{}", s.addr)))
+        .collect();
+    let auditor = token(&[Role::Auditor], &["183"]);
+    let log = kontakt::access_log::gather(&endpoints, &auditor, &person.name)
+        .await
+        .expect("the auditor reads the log");
+    let seen: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|e| (e.service.as_str(), e.action.as_str(), e.subject.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("referral", "READ", "test-counsellor"),
+            ("referral", "CREATE", "test-counsellor")
+        ],
+        "newest first, from every service that holds something"
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.time.is_some() && !e.purpose.is_empty())
+    );
+    assert!(kontakt::access_log::format_entry(&log[0]).contains("purpose: case work"));
+
+    // Another municipality's auditor, and a counsellor, get nothing.
+    let foreign =
+        kontakt::access_log::gather(&endpoints, &token(&[Role::Auditor], &["329"]), &person.name)
+            .await
+            .expect_err("not their municipality");
+    assert!(foreign.to_string().contains("not found"), "{foreign}");
+    let counsellor_token = token(&[Role::Counsellor], &["183"]);
+    let refused = kontakt::access_log::gather(&endpoints, &counsellor_token, &person.name)
+        .await
+        .expect_err("not an auditor");
+    assert!(refused.to_string().contains("permission"), "{refused}");
+    for service in running {
+        service.stop().await.expect("stop");
+    }
+}

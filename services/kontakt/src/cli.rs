@@ -39,6 +39,46 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print a development token signed with `kontakt dev`'s key (accepted only by `kontakt dev`).
     Token(TokenArgs),
+    /// Print everything done with one person's data, from all four services (auditors).
+    AccessLog(AccessLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccessLogArgs {
+    /// The person: `municipalities/{code}/persons/{id}`.
+    #[arg(long)]
+    pub person: String,
+    /// An auditor's token.
+    #[arg(long, env = "KONTAKT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Referral service URL.
+    #[arg(
+        long,
+        env = "KONTAKT_REFERRAL_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub referral_url: String,
+    /// Matching service URL.
+    #[arg(
+        long,
+        env = "KONTAKT_MATCHING_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub matching_url: String,
+    /// Time & cost service URL.
+    #[arg(
+        long,
+        env = "KONTAKT_TIMECOST_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub timecost_url: String,
+    /// Follow-up service URL.
+    #[arg(
+        long,
+        env = "KONTAKT_FOLLOWUP_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub followup_url: String,
 }
 
 /// Addresses of the other services, for calls between services (their event feeds).
@@ -195,6 +235,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Dev(args) => crate::dev::run(args).await,
             Command::Migrate(args) => migrate(args).await,
             Command::Token(args) => token(args),
+            Command::AccessLog(args) => access_log(args).await,
         }
     });
     match result {
@@ -268,6 +309,25 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
         "{}",
         key.mint(claims, args.ttl).map_err(anyhow::Error::msg)?
     );
+    Ok(())
+}
+
+async fn access_log(args: AccessLogArgs) -> anyhow::Result<()> {
+    let endpoints = [
+        ("referral", args.referral_url),
+        ("matching", args.matching_url),
+        ("timecost", args.timecost_url),
+        ("followup", args.followup_url),
+    ];
+    let entries = crate::access_log::gather(&endpoints, &args.token, &args.person).await?;
+    println!(
+        "Access log of {} ({} entries, newest first):",
+        args.person,
+        entries.len()
+    );
+    for entry in &entries {
+        println!("{}", crate::access_log::format_entry(entry));
+    }
     Ok(())
 }
 

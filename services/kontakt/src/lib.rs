@@ -1,6 +1,7 @@
 //! The one Kontakt binary, as a library: which services exist, and the `serve`, `dev` and
 //! `migrate` commands. `main.rs` only parses the command line and calls [`cli::run`].
 
+pub mod access_log;
 pub mod cli;
 mod dev;
 

@@ -2,6 +2,7 @@
 //! schema, migrations and gRPC routes; the platform runs them with health, reflection, limits,
 //! telemetry and a clean shutdown.
 
+pub mod access_log;
 pub mod audit;
 pub mod auth;
 pub mod clock;

@@ -23,7 +23,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
-use crate::{db, limits, telemetry};
+use crate::{access_log, db, limits, telemetry};
 
 /// What a service crate tells the platform about itself.
 #[derive(Clone, Copy, Debug)]
@@ -99,8 +99,13 @@ pub async fn serve(
             settings.request_timeout,
             settings.concurrency_limit,
         ))
-        .layer(AuthLayer::new(auth, def.access))
+        .layer(AuthLayer::new(auth, vec![def.access, &access_log::ACCESS]))
         .add_routes(routes)
+        .add_service(access_log::server(
+            pool.clone(),
+            def.name,
+            settings.max_message_bytes,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -161,10 +166,12 @@ pub async fn serve(
 fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
     let mut builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(def.descriptor_set)
+        .register_encoded_file_descriptor_set(kontakt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     for name in [
         def.grpc_name,
+        kontakt_proto::service_names::ACCESS_LOG,
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",

@@ -49,3 +49,22 @@ impl AccessTable {
         }
     }
 }
+
+/// Checks `path` against the table of the service it names; a service without a table is
+/// refused like a method without a row.
+pub fn check(
+    tables: &[&'static AccessTable],
+    path: &str,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let service = path
+        .strip_prefix('/')
+        .and_then(|p| p.split('/').next())
+        .unwrap_or_default();
+    match tables.iter().find(|t| t.service == service) {
+        Some(table) => table.check(path, principal),
+        None => Err(ApiError::PermissionDenied(format!(
+            "{path} is not served here"
+        ))),
+    }
+}

@@ -144,12 +144,16 @@ fn is_open(path: &str) -> bool {
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Arc<Verifier>,
-    access: &'static AccessTable,
+    access: Arc<[&'static AccessTable]>,
 }
 
 impl AuthLayer {
-    pub fn new(verifier: Arc<Verifier>, access: &'static AccessTable) -> Self {
-        Self { verifier, access }
+    /// `access` holds one table per gRPC service served (the service's and the platform's).
+    pub fn new(verifier: Arc<Verifier>, access: Vec<&'static AccessTable>) -> Self {
+        Self {
+            verifier,
+            access: access.into(),
+        }
     }
 }
 
@@ -160,7 +164,7 @@ impl<S> Layer<S> for AuthLayer {
         Auth {
             inner,
             verifier: self.verifier.clone(),
-            access: self.access,
+            access: self.access.clone(),
         }
     }
 }
@@ -169,7 +173,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Auth<S> {
     inner: S,
     verifier: Arc<Verifier>,
-    access: &'static AccessTable,
+    access: Arc<[&'static AccessTable]>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -198,7 +202,7 @@ where
                     tracing::info!(path, %reason, "unauthenticated call refused");
                     Some(ApiError::Unauthenticated(reason))
                 }
-                Ok(principal) => match self.access.check(&path, &principal) {
+                Ok(principal) => match access::check(&self.access, &path, &principal) {
                     Err(error) => {
                         tracing::info!(path, subject = principal.subject, "call refused by role");
                         Some(error)
