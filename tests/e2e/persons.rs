@@ -317,3 +317,75 @@ async fn an_auditor_gets_one_persons_access_log_from_all_four_services() {
         service.stop().await.expect("stop");
     }
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_rekeying_moves_every_cpr_number_to_the_new_key() {
+    use kontakt_platform::cpr_vault::{CprKeySettings, CprVault, SealedCpr, generate_key};
+    let (old_key, new_key, index_key) = (generate_key(), generate_key(), generate_key());
+    let vault = |keys: String, active: &str| {
+        std::sync::Arc::new(
+            CprVault::from_settings(&CprKeySettings {
+                cpr_keys: Some(keys),
+                cpr_active_key: Some(active.into()),
+                cpr_index_key: Some(index_key.clone()),
+            })
+            .expect("vault"),
+        )
+    };
+    let db = fresh_database().await.expect("database");
+    let before =
+        kontakt_harness::start_referral_with_keys(&db, vault(format!("old={old_key}"), "old"))
+            .await
+            .expect("service");
+    let mut counsellor = client(&before, Role::Counsellor, "183");
+    for cpr in ["150312-4821", "010110-4001", "241124-4321"] {
+        counsellor
+            .create_person(create("municipalities/183", cpr))
+            .await
+            .expect("created");
+    }
+    before.stop().await.expect("stop");
+
+    // Rotation: the new key becomes active; the old one stays configured until rekeyed.
+    let rotated = vault(format!("old={old_key},new={new_key}"), "new");
+    let pool = Service::Referral.pool(db.options.clone(), &kontakt_harness::test_db_settings());
+    assert_eq!(
+        kontakt_referral::reencrypt_cprs(pool.clone(), &rotated)
+            .await
+            .expect("rekey"),
+        3
+    );
+    assert_eq!(
+        kontakt_referral::reencrypt_cprs(pool.clone(), &rotated)
+            .await
+            .expect("again"),
+        0
+    );
+
+    // Now the old key can be retired: every row opens with the new key alone.
+    let retired = vault(format!("new={new_key}"), "new");
+    let rows: Vec<(String, String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, municipality, cpr_key_id, cpr_ciphertext FROM persons")
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
+    for (id, municipality, key_id, ciphertext) in rows {
+        let record = format!("municipalities/{municipality}/persons/{id}");
+        assert_eq!(key_id, "new");
+        retired
+            .open(&SealedCpr { key_id, ciphertext }, &record)
+            .expect("opens with the new key");
+    }
+    // And lookups still find people: the blind index did not change.
+    let after = kontakt_harness::start_referral_with_keys(&db, retired)
+        .await
+        .expect("service");
+    client(&after, Role::Counsellor, "183")
+        .lookup_person(LookupPersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: "010110-4001".into(),
+        })
+        .await
+        .expect("found after rekeying");
+    after.stop().await.expect("stop");
+}

@@ -41,6 +41,17 @@ pub enum Command {
     Token(TokenArgs),
     /// Print everything done with one person's data, from all four services (auditors).
     AccessLog(AccessLogArgs),
+    /// Re-encrypt stored CPR numbers under the active key after a key rotation.
+    RekeyCpr(RekeyCprArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RekeyCprArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    #[command(flatten)]
+    pub cpr: CprKeySettings,
 }
 
 #[derive(Debug, Args)]
@@ -211,7 +222,7 @@ pub struct MigrateArgs {
     #[arg(value_enum)]
     pub services: Vec<Service>,
     /// PostgreSQL URL.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
     #[command(flatten)]
     pub telemetry: TelemetrySettings,
@@ -236,6 +247,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate(args) => migrate(args).await,
             Command::Token(args) => token(args),
             Command::AccessLog(args) => access_log(args).await,
+            Command::RekeyCpr(args) => rekey_cpr(args).await,
         }
     });
     match result {
@@ -328,6 +340,24 @@ async fn access_log(args: AccessLogArgs) -> anyhow::Result<()> {
     for entry in &entries {
         println!("{}", crate::access_log::format_entry(entry));
     }
+    Ok(())
+}
+
+async fn rekey_cpr(args: RekeyCprArgs) -> anyhow::Result<()> {
+    let vault = CprVault::from_settings(&args.cpr)?;
+    let options =
+        db::parse_url(&args.database_url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let schema = Service::Referral.def().schema;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options.options([("search_path", schema)]))
+        .await
+        .context("cannot connect to the database")?;
+    let count = kontakt_referral::reencrypt_cprs(pool, &vault).await?;
+    println!(
+        "{count} CPR numbers re-encrypted under key `{}`",
+        vault.active_key_id()
+    );
     Ok(())
 }
 

@@ -39,7 +39,7 @@ pub struct TelemetrySettings {
 #[command(next_help_heading = "Database")]
 pub struct DatabaseSettings {
     /// PostgreSQL URL, e.g. `postgres://kontakt@db:5432/kontakt`. Each service uses its own schema.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Largest number of connections each service keeps in its pool.

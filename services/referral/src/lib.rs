@@ -44,3 +44,56 @@ pub fn routes(
             .max_encoding_message_size(settings.max_message_bytes),
     )
 }
+
+/// Re-encrypts every stored CPR number that is not under the vault's active key (after a key
+/// rotation), in batches; returns how many were re-encrypted. Safe to run while the service
+/// runs and to run again: rows already under the active key are left alone.
+pub async fn reencrypt_cprs(pool: PgPool, vault: &CprVault) -> Result<u64, ReencryptError> {
+    use kontakt_platform::cpr_vault::SealedCpr;
+    let store = store::Store::new(pool);
+    let mut done = 0;
+    loop {
+        let batch = store
+            .persons_sealed_under_other_keys(vault.active_key_id(), 500)
+            .await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        for (id, municipality, key_id, ciphertext) in batch {
+            let record = format!("municipalities/{municipality}/persons/{id}");
+            let sealed = SealedCpr {
+                key_id: key_id.clone(),
+                ciphertext,
+            };
+            let cpr = vault
+                .open(&sealed, &record)
+                .map_err(|source| ReencryptError::Vault {
+                    record: record.clone(),
+                    source,
+                })?;
+            let resealed = vault
+                .seal(&cpr, &record)
+                .map_err(|source| ReencryptError::Vault {
+                    record: record.clone(),
+                    source,
+                })?;
+            if store
+                .reseal_person(&id, &key_id, &resealed.key_id, &resealed.ciphertext)
+                .await?
+            {
+                done += 1;
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReencryptError {
+    #[error("{record}: {source}")]
+    Vault {
+        record: String,
+        source: kontakt_platform::cpr_vault::VaultError,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}

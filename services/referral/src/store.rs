@@ -95,6 +95,44 @@ impl Store {
         Ok(Created::Person(row))
     }
 
+    /// Up to `limit` persons whose CPR number is sealed under another key than `active`.
+    pub async fn persons_sealed_under_other_keys(
+        &self,
+        active: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, Vec<u8>)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, municipality, cpr_key_id, cpr_ciphertext FROM persons
+              WHERE cpr_key_id <> $1 ORDER BY id LIMIT $2",
+        )
+        .bind(active)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Replaces one sealed CPR number, only if it is still the one that was read (a concurrent
+    /// rekey of the same row wins once, not twice). The blind index does not change.
+    pub async fn reseal_person(
+        &self,
+        id: &str,
+        old_key_id: &str,
+        new_key_id: &str,
+        ciphertext: &[u8],
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE persons SET cpr_key_id = $3, cpr_ciphertext = $4
+              WHERE id = $1 AND cpr_key_id = $2",
+        )
+        .bind(id)
+        .bind(old_key_id)
+        .bind(new_key_id)
+        .bind(ciphertext)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn get_person(
         &self,
         municipality: &str,

@@ -353,6 +353,39 @@ pub async fn start_with(
     })
 }
 
+/// Starts the referral service with the given CPR keys instead of the test process's own.
+pub async fn start_referral_with_keys(
+    database: &TestDatabase,
+    cpr: Arc<kontakt_platform::cpr_vault::CprVault>,
+) -> anyhow::Result<TestService> {
+    let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let handle = kontakt::spawn(Launch {
+        service: Service::Referral,
+        auth: verifier(),
+        cpr: Some(cpr),
+        listener,
+        database: database.options.clone(),
+        db_settings: test_db_settings(),
+        server_settings: test_server_settings(),
+        clock: Arc::new(SystemClock),
+    })?;
+    let addr = handle.local_addr;
+    let channel = connect(addr).await?;
+    wait_for_health(
+        &channel,
+        Service::Referral.def().grpc_name,
+        ServingStatus::Serving,
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok(TestService {
+        service: Service::Referral,
+        addr,
+        channel,
+        handle,
+    })
+}
+
 /// A channel to `addr` (connected eagerly, so a dead address fails here).
 pub async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
     let endpoint =
