@@ -149,6 +149,24 @@ async fn a_page_token_from_another_filter_is_refused_naming_the_field() {
         "page_token"
     );
 
+    let oversized = client
+        .list_legal_bases(ListLegalBasesRequest {
+            page_token: "A".repeat(5000),
+            ..Default::default()
+        })
+        .await
+        .expect_err("oversized token");
+    assert_eq!(oversized.code(), Code::InvalidArgument);
+    assert_eq!(
+        oversized
+            .get_error_details()
+            .bad_request()
+            .expect("violations")
+            .field_violations[0]
+            .field,
+        "page_token"
+    );
+
     let negative = client
         .list_legal_bases(ListLegalBasesRequest {
             page_size: -5,

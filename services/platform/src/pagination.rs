@@ -8,6 +8,8 @@ use crate::ApiError;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
+/// Longest page token accepted; ours are far shorter.
+pub const MAX_TOKEN_LEN: usize = 1024;
 
 /// 0 means the default; above the cap is lowered to the cap (AIP-158); negative is refused.
 pub fn page_size(requested: i32) -> Result<i64, ApiError> {
@@ -30,6 +32,9 @@ pub fn decode_token(scope: &str, token: &str) -> Result<Option<String>, ApiError
         return Ok(None);
     }
     let invalid = || ApiError::invalid("page_token", "not a page token returned by this list");
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(invalid());
+    }
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let mut parts = text.splitn(3, '\n');
@@ -80,6 +85,7 @@ mod tests {
         assert!(decode_token("competences", &token).is_err());
         assert!(decode_token("legalBases", "garbage!").is_err());
         assert_eq!(decode_token("legalBases", "").ok(), Some(None));
+        assert!(decode_token("legalBases", &"A".repeat(MAX_TOKEN_LEN + 1)).is_err());
     }
 
     #[test]
