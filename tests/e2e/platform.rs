@@ -57,7 +57,7 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     db_settings.migrate_on_start = false;
     let handle = kontakt::spawn(kontakt::Launch {
         service: Service::Matching,
-        auth: kontakt_harness::verifier(),
+        auth: kontakt_harness::verifier().await,
         cpr: None,
         listener,
         database: db.options.clone(),

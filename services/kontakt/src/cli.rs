@@ -266,7 +266,11 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
         "DATABASE_URL (or --database-url) is required for `kontakt serve`; `kontakt dev` starts its own database",
     )?;
     let options = db::parse_url(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
-    let auth = Arc::new(Verifier::from_settings(&args.auth).map_err(anyhow::Error::msg)?);
+    let auth = Arc::new(
+        Verifier::load(&args.auth)
+            .await
+            .map_err(anyhow::Error::msg)?,
+    );
     let cpr = if args.service.holds_cpr() {
         Some(Arc::new(CprVault::from_settings(&args.cpr)?))
     } else {

@@ -52,12 +52,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Tokens: a signing key of this data directory's own; only this process trusts it.
     let key = DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?;
     let auth = Arc::new(
-        Verifier::from_settings(&AuthSettings {
+        Verifier::load(&AuthSettings {
+            jwks_url: None,
             jwks_file: Some(key.jwks_path().to_path_buf()),
             jwt_issuer: Some(DEV_ISSUER.into()),
             jwt_audience: DEV_AUDIENCE.into(),
             jwt_leeway: std::time::Duration::from_secs(30),
         })
+        .await
         .map_err(anyhow::Error::msg)?,
     );
     let admin_token = key

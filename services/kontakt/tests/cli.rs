@@ -129,6 +129,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "KONTAKT_REFERRAL_URL",
         "KONTAKT_FOLLOWUP_URL",
         "KONTAKT_JWKS_FILE",
+        "KONTAKT_JWKS_URL",
         "KONTAKT_JWT_ISSUER",
         "KONTAKT_JWT_AUDIENCE",
         "KONTAKT_JWT_LEEWAY",

@@ -94,8 +94,13 @@ impl Default for ServerSettings {
 #[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Authentication")]
 pub struct AuthSettings {
-    /// JWKS file with the identity provider's public keys (RS256 or ES256, matched by `kid`).
-    /// Re-read when a token names an unknown key, so keys rotate without a restart.
+    /// URL of the identity provider's public keys (JWKS; RS256 or ES256, matched by `kid`).
+    /// Fetched again when a token names an unknown key and every 15 minutes, so keys rotate
+    /// without a restart.
+    #[arg(long, env = "KONTAKT_JWKS_URL", conflicts_with = "jwks_file")]
+    pub jwks_url: Option<String>,
+
+    /// A JWKS file instead of a URL (e.g. mounted from a ConfigMap); re-read the same way.
     #[arg(long, env = "KONTAKT_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
 

@@ -58,32 +58,23 @@ impl Server {
 }
 
 static SERVER: OnceCell<Server> = OnceCell::const_new();
-static AUTH: std::sync::OnceLock<TestAuth> = std::sync::OnceLock::new();
+static KEY: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+static VERIFIER: OnceCell<Arc<Verifier>> = OnceCell::const_new();
 
-/// The signing key of this test process, and the verifier that trusts it.
-struct TestAuth {
+/// The signing key of this test process.
+struct TestKey {
     key: DevKey,
-    verifier: Arc<Verifier>,
 }
 
-fn test_auth() -> &'static TestAuth {
-    AUTH.get_or_init(|| {
+fn test_auth() -> &'static TestKey {
+    KEY.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("kontakt-test-keys-{}", std::process::id()));
         // A previous process with this pid left it behind; its key is not ours to reuse.
         if dir.exists() {
             std::fs::remove_dir_all(&dir).expect("remove an old test key directory");
         }
-        let key = DevKey::load_or_create(&dir).expect("test signing key");
-        let verifier = Verifier::from_settings(&AuthSettings {
-            jwks_file: Some(key.jwks_path().to_path_buf()),
-            jwt_issuer: Some(DEV_ISSUER.into()),
-            jwt_audience: DEV_AUDIENCE.into(),
-            jwt_leeway: Duration::from_secs(5),
-        })
-        .expect("test verifier");
-        TestAuth {
-            key,
-            verifier: Arc::new(verifier),
+        TestKey {
+            key: DevKey::load_or_create(&dir).expect("test signing key"),
         }
     })
 }
@@ -115,9 +106,21 @@ pub fn cpr_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The verifier services started by the harness use.
-pub fn verifier() -> Arc<Verifier> {
-    test_auth().verifier.clone()
+/// The verifier services started by the harness use: it trusts the test process's key.
+pub async fn verifier() -> Arc<Verifier> {
+    VERIFIER
+        .get_or_init(|| async {
+            let settings = AuthSettings {
+                jwks_url: None,
+                jwks_file: Some(test_auth().key.jwks_path().to_path_buf()),
+                jwt_issuer: Some(DEV_ISSUER.into()),
+                jwt_audience: DEV_AUDIENCE.into(),
+                jwt_leeway: Duration::from_secs(5),
+            };
+            Arc::new(Verifier::load(&settings).await.expect("test verifier"))
+        })
+        .await
+        .clone()
 }
 
 /// Environment that makes a `kontakt serve` child process trust the harness's tokens.
@@ -328,7 +331,7 @@ pub async fn start_with(
     let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let handle = kontakt::spawn(Launch {
         service,
-        auth: verifier(),
+        auth: verifier().await,
         cpr: service.holds_cpr().then(cpr_vault),
         listener,
         database,
@@ -361,7 +364,7 @@ pub async fn start_referral_with_keys(
     let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let handle = kontakt::spawn(Launch {
         service: Service::Referral,
-        auth: verifier(),
+        auth: verifier().await,
         cpr: Some(cpr),
         listener,
         database: database.options.clone(),

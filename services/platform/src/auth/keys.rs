@@ -1,18 +1,24 @@
-//! The public keys tokens are verified with: a JWKS file, reloaded when a token names a key id
-//! (`kid`) we do not know yet, so keys rotate by adding the new key to the file before use and
-//! removing the old one after its tokens expire. Only RS256 and ES256 keys are accepted.
+//! The public keys tokens are verified with: a JWKS file or the identity provider's JWKS URL.
+//! The set is fetched again when a token names a key id (`kid`) we do not know (rate-limited),
+//! and when it is older than [`MAX_AGE`], so keys rotate without a restart: the provider
+//! publishes the new key before using it and removes the old one after its tokens expire.
+//! Only RS256 and ES256 keys are accepted.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-/// A file is re-read at most this often, so a flood of tokens with made-up key ids costs
-/// nothing but a map lookup.
+/// The set is fetched at most this often, so a flood of tokens with made-up key ids costs a map
+/// lookup, not a request to the identity provider.
 const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// Keys are re-read at least this often, so a key the provider removed stops being accepted.
+const MAX_AGE: Duration = Duration::from_secs(15 * 60);
+/// How long fetching a JWKS URL may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct VerifyingKey {
@@ -20,10 +26,28 @@ pub struct VerifyingKey {
     pub key: DecodingKey,
 }
 
+/// Where the keys come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    File(PathBuf),
+    Url(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Url(url) => f.write_str(url),
+        }
+    }
+}
+
 pub struct KeySet {
-    path: PathBuf,
+    source: Source,
     min_reload_interval: Duration,
     state: RwLock<State>,
+    /// One reload at a time; callers arriving meanwhile wait for it instead of repeating it.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 struct State {
@@ -32,60 +56,99 @@ struct State {
 }
 
 impl KeySet {
-    /// Loads the file now; an unreadable or empty key set stops start-up with the reason.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        Self::with_reload_interval(path, MIN_RELOAD_INTERVAL)
+    /// Loads the keys now; an unreachable or empty key set stops start-up with the reason.
+    pub async fn load(source: Source) -> Result<Self, String> {
+        Self::with_reload_interval(source, MIN_RELOAD_INTERVAL).await
     }
 
-    fn with_reload_interval(path: &Path, min_reload_interval: Duration) -> Result<Self, String> {
-        let keys = read(path)?;
+    async fn with_reload_interval(
+        source: Source,
+        min_reload_interval: Duration,
+    ) -> Result<Self, String> {
+        let keys = read(&source).await?;
         Ok(Self {
-            path: path.to_path_buf(),
+            source,
             min_reload_interval,
             state: RwLock::new(State {
                 keys,
                 loaded_at: Instant::now(),
             }),
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// The key for `kid`, re-reading the file (rate-limited) when it is not known.
-    pub fn get(&self, kid: &str) -> Option<VerifyingKey> {
-        {
-            let state = self
-                .state
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(key) = state.keys.get(kid) {
-                return Some(key.clone());
-            }
-            if state.loaded_at.elapsed() < self.min_reload_interval {
-                return None;
-            }
-        }
-        let mut state = self
+    fn lookup(&self, kid: &str) -> (Option<VerifyingKey>, Duration) {
+        let state = self
             .state
-            .write()
+            .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if state.loaded_at.elapsed() >= self.min_reload_interval {
-            state.loaded_at = Instant::now();
-            match read(&self.path) {
-                Ok(keys) => {
-                    tracing::info!(path = %self.path.display(), keys = keys.len(), "signing keys reloaded");
-                    state.keys = keys;
-                }
-                // Keep the keys we have; a half-written file must not lock everybody out.
-                Err(err) => tracing::warn!(%err, "signing keys not reloaded"),
+        (state.keys.get(kid).cloned(), state.loaded_at.elapsed())
+    }
+
+    /// The key for `kid`, reloading the set first when `kid` is unknown or the set is old.
+    pub async fn get(&self, kid: &str) -> Option<VerifyingKey> {
+        let (found, age) = self.lookup(kid);
+        let stale = age >= MAX_AGE;
+        if (found.is_some() && !stale) || age < self.min_reload_interval {
+            return found;
+        }
+        let _one_at_a_time = self.reloading.lock().await;
+        // Another caller may have reloaded while we waited.
+        let (found_now, age_now) = self.lookup(kid);
+        if age_now < self.min_reload_interval {
+            return found_now;
+        }
+        match read(&self.source).await {
+            Ok(keys) => {
+                tracing::info!(source = %self.source, keys = keys.len(), "signing keys reloaded");
+                let mut state = self
+                    .state
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                state.keys = keys;
+                state.loaded_at = Instant::now();
+            }
+            Err(err) => {
+                // Keep the keys we have; a provider hiccup must not lock everybody out.
+                tracing::warn!(%err, "signing keys not reloaded");
+                let mut state = self
+                    .state
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                state.loaded_at = Instant::now();
             }
         }
-        state.keys.get(kid).cloned()
+        self.lookup(kid).0
     }
 }
 
-fn read(path: &Path) -> Result<HashMap<String, VerifyingKey>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the JWKS file {}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+async fn read(source: &Source) -> Result<HashMap<String, VerifyingKey>, String> {
+    let text = match source {
+        Source::File(path) => tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| format!("cannot read the JWKS file {}: {e}", path.display()))?,
+        Source::Url(url) => fetch(url).await?,
+    };
+    parse(&text).map_err(|e| format!("{source}: {e}"))
+}
+
+async fn fetch(url: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .build()
+        .map_err(|e| format!("building the HTTP client: {e}"))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch the JWKS from {url}: {e}"))?;
+    let response = response
+        .error_for_status()
+        .map_err(|e| format!("the JWKS at {url} answered {e}"))?;
+    response
+        .text()
+        .await
+        .map_err(|e| format!("reading the JWKS from {url}: {e}"))
 }
 
 /// Parses a JWKS document; keys without `kid` or of other types are skipped with a warning.
@@ -121,6 +184,8 @@ pub fn parse(text: &str) -> Result<HashMap<String, VerifyingKey>, String> {
 mod tests {
     use super::*;
     use crate::auth::dev_key::DevKey;
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
 
     fn jwks_of(dir: &Path) -> String {
         let key = DevKey::load_or_create(dir).expect("key");
@@ -132,40 +197,113 @@ mod tests {
         set["keys"][0]["kid"].as_str().expect("kid").to_owned()
     }
 
-    #[test]
-    fn a_new_key_added_to_the_file_is_picked_up_by_its_kid() {
+    fn both(a: &str, b: &str) -> String {
+        let mut set: serde_json::Value = serde_json::from_str(a).expect("json");
+        let extra: serde_json::Value = serde_json::from_str(b).expect("json");
+        set["keys"]
+            .as_array_mut()
+            .expect("keys")
+            .push(extra["keys"][0].clone());
+        set.to_string()
+    }
+
+    #[tokio::test]
+    async fn a_new_key_added_to_the_file_is_picked_up_by_its_kid() {
         let old = tempfile::tempdir().expect("dir");
         let new = tempfile::tempdir().expect("dir");
         let (old_jwks, new_jwks) = (jwks_of(old.path()), jwks_of(new.path()));
         let file = old.path().join("served.json");
         std::fs::write(&file, &old_jwks).expect("write");
-        let keys = KeySet::with_reload_interval(&file, Duration::ZERO).expect("load");
-        assert!(keys.get(&kid_of(&old_jwks)).is_some());
-        assert!(keys.get(&kid_of(&new_jwks)).is_none());
+        let keys = KeySet::with_reload_interval(Source::File(file.clone()), Duration::ZERO)
+            .await
+            .expect("load");
+        assert!(keys.get(&kid_of(&old_jwks)).await.is_some());
+        assert!(keys.get(&kid_of(&new_jwks)).await.is_none());
 
         // Rotation: publish both keys, then the new token's kid is found.
-        let mut both: serde_json::Value = serde_json::from_str(&old_jwks).expect("json");
-        let extra: serde_json::Value = serde_json::from_str(&new_jwks).expect("json");
-        both["keys"]
-            .as_array_mut()
-            .expect("keys")
-            .push(extra["keys"][0].clone());
-        std::fs::write(&file, both.to_string()).expect("write");
-        assert!(keys.get(&kid_of(&new_jwks)).is_some());
-        assert!(keys.get(&kid_of(&old_jwks)).is_some());
+        std::fs::write(&file, both(&old_jwks, &new_jwks)).expect("write");
+        assert!(keys.get(&kid_of(&new_jwks)).await.is_some());
+        assert!(keys.get(&kid_of(&old_jwks)).await.is_some());
     }
 
-    #[test]
-    fn unknown_kids_do_not_reread_the_file_more_than_once_per_interval() {
+    #[tokio::test]
+    async fn unknown_kids_do_not_reread_the_source_more_than_once_per_interval() {
         let dir = tempfile::tempdir().expect("dir");
         let jwks = jwks_of(dir.path());
         let file = dir.path().join("served.json");
         std::fs::write(&file, &jwks).expect("write");
-        let keys = KeySet::with_reload_interval(&file, Duration::from_secs(3600)).expect("load");
+        let keys =
+            KeySet::with_reload_interval(Source::File(file.clone()), Duration::from_secs(3600))
+                .await
+                .expect("load");
         // Even a broken file is not read again within the interval, and the keys stay.
         std::fs::write(&file, "garbage").expect("write");
-        assert!(keys.get("made-up").is_none());
-        assert!(keys.get(&kid_of(&jwks)).is_some());
+        assert!(keys.get("made-up").await.is_none());
+        assert!(keys.get(&kid_of(&jwks)).await.is_some());
+    }
+
+    /// A tiny HTTP server answering every request with the current JWKS, counting requests.
+    async fn serve_jwks(body: Arc<Mutex<String>>, hits: Arc<Mutex<u32>>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 2048];
+                if socket.read(&mut request).await.is_err() {
+                    continue;
+                }
+                *hits.lock().expect("lock") += 1;
+                let body = body.lock().expect("lock").clone();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                if socket.write_all(response.as_bytes()).await.is_err() {
+                    continue;
+                }
+            }
+        });
+        format!("http://{addr}/.well-known/jwks.json")
+    }
+
+    #[tokio::test]
+    async fn keys_come_from_the_providers_url_and_rotate_there() {
+        let old = tempfile::tempdir().expect("dir");
+        let new = tempfile::tempdir().expect("dir");
+        let (old_jwks, new_jwks) = (jwks_of(old.path()), jwks_of(new.path()));
+        let body = Arc::new(Mutex::new(old_jwks.clone()));
+        let hits = Arc::new(Mutex::new(0));
+        let url = serve_jwks(body.clone(), hits.clone()).await;
+
+        let keys = KeySet::with_reload_interval(Source::Url(url), Duration::ZERO)
+            .await
+            .expect("fetched");
+        assert!(keys.get(&kid_of(&old_jwks)).await.is_some());
+        let fetched = *hits.lock().expect("lock");
+        assert!(keys.get(&kid_of(&old_jwks)).await.is_some());
+        assert_eq!(
+            *hits.lock().expect("lock"),
+            fetched,
+            "a known, fresh key costs no request"
+        );
+
+        *body.lock().expect("lock") = both(&old_jwks, &new_jwks);
+        assert!(
+            keys.get(&kid_of(&new_jwks)).await.is_some(),
+            "an unknown kid fetches the set again"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_url_stops_start_up_with_the_reason() {
+        let error = KeySet::load(Source::Url("http://127.0.0.1:1/jwks.json".into()))
+            .await
+            .err()
+            .expect("refused");
+        assert!(error.contains("cannot fetch the JWKS"), "{error}");
     }
 
     #[test]

@@ -44,45 +44,38 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Refuses to build without a key set and an issuer: the suite never runs open.
-    pub fn from_settings(settings: &AuthSettings) -> Result<Self, String> {
-        let jwks = settings.jwks_file.as_deref().ok_or(
-            "authentication is not configured: set KONTAKT_JWKS_FILE (the identity provider's public keys) and KONTAKT_JWT_ISSUER",
-        )?;
+    /// Loads the keys; refuses to build without a key set and an issuer: the suite never runs open.
+    pub async fn load(settings: &AuthSettings) -> Result<Self, String> {
+        let source = match (&settings.jwks_file, &settings.jwks_url) {
+            (Some(file), None) => keys::Source::File(file.clone()),
+            (None, Some(url)) => keys::Source::Url(url.clone()),
+            (Some(_), Some(_)) => {
+                return Err("set either KONTAKT_JWKS_FILE or KONTAKT_JWKS_URL, not both".into());
+            }
+            (None, None) => {
+                return Err(
+                    "authentication is not configured: set KONTAKT_JWKS_URL or KONTAKT_JWKS_FILE \
+(the identity provider's public keys) and KONTAKT_JWT_ISSUER"
+                        .into(),
+                );
+            }
+        };
         let issuer = settings
             .jwt_issuer
             .clone()
             .filter(|i| !i.is_empty())
             .ok_or("authentication is not configured: set KONTAKT_JWT_ISSUER")?;
         Ok(Self {
-            keys: keys::KeySet::from_file(jwks)?,
+            keys: keys::KeySet::load(source).await?,
             issuer,
             audience: settings.jwt_audience.clone(),
             leeway_secs: settings.jwt_leeway.as_secs(),
         })
     }
 
-    /// The caller of a request with these headers, or why not.
-    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, String> {
-        let value = headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or("missing `authorization: Bearer <token>` metadata")?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or("authorization metadata must be `Bearer <token>`")?;
-        self.verify(token)
-    }
-
     /// Verifies a token and turns its claims into a principal. Reasons are safe to show the
     /// caller: they never contain the token.
-    pub fn verify(&self, token: &str) -> Result<Principal, String> {
+    pub async fn verify(&self, token: &str) -> Result<Principal, String> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| "the token is not a well-formed JWT".to_owned())?;
         let kid = header
@@ -91,6 +84,7 @@ impl Verifier {
         let key = self
             .keys
             .get(&kid)
+            .await
             .ok_or_else(|| format!("the token is signed with an unknown key `{kid}`"))?;
         if header.alg != key.algorithm {
             return Err(format!(
@@ -126,6 +120,24 @@ fn describe(kind: &ErrorKind) -> String {
         }
         _ => "the token is invalid".into(),
     }
+}
+
+/// The bearer token of a request, or why there is none.
+fn bearer_token(headers: &http::HeaderMap) -> Result<String, String> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or("missing `authorization: Bearer <token>` metadata")?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "authorization metadata must be `Bearer <token>`".to_owned())
 }
 
 /// The verified caller of a request (put there by [`AuthLayer`]).
@@ -180,6 +192,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 impl<S, B, ResBody> Service<http::Request<B>> for Auth<S>
 where
+    B: Send + 'static,
     S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
@@ -195,32 +208,44 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        if !is_open(&path) {
-            let refusal = match self.verifier.authenticate(request.headers()) {
-                Err(reason) => {
-                    tracing::info!(path, %reason, "unauthenticated call refused");
-                    Some(ApiError::Unauthenticated(reason))
-                }
-                Ok(principal) => match access::check(&self.access, &path, &principal) {
-                    Err(error) => {
-                        tracing::info!(path, subject = principal.subject, "call refused by role");
-                        Some(error)
-                    }
-                    Ok(()) => {
-                        request.extensions_mut().insert(principal);
-                        None
-                    }
-                },
-            };
-            if let Some(error) = refusal {
-                let response = tonic::Status::from(error).into_http();
-                return Box::pin(std::future::ready(Ok(response)));
-            }
-        }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let call = inner.call(request);
-        Box::pin(async move { call.await.map(|r| r.map(Body::new)) })
+        let verifier = self.verifier.clone();
+        let access = self.access.clone();
+        let path = request.uri().path().to_owned();
+        // Taken out now, so the future holds no borrow of the request across the await.
+        let token = (!is_open(&path)).then(|| bearer_token(request.headers()));
+        Box::pin(async move {
+            if let Some(token) = token {
+                let verified = match token {
+                    Ok(token) => verifier.verify(&token).await,
+                    Err(reason) => Err(reason),
+                };
+                let refusal = match verified {
+                    Err(reason) => {
+                        tracing::info!(path, %reason, "unauthenticated call refused");
+                        Some(ApiError::Unauthenticated(reason))
+                    }
+                    Ok(principal) => match access::check(&access, &path, &principal) {
+                        Err(error) => {
+                            tracing::info!(
+                                path,
+                                subject = principal.subject,
+                                "call refused by role"
+                            );
+                            Some(error)
+                        }
+                        Ok(()) => {
+                            request.extensions_mut().insert(principal);
+                            None
+                        }
+                    },
+                };
+                if let Some(error) = refusal {
+                    return Ok(tonic::Status::from(error).into_http());
+                }
+            }
+            inner.call(request).await.map(|r| r.map(Body::new))
+        })
     }
 }
