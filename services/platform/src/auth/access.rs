@@ -6,8 +6,19 @@
 use super::{Principal, Role};
 use crate::ApiError;
 
-/// Every role a person or system can hold; for methods anyone authenticated may call.
-pub const ANY_ROLE: &[Role] = &Role::ALL;
+/// Every role a person or an integrating system can hold; for methods any of them may call.
+/// Kontakt's own services (`Role::Service`) are not among them: a service principal gets only
+/// what a table grants it by name (least privilege).
+pub const ANY_ROLE: &[Role] = &[
+    Role::Counsellor,
+    Role::Committee,
+    Role::Coordinator,
+    Role::ContactPerson,
+    Role::Finance,
+    Role::CaseSystem,
+    Role::Auditor,
+    Role::Admin,
+];
 
 #[derive(Debug)]
 pub struct AccessTable {

@@ -8,6 +8,7 @@ pub mod access;
 pub mod dev_key;
 pub mod keys;
 pub mod principal;
+pub mod service_token;
 
 use std::collections::HashSet;
 use std::future::Future;
