@@ -137,3 +137,26 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each access table names exactly the methods its gRPC service declares, so a new method
+    /// cannot ship open or silently closed, and no row outlives its method.
+    #[test]
+    fn every_access_table_names_exactly_the_methods_of_its_service() {
+        let tables = Service::ALL
+            .iter()
+            .map(|s| s.def().access)
+            .chain([&kontakt_platform::access_log::ACCESS]);
+        for table in tables {
+            let mut declared = kontakt_proto::method_names(table.service);
+            let mut listed: Vec<String> =
+                table.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+            declared.sort();
+            listed.sort();
+            assert_eq!(listed, declared, "{}", table.service);
+        }
+    }
+}
