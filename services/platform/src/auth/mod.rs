@@ -250,3 +250,79 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::traits::PublicKeyParts as _;
+
+    fn claims() -> Claims {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        Claims {
+            sub: "case-system-183".into(),
+            kontakt_roles: vec!["case_system".into()],
+            kontakt_municipalities: vec!["183".into()],
+            iss: "https://idp.example".into(),
+            aud: principal::Audience::Many(vec!["kontakt".into(), "other".into()]),
+            exp: now + 300,
+            iat: now,
+            ..Claims::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn rs256_tokens_signed_by_a_key_in_the_jwks_are_accepted() {
+        let private = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).expect("RSA key");
+        let public = private.to_public_key();
+        let jwks = serde_json::json!({ "keys": [{
+            "kty": "RSA", "kid": "rsa-1", "alg": "RS256", "use": "sig",
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        }]});
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("jwks.json");
+        std::fs::write(&file, jwks.to_string()).expect("write");
+        let verifier = Verifier::load(&AuthSettings {
+            jwks_url: None,
+            jwks_file: Some(file),
+            jwt_issuer: Some("https://idp.example".into()),
+            jwt_audience: "kontakt".into(),
+            jwt_leeway: std::time::Duration::from_secs(30),
+        })
+        .await
+        .expect("verifier");
+
+        let der = private.to_pkcs1_der().expect("der");
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("rsa-1".into());
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims(),
+            &EncodingKey::from_rsa_der(der.as_bytes()),
+        )
+        .expect("sign");
+        let principal = verifier
+            .verify(&token)
+            .await
+            .expect("an RS256 token is accepted");
+        assert!(principal.has_role(Role::CaseSystem));
+
+        // A token claiming another algorithm for the same key id is refused.
+        let mut wrong = Header::new(Algorithm::HS256);
+        wrong.kid = Some("rsa-1".into());
+        let forged = jsonwebtoken::encode(&wrong, &claims(), &EncodingKey::from_secret(b"guess"))
+            .expect("sign");
+        let reason = verifier
+            .verify(&forged)
+            .await
+            .expect_err("algorithm confusion");
+        assert!(reason.contains("does not match"), "{reason}");
+    }
+}
