@@ -47,11 +47,14 @@ static PLATFORM: LazyLock<Migrator> = LazyLock::new(|| {
             false,
         )
     };
-    let mut migrator = Migrator::with_migrations(vec![migration(
-        1,
-        "audit log",
-        include_str!("../migrations/0001_audit_log.sql"),
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(
+            1,
+            "audit log",
+            include_str!("../migrations/0001_audit_log.sql"),
+        ),
+        migration(2, "outbox", include_str!("../migrations/0002_outbox.sql")),
+    ]);
     migrator.dangerous_set_table_name("_kontakt_platform_migrations");
     migrator
 });

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod embedded_pg;
 pub mod error;
 pub mod limits;
+pub mod outbox;
 pub mod pagination;
 pub mod resource;
 pub mod server;
