@@ -163,11 +163,23 @@ async fn a_token_without_a_known_role_is_permission_denied() {
     running.stop().await.expect("stop");
 }
 
-/// Calls `/<service>/<method>` with an empty request, whatever the method's types are.
+/// Calls `/<service>/<method>` with an empty request, whatever the method's types are. The feed,
+/// the one streaming method, is called through its own client: an empty subscription answers
+/// with its headers at once and then waits for events.
 async fn raw_call(
     channel: kontakt_harness::AuthedChannel,
     path: &str,
 ) -> Result<(), tonic::Status> {
+    if path.ends_with("/kontakt.events.v1.EventFeedService/Subscribe") {
+        let mut feed =
+            kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient::new(
+                channel,
+            );
+        return feed
+            .subscribe(kontakt_proto::events::v1::SubscribeRequest::default())
+            .await
+            .map(|_| ());
+    }
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await
@@ -187,7 +199,11 @@ async fn every_method_admits_exactly_the_roles_its_access_table_names() {
     let db = fresh_database().await.expect("database");
     for service in Service::ALL {
         let running = start(service, &db).await.expect("service");
-        for table in [service.def().access, &kontakt_platform::access_log::ACCESS] {
+        for table in [
+            service.def().access,
+            &kontakt_platform::access_log::ACCESS,
+            &kontakt_platform::feed::ACCESS,
+        ] {
             for method in kontakt_proto::method_names(table.service) {
                 let allowed = table.roles(&method).expect("every method has a row");
                 let path = format!("/{}/{method}", table.service);

@@ -236,11 +236,11 @@ async fn reflection_lists_and_describes_every_service_in_v1_and_v1alpha() {
                 "{expected} missing from {listed:?}"
             );
         }
-        // Only this process's service (and the access log every service has) is advertised,
-        // not its siblings.
+        // Only this process's service (and the access log and event feed every service has)
+        // is advertised, not its siblings.
         assert_eq!(
             listed.iter().filter(|s| s.starts_with("kontakt.")).count(),
-            2,
+            3,
             "{listed:?}"
         );
         match answers

@@ -146,10 +146,10 @@ mod tests {
     /// cannot ship open or silently closed, and no row outlives its method.
     #[test]
     fn every_access_table_names_exactly_the_methods_of_its_service() {
-        let tables = Service::ALL
-            .iter()
-            .map(|s| s.def().access)
-            .chain([&kontakt_platform::access_log::ACCESS]);
+        let tables = Service::ALL.iter().map(|s| s.def().access).chain([
+            &kontakt_platform::access_log::ACCESS,
+            &kontakt_platform::feed::ACCESS,
+        ]);
         for table in tables {
             let mut declared = kontakt_proto::method_names(table.service);
             let mut listed: Vec<String> =

@@ -13,6 +13,7 @@ pub mod db;
 pub mod duration;
 pub mod embedded_pg;
 pub mod error;
+pub mod feed;
 pub mod limits;
 pub mod outbox;
 pub mod pagination;

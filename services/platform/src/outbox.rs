@@ -161,3 +161,38 @@ pub async fn read_after(
     .fetch_all(pool)
     .await
 }
+
+/// The highest sequence given out so far (0 before the first).
+pub async fn last_sequence(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT coalesce(max(sequence), 0) FROM outbox")
+        .fetch_one(pool)
+        .await
+}
+
+/// Published events with `after < sequence <= up_to`, in order, optionally only of some types
+/// and of some municipalities.
+pub async fn read_range(
+    pool: &PgPool,
+    after: i64,
+    up_to: i64,
+    types: &[String],
+    municipalities: Option<&[String]>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT sequence, event_id, type, occurred_at, municipality, subject, traceparent, tracestate, payload
+           FROM outbox
+          WHERE sequence > $1 AND sequence <= $2
+            AND (cardinality($3::text[]) = 0 OR type = ANY($3))
+            AND ($4::text[] IS NULL OR municipality = ANY($4))
+          ORDER BY sequence
+          LIMIT $5",
+    )
+    .bind(after)
+    .bind(up_to)
+    .bind(types)
+    .bind(municipalities)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -23,7 +23,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
-use crate::{access_log, db, limits, telemetry};
+use crate::{access_log, db, feed, limits, telemetry};
 
 /// What a service crate tells the platform about itself.
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +91,10 @@ pub async fn serve(
         monitor_stopped,
     ));
 
+    // Feed streams never end by themselves; they are told to when the service stops.
+    let (stop_feeds, feeds_stopped) = watch::channel(false);
+    let latest_event = feed::spawn_sequencer(pool.clone(), def.schema, feeds_stopped.clone());
+
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
@@ -99,11 +103,20 @@ pub async fn serve(
             settings.request_timeout,
             settings.concurrency_limit,
         ))
-        .layer(AuthLayer::new(auth, vec![def.access, &access_log::ACCESS]))
+        .layer(AuthLayer::new(
+            auth,
+            vec![def.access, &access_log::ACCESS, &feed::ACCESS],
+        ))
         .add_routes(routes)
         .add_service(access_log::server(
             pool.clone(),
             def.name,
+            settings.max_message_bytes,
+        ))
+        .add_service(feed::server(
+            pool.clone(),
+            latest_event,
+            feeds_stopped,
             settings.max_message_bytes,
         ))
         .add_service(health_service)
@@ -123,6 +136,7 @@ pub async fn serve(
     };
     if let Some(result) = early_exit {
         monitor.abort();
+        stop_feeds.send_replace(true);
         return match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(err).context("the gRPC server failed"),
@@ -135,6 +149,7 @@ pub async fn serve(
         tracing::debug!("health monitor already stopped");
     }
     set_status(&reporter, def, ServingStatus::NotServing).await;
+    stop_feeds.send_replace(true);
     if stop_server.send(()).is_err() {
         tracing::debug!("server already stopped");
     }
@@ -172,6 +187,7 @@ fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
     for name in [
         def.grpc_name,
         kontakt_proto::service_names::ACCESS_LOG,
+        kontakt_proto::service_names::EVENT_FEED,
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",

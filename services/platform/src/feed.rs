@@ -1,0 +1,228 @@
+//! The event feed every service serves (`kontakt.events.v1.EventFeedService/Subscribe`): a
+//! replay from the caller's cursor, then the live tail, in the outbox's gap-free order.
+//!
+//! One sequencer task per service numbers committed events ([`crate::outbox::sequence`]) when
+//! a writer's NOTIFY arrives (or every second, in case one is lost) and announces the newest
+//! published sequence; the NOTIFY is only a wake-up, the sequence is the truth. Each stream
+//! reads pages up to the announced sequence and pushes them through a bounded buffer, so a slow
+//! consumer slows its own reader and nothing else. Streams end cleanly when the service stops.
+
+use std::time::Duration;
+
+use kontakt_proto::events::v1::event_feed_service_server::{
+    EventFeedService, EventFeedServiceServer,
+};
+use kontakt_proto::events::v1::{Envelope, SubscribeRequest};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::auth::{self, AccessTable, Role};
+use crate::{ApiError, outbox};
+
+pub static ACCESS: AccessTable = AccessTable {
+    service: kontakt_proto::service_names::EVENT_FEED,
+    methods: &[("Subscribe", &[Role::Service, Role::CaseSystem])],
+};
+
+/// Events a stream may have in flight to a slow consumer before its reader waits.
+const BUFFER: usize = 256;
+const PAGE: i64 = 500;
+/// The sequencer's fallback when no notification arrives.
+const POLL: Duration = Duration::from_secs(1);
+const MAX_TYPES: usize = 50;
+const MAX_TYPE_LEN: usize = 200;
+
+/// Starts the sequencer for `schema`; the receiver holds the newest published sequence.
+pub fn spawn_sequencer(
+    pool: PgPool,
+    schema: &'static str,
+    mut stop: watch::Receiver<bool>,
+) -> watch::Receiver<i64> {
+    let (latest, announced) = watch::channel(0);
+    tokio::spawn(async move {
+        let mut listener: Option<PgListener> = None;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if listener.is_none() {
+                listener = listen(&pool, schema).await;
+            }
+            match outbox::sequence(&pool).await {
+                Ok(_) => match outbox::last_sequence(&pool).await {
+                    Ok(last) => {
+                        latest.send_if_modified(|current| {
+                            let newer = last > *current;
+                            if newer {
+                                *current = last;
+                            }
+                            newer
+                        });
+                    }
+                    Err(err) => tracing::warn!(%err, schema, "reading the last event sequence"),
+                },
+                // Before the first migration there is no outbox yet; not worth a warning.
+                Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42P01") => {
+                    tracing::debug!(schema, "no outbox yet");
+                }
+                // The database may be restarting; the next turn tries again.
+                Err(err) => tracing::warn!(%err, schema, "numbering events"),
+            }
+            let woken = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(|_| ()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = woken => {
+                    if result.is_err() {
+                        listener = None;
+                    }
+                }
+                () = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    });
+    announced
+}
+
+async fn listen(pool: &PgPool, schema: &str) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.ok()?;
+    listener.listen(&outbox::channel(schema)).await.ok()?;
+    Some(listener)
+}
+
+pub struct FeedApi {
+    pool: PgPool,
+    latest: watch::Receiver<i64>,
+    stop: watch::Receiver<bool>,
+}
+
+/// The gRPC feed over `pool`'s outbox; `stop` ends every open stream.
+pub fn server(
+    pool: PgPool,
+    latest: watch::Receiver<i64>,
+    stop: watch::Receiver<bool>,
+    max_message_bytes: usize,
+) -> EventFeedServiceServer<FeedApi> {
+    EventFeedServiceServer::new(FeedApi { pool, latest, stop })
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes)
+}
+
+#[tonic::async_trait]
+impl EventFeedService for FeedApi {
+    type SubscribeStream = ReceiverStream<Result<Envelope, Status>>;
+
+    async fn subscribe(
+        &self,
+        request: Request<SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let principal = auth::caller(&request)?.clone();
+        let request = request.into_inner();
+        if request.after_sequence < 0 {
+            return Err(ApiError::invalid("after_sequence", "must not be negative").into());
+        }
+        if request.types.len() > MAX_TYPES
+            || request
+                .types
+                .iter()
+                .any(|t| t.is_empty() || t.len() > MAX_TYPE_LEN)
+        {
+            return Err(ApiError::invalid(
+                "types",
+                format!("at most {MAX_TYPES} types of 1 to {MAX_TYPE_LEN} characters"),
+            )
+            .into());
+        }
+        // Kontakt's services see every event; a case system only its own municipalities'.
+        let municipalities: Option<Vec<String>> = (!principal.has_role(Role::Service)).then(|| {
+            principal
+                .municipalities
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        });
+        let (sender, receiver) = mpsc::channel(BUFFER);
+        let pool = self.pool.clone();
+        let mut latest = self.latest.clone();
+        let mut stop = self.stop.clone();
+        tokio::spawn(async move {
+            let mut cursor = request.after_sequence;
+            loop {
+                // Everything up to `target` is published; read it page by page.
+                let target = *latest.borrow_and_update();
+                let page = match outbox::read_range(
+                    &pool,
+                    cursor,
+                    target,
+                    &request.types,
+                    municipalities.as_deref(),
+                    PAGE,
+                )
+                .await
+                {
+                    Ok(page) => page,
+                    Err(err) => {
+                        // The consumer resumes from its cursor; it must know the stream broke.
+                        if sender
+                            .send(Err(Status::from(ApiError::from(err))))
+                            .await
+                            .is_err()
+                        {
+                            tracing::debug!("feed consumer gone");
+                        }
+                        return;
+                    }
+                };
+                let full = page.len() as i64 == PAGE;
+                for event in page {
+                    cursor = event.sequence;
+                    // Waits while the consumer's buffer is full: backpressure on this stream only.
+                    if sender.send(Ok(envelope(event))).await.is_err() {
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                // Caught up with `target` (filtered events included): wait for more.
+                cursor = cursor.max(target);
+                tokio::select! {
+                    changed = latest.changed() => if changed.is_err() { return },
+                    _ = stop.changed() => return,
+                    () = sender.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+}
+
+fn envelope(event: outbox::StoredEvent) -> Envelope {
+    use kontakt_proto::common::v1::TraceContext;
+    Envelope {
+        sequence: event.sequence,
+        event_id: event.event_id.to_string(),
+        payload: Some(prost_types::Any {
+            type_url: format!("type.googleapis.com/{}", event.r#type),
+            value: event.payload,
+        }),
+        r#type: event.r#type,
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: event.occurred_at.timestamp(),
+            nanos: event.occurred_at.timestamp_subsec_nanos() as i32,
+        }),
+        municipality: event.municipality.unwrap_or_default(),
+        subject: event.subject,
+        trace_context: Some(TraceContext {
+            traceparent: event.traceparent.unwrap_or_default(),
+            tracestate: event.tracestate.unwrap_or_default(),
+        }),
+    }
+}
