@@ -1,6 +1,6 @@
 //! Conversions between generated messages and the Rust types the services compute with.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::common::v1::Date;
 
@@ -11,6 +11,14 @@ impl From<NaiveDate> for Date {
             month: date.month() as i32,
             day: date.day() as i32,
         }
+    }
+}
+
+/// A point in time as protobuf carries it.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 

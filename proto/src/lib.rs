@@ -7,6 +7,8 @@
 
 mod convert;
 
+pub use convert::timestamp;
+
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/kontakt.rs"));
 }

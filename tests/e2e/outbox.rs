@@ -29,7 +29,7 @@ fn event(subject: &str) -> NewEvent {
 }
 
 async fn published(pool: &PgPool) -> Vec<(i64, String)> {
-    outbox::read_after(pool, 0, &[], 1000)
+    outbox::read_range(pool, 0, i64::MAX, &[], None, 1000)
         .await
         .expect("read")
         .into_iter()
@@ -68,7 +68,9 @@ async fn an_event_whose_transaction_commits_late_is_not_skipped_by_a_consumer_al
 
     // B is published now; a consumer takes it and moves its cursor on.
     assert_eq!(outbox::sequence(&pool).await.expect("sequence"), 1);
-    let first = outbox::read_after(&pool, 0, &[], 10).await.expect("read");
+    let first = outbox::read_range(&pool, 0, i64::MAX, &[], None, 10)
+        .await
+        .expect("read");
     assert_eq!(
         first
             .iter()
@@ -81,7 +83,7 @@ async fn an_event_whose_transaction_commits_late_is_not_skipped_by_a_consumer_al
     // A commits late: it gets a later number, so the consumer past B still receives it.
     a.commit().await.expect("commit a");
     assert_eq!(outbox::sequence(&pool).await.expect("sequence"), 1);
-    let next = outbox::read_after(&pool, cursor, &[], 10)
+    let next = outbox::read_range(&pool, cursor, i64::MAX, &[], None, 10)
         .await
         .expect("read");
     assert_eq!(
@@ -166,7 +168,7 @@ async fn ten_thousand_events_from_eight_concurrent_writers_are_read_once_each_in
             "only {} events arrived",
             seen.len()
         );
-        let page = outbox::read_after(&pool, cursor, &[], 500)
+        let page = outbox::read_range(&pool, cursor, i64::MAX, &[], None, 500)
             .await
             .expect("read");
         for event in page {

@@ -54,7 +54,8 @@ impl MatchingService for MatchingApi {
             .list_competences(after.as_deref(), page_size + 1, category)
             .await
             .map_err(ApiError::from)?;
-        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| &r.code);
+        let (rows, next_page_token) =
+            pagination::finish_page(rows, page_size, &scope, |r| r.code.clone());
         Ok(Response::new(ListCompetencesResponse {
             competences: rows.into_iter().map(to_proto).collect(),
             next_page_token,

@@ -71,7 +71,7 @@ impl AccessLogService for AccessLogApi {
             .map_err(|_| {
                 ApiError::invalid("page_token", "not a page token returned by this list")
             })?;
-        let mut rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, at, subject, roles, municipality, person, resource, action, purpose, method, trace_id
                FROM audit_log
               WHERE person = $1 AND ($2::bigint IS NULL OR id < $2)
@@ -84,20 +84,11 @@ impl AccessLogService for AccessLogApi {
         .fetch_all(&self.pool)
         .await
         .map_err(ApiError::from)?;
-        // One row more than the page was fetched only to tell whether another page exists.
-        let more = rows.len() as i64 > page_size;
-        rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let next_page_token = match rows.last() {
-            Some(last) if more => pagination::encode_token(&scope, &last.id.to_string()),
-            _ => String::new(),
-        };
+        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| r.id);
         let entries = rows
             .into_iter()
             .map(|r| AccessLogEntry {
-                time: Some(prost_types::Timestamp {
-                    seconds: r.at.timestamp(),
-                    nanos: r.at.timestamp_subsec_nanos() as i32,
-                }),
+                time: Some(kontakt_proto::timestamp(r.at)),
                 subject: r.subject,
                 roles: r.roles,
                 municipality: r.municipality.unwrap_or_default(),

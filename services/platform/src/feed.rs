@@ -214,10 +214,7 @@ fn envelope(event: outbox::StoredEvent) -> Envelope {
             value: event.payload,
         }),
         r#type: event.r#type,
-        occurred_at: Some(prost_types::Timestamp {
-            seconds: event.occurred_at.timestamp(),
-            nanos: event.occurred_at.timestamp_subsec_nanos() as i32,
-        }),
+        occurred_at: Some(kontakt_proto::timestamp(event.occurred_at)),
         municipality: event.municipality.unwrap_or_default(),
         subject: event.subject,
         trace_context: Some(TraceContext {

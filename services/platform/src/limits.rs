@@ -15,9 +15,9 @@ use tower::{Layer, Service};
 
 use crate::ApiError;
 
-/// Health and reflection are never refused: a probe that fails under load would get a busy but
-/// healthy pod restarted.
-fn is_exempt(path: &str) -> bool {
+/// Health and reflection: never refused by a limit (a probe failing under load would get a busy
+/// but healthy pod restarted) and open without a token (probes and tools carry none).
+pub fn is_infrastructure(path: &str) -> bool {
     path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
 }
 
@@ -74,7 +74,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let permit = if is_exempt(request.uri().path()) {
+        let permit = if is_infrastructure(request.uri().path()) {
             None
         } else {
             match self.permits.clone().try_acquire_owned() {
@@ -182,11 +182,11 @@ mod tests {
 
     #[test]
     fn probes_are_exempt_from_the_concurrency_limit() {
-        assert!(is_exempt("/grpc.health.v1.Health/Check"));
-        assert!(is_exempt(
+        assert!(is_infrastructure("/grpc.health.v1.Health/Check"));
+        assert!(is_infrastructure(
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
         ));
-        assert!(!is_exempt(
+        assert!(!is_infrastructure(
             "/kontakt.referral.v1.ReferralService/ListLegalBases"
         ));
     }

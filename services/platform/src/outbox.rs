@@ -141,27 +141,6 @@ async fn number_ready_rows<'e>(executor: impl PgExecutor<'e>) -> Result<u64, sql
     Ok(done.rows_affected())
 }
 
-/// Published events after `after`, in sequence order, optionally only of some types.
-pub async fn read_after(
-    pool: &PgPool,
-    after: i64,
-    types: &[String],
-    limit: i64,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT sequence, event_id, type, occurred_at, municipality, subject, traceparent, tracestate, payload
-           FROM outbox
-          WHERE sequence > $1 AND (cardinality($2::text[]) = 0 OR type = ANY($2))
-          ORDER BY sequence
-          LIMIT $3",
-    )
-    .bind(after)
-    .bind(types)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
 /// The highest sequence given out so far (0 before the first).
 pub async fn last_sequence(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT coalesce(max(sequence), 0) FROM outbox")

@@ -46,20 +46,20 @@ pub fn decode_token(scope: &str, token: &str) -> Result<Option<String>, ApiError
 
 /// Turns rows fetched with `LIMIT page_size + 1` into one page and the token for the next:
 /// the extra row only tells that more exist.
-pub fn finish_page<T>(
+pub fn finish_page<T, K: std::fmt::Display>(
     mut rows: Vec<T>,
     page_size: i64,
     scope: &str,
-    key: impl Fn(&T) -> &str,
+    key: impl Fn(&T) -> K,
 ) -> (Vec<T>, String) {
     let page_size = usize::try_from(page_size).unwrap_or(usize::MAX);
     if rows.len() <= page_size {
         return (rows, String::new());
     }
     rows.truncate(page_size);
-    let token = rows
-        .last()
-        .map_or_else(String::new, |last| encode_token(scope, key(last)));
+    let token = rows.last().map_or_else(String::new, |last| {
+        encode_token(scope, &key(last).to_string())
+    });
     (rows, token)
 }
 
@@ -90,13 +90,13 @@ mod tests {
 
     #[test]
     fn a_full_page_gets_a_token_and_the_last_page_none() {
-        let (page, token) = finish_page(vec!["a", "b", "c"], 2, "s", |s| s);
+        let (page, token) = finish_page(vec!["a", "b", "c"], 2, "s", |s| *s);
         assert_eq!(page, ["a", "b"]);
         assert_eq!(
             decode_token("s", &token).ok().flatten().as_deref(),
             Some("b")
         );
-        let (page, token) = finish_page(vec!["a", "b"], 2, "s", |s| s);
+        let (page, token) = finish_page(vec!["a", "b"], 2, "s", |s| *s);
         assert_eq!(page, ["a", "b"]);
         assert!(token.is_empty());
     }

@@ -65,16 +65,9 @@ fn person_to_proto(row: PersonRow) -> Person {
         name: person_name(&row.municipality, &row.id),
         display_name: row.display_name,
         birth_date: Some(row.birth_date.into()),
-        create_time: Some(timestamp(row.create_time)),
-        update_time: Some(timestamp(row.update_time)),
+        create_time: Some(kontakt_proto::timestamp(row.create_time)),
+        update_time: Some(kontakt_proto::timestamp(row.update_time)),
         etag: format!("\"{}\"", row.update_time.timestamp_micros()),
-    }
-}
-
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 
@@ -102,7 +95,8 @@ impl ReferralService for ReferralApi {
             )
             .await
             .map_err(ApiError::from)?;
-        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| &r.code);
+        let (rows, next_page_token) =
+            pagination::finish_page(rows, page_size, &scope, |r| r.code.clone());
         Ok(Response::new(ListLegalBasesResponse {
             legal_bases: rows.into_iter().map(to_proto).collect(),
             next_page_token,

@@ -36,7 +36,7 @@ impl TimeCostService for TimeCostApi {
             .await
             .map_err(ApiError::from)?;
         let (rows, next_page_token) =
-            pagination::finish_page(rows, page_size, ACTIVITY_KINDS, |r| &r.code);
+            pagination::finish_page(rows, page_size, ACTIVITY_KINDS, |r| r.code.clone());
         Ok(Response::new(ListActivityKindsResponse {
             activity_kinds: rows.into_iter().map(to_proto).collect(),
             next_page_token,

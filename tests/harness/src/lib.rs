@@ -58,24 +58,18 @@ impl Server {
 }
 
 static SERVER: OnceCell<Server> = OnceCell::const_new();
-static KEY: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+static KEY: std::sync::OnceLock<DevKey> = std::sync::OnceLock::new();
 static VERIFIER: OnceCell<Arc<Verifier>> = OnceCell::const_new();
 
 /// The signing key of this test process.
-struct TestKey {
-    key: DevKey,
-}
-
-fn test_auth() -> &'static TestKey {
+fn test_key() -> &'static DevKey {
     KEY.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("kontakt-test-keys-{}", std::process::id()));
         // A previous process with this pid left it behind; its key is not ours to reuse.
         if dir.exists() {
             std::fs::remove_dir_all(&dir).expect("remove an old test key directory");
         }
-        TestKey {
-            key: DevKey::load_or_create(&dir).expect("test signing key"),
-        }
+        DevKey::load_or_create(&dir).expect("test signing key")
     })
 }
 
@@ -112,7 +106,7 @@ pub async fn verifier() -> Arc<Verifier> {
         .get_or_init(|| async {
             let settings = AuthSettings {
                 jwks_url: None,
-                jwks_file: Some(test_auth().key.jwks_path().to_path_buf()),
+                jwks_file: Some(test_key().jwks_path().to_path_buf()),
                 jwt_issuer: Some(DEV_ISSUER.into()),
                 jwt_audience: DEV_AUDIENCE.into(),
                 jwt_leeway: Duration::from_secs(5),
@@ -128,7 +122,7 @@ pub fn auth_env() -> Vec<(&'static str, String)> {
     vec![
         (
             "KONTAKT_JWKS_FILE",
-            test_auth().key.jwks_path().display().to_string(),
+            test_key().jwks_path().display().to_string(),
         ),
         ("KONTAKT_JWT_ISSUER", DEV_ISSUER.to_owned()),
         ("KONTAKT_JWT_AUDIENCE", DEV_AUDIENCE.to_owned()),
@@ -151,15 +145,14 @@ pub fn token(roles: &[Role], municipalities: &[&str]) -> String {
 
 /// A token with exactly these claims (issuer, audience and times are filled in).
 pub fn claims_token(claims: Claims) -> String {
-    test_auth()
-        .key
+    test_key()
         .mint(claims, Duration::from_secs(3600))
         .expect("mint a test token")
 }
 
 /// `claims` signed exactly as given, by the trusted test key (for expired or foreign-issuer tokens).
 pub fn signed_as_is(claims: &Claims) -> String {
-    test_auth().key.sign(claims).expect("sign")
+    test_key().sign(claims).expect("sign")
 }
 
 /// An administrator of the three reference municipalities.
@@ -328,11 +321,37 @@ pub async fn start_with(
     server_settings: ServerSettings,
     clock: SharedClock,
 ) -> anyhow::Result<TestService> {
+    let cpr = service.holds_cpr().then(cpr_vault);
+    launch(service, database, server_settings, clock, cpr).await
+}
+
+/// Starts the referral service with the given CPR keys instead of the test process's own.
+pub async fn start_referral_with_keys(
+    database: &TestDatabase,
+    cpr: Arc<kontakt_platform::cpr_vault::CprVault>,
+) -> anyhow::Result<TestService> {
+    launch(
+        Service::Referral,
+        database.options.clone(),
+        test_server_settings(),
+        Arc::new(SystemClock),
+        Some(cpr),
+    )
+    .await
+}
+
+async fn launch(
+    service: Service,
+    database: PgConnectOptions,
+    server_settings: ServerSettings,
+    clock: SharedClock,
+    cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
+) -> anyhow::Result<TestService> {
     let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let handle = kontakt::spawn(Launch {
         service,
         auth: verifier().await,
-        cpr: service.holds_cpr().then(cpr_vault),
+        cpr,
         listener,
         database,
         db_settings: test_db_settings(),
@@ -350,39 +369,6 @@ pub async fn start_with(
     .await?;
     Ok(TestService {
         service,
-        addr,
-        channel,
-        handle,
-    })
-}
-
-/// Starts the referral service with the given CPR keys instead of the test process's own.
-pub async fn start_referral_with_keys(
-    database: &TestDatabase,
-    cpr: Arc<kontakt_platform::cpr_vault::CprVault>,
-) -> anyhow::Result<TestService> {
-    let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let handle = kontakt::spawn(Launch {
-        service: Service::Referral,
-        auth: verifier().await,
-        cpr: Some(cpr),
-        listener,
-        database: database.options.clone(),
-        db_settings: test_db_settings(),
-        server_settings: test_server_settings(),
-        clock: Arc::new(SystemClock),
-    })?;
-    let addr = handle.local_addr;
-    let channel = connect(addr).await?;
-    wait_for_health(
-        &channel,
-        Service::Referral.def().grpc_name,
-        ServingStatus::Serving,
-        Duration::from_secs(30),
-    )
-    .await?;
-    Ok(TestService {
-        service: Service::Referral,
         addr,
         channel,
         handle,

@@ -149,11 +149,6 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Principal, ApiError> {
         .ok_or_else(|| ApiError::Unauthenticated("no verified caller".into()))
 }
 
-/// Health and reflection stay open: probes and tools carry no token.
-fn is_open(path: &str) -> bool {
-    path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
-}
-
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Arc<Verifier>,
@@ -215,7 +210,8 @@ where
         let access = self.access.clone();
         let path = request.uri().path().to_owned();
         // Taken out now, so the future holds no borrow of the request across the await.
-        let token = (!is_open(&path)).then(|| bearer_token(request.headers()));
+        let token =
+            (!crate::limits::is_infrastructure(&path)).then(|| bearer_token(request.headers()));
         Box::pin(async move {
             if let Some(token) = token {
                 let verified = match token {
