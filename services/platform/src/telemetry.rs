@@ -98,24 +98,11 @@ pub fn server_span(request: &http::Request<()>) -> tracing::Span {
     span
 }
 
-/// Writes the current span's trace context into outgoing gRPC metadata.
+/// Writes the current span's trace context into outgoing gRPC metadata (the service-to-service
+/// interceptor, `auth::service_token::ServiceAuth`, calls it on every call).
 pub fn inject_trace_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();
     TraceContextPropagator::new().inject_context(&context, &mut MetadataInjector(metadata));
-}
-
-/// A client interceptor that carries the current trace to the service called.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PropagateTrace;
-
-impl tonic::service::Interceptor for PropagateTrace {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        inject_trace_context(request.metadata_mut());
-        Ok(request)
-    }
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
