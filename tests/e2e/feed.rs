@@ -6,10 +6,11 @@ use kontakt::Service;
 use kontakt_harness::{TestService, fresh_database, start, test_db_settings, token};
 use kontakt_platform::auth::Role;
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_proto::events::v1::SubscribeRequest;
 use kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient;
+use kontakt_proto::events::v1::subscribe_response::Item;
+use kontakt_proto::events::v1::{SubscribeRequest, SubscribeResponse};
 use tokio_stream::StreamExt as _;
-use tonic::Code;
+use tonic::{Code, Streaming};
 
 async fn publish(db: &kontakt_harness::TestDatabase, events: &[(&str, &str, &str)]) {
     let pool = Service::Referral.pool(db.options.clone(), &test_db_settings());
@@ -37,20 +38,36 @@ fn feed(
     EventFeedServiceClient::new(running.with_token(&token(&[role], &[municipality])))
 }
 
-async fn next_subjects(
-    stream: &mut tonic::Streaming<kontakt_proto::events::v1::Envelope>,
-    n: usize,
-) -> Vec<(i64, String)> {
+/// The next `n` events, passing over progress reports.
+async fn next_subjects(stream: &mut Streaming<SubscribeResponse>, n: usize) -> Vec<(i64, String)> {
     let mut got = Vec::new();
     while got.len() < n {
-        let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("the stream is open")
-            .expect("an event");
-        got.push((event.sequence, event.subject));
+        if let Item::Event(event) = next_item(stream).await {
+            got.push((event.sequence, event.subject));
+        }
     }
     got
+}
+
+async fn next_item(stream: &mut Streaming<SubscribeResponse>) -> Item {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an item within 10 s")
+        .expect("the stream is open")
+        .expect("an item")
+        .item
+        .expect("an event or progress")
+}
+
+/// Reads until the feed says it has caught up; returns that sequence and the events before it.
+async fn until_caught_up(stream: &mut Streaming<SubscribeResponse>) -> (i64, Vec<String>) {
+    let mut subjects = Vec::new();
+    loop {
+        match next_item(stream).await {
+            Item::Event(event) => subjects.push(event.subject),
+            Item::Progress(progress) => return (progress.published_sequence, subjects),
+        }
+    }
 }
 
 #[tokio::test]
@@ -115,6 +132,20 @@ async fn filters_by_type_and_a_case_system_sees_only_its_municipality() {
         .collect();
     assert_eq!(subjects, ["a-183", "a-329", "a2-183"]);
 
+    // Filtered out at the end or not, a subscriber learns how far the feed has read.
+    let mut only_b = feed(&running, Role::Service, "183")
+        .subscribe(SubscribeRequest {
+            after_sequence: 0,
+            types: vec!["t.B".into()],
+        })
+        .await
+        .expect("subscribed")
+        .into_inner();
+    assert_eq!(
+        until_caught_up(&mut only_b).await,
+        (4, vec!["b-183".into()])
+    );
+
     let mut ishoej = feed(&running, Role::CaseSystem, "183")
         .subscribe(SubscribeRequest::default())
         .await
@@ -132,7 +163,7 @@ async fn filters_by_type_and_a_case_system_sees_only_its_municipality() {
         .await
         .expect_err("a counsellor has no feed");
     assert_eq!(refused.code(), Code::PermissionDenied);
-    drop((only_a, ishoej));
+    drop((only_a, only_b, ishoej));
     running.stop().await.expect("stop");
 }
 
@@ -145,6 +176,8 @@ async fn open_streams_end_cleanly_when_the_service_stops() {
         .await
         .expect("subscribed")
         .into_inner();
+    // An empty feed: the subscriber is told it has caught up, at 0.
+    assert_eq!(until_caught_up(&mut stream).await, (0, Vec::new()));
     let started = std::time::Instant::now();
     let stopping = tokio::spawn(running.stop());
     let end = tokio::time::timeout(Duration::from_secs(10), stream.next())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use kontakt_platform::auth::dev_key::DevKey;
+use kontakt_platform::auth::service_token::ServiceToken;
 use kontakt_platform::auth::{Claims, MunicipalityCode, Role, Verifier};
 use kontakt_platform::clock::SystemClock;
 use kontakt_platform::config::{AuthSettings, DatabaseSettings, ServerSettings, TelemetrySettings};
@@ -108,6 +109,31 @@ pub struct PeerArgs {
     /// URL of the follow-up service.
     #[arg(long, env = "KONTAKT_FOLLOWUP_URL")]
     pub followup_url: Option<String>,
+    /// File holding the token (with the `service` role) this service presents to the others;
+    /// re-read when it changes, so whatever rotates it needs no restart.
+    #[arg(long, env = "KONTAKT_SERVICE_TOKEN_FILE")]
+    pub service_token_file: Option<PathBuf>,
+}
+
+impl PeerArgs {
+    pub fn peers(&self) -> crate::Peers {
+        let urls = [
+            (Service::Referral, &self.referral_url),
+            (Service::Matching, &self.matching_url),
+            (Service::Timecost, &self.timecost_url),
+            (Service::Followup, &self.followup_url),
+        ]
+        .into_iter()
+        .filter_map(|(service, url)| url.clone().map(|url| (service, url)))
+        .collect();
+        crate::Peers {
+            urls,
+            token: self
+                .service_token_file
+                .clone()
+                .map(|path| Arc::new(ServiceToken::file(path))),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +314,7 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     let routes = args
         .service
         .routes(pool.clone(), Arc::new(SystemClock), cpr, &args.server)?;
+    let consumers = args.service.consumers(&pool, &args.peers.peers())?;
     serve(
         *def,
         routes,
@@ -297,6 +324,7 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
             auth,
             settings: args.server,
             migrate_on_start: args.database.migrate_on_start,
+            consumers,
         },
         shutdown::signal(),
     )

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use futures_util::future::select_all;
 use kontakt_platform::auth::dev_key::{DEV_AUDIENCE, DEV_ISSUER, DevKey};
+use kontakt_platform::auth::service_token::ServiceToken;
 use kontakt_platform::auth::{Claims, Role, Verifier};
 use kontakt_platform::clock::SystemClock;
 use kontakt_platform::config::AuthSettings;
@@ -15,7 +16,7 @@ use kontakt_platform::{db, shutdown, telemetry};
 use sqlx::postgres::PgConnectOptions;
 
 use crate::cli::DevArgs;
-use crate::{Launch, Service};
+use crate::{Launch, Peers, Service};
 
 /// The database the suite uses inside the embedded server.
 const DEV_DATABASE: &str = "kontakt";
@@ -83,7 +84,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .context("the dev CPR keys")?,
     );
 
-    let mut handles = Vec::new();
+    // The services follow each other's feeds with a service token of the same dev key.
+    let service_token = key
+        .mint(
+            Claims {
+                sub: "kontakt-dev-services".into(),
+                name: "Kontakt services (dev)".into(),
+                kontakt_roles: vec![Role::Service.as_str().into()],
+                ..Claims::default()
+            },
+            std::time::Duration::from_secs(365 * 24 * 3600),
+        )
+        .map_err(anyhow::Error::msg)?;
+    let mut listeners = Vec::new();
+    let mut peers = Peers {
+        token: Some(Arc::new(
+            ServiceToken::fixed(&service_token).map_err(anyhow::Error::msg)?,
+        )),
+        ..Peers::default()
+    };
     for (service, listen) in [
         (Service::Referral, args.referral_listen),
         (Service::Matching, args.matching_listen),
@@ -91,6 +110,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         (Service::Followup, args.followup_listen),
     ] {
         let listener = crate::bind(listen).await?;
+        peers
+            .urls
+            .insert(service, format!("http://{}", listener.local_addr()?));
+        listeners.push((service, listener));
+    }
+
+    let mut handles = Vec::new();
+    for (service, listener) in listeners {
         let handle = crate::spawn(Launch {
             service,
             auth: auth.clone(),
@@ -100,6 +127,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             db_settings: args.database.clone(),
             server_settings: args.server.clone(),
             clock: Arc::new(SystemClock),
+            peers: peers.clone(),
         })?;
         handles.push(handle);
     }

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kontakt_platform::auth::Verifier;
+use kontakt_platform::auth::service_token::ServiceToken;
+use kontakt_platform::consumer::Consumer;
 use kontakt_platform::cpr_vault::CprVault;
 
 use kontakt_platform::clock::SharedClock;
@@ -83,9 +85,70 @@ impl Service {
         })
     }
 
+    /// The event feeds the service follows (DOMAIN.md §8). None yet: the first arrive with the
+    /// grant events, which matching, time & cost and follow-up consume.
+    pub fn consumers(self, _pool: &PgPool, _peers: &Peers) -> anyhow::Result<Vec<Consumer>> {
+        Ok(match self {
+            Service::Referral | Service::Matching | Service::Timecost | Service::Followup => {
+                Vec::new()
+            }
+        })
+    }
+
+    fn url_setting(self) -> &'static str {
+        match self {
+            Service::Referral => "KONTAKT_REFERRAL_URL",
+            Service::Matching => "KONTAKT_MATCHING_URL",
+            Service::Timecost => "KONTAKT_TIMECOST_URL",
+            Service::Followup => "KONTAKT_FOLLOWUP_URL",
+        }
+    }
+
     /// A pool on the service's own schema.
     pub fn pool(self, database: PgConnectOptions, settings: &DatabaseSettings) -> PgPool {
         kontakt_platform::db::pool(database, self.def().schema, settings)
+    }
+}
+
+/// How a service reaches the others: their URLs, and the token it presents to them.
+#[derive(Clone, Debug, Default)]
+pub struct Peers {
+    pub urls: std::collections::HashMap<Service, String>,
+    pub token: Option<Arc<ServiceToken>>,
+}
+
+impl Peers {
+    /// A subscription of `consumer` to `producer`'s feed; says which setting is missing.
+    pub fn follow(
+        &self,
+        consumer: Service,
+        producer: Service,
+        name: &'static str,
+        types: &[&str],
+        handler: Arc<dyn kontakt_platform::consumer::Handler>,
+    ) -> anyhow::Result<Consumer> {
+        let needs = |what: &str| {
+            anyhow::anyhow!(
+                "the {} service follows the {} service's events: set {what}",
+                consumer.def().name,
+                producer.def().name
+            )
+        };
+        let url = self
+            .urls
+            .get(&producer)
+            .ok_or_else(|| needs(producer.url_setting()))?;
+        let token = self
+            .token
+            .clone()
+            .ok_or_else(|| needs("KONTAKT_SERVICE_TOKEN_FILE"))?;
+        Ok(Consumer {
+            name,
+            producer: kontakt_platform::consumer::endpoint(url).map_err(anyhow::Error::msg)?,
+            token,
+            types: types.iter().map(|t| (*t).to_owned()).collect(),
+            handler,
+        })
     }
 }
 
@@ -101,6 +164,7 @@ pub struct Launch {
     pub db_settings: DatabaseSettings,
     pub server_settings: ServerSettings,
     pub clock: SharedClock,
+    pub peers: Peers,
 }
 
 /// Starts a service in the background (for `kontakt dev` and tests).
@@ -114,9 +178,11 @@ pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
         db_settings,
         server_settings,
         clock,
+        peers,
     } = launch;
     let pool = service.pool(database, &db_settings);
     let routes = service.routes(pool.clone(), clock, cpr, &server_settings)?;
+    let consumers = service.consumers(&pool, &peers)?;
     ServiceHandle::spawn(
         *service.def(),
         routes,
@@ -126,6 +192,7 @@ pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
             auth,
             settings: server_settings,
             migrate_on_start: db_settings.migrate_on_start,
+            consumers,
         },
     )
 }

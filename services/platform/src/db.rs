@@ -54,6 +54,11 @@ static PLATFORM: LazyLock<Migrator> = LazyLock::new(|| {
             include_str!("../migrations/0001_audit_log.sql"),
         ),
         migration(2, "outbox", include_str!("../migrations/0002_outbox.sql")),
+        migration(
+            3,
+            "consumer cursors",
+            include_str!("../migrations/0003_consumer_cursors.sql"),
+        ),
     ]);
     migrator.dangerous_set_table_name("_kontakt_platform_migrations");
     migrator

@@ -5,14 +5,17 @@
 //! a writer's NOTIFY arrives (or every second, in case one is lost) and announces the newest
 //! published sequence; the NOTIFY is only a wake-up, the sequence is the truth. Each stream
 //! reads pages up to the announced sequence and pushes them through a bounded buffer, so a slow
-//! consumer slows its own reader and nothing else. Streams end cleanly when the service stops.
+//! consumer slows its own reader and nothing else. Whenever a stream has caught up it says how
+//! far (`Progress`), so a subscriber knows its lag and can move its cursor past filtered
+//! events. Streams end cleanly when the service stops.
 
 use std::time::Duration;
 
 use kontakt_proto::events::v1::event_feed_service_server::{
     EventFeedService, EventFeedServiceServer,
 };
-use kontakt_proto::events::v1::{Envelope, SubscribeRequest};
+use kontakt_proto::events::v1::subscribe_response::Item;
+use kontakt_proto::events::v1::{Envelope, Progress, SubscribeRequest, SubscribeResponse};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
@@ -117,7 +120,7 @@ pub fn server(
 
 #[tonic::async_trait]
 impl EventFeedService for FeedApi {
-    type SubscribeStream = ReceiverStream<Result<Envelope, Status>>;
+    type SubscribeStream = ReceiverStream<Result<SubscribeResponse, Status>>;
 
     async fn subscribe(
         &self,
@@ -154,6 +157,7 @@ impl EventFeedService for FeedApi {
         let mut stop = self.stop.clone();
         tokio::spawn(async move {
             let mut cursor = request.after_sequence;
+            let mut progress_sent = None;
             loop {
                 // Everything up to `target` is published; read it page by page.
                 let target = *latest.borrow_and_update();
@@ -184,15 +188,28 @@ impl EventFeedService for FeedApi {
                 for event in page {
                     cursor = event.sequence;
                     // Waits while the consumer's buffer is full: backpressure on this stream only.
-                    if sender.send(Ok(envelope(event))).await.is_err() {
+                    if sender
+                        .send(Ok(item(Item::Event(envelope(event)))))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
                 if full {
                     continue;
                 }
-                // Caught up with `target` (filtered events included): wait for more.
+                // Caught up with `target` (filtered events included): say so, then wait.
                 cursor = cursor.max(target);
+                if progress_sent != Some(cursor) {
+                    let progress = Item::Progress(Progress {
+                        published_sequence: cursor,
+                    });
+                    if sender.send(Ok(item(progress))).await.is_err() {
+                        return;
+                    }
+                    progress_sent = Some(cursor);
+                }
                 tokio::select! {
                     changed = latest.changed() => if changed.is_err() { return },
                     _ = stop.changed() => return,
@@ -202,6 +219,10 @@ impl EventFeedService for FeedApi {
         });
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
+}
+
+fn item(item: Item) -> SubscribeResponse {
+    SubscribeResponse { item: Some(item) }
 }
 
 fn envelope(event: outbox::StoredEvent) -> Envelope {

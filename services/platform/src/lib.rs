@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod consumer;
 pub mod cpr;
 pub mod cpr_vault;
 pub mod db;

@@ -14,7 +14,7 @@
 
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Serialises sequencers of one schema (the schema name is hashed into the key).
@@ -70,7 +70,7 @@ pub fn channel(schema: &str) -> String {
 /// Writes `event` in the caller's transaction, with the current trace context, and asks the
 /// feed to wake up once the transaction commits.
 pub async fn write(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     schema: &str,
     event: &NewEvent,
 ) -> Result<uuid::Uuid, sqlx::Error> {
@@ -89,12 +89,12 @@ pub async fn write(
     .bind(carrier.get("traceparent"))
     .bind(carrier.get("tracestate"))
     .bind(&event.payload)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     // Delivered only if and when the transaction commits.
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(channel(schema))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(event_id)
 }

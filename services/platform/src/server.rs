@@ -23,7 +23,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
-use crate::{access_log, db, feed, limits, telemetry};
+use crate::{access_log, consumer, db, feed, limits, telemetry};
 
 /// What a service crate tells the platform about itself.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +48,8 @@ pub struct ServeOptions {
     pub auth: Arc<Verifier>,
     pub settings: ServerSettings,
     pub migrate_on_start: bool,
+    /// The feeds this service follows; they start once its schema is migrated.
+    pub consumers: Vec<consumer::Consumer>,
 }
 
 /// Serves `routes` for `def` on `listener` until `shutdown` resolves, then drains.
@@ -63,6 +65,7 @@ pub async fn serve(
         auth,
         settings,
         migrate_on_start,
+        consumers,
     } = options;
     let local_addr = listener
         .local_addr()
@@ -82,18 +85,25 @@ pub async fn serve(
         .context("building reflection v1alpha")?;
 
     let (stop_monitor, monitor_stopped) = watch::channel(false);
+    let (schema_ready, ready) = watch::channel(false);
     let monitor = tokio::spawn(monitor_health(
         def,
         pool.clone(),
         reporter.clone(),
         settings.health_interval,
         migrate_on_start,
+        schema_ready,
         monitor_stopped,
     ));
 
-    // Feed streams never end by themselves; they are told to when the service stops.
+    // Feed streams and consumers never end by themselves; they are told to when the service
+    // stops.
     let (stop_feeds, feeds_stopped) = watch::channel(false);
     let latest_event = feed::spawn_sequencer(pool.clone(), def.schema, feeds_stopped.clone());
+    let consumers: Vec<consumer::RunningConsumer> = consumers
+        .into_iter()
+        .map(|c| consumer::spawn(pool.clone(), c, ready.clone(), feeds_stopped.clone()))
+        .collect();
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_server, server_stopped) = oneshot::channel::<()>();
@@ -137,6 +147,7 @@ pub async fn serve(
     if let Some(result) = early_exit {
         monitor.abort();
         stop_feeds.send_replace(true);
+        join_consumers(consumers).await;
         return match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(err).context("the gRPC server failed"),
@@ -154,7 +165,12 @@ pub async fn serve(
         tracing::debug!("server already stopped");
     }
     tracing::info!(service = def.name, grace = ?settings.shutdown_grace, "draining in-flight calls");
-    let drained = tokio::time::timeout(settings.shutdown_grace, &mut server).await;
+    let drained = tokio::time::timeout(settings.shutdown_grace, async {
+        // Consumers finish the batch in hand; a batch cut short would only be replayed.
+        join_consumers(consumers).await;
+        (&mut server).await
+    })
+    .await;
     monitor.abort();
     pool.close().await;
     match drained {
@@ -172,6 +188,12 @@ pub async fn serve(
             );
             Ok(())
         }
+    }
+}
+
+async fn join_consumers(consumers: Vec<consumer::RunningConsumer>) {
+    for running in consumers {
+        running.join().await;
     }
 }
 
@@ -210,6 +232,7 @@ async fn monitor_health(
     reporter: HealthReporter,
     interval: Duration,
     migrate_on_start: bool,
+    schema_ready: watch::Sender<bool>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut migrated = !migrate_on_start;
@@ -246,6 +269,7 @@ async fn monitor_health(
         if last.as_ref() != Some(&outcome) {
             match &outcome {
                 Ok(()) => {
+                    schema_ready.send_replace(true);
                     tracing::info!(service = def.name, "SERVING");
                     set_status(&reporter, def, ServingStatus::Serving).await;
                 }

@@ -1,10 +1,11 @@
-//! Logs to stdout (JSON or human), OpenTelemetry export over OTLP when an endpoint is set, and
-//! W3C trace context (`traceparent`) carried across gRPC calls in both directions.
+//! Logs to stdout (JSON or human), OpenTelemetry traces and metrics over OTLP when an endpoint is
+//! set, and W3C trace context (`traceparent`) carried across gRPC calls in both directions.
 
 use anyhow::Context as _;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -18,12 +19,16 @@ use crate::config::{LogFormat, TelemetrySettings};
 #[must_use = "spans are flushed when the guard is dropped"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    meters: SdkMeterProvider,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Err(err) = self.provider.shutdown() {
             eprintln!("telemetry: flushing spans failed: {err}");
+        }
+        if let Err(err) = self.meters.shutdown() {
+            eprintln!("telemetry: flushing metrics failed: {err}");
         }
     }
 }
@@ -36,8 +41,15 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service_name.to_owned())
         .build();
-    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    let mut provider = SdkTracerProvider::builder().with_resource(resource.clone());
+    let mut meters = SdkMeterProvider::builder().with_resource(resource);
     if let Some(endpoint) = &settings.otel_endpoint {
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+            .context("building the OTLP metric exporter")?;
+        meters = meters.with_periodic_exporter(exporter);
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(endpoint)
@@ -47,6 +59,8 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     }
     let provider = provider.build();
     opentelemetry::global::set_tracer_provider(provider.clone());
+    let meters = meters.build();
+    opentelemetry::global::set_meter_provider(meters.clone());
     let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("kontakt"));
 
     // Each layer has its own filter: quieter logs must not switch off exported spans.
@@ -70,7 +84,7 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
         .with(otel_layer.with_filter(trace_filter))
         .try_init()
         .context("a global tracing subscriber is already installed")?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { provider, meters })
 }
 
 /// The span for one incoming call, its parent taken from the caller's `traceparent`.

@@ -340,6 +340,26 @@ pub async fn start_referral_with_keys(
     .await
 }
 
+/// Starts `service` on `database` listening on `addr` (e.g. again on the address of a
+/// service that was stopped, so that its clients find it where it was).
+pub async fn start_on(
+    service: Service,
+    database: &TestDatabase,
+    addr: SocketAddr,
+) -> anyhow::Result<TestService> {
+    let cpr = service.holds_cpr().then(cpr_vault);
+    let listener = kontakt::bind(addr).await?;
+    launch_on(
+        service,
+        database.options.clone(),
+        test_server_settings(),
+        Arc::new(SystemClock),
+        cpr,
+        listener,
+    )
+    .await
+}
+
 async fn launch(
     service: Service,
     database: PgConnectOptions,
@@ -348,6 +368,17 @@ async fn launch(
     cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
 ) -> anyhow::Result<TestService> {
     let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    launch_on(service, database, server_settings, clock, cpr, listener).await
+}
+
+async fn launch_on(
+    service: Service,
+    database: PgConnectOptions,
+    server_settings: ServerSettings,
+    clock: SharedClock,
+    cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<TestService> {
     let handle = kontakt::spawn(Launch {
         service,
         auth: verifier().await,
@@ -357,6 +388,7 @@ async fn launch(
         db_settings: test_db_settings(),
         server_settings,
         clock,
+        peers: kontakt::Peers::default(),
     })?;
     let addr = handle.local_addr;
     let channel = connect(addr).await?;
