@@ -1,0 +1,452 @@
+//! Visitation: who may decide what (R-RV-8, R-RV-12), the terms an approval must state, and the
+//! allowances it may carry (R-RV-6, R-RV-9, R-RV-13). Also the referral's state machine
+//! (DOMAIN.md §6).
+
+use chrono::{Datelike, NaiveDate};
+use kontakt_proto::referral::v1::{
+    Allowance, AllowanceKind, AllowancePeriod, ApprovalLevel, ReferralState,
+};
+
+use super::policy::Policy;
+use super::{RuleViolation, violation};
+
+/// The referral states from which each step may be taken.
+pub fn may_edit(state: ReferralState) -> bool {
+    matches!(state, ReferralState::Draft | ReferralState::Returned)
+}
+
+pub fn may_submit(state: ReferralState) -> bool {
+    may_edit(state)
+}
+
+/// R-RV-8: with a committee, a submitted referral goes on a meeting's agenda first.
+pub fn may_schedule(state: ReferralState, policy: &Policy) -> Result<(), RuleViolation> {
+    if !policy.committee_required {
+        return Err(violation(
+            "R-RV-8",
+            "referral",
+            "the municipality's policy has no visitation committee; the counsellor decides",
+        ));
+    }
+    if state != ReferralState::Submitted {
+        return Err(violation(
+            "R-RV-8",
+            "referral",
+            "only a submitted referral can be put on a committee meeting's agenda",
+        ));
+    }
+    Ok(())
+}
+
+/// Who is deciding, as far as the rules care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decider {
+    /// A member of the visitation committee, at a meeting with the referral on its agenda.
+    Committee,
+    /// The counsellor (or someone deciding at a level the policy names, e.g. a team leader).
+    Counsellor,
+}
+
+/// R-RV-8: the right decider for the referral's state under the policy.
+pub fn may_decide(
+    state: ReferralState,
+    policy: &Policy,
+    decider: Decider,
+) -> Result<(), RuleViolation> {
+    match (policy.committee_required, decider) {
+        (true, Decider::Committee) if state == ReferralState::InCommittee => Ok(()),
+        (true, Decider::Committee) => Err(violation(
+            "R-RV-8",
+            "referral",
+            "the committee decides referrals on its meetings' agendas; schedule it first",
+        )),
+        (true, Decider::Counsellor) => Err(violation(
+            "R-RV-8",
+            "referral",
+            "the municipality's policy sends referrals to the visitation committee",
+        )),
+        (false, Decider::Counsellor) if state == ReferralState::Submitted => Ok(()),
+        (false, Decider::Counsellor) => Err(violation(
+            "R-RV-8",
+            "referral",
+            "only a submitted referral can be decided",
+        )),
+        (false, Decider::Committee) => Err(violation(
+            "R-RV-8",
+            "referral",
+            "the municipality's policy has no visitation committee; the counsellor decides",
+        )),
+    }
+}
+
+/// The terms of an approval, as the decider states them.
+pub struct Approval<'a> {
+    pub policy: &'a Policy,
+    pub level: ApprovalLevel,
+    pub minutes_per_week: i32,
+    pub start: Option<NaiveDate>,
+    pub expected_end: Option<NaiveDate>,
+    pub review: Option<NaiveDate>,
+    pub allowances: &'a [Allowance],
+    /// Why the terms deviate from the standard (more hours, an under-age child).
+    pub justification: &'a str,
+    /// Whether the child is under the policy's minimum age (R-RV-5), a deviation.
+    pub under_age: bool,
+}
+
+pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
+    let mut found = Vec::new();
+    if a.minutes_per_week <= 0 || a.minutes_per_week > 10_080 {
+        found.push(violation(
+            "R-RV-8",
+            "minutes_per_week",
+            "the granted minutes per week are required (1 to 10080)",
+        ));
+    }
+    match (a.start, a.expected_end) {
+        (None, _) => found.push(violation(
+            "R-RV-8",
+            "start_date",
+            "the start date is required",
+        )),
+        (Some(_), None) => found.push(violation(
+            "R-RV-8",
+            "expected_end_date",
+            "the expected end date is required (BL §32 stk.3)",
+        )),
+        (Some(start), Some(end)) if end <= start => found.push(violation(
+            "R-RV-8",
+            "expected_end_date",
+            "the expected end must be after the start",
+        )),
+        _ => {}
+    }
+    if let (Some(review), Some(start)) = (a.review, a.start)
+        && (review <= start || a.expected_end.is_some_and(|end| review > end))
+    {
+        found.push(violation(
+            "R-RV-8",
+            "review_date",
+            "the review date must fall after the start and no later than the expected end",
+        ));
+    }
+    let above_max = a
+        .policy
+        .max_minutes_per_week
+        .is_some_and(|max| i64::from(a.minutes_per_week) > i64::from(max));
+    if above_max && a.justification.trim().is_empty() {
+        found.push(violation(
+            "R-RV-6",
+            "justification",
+            "more than the policy's maximum hours needs an individual justification",
+        ));
+    }
+    match a.policy.rule_for(a.level) {
+        None => found.push(violation(
+            "R-RV-12",
+            "approval_level",
+            "the municipality's policy does not let this level decide",
+        )),
+        Some(rule) => {
+            if let Some(limit) = rule.max_minutes_per_week
+                && i64::from(a.minutes_per_week) > i64::from(limit)
+            {
+                found.push(violation(
+                    "R-RV-12",
+                    "approval_level",
+                    format!("this level may grant at most {limit} minutes a week"),
+                ));
+            }
+            if (above_max || a.under_age) && !rule.may_deviate_from_standard {
+                found.push(violation(
+                    "R-RV-12",
+                    "approval_level",
+                    "this level may not deviate from the service standard",
+                ));
+            }
+        }
+    }
+    allowances(a, &mut found);
+    found
+}
+
+/// R-RV-9, R-RV-13: allowances state kind, amount and period, end with the measure, and
+/// activity money needs a justification within the policy's cap.
+fn allowances(a: &Approval<'_>, found: &mut Vec<RuleViolation>) {
+    for (i, allowance) in a.allowances.iter().enumerate() {
+        let field = |name: &str| format!("allowances[{i}].{name}");
+        let kind = AllowanceKind::try_from(allowance.kind).unwrap_or(AllowanceKind::Unspecified);
+        let period =
+            AllowancePeriod::try_from(allowance.period).unwrap_or(AllowancePeriod::Unspecified);
+        let amount = allowance.amount.as_ref().map_or(0, |m| m.ore);
+        if kind == AllowanceKind::Unspecified {
+            found.push(violation("R-RV-13", field("kind"), "the kind is required"));
+        }
+        if period == AllowancePeriod::Unspecified {
+            found.push(violation(
+                "R-RV-13",
+                field("period"),
+                "the period is required",
+            ));
+        }
+        if amount <= 0 {
+            found.push(violation(
+                "R-RV-13",
+                field("amount"),
+                "a positive amount in øre is required",
+            ));
+        }
+        if let (Some(end), Some(grant_end)) = (
+            allowance.end_date.as_ref().and_then(|d| d.to_naive()),
+            a.expected_end,
+        ) && end > grant_end
+        {
+            found.push(violation(
+                "R-RV-13",
+                field("end_date"),
+                "an allowance ends no later than the measure",
+            ));
+        }
+        if kind == AllowanceKind::Activity {
+            if allowance.justification.trim().is_empty() {
+                found.push(violation(
+                    "R-RV-9",
+                    field("justification"),
+                    "activity money is granted only with a justification",
+                ));
+            }
+            if let Some(cap) = a.policy.activity_money_cap_per_quarter
+                && per_quarter(amount, period, a.start, a.expected_end) > cap
+            {
+                found.push(violation(
+                    "R-RV-9",
+                    field("amount"),
+                    format!("above the policy's cap of {cap} øre per quarter"),
+                ));
+            }
+        }
+    }
+}
+
+/// An amount per `period` as an amount per quarter (rounded up, so the cap is never passed by
+/// rounding).
+fn per_quarter(
+    amount: i64,
+    period: AllowancePeriod,
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+) -> i64 {
+    match period {
+        AllowancePeriod::Month => amount.saturating_mul(3),
+        AllowancePeriod::Year => ceil_div(amount, 4),
+        AllowancePeriod::Grant => {
+            let quarters = match (start, end) {
+                (Some(s), Some(e)) => {
+                    let months =
+                        (e.year() - s.year()) * 12 + e.month() as i32 - s.month() as i32 + 1;
+                    ceil_div(i64::from(months.max(1)), 3)
+                }
+                _ => 1,
+            };
+            ceil_div(amount, quarters.max(1))
+        }
+        AllowancePeriod::Quarter | AllowancePeriod::Unspecified => amount,
+    }
+}
+
+/// `a / b` rounded up, for positive `b` (`i64::div_ceil` is not stable for signed integers).
+fn ceil_div(a: i64, b: i64) -> i64 {
+    let q = a / b;
+    if a % b > 0 { q + 1 } else { q }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::examples;
+    use kontakt_proto::common::v1::Money;
+
+    fn day(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(y, m, d)
+    }
+
+    fn approval(policy: &Policy, level: ApprovalLevel, minutes: i32) -> Approval<'_> {
+        Approval {
+            policy,
+            level,
+            minutes_per_week: minutes,
+            start: day(2026, 12, 1),
+            expected_end: day(2027, 11, 30),
+            review: day(2027, 3, 1),
+            allowances: &[],
+            justification: "",
+            under_age: false,
+        }
+    }
+
+    fn rules(found: Vec<RuleViolation>) -> Vec<(String, String)> {
+        found.into_iter().map(|v| (v.rule, v.subject)).collect()
+    }
+
+    #[test]
+    fn r_rv_8_with_a_committee_only_the_committee_decides_and_only_what_is_on_its_agenda() {
+        let ishoj = examples::committee_with_plan();
+        assert!(may_decide(ReferralState::InCommittee, &ishoj, Decider::Committee).is_ok());
+        assert!(may_decide(ReferralState::Submitted, &ishoj, Decider::Committee).is_err());
+        assert!(may_decide(ReferralState::InCommittee, &ishoj, Decider::Counsellor).is_err());
+        assert!(may_schedule(ReferralState::Submitted, &ishoj).is_ok());
+        assert!(may_schedule(ReferralState::Draft, &ishoj).is_err());
+    }
+
+    #[test]
+    fn r_rv_8_without_a_committee_the_counsellor_decides_a_submitted_referral() {
+        for policy in [examples::counsellor_decides(), examples::third()] {
+            assert!(may_decide(ReferralState::Submitted, &policy, Decider::Counsellor).is_ok());
+            assert!(may_decide(ReferralState::Draft, &policy, Decider::Counsellor).is_err());
+            assert!(may_decide(ReferralState::Submitted, &policy, Decider::Committee).is_err());
+            assert!(may_schedule(ReferralState::Submitted, &policy).is_err());
+        }
+    }
+
+    #[test]
+    fn r_rv_8_an_approval_states_hours_start_expected_end_and_a_sensible_review() {
+        let policy = examples::committee_with_plan();
+        let mut a = approval(&policy, ApprovalLevel::Committee, 0);
+        a.start = None;
+        assert_eq!(
+            rules(check_approval(&a)),
+            [
+                ("R-RV-8".into(), "minutes_per_week".into()),
+                ("R-RV-8".into(), "start_date".into())
+            ]
+        );
+        let mut a = approval(&policy, ApprovalLevel::Committee, 180);
+        a.expected_end = day(2026, 11, 1);
+        a.review = day(2028, 1, 1);
+        assert_eq!(
+            rules(check_approval(&a)),
+            [
+                ("R-RV-8".into(), "expected_end_date".into()),
+                ("R-RV-8".into(), "review_date".into())
+            ]
+        );
+        assert_eq!(
+            rules(check_approval(&approval(
+                &policy,
+                ApprovalLevel::Committee,
+                600
+            ))),
+            []
+        );
+    }
+
+    #[test]
+    fn r_rv_12_a_level_decides_only_within_its_limits() {
+        let ringsted = examples::counsellor_decides();
+        // 3 hours on the counsellor's own authority: within the standard.
+        assert_eq!(
+            rules(check_approval(&approval(
+                &ringsted,
+                ApprovalLevel::OwnAuthority,
+                180
+            ))),
+            []
+        );
+        // 4 hours: a deviation, needing a justification and a level that may deviate.
+        let mut four = approval(&ringsted, ApprovalLevel::OwnAuthority, 240);
+        assert_eq!(
+            rules(check_approval(&four)),
+            [
+                ("R-RV-6".into(), "justification".into()),
+                ("R-RV-12".into(), "approval_level".into()),
+                ("R-RV-12".into(), "approval_level".into())
+            ]
+        );
+        four.level = ApprovalLevel::TeamLeader;
+        four.justification = "school and home";
+        assert_eq!(rules(check_approval(&four)), []);
+        // A level the policy does not name may not decide at all.
+        assert_eq!(
+            rules(check_approval(&approval(
+                &ringsted,
+                ApprovalLevel::Committee,
+                180
+            ))),
+            [("R-RV-12".into(), "approval_level".into())]
+        );
+        // An under-age child is a deviation too.
+        let mut young = approval(&ringsted, ApprovalLevel::OwnAuthority, 180);
+        young.under_age = true;
+        assert_eq!(
+            rules(check_approval(&young)),
+            [("R-RV-12".into(), "approval_level".into())]
+        );
+        // The third standard: a team meeting up to 8 hours.
+        let third = examples::third();
+        let mut eight = approval(&third, ApprovalLevel::TeamMeeting, 480);
+        eight.justification = "two settings";
+        assert_eq!(rules(check_approval(&eight)), []);
+        eight.minutes_per_week = 540;
+        assert_eq!(
+            rules(check_approval(&eight)),
+            [("R-RV-12".into(), "approval_level".into())]
+        );
+    }
+
+    #[test]
+    fn r_rv_9_activity_money_only_with_a_justification_and_within_the_cap() {
+        let ringsted = examples::counsellor_decides();
+        let money = |ore, period: AllowancePeriod, justification: &str| Allowance {
+            kind: AllowanceKind::Activity as i32,
+            amount: Some(Money { ore }),
+            period: period as i32,
+            justification: justification.into(),
+            end_date: None,
+        };
+        let cases = [
+            (money(60_000, AllowancePeriod::Quarter, "cinema"), vec![]),
+            (
+                money(60_000, AllowancePeriod::Quarter, ""),
+                vec![(
+                    "R-RV-9".to_owned(),
+                    "allowances[0].justification".to_owned(),
+                )],
+            ),
+            (
+                money(25_000, AllowancePeriod::Month, "cinema"),
+                vec![("R-RV-9".to_owned(), "allowances[0].amount".to_owned())],
+            ),
+            (money(240_000, AllowancePeriod::Year, "cinema"), vec![]),
+        ];
+        for (allowance, expected) in cases {
+            let allowances = [allowance];
+            let mut a = approval(&ringsted, ApprovalLevel::OwnAuthority, 180);
+            a.allowances = &allowances;
+            assert_eq!(rules(check_approval(&a)), expected, "{allowances:?}");
+        }
+        // Ishøj states no cap.
+        let ishoj = examples::committee_with_plan();
+        let allowances = [money(500_000, AllowancePeriod::Quarter, "summer camp")];
+        let mut a = approval(&ishoj, ApprovalLevel::Committee, 180);
+        a.allowances = &allowances;
+        assert_eq!(rules(check_approval(&a)), []);
+    }
+
+    #[test]
+    fn r_rv_13_allowances_end_no_later_than_the_measure() {
+        let policy = examples::third();
+        let allowances = [Allowance {
+            kind: AllowanceKind::Mileage as i32,
+            amount: Some(Money { ore: 100_000 }),
+            period: AllowancePeriod::Month as i32,
+            justification: String::new(),
+            end_date: day(2028, 1, 1).map(Into::into),
+        }];
+        let mut a = approval(&policy, ApprovalLevel::OwnAuthority, 180);
+        a.allowances = &allowances;
+        assert_eq!(
+            rules(check_approval(&a)),
+            [("R-RV-13".into(), "allowances[0].end_date".into())]
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! A municipality's service standard as the rules read it (DOMAIN.md §7, §10). Policies are
+//! data with an effective-from date: the one in force on a day is the latest that started on or
+//! before it. Nothing here knows any municipality's values.
+
+use chrono::NaiveDate;
+use kontakt_proto::referral::v1::{ApprovalLevel, MunicipalityPolicy};
+
+/// Highest weekly minutes anyone may set as a limit (a week has 10,080).
+const MAX_WEEKLY_MINUTES: i32 = 10_080;
+const MAX_AGE: i32 = 30;
+const MAX_INTERVAL_MONTHS: i32 = 60;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalRule {
+    pub level: ApprovalLevel,
+    /// Highest minutes per week this level may grant; `None` = no limit.
+    pub max_minutes_per_week: Option<u32>,
+    pub may_deviate_from_standard: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub effective_from: NaiveDate,
+    /// R-RV-5; `None` = no minimum.
+    pub min_age_years: Option<u32>,
+    /// R-RV-6; `None` = no policy maximum.
+    pub max_minutes_per_week: Option<u32>,
+    /// Size of a unit of weekly hours; `None` = not granted in units.
+    pub unit_minutes: Option<u32>,
+    /// R-RV-8.
+    pub committee_required: bool,
+    /// R-RV-1.
+    pub plan_required: bool,
+    /// R-RV-7.
+    pub network_statement_required: bool,
+    /// R-FU-1; `None` = no later interval stated.
+    pub follow_up_interval_months: Option<u32>,
+    /// R-RV-9, in øre per quarter; `None` = no cap.
+    pub activity_money_cap_per_quarter: Option<i64>,
+    /// R-RV-3; `None` = the young person's own consent is not required.
+    pub own_consent_age_years: Option<u32>,
+    /// R-RV-12.
+    pub approval_rules: Vec<ApprovalRule>,
+}
+
+fn positive(value: i32) -> Option<u32> {
+    u32::try_from(value).ok().filter(|v| *v > 0)
+}
+
+impl Policy {
+    /// Parses a policy as given by an administrator; every field that is wrong is named.
+    pub fn parse(p: &MunicipalityPolicy) -> Result<Policy, Vec<(String, String)>> {
+        let mut wrong: Vec<(String, String)> = Vec::new();
+        let mut check = |ok: bool, field: &str, what: &str| {
+            if !ok {
+                wrong.push((format!("policy.{field}"), what.to_owned()));
+            }
+        };
+        let effective_from = p.effective_from.as_ref().and_then(|d| d.to_naive());
+        check(
+            effective_from.is_some(),
+            "effective_from",
+            "a valid date is required",
+        );
+        check(
+            (0..=MAX_AGE).contains(&p.min_age_years),
+            "min_age_years",
+            "must be 0 (no minimum) to 30",
+        );
+        check(
+            (0..=MAX_WEEKLY_MINUTES).contains(&p.max_minutes_per_week),
+            "max_minutes_per_week",
+            "must be 0 (no maximum) to 10080",
+        );
+        check(
+            (0..=MAX_WEEKLY_MINUTES).contains(&p.unit_minutes),
+            "unit_minutes",
+            "must be 0 (no units) to 10080",
+        );
+        check(
+            (0..=MAX_INTERVAL_MONTHS).contains(&p.follow_up_interval_months),
+            "follow_up_interval_months",
+            "must be 0 (none stated) to 60",
+        );
+        check(
+            (0..=MAX_AGE).contains(&p.own_consent_age_years),
+            "own_consent_age_years",
+            "must be 0 (not required) to 30",
+        );
+        let cap = p.activity_money_cap_per_quarter.as_ref().map(|m| m.ore);
+        check(
+            cap.is_none_or(|ore| ore >= 0),
+            "activity_money_cap_per_quarter.ore",
+            "must not be negative",
+        );
+        check(
+            p.display_name.trim().chars().count() <= 200,
+            "display_name",
+            "at most 200 characters",
+        );
+        let mut rules = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, rule) in p.approval_rules.iter().enumerate() {
+            let level = ApprovalLevel::try_from(rule.level).unwrap_or(ApprovalLevel::Unspecified);
+            check(
+                level != ApprovalLevel::Unspecified,
+                &format!("approval_rules[{i}].level"),
+                "a level is required",
+            );
+            check(
+                seen.insert(rule.level),
+                &format!("approval_rules[{i}].level"),
+                "each level at most once",
+            );
+            check(
+                (0..=MAX_WEEKLY_MINUTES).contains(&rule.max_minutes_per_week),
+                &format!("approval_rules[{i}].max_minutes_per_week"),
+                "must be 0 (no limit) to 10080",
+            );
+            rules.push(ApprovalRule {
+                level,
+                max_minutes_per_week: positive(rule.max_minutes_per_week),
+                may_deviate_from_standard: rule.may_deviate_from_standard,
+            });
+        }
+        check(
+            !p.committee_required
+                || p.approval_rules
+                    .iter()
+                    .any(|r| r.level == ApprovalLevel::Committee as i32),
+            "approval_rules",
+            "a policy with a committee needs an approval rule for the COMMITTEE level",
+        );
+        check(
+            !p.approval_rules.is_empty(),
+            "approval_rules",
+            "at least one level must be allowed to decide (R-RV-12)",
+        );
+        match (wrong.is_empty(), effective_from) {
+            (true, Some(effective_from)) => Ok(Policy {
+                effective_from,
+                min_age_years: positive(p.min_age_years),
+                max_minutes_per_week: positive(p.max_minutes_per_week),
+                unit_minutes: positive(p.unit_minutes),
+                committee_required: p.committee_required,
+                plan_required: p.plan_required,
+                network_statement_required: p.network_statement_required,
+                follow_up_interval_months: positive(p.follow_up_interval_months),
+                activity_money_cap_per_quarter: cap,
+                own_consent_age_years: positive(p.own_consent_age_years),
+                approval_rules: rules,
+            }),
+            _ => Err(wrong),
+        }
+    }
+
+    pub fn rule_for(&self, level: ApprovalLevel) -> Option<&ApprovalRule> {
+        self.approval_rules.iter().find(|r| r.level == level)
+    }
+}
+
+/// Policies shaped like DOMAIN.md §10's two references and a third, different one, for the
+/// rule tests. (The real ones are data, loaded by `kontakt dev`.)
+#[cfg(test)]
+pub mod examples {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    /// Ishøj: plan required, the committee decides the hours, no minimum age, no maximum.
+    pub fn committee_with_plan() -> Policy {
+        Policy {
+            effective_from: date(2018, 2, 1),
+            min_age_years: None,
+            max_minutes_per_week: None,
+            unit_minutes: None,
+            committee_required: true,
+            plan_required: true,
+            network_statement_required: false,
+            follow_up_interval_months: None,
+            activity_money_cap_per_quarter: None,
+            own_consent_age_years: None,
+            approval_rules: vec![ApprovalRule {
+                level: ApprovalLevel::Committee,
+                max_minutes_per_week: None,
+                may_deviate_from_standard: true,
+            }],
+        }
+    }
+
+    /// Ringsted: the counsellor decides, minimum age 12, at most 3 hours (1 unit), network
+    /// statement, follow-up every 6 months; the team leader may deviate.
+    pub fn counsellor_decides() -> Policy {
+        Policy {
+            effective_from: date(2019, 2, 4),
+            min_age_years: Some(12),
+            max_minutes_per_week: Some(180),
+            unit_minutes: Some(180),
+            committee_required: false,
+            plan_required: false,
+            network_statement_required: true,
+            follow_up_interval_months: Some(6),
+            activity_money_cap_per_quarter: Some(60_000),
+            own_consent_age_years: None,
+            approval_rules: vec![
+                ApprovalRule {
+                    level: ApprovalLevel::OwnAuthority,
+                    max_minutes_per_week: Some(180),
+                    may_deviate_from_standard: false,
+                },
+                ApprovalRule {
+                    level: ApprovalLevel::TeamLeader,
+                    max_minutes_per_week: None,
+                    may_deviate_from_standard: true,
+                },
+            ],
+        }
+    }
+
+    /// A third standard: minimum age 10, at most 5 hours, the young person's own consent from
+    /// 15, a team meeting up to 8 hours.
+    pub fn third() -> Policy {
+        Policy {
+            effective_from: date(2024, 1, 1),
+            min_age_years: Some(10),
+            max_minutes_per_week: Some(300),
+            unit_minutes: None,
+            committee_required: false,
+            plan_required: true,
+            network_statement_required: false,
+            follow_up_interval_months: Some(4),
+            activity_money_cap_per_quarter: None,
+            own_consent_age_years: Some(15),
+            approval_rules: vec![
+                ApprovalRule {
+                    level: ApprovalLevel::OwnAuthority,
+                    max_minutes_per_week: Some(300),
+                    may_deviate_from_standard: false,
+                },
+                ApprovalRule {
+                    level: ApprovalLevel::TeamMeeting,
+                    max_minutes_per_week: Some(480),
+                    may_deviate_from_standard: true,
+                },
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kontakt_proto::common::v1::{Date, Money};
+    use kontakt_proto::referral::v1::ApprovalRule as ApprovalRuleProto;
+
+    fn proto() -> MunicipalityPolicy {
+        MunicipalityPolicy {
+            effective_from: Some(Date {
+                year: 2019,
+                month: 2,
+                day: 4,
+            }),
+            min_age_years: 12,
+            max_minutes_per_week: 180,
+            unit_minutes: 180,
+            network_statement_required: true,
+            follow_up_interval_months: 6,
+            activity_money_cap_per_quarter: Some(Money { ore: 60_000 }),
+            approval_rules: vec![ApprovalRuleProto {
+                level: ApprovalLevel::OwnAuthority as i32,
+                max_minutes_per_week: 180,
+                may_deviate_from_standard: false,
+            }],
+            ..MunicipalityPolicy::default()
+        }
+    }
+
+    #[test]
+    fn a_policy_given_as_data_becomes_the_rules_values() {
+        let policy = Policy::parse(&proto()).expect("valid");
+        assert_eq!(policy.min_age_years, Some(12));
+        assert_eq!(policy.max_minutes_per_week, Some(180));
+        assert_eq!(policy.activity_money_cap_per_quarter, Some(60_000));
+        assert_eq!(policy.own_consent_age_years, None, "0 means not required");
+        assert!(policy.rule_for(ApprovalLevel::OwnAuthority).is_some());
+    }
+
+    #[test]
+    fn every_wrong_field_of_a_policy_is_named() {
+        let mut p = proto();
+        p.effective_from = None;
+        p.min_age_years = -1;
+        p.max_minutes_per_week = 20_000;
+        p.committee_required = true;
+        p.approval_rules.push(ApprovalRuleProto::default());
+        let wrong: Vec<String> = Policy::parse(&p)
+            .expect_err("invalid")
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for field in [
+            "policy.effective_from",
+            "policy.min_age_years",
+            "policy.max_minutes_per_week",
+            "policy.approval_rules[1].level",
+            "policy.approval_rules",
+        ] {
+            assert!(wrong.iter().any(|w| w == field), "{field} in {wrong:?}");
+        }
+    }
+}

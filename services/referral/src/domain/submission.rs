@@ -1,0 +1,888 @@
+//! What a referral must hold before it is submitted for visitation (R-RV-1..7). Every broken
+//! rule is reported at once, each with its rule id and the field to fix, so a counsellor (or a
+//! case system) can correct everything in one round.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use kontakt_proto::referral::v1::{Assessment, Plan, Recipient, Referral, TargetGroup};
+
+use super::age::age_years;
+use super::policy::Policy;
+use super::{LegalBasisFacts, RuleViolation, violation};
+
+/// Everything the submission rules look at.
+pub struct Submission<'a> {
+    pub referral: &'a Referral,
+    /// The policy in force on `day`.
+    pub policy: &'a Policy,
+    pub birth_date: NaiveDate,
+    /// The day of submission; ages and validity are judged on it.
+    pub day: NaiveDate,
+    pub assessments: &'a [Assessment],
+    /// The plan the referral names, if it exists.
+    pub plan: Option<&'a Plan>,
+    /// The legal-basis catalogue by code.
+    pub legal_bases: &'a HashMap<String, LegalBasisFacts>,
+}
+
+/// The oldest age a contact-person arrangement can be granted for (BL §§113–116: to 22).
+const MAX_AGE: u32 = 22;
+
+pub fn check(s: &Submission<'_>) -> Vec<RuleViolation> {
+    let mut found = Vec::new();
+    let age = age_years(s.birth_date, s.day);
+    documentation(s, &mut found);
+    contents(s, &mut found);
+    consent(s, age, &mut found);
+    compulsory(s, &mut found);
+    age_rules(s, age, &mut found);
+    hours(s, &mut found);
+    network(s, &mut found);
+    found
+}
+
+fn blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// The code of a `legalBases/{code}` name.
+fn basis_code(name: &str) -> Option<&str> {
+    name.strip_prefix("legalBases/").filter(|c| !c.is_empty())
+}
+
+/// R-RV-1: a completed assessment and, where the policy says so, a plan with a goal.
+fn documentation(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
+    let completed = s.assessments.iter().any(|a| {
+        a.completion_date
+            .as_ref()
+            .and_then(|d| d.to_naive())
+            .is_some_and(|d| d <= s.day)
+            && !blank(&a.conclusion)
+    });
+    if !completed {
+        found.push(violation(
+            "R-RV-1",
+            "assessments",
+            "a completed assessment (afdækning or børnefaglig undersøgelse) with its date and conclusion is required",
+        ));
+    }
+    if s.policy.plan_required {
+        match s.plan {
+            None => found.push(violation(
+                "R-RV-1",
+                "plan",
+                "the municipality's policy requires an action plan before visitation",
+            )),
+            Some(plan) if plan.goals.iter().all(|g| blank(&g.description)) => found.push(
+                violation("R-RV-1", "plan", "the action plan needs at least one goal"),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// R-RV-2: recipient, target groups, needs, hours, purpose, duration and legal basis.
+fn contents(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
+    let r = s.referral;
+    if Recipient::try_from(r.recipient).unwrap_or(Recipient::Unspecified) == Recipient::Unspecified
+    {
+        found.push(violation(
+            "R-RV-2",
+            "recipient",
+            "say whether the contact person is for the CHILD or the FAMILY",
+        ));
+    }
+    if r.target_groups.is_empty() {
+        found.push(violation(
+            "R-RV-2",
+            "target_groups",
+            "at least one target group is required",
+        ));
+    }
+    if r.target_groups.contains(&(TargetGroup::Other as i32)) && blank(&r.target_group_other) {
+        found.push(violation(
+            "R-RV-2",
+            "target_group_other",
+            "describe the OTHER target group",
+        ));
+    }
+    let needs_stated = r
+        .needs
+        .as_ref()
+        .is_some_and(|n| !n.competences.is_empty() || !blank(&n.description));
+    if !needs_stated {
+        found.push(violation(
+            "R-RV-2",
+            "needs",
+            "state the needs that matter for matching (competences or a description)",
+        ));
+    }
+    if r.requested_minutes_per_week <= 0 {
+        found.push(violation(
+            "R-RV-2",
+            "requested_minutes_per_week",
+            "the requested hours per week are required",
+        ));
+    }
+    if blank(&r.purpose) {
+        found.push(violation(
+            "R-RV-2",
+            "purpose",
+            "the purpose of the measure is required (BL §32 stk.3)",
+        ));
+    }
+    if r.expected_duration_months <= 0 {
+        found.push(violation(
+            "R-RV-2",
+            "expected_duration_months",
+            "the expected duration is required (BL §32 stk.3)",
+        ));
+    }
+    match basis_code(&r.legal_basis).and_then(|c| s.legal_bases.get(c)) {
+        None => found.push(violation(
+            "R-RV-2",
+            "legal_basis",
+            "a legal basis from the catalogue is required, e.g. legalBases/bl-32-1-3",
+        )),
+        Some(basis) if !basis.in_force_on(s.day) => found.push(violation(
+            "R-RV-2",
+            "legal_basis",
+            format!(
+                "{} is not in force on {}; new grants use Barnets Lov",
+                r.legal_basis, s.day
+            ),
+        )),
+        Some(_) => {}
+    }
+}
+
+/// R-RV-3: the custody holder's consent, or a no-consent basis with its decision; the child's
+/// view; the young person's own consent where policy requires it.
+fn consent(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
+    let Some(consent) = s.referral.consent.as_ref() else {
+        found.push(violation(
+            "R-RV-3",
+            "consent",
+            "record the custody holder's consent or the basis for acting without it",
+        ));
+        return;
+    };
+    let without_consent = !consent.custody_holder_consented;
+    if consent.custody_holder_consented {
+        let dated = consent
+            .consent_date
+            .as_ref()
+            .and_then(|d| d.to_naive())
+            .is_some_and(|d| d <= s.day);
+        if !dated {
+            found.push(violation(
+                "R-RV-3",
+                "consent.consent_date",
+                "the date the custody holder consented is required (not in the future)",
+            ));
+        }
+    } else {
+        match basis_code(&consent.no_consent_legal_basis).and_then(|c| s.legal_bases.get(c)) {
+            Some(basis)
+                if basis.without_consent && basis.in_force_on(s.day) && basis.covers_age(age) => {}
+            Some(basis) if basis.without_consent && !basis.covers_age(age) => {
+                found.push(violation(
+                    "R-RV-3",
+                    "consent.no_consent_legal_basis",
+                    format!(
+                        "{} does not apply at the child's age ({age})",
+                        consent.no_consent_legal_basis
+                    ),
+                ))
+            }
+            _ => found.push(violation(
+                "R-RV-3",
+                "consent.no_consent_legal_basis",
+                "without the custody holder's consent, a basis that allows it (e.g. legalBases/bl-39) is required",
+            )),
+        }
+        if blank(&consent.no_consent_decision_reference) {
+            found.push(violation(
+                "R-RV-3",
+                "consent.no_consent_decision_reference",
+                "the reference to the decision to act without consent is required",
+            ));
+        }
+    }
+    if blank(&consent.child_view) {
+        found.push(violation(
+            "R-RV-3",
+            "consent.child_view",
+            "the child's own view is always recorded",
+        ));
+    }
+    if let Some(from) = s.policy.own_consent_age_years
+        && age >= from
+        && !without_consent
+        && !consent.young_person_consented
+    {
+        found.push(violation(
+            "R-RV-3",
+            "consent.young_person_consented",
+            format!("the policy requires the young person's own consent from age {from}"),
+        ));
+    }
+}
+
+/// R-RV-4: a compulsory condition names its basis, its reference and its end.
+fn compulsory(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
+    let Some(condition) = s.referral.compulsory_condition.as_ref() else {
+        return;
+    };
+    if basis_code(&condition.legal_basis)
+        .and_then(|c| s.legal_bases.get(c))
+        .is_none()
+    {
+        found.push(violation(
+            "R-RV-4",
+            "compulsory_condition.legal_basis",
+            "the basis of the condition (e.g. legalBases/strfl-74a) is required",
+        ));
+    }
+    if blank(&condition.reference) {
+        found.push(violation(
+            "R-RV-4",
+            "compulsory_condition.reference",
+            "the court or prosecution reference is required",
+        ));
+    }
+    let ends = condition.end_date.as_ref().and_then(|d| d.to_naive());
+    if ends.is_none_or(|end| end < s.day) {
+        found.push(violation(
+            "R-RV-4",
+            "compulsory_condition.end_date",
+            "the condition's end date is required and must not have passed",
+        ));
+    }
+}
+
+/// R-RV-5: the policy's minimum age unless justified; 18–22 only on a basis for that age.
+fn age_rules(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
+    if age > MAX_AGE {
+        found.push(violation(
+            "R-RV-5",
+            "person",
+            format!("the person is {age}; a contact person can be granted up to age {MAX_AGE}"),
+        ));
+        return;
+    }
+    if let Some(min) = s.policy.min_age_years
+        && age < min
+        && blank(&s.referral.age_justification)
+    {
+        found.push(violation(
+            "R-RV-5",
+            "age_justification",
+            format!("the child is {age}, under the policy's minimum age of {min}: record why"),
+        ));
+    }
+    if let Some(basis) = basis_code(&s.referral.legal_basis).and_then(|c| s.legal_bases.get(c))
+        && !basis.covers_age(age)
+    {
+        found.push(violation(
+            "R-RV-5",
+            "legal_basis",
+            if age >= 18 {
+                format!(
+                    "at {age} an ungestøtte basis (legalBases/bl-113-116) is required, not {}",
+                    s.referral.legal_basis
+                )
+            } else {
+                format!("{} does not apply at age {age}", s.referral.legal_basis)
+            },
+        ));
+    }
+}
+
+/// R-RV-6: more than the policy's maximum hours needs an individual justification.
+fn hours(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
+    if let Some(max) = s.policy.max_minutes_per_week
+        && i64::from(s.referral.requested_minutes_per_week) > i64::from(max)
+        && blank(&s.referral.hours_justification)
+    {
+        found.push(violation(
+            "R-RV-6",
+            "hours_justification",
+            format!(
+                "{} minutes a week is above the policy's {max}: record an individual justification",
+                s.referral.requested_minutes_per_week
+            ),
+        ));
+    }
+}
+
+/// R-RV-7: the family's own network cannot meet the need, where the policy asks.
+fn network(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
+    if s.policy.network_statement_required && blank(&s.referral.network_statement) {
+        found.push(violation(
+            "R-RV-7",
+            "network_statement",
+            "the policy requires a statement that the family's own network cannot meet the need",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::examples;
+    use kontakt_proto::common::v1::Date;
+    use kontakt_proto::referral::v1::{
+        AssessmentKind, CompulsoryCondition, Consent, Goal, Needs, Referral,
+    };
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    fn date(d: NaiveDate) -> Option<Date> {
+        Some(d.into())
+    }
+
+    const TODAY: (i32, u32, u32) = (2026, 11, 24);
+
+    fn today() -> NaiveDate {
+        day(TODAY.0, TODAY.1, TODAY.2)
+    }
+
+    fn catalogue() -> HashMap<String, LegalBasisFacts> {
+        let basis = |code: &str, from, until, ages: (Option<u32>, Option<u32>), without| {
+            (
+                code.to_owned(),
+                LegalBasisFacts {
+                    code: code.to_owned(),
+                    valid_from: from,
+                    valid_until: until,
+                    min_age_years: ages.0,
+                    max_age_years: ages.1,
+                    without_consent: without,
+                },
+            )
+        };
+        let bl = day(2024, 1, 1);
+        let sel_end = Some(day(2023, 12, 31));
+        HashMap::from([
+            basis("bl-32-1-3", bl, None, (None, Some(17)), false),
+            basis("bl-39", bl, None, (Some(10), Some(17)), true),
+            basis("bl-113-116", bl, None, (Some(18), Some(22)), false),
+            basis(
+                "sel-52-3-6",
+                day(1998, 7, 1),
+                sel_end,
+                (None, Some(17)),
+                false,
+            ),
+            basis("strfl-74a", day(2001, 7, 1), None, (None, None), false),
+        ])
+    }
+
+    /// A complete referral for a 13-year-old that every example policy accepts.
+    fn complete() -> Referral {
+        Referral {
+            recipient: Recipient::Child as i32,
+            target_groups: vec![TargetGroup::CrimeRisk as i32],
+            needs: Some(Needs {
+                description: "a calm adult who plays football".into(),
+                ..Needs::default()
+            }),
+            requested_minutes_per_week: 180,
+            purpose: "stable school attendance".into(),
+            expected_duration_months: 12,
+            legal_basis: "legalBases/bl-32-1-3".into(),
+            consent: Some(Consent {
+                custody_holder_consented: true,
+                consent_date: date(day(2026, 11, 1)),
+                child_view: "wants someone to talk to".into(),
+                young_person_consented: true,
+                ..Consent::default()
+            }),
+            plan: "municipalities/183/cases/c-1/plans/pl-1".into(),
+            network_statement: "the grandparents live abroad".into(),
+            ..Referral::default()
+        }
+    }
+
+    fn assessment() -> Assessment {
+        Assessment {
+            kind: AssessmentKind::Preliminary as i32,
+            completion_date: date(day(2026, 10, 1)),
+            conclusion: "needs a fixed adult".into(),
+            ..Assessment::default()
+        }
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            goals: vec![Goal {
+                goal_id: "g1".into(),
+                description: "attends school 4 days a week".into(),
+                ..Goal::default()
+            }],
+            ..Plan::default()
+        }
+    }
+
+    /// The rule ids and fields broken by `referral` for a child born on `birth` under `policy`.
+    fn broken(
+        referral: &Referral,
+        policy: &Policy,
+        birth: NaiveDate,
+        assessments: &[Assessment],
+        plan: Option<&Plan>,
+    ) -> Vec<(String, String)> {
+        let catalogue = catalogue();
+        check(&Submission {
+            referral,
+            policy,
+            birth_date: birth,
+            day: today(),
+            assessments,
+            plan,
+            legal_bases: &catalogue,
+        })
+        .into_iter()
+        .map(|v| (v.rule, v.subject))
+        .collect()
+    }
+
+    fn thirteen() -> NaiveDate {
+        day(2013, 6, 1)
+    }
+
+    fn all_policies() -> [(&'static str, Policy); 3] {
+        [
+            ("Ishøj", examples::committee_with_plan()),
+            ("Ringsted", examples::counsellor_decides()),
+            ("third", examples::third()),
+        ]
+    }
+
+    fn rv(rule: &str, field: &str) -> (String, String) {
+        (rule.to_owned(), field.to_owned())
+    }
+
+    #[test]
+    fn a_complete_referral_passes_under_every_policy() {
+        for (name, policy) in all_policies() {
+            let plan = plan();
+            assert_eq!(
+                broken(
+                    &complete(),
+                    &policy,
+                    thirteen(),
+                    &[assessment()],
+                    Some(&plan)
+                ),
+                [],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn r_rv_1_a_referral_without_a_completed_assessment_cannot_be_submitted() {
+        let ongoing = Assessment {
+            completion_date: None,
+            ..assessment()
+        };
+        let unconcluded = Assessment {
+            conclusion: " ".into(),
+            ..assessment()
+        };
+        for (name, policy) in all_policies() {
+            for assessments in [vec![], vec![ongoing.clone()], vec![unconcluded.clone()]] {
+                let plan = plan();
+                assert_eq!(
+                    broken(&complete(), &policy, thirteen(), &assessments, Some(&plan)),
+                    [rv("R-RV-1", "assessments")],
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn r_rv_1_a_plan_with_a_goal_is_required_only_where_the_policy_says_so() {
+        let no_goals = Plan::default();
+        for (name, policy) in all_policies() {
+            let expected = if policy.plan_required {
+                vec![rv("R-RV-1", "plan")]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                broken(&complete(), &policy, thirteen(), &[assessment()], None),
+                expected,
+                "{name}: no plan"
+            );
+            assert_eq!(
+                broken(
+                    &complete(),
+                    &policy,
+                    thirteen(),
+                    &[assessment()],
+                    Some(&no_goals)
+                ),
+                expected,
+                "{name}: a plan without goals"
+            );
+        }
+    }
+
+    #[test]
+    fn r_rv_2_every_missing_part_of_the_referral_is_named() {
+        let empty = Referral {
+            consent: complete().consent,
+            network_statement: "n".into(),
+            target_groups: vec![TargetGroup::Other as i32],
+            ..Referral::default()
+        };
+        let plan = plan();
+        let got = broken(
+            &empty,
+            &examples::counsellor_decides(),
+            thirteen(),
+            &[assessment()],
+            Some(&plan),
+        );
+        for field in [
+            "recipient",
+            "target_group_other",
+            "needs",
+            "requested_minutes_per_week",
+            "purpose",
+            "expected_duration_months",
+            "legal_basis",
+        ] {
+            assert!(got.contains(&rv("R-RV-2", field)), "{field} in {got:?}");
+        }
+        let none = Referral {
+            target_groups: vec![],
+            ..complete()
+        };
+        assert!(
+            broken(
+                &none,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                None
+            )
+            .contains(&rv("R-RV-2", "target_groups"))
+        );
+    }
+
+    #[test]
+    fn r_rv_2_a_new_referral_cannot_cite_a_repealed_serviceloven_basis() {
+        let old = Referral {
+            legal_basis: "legalBases/sel-52-3-6".into(),
+            ..complete()
+        };
+        let plan = plan();
+        for (name, policy) in all_policies() {
+            assert_eq!(
+                broken(&old, &policy, thirteen(), &[assessment()], Some(&plan)),
+                [rv("R-RV-2", "legal_basis")],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn r_rv_3_without_consent_a_basis_allowing_it_and_its_decision_are_required() {
+        let plan = plan();
+        let policy = examples::committee_with_plan();
+        let mut referral = complete();
+        referral.consent = Some(Consent {
+            custody_holder_consented: false,
+            child_view: "ok".into(),
+            ..Consent::default()
+        });
+        assert_eq!(
+            broken(&referral, &policy, thirteen(), &[assessment()], Some(&plan)),
+            [
+                rv("R-RV-3", "consent.no_consent_legal_basis"),
+                rv("R-RV-3", "consent.no_consent_decision_reference")
+            ]
+        );
+        referral.consent = Some(Consent {
+            custody_holder_consented: false,
+            no_consent_legal_basis: "legalBases/bl-39".into(),
+            no_consent_decision_reference: "BU-2026-17".into(),
+            child_view: "ok".into(),
+            ..Consent::default()
+        });
+        assert_eq!(
+            broken(&referral, &policy, thirteen(), &[assessment()], Some(&plan)),
+            []
+        );
+        // BL §39 is for ages 10–17: not for a 9-year-old.
+        let mut young = referral.clone();
+        young.age_justification = "n/a".into();
+        assert_eq!(
+            broken(
+                &young,
+                &policy,
+                day(2017, 1, 1),
+                &[assessment()],
+                Some(&plan)
+            ),
+            [rv("R-RV-3", "consent.no_consent_legal_basis")]
+        );
+    }
+
+    #[test]
+    fn r_rv_3_the_consent_date_and_the_childs_view_are_always_recorded() {
+        let plan = plan();
+        let mut referral = complete();
+        referral.consent = Some(Consent {
+            custody_holder_consented: true,
+            ..Consent::default()
+        });
+        for (name, policy) in all_policies() {
+            let got = broken(&referral, &policy, thirteen(), &[assessment()], Some(&plan));
+            assert!(
+                got.contains(&rv("R-RV-3", "consent.consent_date")),
+                "{name}"
+            );
+            assert!(got.contains(&rv("R-RV-3", "consent.child_view")), "{name}");
+        }
+        referral.consent = None;
+        assert_eq!(
+            broken(
+                &referral,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                None
+            ),
+            [rv("R-RV-3", "consent")]
+        );
+    }
+
+    #[test]
+    fn r_rv_3_the_young_persons_own_consent_from_the_policys_age() {
+        let plan = plan();
+        let mut referral = complete();
+        if let Some(c) = referral.consent.as_mut() {
+            c.young_person_consented = false;
+        }
+        let sixteen = day(2010, 1, 1);
+        for (name, policy) in all_policies() {
+            let expected = if policy.own_consent_age_years.is_some() {
+                vec![rv("R-RV-3", "consent.young_person_consented")]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                broken(&referral, &policy, sixteen, &[assessment()], Some(&plan)),
+                expected,
+                "{name}"
+            );
+        }
+        // Under that age it is not asked for.
+        assert_eq!(
+            broken(
+                &referral,
+                &examples::third(),
+                thirteen(),
+                &[assessment()],
+                Some(&plan)
+            ),
+            []
+        );
+    }
+
+    #[test]
+    fn r_rv_4_a_compulsory_condition_needs_its_basis_reference_and_future_end() {
+        let plan = plan();
+        let mut referral = complete();
+        referral.compulsory_condition = Some(CompulsoryCondition {
+            end_date: date(day(2026, 1, 1)),
+            ..CompulsoryCondition::default()
+        });
+        assert_eq!(
+            broken(
+                &referral,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                Some(&plan)
+            ),
+            [
+                rv("R-RV-4", "compulsory_condition.legal_basis"),
+                rv("R-RV-4", "compulsory_condition.reference"),
+                rv("R-RV-4", "compulsory_condition.end_date"),
+            ]
+        );
+        referral.compulsory_condition = Some(CompulsoryCondition {
+            legal_basis: "legalBases/strfl-74a".into(),
+            reference: "Retten i Glostrup 123/2026".into(),
+            end_date: date(day(2027, 6, 30)),
+        });
+        assert_eq!(
+            broken(
+                &referral,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                Some(&plan)
+            ),
+            []
+        );
+    }
+
+    #[test]
+    fn r_rv_5_under_the_policys_minimum_age_only_with_a_justification() {
+        let plan = plan();
+        let eleven = day(2015, 6, 1);
+        let twelve = day(2014, 6, 1);
+        let ringsted = examples::counsellor_decides();
+        assert_eq!(
+            broken(&complete(), &ringsted, eleven, &[assessment()], None),
+            [rv("R-RV-5", "age_justification")],
+            "an 11-year-old in Ringsted"
+        );
+        assert_eq!(
+            broken(&complete(), &ringsted, twelve, &[assessment()], None),
+            [],
+            "a 12-year-old in Ringsted"
+        );
+        let justified = Referral {
+            age_justification: "mature for their age; the school asks for it".into(),
+            ..complete()
+        };
+        assert_eq!(
+            broken(&justified, &ringsted, eleven, &[assessment()], None),
+            []
+        );
+        // Ishøj states no minimum; the third standard's is 10.
+        assert_eq!(
+            broken(
+                &complete(),
+                &examples::committee_with_plan(),
+                day(2020, 1, 1),
+                &[assessment()],
+                Some(&plan)
+            ),
+            []
+        );
+        assert_eq!(
+            broken(
+                &complete(),
+                &examples::third(),
+                day(2017, 1, 1),
+                &[assessment()],
+                Some(&plan)
+            ),
+            [rv("R-RV-5", "age_justification")]
+        );
+    }
+
+    #[test]
+    fn r_rv_5_young_adults_need_an_ungestotte_basis_and_none_is_granted_after_22() {
+        let plan = plan();
+        let nineteen = day(2007, 1, 1);
+        for (name, policy) in all_policies() {
+            assert_eq!(
+                broken(&complete(), &policy, nineteen, &[assessment()], Some(&plan)),
+                [rv("R-RV-5", "legal_basis")],
+                "{name}"
+            );
+            let ungestotte = Referral {
+                legal_basis: "legalBases/bl-113-116".into(),
+                ..complete()
+            };
+            assert_eq!(
+                broken(&ungestotte, &policy, nineteen, &[assessment()], Some(&plan)),
+                [],
+                "{name}"
+            );
+            assert_eq!(
+                broken(
+                    &ungestotte,
+                    &policy,
+                    day(2000, 1, 1),
+                    &[assessment()],
+                    Some(&plan)
+                ),
+                [rv("R-RV-5", "person")],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn r_rv_6_hours_above_the_policys_maximum_need_a_justification() {
+        let plan = plan();
+        let four_hours = Referral {
+            requested_minutes_per_week: 240,
+            ..complete()
+        };
+        assert_eq!(
+            broken(
+                &four_hours,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                None
+            ),
+            [rv("R-RV-6", "hours_justification")],
+            "4 hours in Ringsted"
+        );
+        let justified = Referral {
+            hours_justification: "two settings: school and home".into(),
+            ..four_hours.clone()
+        };
+        assert_eq!(
+            broken(
+                &justified,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                None
+            ),
+            []
+        );
+        // Ishøj has no maximum (the committee sets the hours); the third allows 5 hours.
+        for policy in [examples::committee_with_plan(), examples::third()] {
+            assert_eq!(
+                broken(
+                    &four_hours,
+                    &policy,
+                    thirteen(),
+                    &[assessment()],
+                    Some(&plan)
+                ),
+                []
+            );
+        }
+    }
+
+    #[test]
+    fn r_rv_7_a_network_statement_only_where_the_policy_asks() {
+        let plan = plan();
+        let without = Referral {
+            network_statement: String::new(),
+            ..complete()
+        };
+        for (name, policy) in all_policies() {
+            let expected = if policy.network_statement_required {
+                vec![rv("R-RV-7", "network_statement")]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                broken(&without, &policy, thirteen(), &[assessment()], Some(&plan)),
+                expected,
+                "{name}"
+            );
+        }
+    }
+}
