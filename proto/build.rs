@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    // Every message knows its full name (`prost::Name`), which event payloads need.
+    config.enable_type_names();
 
     println!("cargo:rerun-if-changed=kontakt");
     tonic_prost_build::configure()

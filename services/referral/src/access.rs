@@ -30,5 +30,57 @@ pub static ACCESS: AccessTable = AccessTable {
             "LookupPerson",
             &[Role::Counsellor, Role::CaseSystem, Role::Admin],
         ),
+        // Policies are set by administrators and read by everyone who works under them.
+        ("CreatePolicy", &[Role::Admin]),
+        (
+            "ListPolicies",
+            &[
+                Role::Counsellor,
+                Role::Committee,
+                Role::Coordinator,
+                Role::Finance,
+                Role::CaseSystem,
+                Role::Admin,
+            ],
+        ),
+        // The referral is written by the counsellor or their case system.
+        ("CreateCase", WRITERS),
+        ("CreatePlan", WRITERS),
+        ("CreateReferral", WRITERS),
+        ("UpdateReferral", WRITERS),
+        ("CreateAssessment", WRITERS),
+        ("SubmitReferral", WRITERS),
+        ("GetCase", READERS),
+        ("GetReferral", READERS),
+        // Visitation: the committee (R-RV-8) or, without one, the counsellor.
+        (
+            "CreateCommitteeMeeting",
+            &[Role::Committee, Role::Counsellor, Role::Admin],
+        ),
+        (
+            "ScheduleReferral",
+            &[Role::Committee, Role::Counsellor, Role::Admin],
+        ),
+        ("DecideReferral", &[Role::Committee, Role::Counsellor]),
+        (
+            "GetGrant",
+            &[
+                Role::Counsellor,
+                Role::Committee,
+                Role::Coordinator,
+                Role::Finance,
+                Role::CaseSystem,
+                Role::Admin,
+            ],
+        ),
     ],
 };
+
+const WRITERS: &[Role] = &[Role::Counsellor, Role::CaseSystem, Role::Admin];
+const READERS: &[Role] = &[
+    Role::Counsellor,
+    Role::Committee,
+    Role::Coordinator,
+    Role::CaseSystem,
+    Role::Admin,
+];

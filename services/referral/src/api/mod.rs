@@ -1,4 +1,7 @@
-//! The gRPC surface: proto <-> rows, and nothing else.
+//! The gRPC surface: proto <-> rows, and nothing else. Persons and the catalogue here; the
+//! referral workflow in `workflow`.
+
+mod workflow;
 
 use std::sync::Arc;
 
@@ -8,6 +11,8 @@ use kontakt_platform::clock::SharedClock;
 use kontakt_platform::cpr::Cpr;
 use kontakt_platform::cpr_vault::CprVault;
 use kontakt_platform::{ApiError, pagination, resource};
+use kontakt_proto::referral::v1::*;
+#[allow(unused_imports)]
 use kontakt_proto::referral::v1::{
     CreatePersonRequest, GetLegalBasisRequest, GetPersonRequest, Law, LegalBasis,
     ListLegalBasesRequest, ListLegalBasesResponse, LookupPersonRequest, Person,
@@ -126,6 +131,125 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(
             ReferralApi::lookup_person(self, request).await?,
         ))
+    }
+
+    async fn create_policy(
+        &self,
+        request: Request<CreatePolicyRequest>,
+    ) -> Result<Response<MunicipalityPolicy>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_policy(self, request).await?,
+        ))
+    }
+
+    async fn list_policies(
+        &self,
+        request: Request<ListPoliciesRequest>,
+    ) -> Result<Response<ListPoliciesResponse>, Status> {
+        Ok(Response::new(
+            ReferralApi::list_policies(self, request).await?,
+        ))
+    }
+
+    async fn create_case(
+        &self,
+        request: Request<CreateCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_case(self, request).await?,
+        ))
+    }
+
+    async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
+        Ok(Response::new(ReferralApi::get_case(self, request).await?))
+    }
+
+    async fn create_plan(
+        &self,
+        request: Request<CreatePlanRequest>,
+    ) -> Result<Response<Plan>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_plan(self, request).await?,
+        ))
+    }
+
+    async fn create_referral(
+        &self,
+        request: Request<CreateReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_referral(self, request).await?,
+        ))
+    }
+
+    async fn get_referral(
+        &self,
+        request: Request<GetReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        Ok(Response::new(
+            ReferralApi::get_referral(self, request).await?,
+        ))
+    }
+
+    async fn update_referral(
+        &self,
+        request: Request<UpdateReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        Ok(Response::new(
+            ReferralApi::update_referral(self, request).await?,
+        ))
+    }
+
+    async fn create_assessment(
+        &self,
+        request: Request<CreateAssessmentRequest>,
+    ) -> Result<Response<Assessment>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_assessment(self, request).await?,
+        ))
+    }
+
+    async fn submit_referral(
+        &self,
+        request: Request<SubmitReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        Ok(Response::new(
+            ReferralApi::submit_referral(self, request).await?,
+        ))
+    }
+
+    async fn create_committee_meeting(
+        &self,
+        request: Request<CreateCommitteeMeetingRequest>,
+    ) -> Result<Response<CommitteeMeeting>, Status> {
+        Ok(Response::new(
+            ReferralApi::create_committee_meeting(self, request).await?,
+        ))
+    }
+
+    async fn schedule_referral(
+        &self,
+        request: Request<ScheduleReferralRequest>,
+    ) -> Result<Response<CommitteeMeeting>, Status> {
+        Ok(Response::new(
+            ReferralApi::schedule_referral(self, request).await?,
+        ))
+    }
+
+    async fn decide_referral(
+        &self,
+        request: Request<DecideReferralRequest>,
+    ) -> Result<Response<Decision>, Status> {
+        Ok(Response::new(
+            ReferralApi::decide_referral(self, request).await?,
+        ))
+    }
+
+    async fn get_grant(
+        &self,
+        request: Request<GetGrantRequest>,
+    ) -> Result<Response<Grant>, Status> {
+        Ok(Response::new(ReferralApi::get_grant(self, request).await?))
     }
 
     async fn get_legal_basis(
@@ -276,5 +400,8 @@ fn to_proto(row: LegalBasisRow) -> LegalBasis {
             .replaced_by
             .map(|code| format!("{LEGAL_BASES}/{code}"))
             .unwrap_or_default(),
+        min_age_years: row.min_age_years,
+        max_age_years: row.max_age_years,
+        without_consent: row.without_consent,
     }
 }

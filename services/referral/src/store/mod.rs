@@ -1,4 +1,9 @@
-//! SQL for the `referral` schema, one section per aggregate.
+//! SQL for the `referral` schema, one section per aggregate (persons and the catalogue here;
+//! the referral workflow in `referrals`).
+
+mod referrals;
+
+pub use referrals::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kontakt_platform::audit::{AuditLog, Entry};
@@ -19,6 +24,9 @@ pub struct LegalBasisRow {
     pub valid_from: NaiveDate,
     pub valid_until: Option<NaiveDate>,
     pub replaced_by: Option<String>,
+    pub min_age_years: Option<i32>,
+    pub max_age_years: Option<i32>,
+    pub without_consent: bool,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -173,7 +181,8 @@ impl Store {
         today: NaiveDate,
     ) -> Result<Vec<LegalBasisRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by
+            "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by,
+                    min_age_years, max_age_years, without_consent
                FROM legal_bases
               WHERE ($1::text IS NULL OR code > $1)
                 AND ($3 OR valid_until IS NULL OR valid_until >= $4)
@@ -190,7 +199,8 @@ impl Store {
 
     pub async fn get_legal_basis(&self, code: &str) -> Result<Option<LegalBasisRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by
+            "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by,
+                    min_age_years, max_age_years, without_consent
                FROM legal_bases WHERE code = $1",
         )
         .bind(code)

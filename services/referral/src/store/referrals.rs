@@ -1,0 +1,634 @@
+//! SQL for the referral workflow: policies, cases, plans, referrals, assessments, committee
+//! meetings, decisions and grants. Steps that change several rows take the caller's
+//! transaction, so the api commits a whole step (with its audit rows and events) or nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use super::Store;
+use crate::domain::LegalBasisFacts;
+
+pub type Tx = Transaction<'static, Postgres>;
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct PolicyRow {
+    pub municipality: String,
+    pub id: String,
+    pub effective_from: NaiveDate,
+    pub body: Vec<u8>,
+    pub create_time: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct FactsRow {
+    code: String,
+    valid_from: NaiveDate,
+    valid_until: Option<NaiveDate>,
+    min_age_years: Option<i32>,
+    max_age_years: Option<i32>,
+    without_consent: bool,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CaseRow {
+    pub municipality: String,
+    pub id: String,
+    pub case_system: String,
+    pub external_id: String,
+    pub kle_number: String,
+    pub person_id: String,
+    pub counsellor: String,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ReferralRow {
+    pub municipality: String,
+    pub id: String,
+    pub case_id: String,
+    pub person_id: String,
+    pub counsellor: String,
+    pub state: String,
+    pub body: Vec<u8>,
+    pub request_id: String,
+    pub committee_meeting: Option<String>,
+    pub revision: i64,
+    pub submit_time: Option<DateTime<Utc>>,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct MeetingRow {
+    pub municipality: String,
+    pub id: String,
+    pub committee: String,
+    pub meeting_date: NaiveDate,
+    pub state: String,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct GrantRow {
+    pub municipality: String,
+    pub id: String,
+    pub referral_id: String,
+    pub case_id: String,
+    pub person_id: String,
+    pub counsellor: String,
+    pub state: String,
+    pub recipient: i32,
+    pub legal_basis: String,
+    pub purpose: String,
+    pub start_date: NaiveDate,
+    pub expected_end_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub review_date: Option<NaiveDate>,
+    pub compulsory_until: Option<NaiveDate>,
+    pub revision: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    /// The version in force on the day asked for (joined).
+    pub version_id: Option<String>,
+    pub minutes_per_week: Option<i32>,
+}
+
+/// A grant and its first version, as a decision creates them.
+pub struct NewGrant<'a> {
+    pub municipality: &'a str,
+    pub id: &'a str,
+    pub referral_id: &'a str,
+    pub case_id: &'a str,
+    pub person_id: &'a str,
+    pub counsellor: &'a str,
+    pub recipient: i32,
+    pub legal_basis: &'a str,
+    pub purpose: &'a str,
+    pub start_date: NaiveDate,
+    pub expected_end_date: NaiveDate,
+    pub review_date: Option<NaiveDate>,
+    pub compulsory_until: Option<NaiveDate>,
+    pub version_id: &'a str,
+    pub minutes_per_week: i32,
+    pub version_body: &'a [u8],
+}
+
+const REFERRAL_COLUMNS: &str = "municipality, id, case_id, person_id, counsellor, state, body, request_id, committee_meeting, revision, submit_time, create_time, update_time";
+const CASE_COLUMNS: &str = "municipality, id, case_system, external_id, kle_number, person_id, counsellor, create_time, update_time";
+const MEETING_COLUMNS: &str =
+    "municipality, id, committee, meeting_date, state, create_time, update_time";
+
+impl Store {
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    // Policies ---------------------------------------------------------------------------
+
+    /// Inserts a policy version; `None` if the municipality has one from the same date.
+    pub async fn insert_policy(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+        effective_from: NaiveDate,
+        body: &[u8],
+        created_by: &str,
+    ) -> Result<Option<PolicyRow>, sqlx::Error> {
+        sqlx::query_as(
+            "INSERT INTO policies (municipality, id, effective_from, body, created_by)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (municipality, effective_from) DO NOTHING
+             RETURNING municipality, id, effective_from, body, create_time",
+        )
+        .bind(municipality)
+        .bind(id)
+        .bind(effective_from)
+        .bind(body)
+        .bind(created_by)
+        .fetch_optional(tx)
+        .await
+    }
+
+    /// Newest effective_from first, after the page cursor (an effective_from date).
+    pub async fn list_policies(
+        &self,
+        municipality: &str,
+        before: Option<NaiveDate>,
+        limit: i64,
+    ) -> Result<Vec<PolicyRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT municipality, id, effective_from, body, create_time FROM policies
+              WHERE municipality = $1 AND ($2::date IS NULL OR effective_from < $2)
+              ORDER BY effective_from DESC LIMIT $3",
+        )
+        .bind(municipality)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The policy in force on `day`: the latest that took effect on or before it.
+    pub async fn policy_on(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        day: NaiveDate,
+    ) -> Result<Option<PolicyRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT municipality, id, effective_from, body, create_time FROM policies
+              WHERE municipality = $1 AND effective_from <= $2
+              ORDER BY effective_from DESC LIMIT 1",
+        )
+        .bind(municipality)
+        .bind(day)
+        .fetch_optional(tx)
+        .await
+    }
+
+    pub async fn legal_basis_facts(
+        &self,
+        tx: &mut PgConnection,
+    ) -> Result<HashMap<String, LegalBasisFacts>, sqlx::Error> {
+        let rows: Vec<FactsRow> = sqlx::query_as(
+            "SELECT code, valid_from, valid_until, min_age_years, max_age_years, without_consent
+               FROM legal_bases",
+        )
+        .fetch_all(tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let facts = LegalBasisFacts {
+                    code: row.code.clone(),
+                    valid_from: row.valid_from,
+                    valid_until: row.valid_until,
+                    min_age_years: row.min_age_years.and_then(|v| u32::try_from(v).ok()),
+                    max_age_years: row.max_age_years.and_then(|v| u32::try_from(v).ok()),
+                    without_consent: row.without_consent,
+                };
+                (row.code, facts)
+            })
+            .collect())
+    }
+
+    // Cases ------------------------------------------------------------------------------
+
+    /// Inserts the case, or returns the one already registered under the same case-system
+    /// reference (`false` = it existed).
+    pub async fn insert_case(
+        &self,
+        tx: &mut PgConnection,
+        row: &CaseRow,
+    ) -> Result<(CaseRow, bool), sqlx::Error> {
+        let inserted: Option<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO cases (municipality, id, case_system, external_id, kle_number, person_id, counsellor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (municipality, case_system, external_id) DO NOTHING
+             RETURNING {CASE_COLUMNS}"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.id)
+        .bind(&row.case_system)
+        .bind(&row.external_id)
+        .bind(&row.kle_number)
+        .bind(&row.person_id)
+        .bind(&row.counsellor)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(case) = inserted {
+            return Ok((case, true));
+        }
+        let existing = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM cases
+              WHERE municipality = $1 AND case_system = $2 AND external_id = $3"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.case_system)
+        .bind(&row.external_id)
+        .fetch_one(tx)
+        .await?;
+        Ok((existing, false))
+    }
+
+    pub async fn get_case(
+        &self,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<CaseRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE municipality = $1 AND id = $2"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn person_exists(
+        &self,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<NaiveDate>, sqlx::Error> {
+        sqlx::query_scalar("SELECT birth_date FROM persons WHERE municipality = $1 AND id = $2")
+            .bind(municipality)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    // Plans ------------------------------------------------------------------------------
+
+    pub async fn insert_plan(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        case_id: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO plans (municipality, case_id, id, body) VALUES ($1, $2, $3, $4)
+             RETURNING create_time",
+        )
+        .bind(municipality)
+        .bind(case_id)
+        .bind(id)
+        .bind(body)
+        .fetch_one(tx)
+        .await
+    }
+
+    pub async fn get_plan(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        case_id: &str,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT body FROM plans WHERE municipality = $1 AND case_id = $2 AND id = $3",
+        )
+        .bind(municipality)
+        .bind(case_id)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+    }
+
+    // Referrals --------------------------------------------------------------------------
+
+    /// Inserts a draft. A retry with the same request id gets the referral it made (`false`);
+    /// a second open referral on a case is `Err(OpenReferral(existing id))`.
+    pub async fn insert_referral(
+        &self,
+        tx: &mut PgConnection,
+        row: &ReferralRow,
+    ) -> Result<Result<(ReferralRow, bool), String>, sqlx::Error> {
+        if let Some(existing) = sqlx::query_as::<_, ReferralRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND request_id = $2"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.request_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Ok(Ok((existing, false)));
+        }
+        let inserted: Option<ReferralRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO referrals (municipality, id, case_id, person_id, counsellor, state, body, request_id)
+             VALUES ($1, $2, $3, $4, $5, 'DRAFT', $6, $7)
+             ON CONFLICT DO NOTHING
+             RETURNING {REFERRAL_COLUMNS}"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.id)
+        .bind(&row.case_id)
+        .bind(&row.person_id)
+        .bind(&row.counsellor)
+        .bind(&row.body)
+        .bind(&row.request_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(created) = inserted {
+            return Ok(Ok((created, true)));
+        }
+        // Lost a race: either the same request id or another open referral on the case.
+        if let Some(existing) = sqlx::query_as::<_, ReferralRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND request_id = $2"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.request_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Ok(Ok((existing, false)));
+        }
+        let open: String = sqlx::query_scalar(
+            "SELECT id FROM referrals WHERE municipality = $1 AND case_id = $2
+                AND state IN ('DRAFT', 'SUBMITTED', 'IN_COMMITTEE', 'RETURNED')",
+        )
+        .bind(&row.municipality)
+        .bind(&row.case_id)
+        .fetch_one(tx)
+        .await?;
+        Ok(Err(open))
+    }
+
+    pub async fn get_referral(
+        &self,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<ReferralRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND id = $2"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The referral, locked for the rest of the transaction (one step at a time per referral).
+    pub async fn lock_referral(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<ReferralRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND id = $2 FOR UPDATE"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+    }
+
+    /// Writes a locked referral's new body, state and meeting; bumps its revision.
+    pub async fn save_referral(
+        &self,
+        tx: &mut PgConnection,
+        row: &ReferralRow,
+        submitted: bool,
+    ) -> Result<ReferralRow, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE referrals
+                SET body = $3, state = $4, committee_meeting = $5, revision = revision + 1,
+                    update_time = now(),
+                    submit_time = CASE WHEN $6 THEN now() ELSE submit_time END
+              WHERE municipality = $1 AND id = $2
+              RETURNING {REFERRAL_COLUMNS}"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.id)
+        .bind(&row.body)
+        .bind(&row.state)
+        .bind(&row.committee_meeting)
+        .bind(submitted)
+        .fetch_one(tx)
+        .await
+    }
+
+    pub async fn insert_assessment(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        referral_id: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO assessments (municipality, referral_id, id, body) VALUES ($1, $2, $3, $4)
+             RETURNING create_time",
+        )
+        .bind(municipality)
+        .bind(referral_id)
+        .bind(id)
+        .bind(body)
+        .fetch_one(tx)
+        .await
+    }
+
+    pub async fn assessments(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        referral_id: &str,
+    ) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT body FROM assessments WHERE municipality = $1 AND referral_id = $2 ORDER BY id",
+        )
+        .bind(municipality)
+        .bind(referral_id)
+        .fetch_all(tx)
+        .await
+    }
+
+    pub async fn birth_date(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        person_id: &str,
+    ) -> Result<NaiveDate, sqlx::Error> {
+        sqlx::query_scalar("SELECT birth_date FROM persons WHERE municipality = $1 AND id = $2")
+            .bind(municipality)
+            .bind(person_id)
+            .fetch_one(tx)
+            .await
+    }
+
+    // Committee meetings -----------------------------------------------------------------
+
+    pub async fn insert_meeting(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+        committee: &str,
+        meeting_date: NaiveDate,
+    ) -> Result<MeetingRow, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO committee_meetings (municipality, id, committee, meeting_date)
+             VALUES ($1, $2, $3, $4) RETURNING {MEETING_COLUMNS}"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .bind(committee)
+        .bind(meeting_date)
+        .fetch_one(tx)
+        .await
+    }
+
+    pub async fn lock_meeting(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<MeetingRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEETING_COLUMNS} FROM committee_meetings
+              WHERE municipality = $1 AND id = $2 FOR UPDATE"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+    }
+
+    /// The referrals on a meeting's agenda, by id.
+    pub async fn agenda(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        meeting_id: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM referrals WHERE municipality = $1 AND committee_meeting = $2 ORDER BY id",
+        )
+        .bind(municipality)
+        .bind(meeting_id)
+        .fetch_all(tx)
+        .await
+    }
+
+    // Decisions and grants ---------------------------------------------------------------
+
+    pub async fn insert_decision(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        referral_id: &str,
+        id: &str,
+        outcome: &str,
+        body: &[u8],
+    ) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO decisions (municipality, referral_id, id, outcome, body)
+             VALUES ($1, $2, $3, $4, $5) RETURNING create_time",
+        )
+        .bind(municipality)
+        .bind(referral_id)
+        .bind(id)
+        .bind(outcome)
+        .bind(body)
+        .fetch_one(tx)
+        .await
+    }
+
+    pub async fn insert_grant(
+        &self,
+        tx: &mut PgConnection,
+        g: &NewGrant<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO grants (municipality, id, referral_id, case_id, person_id, counsellor, state,
+                                 recipient, legal_basis, purpose, start_date, expected_end_date,
+                                 review_date, compulsory_until)
+             VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(g.municipality)
+        .bind(g.id)
+        .bind(g.referral_id)
+        .bind(g.case_id)
+        .bind(g.person_id)
+        .bind(g.counsellor)
+        .bind(g.recipient)
+        .bind(g.legal_basis)
+        .bind(g.purpose)
+        .bind(g.start_date)
+        .bind(g.expected_end_date)
+        .bind(g.review_date)
+        .bind(g.compulsory_until)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO grant_versions (municipality, grant_id, id, minutes_per_week, effective_from, body)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(g.municipality)
+        .bind(g.id)
+        .bind(g.version_id)
+        .bind(g.minutes_per_week)
+        .bind(g.start_date)
+        .bind(g.version_body)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The grant with the version in force on `day` (or the first, before it starts).
+    pub async fn get_grant(
+        &self,
+        municipality: &str,
+        id: &str,
+        day: NaiveDate,
+    ) -> Result<Option<GrantRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT g.municipality, g.id, g.referral_id, g.case_id, g.person_id, g.counsellor,
+                    g.state, g.recipient, g.legal_basis, g.purpose, g.start_date,
+                    g.expected_end_date, g.end_date, g.review_date, g.compulsory_until,
+                    g.revision, g.create_time, g.update_time,
+                    v.id AS version_id, v.minutes_per_week
+               FROM grants g
+               LEFT JOIN LATERAL (
+                    SELECT id, minutes_per_week FROM grant_versions
+                     WHERE municipality = g.municipality AND grant_id = g.id
+                     ORDER BY (effective_from <= $3) DESC,
+                              CASE WHEN effective_from <= $3 THEN effective_from END DESC,
+                              effective_from ASC
+                     LIMIT 1) v ON true
+              WHERE g.municipality = $1 AND g.id = $2",
+        )
+        .bind(municipality)
+        .bind(id)
+        .bind(day)
+        .fetch_optional(&self.pool)
+        .await
+    }
+}

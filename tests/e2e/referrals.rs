@@ -1,0 +1,508 @@
+//! A referral from draft to grant over gRPC, under a policy without a committee (Ringsted's
+//! shape) and with one (Ishøj's), with every broken rule named and the events on the feed.
+
+use std::time::Duration;
+
+use kontakt::Service;
+use kontakt_harness::{AuthedChannel, TestService, fresh_database, start, token};
+use kontakt_platform::auth::Role;
+use kontakt_proto::common::v1::{Date, Money};
+use kontakt_proto::events::v1::SubscribeRequest;
+use kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient;
+use kontakt_proto::events::v1::subscribe_response::Item;
+use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+use kontakt_proto::referral::v1::*;
+use tokio_stream::StreamExt as _;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+type Client = ReferralServiceClient<AuthedChannel>;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+fn as_role(running: &TestService, role: Role, municipality: &str) -> Client {
+    ReferralServiceClient::new(running.with_token(&token(&[role], &[municipality])))
+}
+
+fn ringsted_policy() -> MunicipalityPolicy {
+    MunicipalityPolicy {
+        display_name: "Kvalitetsstandard for kontaktperson 2019".into(),
+        effective_from: date(2019, 2, 4),
+        min_age_years: 12,
+        max_minutes_per_week: 180,
+        unit_minutes: 180,
+        network_statement_required: true,
+        follow_up_interval_months: 6,
+        activity_money_cap_per_quarter: Some(Money { ore: 60_000 }),
+        approval_rules: vec![
+            ApprovalRule {
+                level: ApprovalLevel::OwnAuthority as i32,
+                max_minutes_per_week: 180,
+                may_deviate_from_standard: false,
+            },
+            ApprovalRule {
+                level: ApprovalLevel::TeamLeader as i32,
+                max_minutes_per_week: 0,
+                may_deviate_from_standard: true,
+            },
+        ],
+        ..MunicipalityPolicy::default()
+    }
+}
+
+fn ishoj_policy() -> MunicipalityPolicy {
+    MunicipalityPolicy {
+        display_name: "Ramme for ansættelse af kontaktpersoner 2018".into(),
+        effective_from: date(2018, 2, 1),
+        committee_required: true,
+        plan_required: true,
+        approval_rules: vec![ApprovalRule {
+            level: ApprovalLevel::Committee as i32,
+            max_minutes_per_week: 0,
+            may_deviate_from_standard: true,
+        }],
+        ..MunicipalityPolicy::default()
+    }
+}
+
+/// A person, a case and a draft referral in `municipality`; returns the case and the referral.
+async fn draft(
+    counsellor: &mut Client,
+    municipality: &str,
+    cpr: &str,
+    external_id: &str,
+) -> (Case, Referral) {
+    let parent = format!("municipalities/{municipality}");
+    let person = counsellor
+        .create_person(CreatePersonRequest {
+            parent: parent.clone(),
+            cpr: cpr.into(),
+            display_name: "Test Barn".into(),
+        })
+        .await
+        .expect("person")
+        .into_inner();
+    let case = counsellor
+        .create_case(CreateCaseRequest {
+            parent: parent.clone(),
+            case: Some(Case {
+                case_system: "nexus".into(),
+                external_id: external_id.into(),
+                kle_number: "27.27.24".into(),
+                person: person.name.clone(),
+                ..Case::default()
+            }),
+        })
+        .await
+        .expect("case")
+        .into_inner();
+    let referral = counsellor
+        .create_referral(CreateReferralRequest {
+            parent,
+            referral: Some(Referral {
+                case: case.name.clone(),
+                ..Referral::default()
+            }),
+            request_id: format!("req-{external_id}"),
+        })
+        .await
+        .expect("referral")
+        .into_inner();
+    (case, referral)
+}
+
+fn complete_fields(name: &str, etag: &str, plan: &str) -> Referral {
+    Referral {
+        name: name.into(),
+        etag: etag.into(),
+        recipient: Recipient::Child as i32,
+        target_groups: vec![TargetGroup::CrimeRisk as i32],
+        needs: Some(Needs {
+            description: "a calm adult who likes football".into(),
+            ..Needs::default()
+        }),
+        requested_minutes_per_week: 180,
+        purpose: "stable school attendance".into(),
+        expected_duration_months: 12,
+        legal_basis: "legalBases/bl-32-1-3".into(),
+        consent: Some(Consent {
+            custody_holder_consented: true,
+            consent_date: date(2026, 11, 1),
+            child_view: "wants someone to talk to".into(),
+            ..Consent::default()
+        }),
+        plan: plan.into(),
+        network_statement: "no family nearby".into(),
+        ..Referral::default()
+    }
+}
+
+fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_precondition_failure()
+        .map(|p| {
+            p.violations
+                .into_iter()
+                .map(|v| (v.r#type, v.subject))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn add_assessment(counsellor: &mut Client, referral: &str) {
+    counsellor
+        .create_assessment(CreateAssessmentRequest {
+            parent: referral.into(),
+            assessment: Some(Assessment {
+                kind: AssessmentKind::Preliminary as i32,
+                need_known_date: date(2026, 9, 1),
+                completion_date: date(2026, 10, 1),
+                conclusion: "needs a fixed adult".into(),
+                ..Assessment::default()
+            }),
+        })
+        .await
+        .expect("assessment");
+}
+
+async fn events(running: &TestService, municipality: &str, want: usize) -> Vec<String> {
+    let mut feed = EventFeedServiceClient::new(
+        running.with_token(&token(&[Role::CaseSystem], &[municipality])),
+    );
+    let mut stream = feed
+        .subscribe(SubscribeRequest::default())
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let mut types = Vec::new();
+    while types.len() < want {
+        let item = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("open")
+            .expect("item");
+        if let Some(Item::Event(event)) = item.item {
+            types.push(
+                event
+                    .r#type
+                    .trim_start_matches("kontakt.referral.v1.")
+                    .to_owned(),
+            );
+        }
+    }
+    types
+}
+
+#[tokio::test]
+async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    let mut admin = as_role(&running, Role::Admin, "329");
+    let mut counsellor = as_role(&running, Role::Counsellor, "329");
+
+    // No policy yet: a clear precondition, not a guess.
+    let (case, referral) = draft(&mut counsellor, "329", "010114-4234", "R-1").await;
+    let none = counsellor
+        .submit_referral(SubmitReferralRequest {
+            name: referral.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("no policy");
+    assert_eq!(none.code(), Code::FailedPrecondition);
+
+    admin
+        .create_policy(CreatePolicyRequest {
+            parent: "municipalities/329".into(),
+            policy: Some(ringsted_policy()),
+        })
+        .await
+        .expect("policy");
+
+    // The empty draft: every broken rule at once, each with its rule id and field.
+    let refused = counsellor
+        .submit_referral(SubmitReferralRequest {
+            name: referral.name.clone(),
+            etag: referral.etag.clone(),
+        })
+        .await
+        .expect_err("incomplete");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let broken = violations(&refused);
+    for expected in [
+        ("R-RV-1", "assessments"),
+        ("R-RV-2", "purpose"),
+        ("R-RV-2", "legal_basis"),
+        ("R-RV-3", "consent"),
+        ("R-RV-7", "network_statement"),
+    ] {
+        assert!(
+            broken.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {broken:?}"
+        );
+    }
+
+    // A retry of the create is the same referral; a second one for the case is refused.
+    let again = counsellor
+        .create_referral(CreateReferralRequest {
+            parent: "municipalities/329".into(),
+            referral: Some(Referral {
+                case: case.name.clone(),
+                ..Referral::default()
+            }),
+            request_id: "req-R-1".into(),
+        })
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(again.name, referral.name);
+    let second = counsellor
+        .create_referral(CreateReferralRequest {
+            parent: "municipalities/329".into(),
+            referral: Some(Referral {
+                case: case.name.clone(),
+                ..Referral::default()
+            }),
+            request_id: "another".into(),
+        })
+        .await
+        .expect_err("one open referral per case");
+    assert_eq!(second.code(), Code::AlreadyExists);
+
+    // 4 hours a week without a justification: R-RV-6.
+    let mut fields = complete_fields(&referral.name, &referral.etag, "");
+    fields.requested_minutes_per_week = 240;
+    let updated = counsellor
+        .update_referral(UpdateReferralRequest {
+            referral: Some(fields.clone()),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["*".into()],
+            }),
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    // A stale etag loses.
+    let stale = counsellor
+        .update_referral(UpdateReferralRequest {
+            referral: Some(fields),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["purpose".into()],
+            }),
+        })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(stale.code(), Code::Aborted);
+    add_assessment(&mut counsellor, &referral.name).await;
+    let refused = counsellor
+        .submit_referral(SubmitReferralRequest {
+            name: referral.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("hours");
+    assert_eq!(
+        violations(&refused),
+        [("R-RV-6".to_owned(), "hours_justification".to_owned())]
+    );
+    let justified = counsellor
+        .update_referral(UpdateReferralRequest {
+            referral: Some(Referral {
+                name: referral.name.clone(),
+                etag: updated.etag.clone(),
+                hours_justification: "school and home both need support".into(),
+                ..Referral::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["hours_justification".into()],
+            }),
+        })
+        .await
+        .expect("justify")
+        .into_inner();
+    let submitted = counsellor
+        .submit_referral(SubmitReferralRequest {
+            name: referral.name.clone(),
+            etag: justified.etag,
+        })
+        .await
+        .expect("submitted")
+        .into_inner();
+    assert_eq!(submitted.state(), ReferralState::Submitted);
+
+    // The counsellor decides; 4 hours is a deviation their own authority cannot grant.
+    let decide = |level: ApprovalLevel| DecideReferralRequest {
+        name: referral.name.clone(),
+        outcome: DecisionOutcome::Approve as i32,
+        approval_level: level as i32,
+        minutes_per_week: 240,
+        start_date: date(2026, 12, 1),
+        expected_end_date: date(2027, 11, 30),
+        ..DecideReferralRequest::default()
+    };
+    let own = counsellor
+        .decide_referral(decide(ApprovalLevel::OwnAuthority))
+        .await
+        .expect_err("beyond own authority");
+    assert!(violations(&own).contains(&("R-RV-12".into(), "approval_level".into())));
+    let decision = counsellor
+        .decide_referral(decide(ApprovalLevel::TeamLeader))
+        .await
+        .expect("approved")
+        .into_inner();
+    let grant = counsellor
+        .get_grant(GetGrantRequest {
+            name: decision.grant.clone(),
+        })
+        .await
+        .expect("grant")
+        .into_inner();
+    assert_eq!(grant.state(), GrantState::Active);
+    assert_eq!(grant.minutes_per_week, 240);
+    assert_eq!(grant.person, case.person);
+
+    assert_eq!(
+        events(&running, "329", 3).await,
+        ["ReferralSubmitted", "VisitationDecided", "GrantApproved"]
+    );
+    running.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decides() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    as_role(&running, Role::Admin, "183")
+        .create_policy(CreatePolicyRequest {
+            parent: "municipalities/183".into(),
+            policy: Some(ishoj_policy()),
+        })
+        .await
+        .expect("policy");
+    let mut counsellor = as_role(&running, Role::Counsellor, "183");
+    let mut committee = as_role(&running, Role::Committee, "183");
+    let (case, referral) = draft(&mut counsellor, "183", "020312-4321", "I-1").await;
+    counsellor
+        .update_referral(UpdateReferralRequest {
+            referral: Some(complete_fields(&referral.name, "", "")),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["*".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    add_assessment(&mut counsellor, &referral.name).await;
+    // Ishøj requires an action plan with a goal (R-RV-1).
+    let refused = counsellor
+        .submit_referral(SubmitReferralRequest {
+            name: referral.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("no plan");
+    assert_eq!(
+        violations(&refused),
+        [("R-RV-1".to_owned(), "plan".to_owned())]
+    );
+    let plan = counsellor
+        .create_plan(CreatePlanRequest {
+            parent: case.name.clone(),
+            plan: Some(Plan {
+                kind: PlanKind::BarnetsPlan as i32,
+                plan_date: date(2026, 10, 15),
+                goals: vec![Goal {
+                    description: "attends school four days a week".into(),
+                    ..Goal::default()
+                }],
+                ..Plan::default()
+            }),
+        })
+        .await
+        .expect("plan")
+        .into_inner();
+    counsellor
+        .update_referral(UpdateReferralRequest {
+            referral: Some(Referral {
+                name: referral.name.clone(),
+                plan: plan.name.clone(),
+                ..Referral::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["plan".into()],
+            }),
+        })
+        .await
+        .expect("plan set");
+    counsellor
+        .submit_referral(SubmitReferralRequest {
+            name: referral.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("submitted");
+
+    // The counsellor cannot decide where there is a committee (R-RV-8).
+    let approve = DecideReferralRequest {
+        name: referral.name.clone(),
+        outcome: DecisionOutcome::Approve as i32,
+        approval_level: ApprovalLevel::Committee as i32,
+        minutes_per_week: 300,
+        start_date: date(2026, 12, 1),
+        expected_end_date: date(2027, 11, 30),
+        review_date: date(2027, 3, 1),
+        ..DecideReferralRequest::default()
+    };
+    let not_yours = counsellor
+        .decide_referral(approve.clone())
+        .await
+        .expect_err("committee decides");
+    assert_eq!(violations(&not_yours)[0].0, "R-RV-8");
+    let meeting = committee
+        .create_committee_meeting(CreateCommitteeMeetingRequest {
+            parent: "municipalities/183".into(),
+            committee_meeting: Some(CommitteeMeeting {
+                committee: "Visitationsudvalget til Ishøjgård".into(),
+                meeting_date: date(2026, 11, 26),
+                ..CommitteeMeeting::default()
+            }),
+        })
+        .await
+        .expect("meeting")
+        .into_inner();
+    let agenda = committee
+        .schedule_referral(ScheduleReferralRequest {
+            committee_meeting: meeting.name.clone(),
+            referral: referral.name.clone(),
+        })
+        .await
+        .expect("on the agenda")
+        .into_inner();
+    assert_eq!(agenda.referrals, std::slice::from_ref(&referral.name));
+    let decision = committee
+        .decide_referral(approve)
+        .await
+        .expect("the committee approves")
+        .into_inner();
+    assert_eq!(decision.committee_meeting, meeting.name);
+    let grant = committee
+        .get_grant(GetGrantRequest {
+            name: decision.grant,
+        })
+        .await
+        .expect("grant")
+        .into_inner();
+    assert_eq!(grant.minutes_per_week, 300);
+    assert_eq!(grant.review_date, date(2027, 3, 1));
+
+    // Another municipality's counsellor sees none of it.
+    let outsider = as_role(&running, Role::Counsellor, "329")
+        .get_referral(GetReferralRequest {
+            name: referral.name.clone(),
+        })
+        .await
+        .expect_err("not theirs");
+    assert_eq!(outsider.code(), Code::NotFound);
+    running.stop().await.expect("stop");
+}
