@@ -323,9 +323,12 @@ impl Follower {
     }
 }
 
+fn utc(at: prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(at.seconds, at.nanos.clamp(0, 999_999_999) as u32)
+}
+
 fn age_seconds(at: prost_types::Timestamp) -> f64 {
-    let at = chrono::DateTime::from_timestamp(at.seconds, at.nanos.clamp(0, 999_999_999) as u32)
-        .unwrap_or_else(chrono::Utc::now);
+    let at = utc(at).unwrap_or_else(chrono::Utc::now);
     (chrono::Utc::now() - at).as_seconds_f64().max(0.0)
 }
 
@@ -403,9 +406,7 @@ async fn apply(
         next = next.max(progress);
     }
     if next > cursor {
-        let at = last_event_at.map(|t| {
-            chrono::DateTime::from_timestamp(t.seconds, t.nanos.clamp(0, 999_999_999) as u32)
-        });
+        let at = last_event_at.and_then(utc);
         sqlx::query(
             "UPDATE consumer_cursors
                 SET last_sequence = $2, last_event_at = coalesce($3, last_event_at), updated_at = now()
@@ -413,7 +414,7 @@ async fn apply(
         )
         .bind(consumer.name)
         .bind(next)
-        .bind(at.flatten())
+        .bind(at)
         .execute(&mut *tx)
         .await
         .map_err(|e| failed("moving the cursor", e))?;

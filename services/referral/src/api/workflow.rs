@@ -432,21 +432,69 @@ fn draft_body(r: &Referral) -> Vec<u8> {
     body.encode_to_vec()
 }
 
-fn entry(
-    principal: &Principal,
-    method: &str,
-    action: Action,
-    resource: &str,
-    purpose: &str,
-    municipality: MunicipalityCode,
-    person: &str,
-) -> Entry {
-    Entry::new(principal, method, action, resource, purpose.to_owned())
+/// Who calls and why: what every audit row of a call records (R-DP-2).
+struct Caller {
+    principal: Principal,
+    purpose: String,
+}
+
+impl Caller {
+    fn of<T>(request: &Request<T>, default_purpose: &str) -> Result<Self, ApiError> {
+        Ok(Self {
+            principal: auth::caller(request)?.clone(),
+            purpose: audit::purpose(request, default_purpose)?,
+        })
+    }
+
+    fn entry(
+        &self,
+        method: &str,
+        action: Action,
+        resource: &str,
+        municipality: MunicipalityCode,
+        person: &str,
+    ) -> Entry {
+        Entry::new(
+            &self.principal,
+            method,
+            action,
+            resource,
+            self.purpose.clone(),
+        )
         .municipality(municipality)
         .person(person)
+    }
+
+    /// Records a change in its own transaction, so the change and its audit row commit together.
+    async fn wrote(
+        &self,
+        tx: &mut Tx,
+        method: &str,
+        action: Action,
+        resource: &str,
+        municipality: MunicipalityCode,
+        person: &str,
+    ) -> Result<(), ApiError> {
+        let entry = self.entry(method, action, resource, municipality, person);
+        AuditLog::record_in(tx, &[entry]).await?;
+        Ok(())
+    }
 }
 
 impl ReferralApi {
+    /// Records a read of personal data; durable before the answer leaves.
+    async fn read_logged(
+        &self,
+        caller: &Caller,
+        method: &str,
+        resource: &str,
+        municipality: MunicipalityCode,
+        person: &str,
+    ) -> Result<(), ApiError> {
+        let entry = caller.entry(method, Action::Read, resource, municipality, person);
+        self.audit.record(vec![entry]).await
+    }
+
     /// The policy in force on `day` for `municipality`, or a FAILED_PRECONDITION saying none is.
     async fn policy_on(
         &self,
@@ -467,7 +515,7 @@ impl ReferralApi {
             })?;
         let proto: MunicipalityPolicy = decode(&row.body)?;
         Policy::parse(&proto).map_err(|wrong| {
-            ApiError::internal(anyhow_msg(format!(
+            ApiError::internal(std::io::Error::other(format!(
                 "stored policy {} is invalid: {wrong:?}",
                 row.id
             )))
@@ -555,10 +603,10 @@ impl ReferralApi {
         &self,
         request: Request<CreateCaseRequest>,
     ) -> Result<Case, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "registering a case")?;
+        let caller = Caller::of(&request, "registering a case")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
-        let municipality = scoped_parent(&principal, &request.parent)?;
+        let municipality = scoped_parent(principal, &request.parent)?;
         let case = request
             .case
             .ok_or_else(|| ApiError::invalid("case", "the case is required"))?;
@@ -633,19 +681,16 @@ impl ReferralApi {
         }
         let name = case_name(&m, &stored.id);
         let person = person_name(&m, &stored.person_id);
-        AuditLog::record_in(
-            &mut tx,
-            &[entry(
-                &principal,
+        caller
+            .wrote(
+                &mut tx,
                 "CreateCase",
                 Action::Create,
                 &name,
-                &purpose,
                 municipality,
                 &person,
-            )],
-        )
-        .await?;
+            )
+            .await?;
         tx.commit().await?;
         Ok(case_to_proto(stored))
     }
@@ -654,26 +699,17 @@ impl ReferralApi {
         &self,
         request: Request<GetCaseRequest>,
     ) -> Result<Case, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "case work")?;
+        let caller = Caller::of(&request, "case work")?;
+        let principal = &caller.principal;
         let name = request.into_inner().name;
-        let (municipality, id) = scoped(&principal, &name, "cases", "name")?;
+        let (municipality, id) = scoped(principal, &name, "cases", "name")?;
         let row = self
             .store
             .get_case(&municipality.to_string(), id)
             .await?
             .ok_or_else(|| ApiError::not_found(&name))?;
         let person = person_name(&row.municipality, &row.person_id);
-        self.audit
-            .record(vec![entry(
-                &principal,
-                "GetCase",
-                Action::Read,
-                &name,
-                &purpose,
-                municipality,
-                &person,
-            )])
+        self.read_logged(&caller, "GetCase", &name, municipality, &person)
             .await?;
         Ok(case_to_proto(row))
     }
@@ -682,10 +718,10 @@ impl ReferralApi {
         &self,
         request: Request<CreatePlanRequest>,
     ) -> Result<Plan, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "recording an action plan")?;
+        let caller = Caller::of(&request, "recording an action plan")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
-        let (municipality, case_id) = scoped(&principal, &request.parent, "cases", "parent")?;
+        let (municipality, case_id) = scoped(principal, &request.parent, "cases", "parent")?;
         let mut plan = request
             .plan
             .ok_or_else(|| ApiError::invalid("plan", "the plan is required"))?;
@@ -756,19 +792,16 @@ impl ReferralApi {
             )
             .await?;
         let person = person_name(&m, &case.person_id);
-        AuditLog::record_in(
-            &mut tx,
-            &[entry(
-                &principal,
+        caller
+            .wrote(
+                &mut tx,
                 "CreatePlan",
                 Action::Create,
                 &plan.name,
-                &purpose,
                 municipality,
                 &person,
-            )],
-        )
-        .await?;
+            )
+            .await?;
         tx.commit().await?;
         plan.create_time = Some(kontakt_proto::timestamp(created));
         plan.update_time = plan.create_time;
@@ -780,10 +813,10 @@ impl ReferralApi {
         &self,
         request: Request<CreateReferralRequest>,
     ) -> Result<Referral, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "referring a case for a contact person")?;
+        let caller = Caller::of(&request, "referring a case for a contact person")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
-        let municipality = scoped_parent(&principal, &request.parent)?;
+        let municipality = scoped_parent(principal, &request.parent)?;
         if request.request_id.is_empty() || !text_ok(&request.request_id, 100) {
             return Err(ApiError::invalid(
                 "request_id",
@@ -843,19 +876,16 @@ impl ReferralApi {
         if created {
             let name = referral_name(&m, &stored.id);
             let person = person_name(&m, &stored.person_id);
-            AuditLog::record_in(
-                &mut tx,
-                &[entry(
-                    &principal,
+            caller
+                .wrote(
+                    &mut tx,
                     "CreateReferral",
                     Action::Create,
                     &name,
-                    &purpose,
                     municipality,
                     &person,
-                )],
-            )
-            .await?;
+                )
+                .await?;
         }
         tx.commit().await?;
         referral_to_proto(&stored)
@@ -865,26 +895,17 @@ impl ReferralApi {
         &self,
         request: Request<GetReferralRequest>,
     ) -> Result<Referral, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "case work")?;
+        let caller = Caller::of(&request, "case work")?;
+        let principal = &caller.principal;
         let name = request.into_inner().name;
-        let (municipality, id) = scoped(&principal, &name, "referrals", "name")?;
+        let (municipality, id) = scoped(principal, &name, "referrals", "name")?;
         let row = self
             .store
             .get_referral(&municipality.to_string(), id)
             .await?
             .ok_or_else(|| ApiError::not_found(&name))?;
         let person = person_name(&row.municipality, &row.person_id);
-        self.audit
-            .record(vec![entry(
-                &principal,
-                "GetReferral",
-                Action::Read,
-                &name,
-                &purpose,
-                municipality,
-                &person,
-            )])
+        self.read_logged(&caller, "GetReferral", &name, municipality, &person)
             .await?;
         referral_to_proto(&row)
     }
@@ -893,14 +914,14 @@ impl ReferralApi {
         &self,
         request: Request<UpdateReferralRequest>,
     ) -> Result<Referral, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "editing a referral")?;
+        let caller = Caller::of(&request, "editing a referral")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
         let given = request
             .referral
             .ok_or_else(|| ApiError::invalid("referral", "the referral is required"))?;
         let name = given.name.clone();
-        let (municipality, id) = scoped(&principal, &name, "referrals", "referral.name")?;
+        let (municipality, id) = scoped(principal, &name, "referrals", "referral.name")?;
         let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
         let m = municipality.to_string();
         let mut tx = self.store.begin().await?;
@@ -927,19 +948,16 @@ impl ReferralApi {
         row.body = draft_body(&body);
         let saved = self.store.save_referral(&mut tx, &row, false).await?;
         let person = person_name(&m, &saved.person_id);
-        AuditLog::record_in(
-            &mut tx,
-            &[entry(
-                &principal,
+        caller
+            .wrote(
+                &mut tx,
                 "UpdateReferral",
                 Action::Update,
-                &referral_name(&m, id),
-                &purpose,
+                &name,
                 municipality,
                 &person,
-            )],
-        )
-        .await?;
+            )
+            .await?;
         tx.commit().await?;
         referral_to_proto(&saved)
     }
@@ -948,11 +966,11 @@ impl ReferralApi {
         &self,
         request: Request<CreateAssessmentRequest>,
     ) -> Result<Assessment, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "recording an assessment")?;
+        let caller = Caller::of(&request, "recording an assessment")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
         let (municipality, referral_id) =
-            scoped(&principal, &request.parent, "referrals", "parent")?;
+            scoped(principal, &request.parent, "referrals", "parent")?;
         let mut assessment = request
             .assessment
             .ok_or_else(|| ApiError::invalid("assessment", "the assessment is required"))?;
@@ -1020,19 +1038,16 @@ impl ReferralApi {
             .insert_assessment(&mut tx, &m, referral_id, &id, &assessment.encode_to_vec())
             .await?;
         let person = person_name(&m, &referral.person_id);
-        AuditLog::record_in(
-            &mut tx,
-            &[entry(
-                &principal,
+        caller
+            .wrote(
+                &mut tx,
                 "CreateAssessment",
                 Action::Create,
                 &assessment.name,
-                &purpose,
                 municipality,
                 &person,
-            )],
-        )
-        .await?;
+            )
+            .await?;
         tx.commit().await?;
         assessment.create_time = Some(kontakt_proto::timestamp(created));
         assessment.update_time = assessment.create_time;
@@ -1044,10 +1059,10 @@ impl ReferralApi {
         &self,
         request: Request<SubmitReferralRequest>,
     ) -> Result<Referral, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "submitting a referral for visitation")?;
+        let caller = Caller::of(&request, "submitting a referral for visitation")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
-        let (municipality, id) = scoped(&principal, &request.name, "referrals", "name")?;
+        let (municipality, id) = scoped(principal, &request.name, "referrals", "name")?;
         let m = municipality.to_string();
         let today = self.clock.today();
         let mut tx = self.store.begin().await?;
@@ -1119,19 +1134,16 @@ impl ReferralApi {
         )
         .await?;
         let person = person_name(&m, &saved.person_id);
-        AuditLog::record_in(
-            &mut tx,
-            &[entry(
-                &principal,
+        caller
+            .wrote(
+                &mut tx,
                 "SubmitReferral",
                 Action::Update,
                 &name,
-                &purpose,
                 municipality,
                 &person,
-            )],
-        )
-        .await?;
+            )
+            .await?;
         tx.commit().await?;
         referral_to_proto(&saved)
     }
@@ -1179,17 +1191,17 @@ impl ReferralApi {
         &self,
         request: Request<ScheduleReferralRequest>,
     ) -> Result<CommitteeMeeting, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "putting a referral on a committee meeting")?;
+        let caller = Caller::of(&request, "putting a referral on a committee meeting")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
         let (municipality, meeting_id) = scoped(
-            &principal,
+            principal,
             &request.committee_meeting,
             "committeeMeetings",
             "committee_meeting",
         )?;
         let (referral_municipality, referral_id) =
-            scoped(&principal, &request.referral, "referrals", "referral")?;
+            scoped(principal, &request.referral, "referrals", "referral")?;
         if referral_municipality != municipality {
             return Err(ApiError::invalid(
                 "referral",
@@ -1222,19 +1234,16 @@ impl ReferralApi {
         referral.committee_meeting = Some(meeting_id.to_owned());
         let saved = self.store.save_referral(&mut tx, &referral, false).await?;
         let person = person_name(&m, &saved.person_id);
-        AuditLog::record_in(
-            &mut tx,
-            &[entry(
-                &principal,
+        caller
+            .wrote(
+                &mut tx,
                 "ScheduleReferral",
                 Action::Update,
                 &request.referral,
-                &purpose,
                 municipality,
                 &person,
-            )],
-        )
-        .await?;
+            )
+            .await?;
         let agenda = self.store.agenda(&mut tx, &m, meeting_id).await?;
         tx.commit().await?;
         Ok(meeting_to_proto(meeting, &agenda))
@@ -1244,10 +1253,10 @@ impl ReferralApi {
         &self,
         request: Request<DecideReferralRequest>,
     ) -> Result<Decision, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "deciding a referral")?;
+        let caller = Caller::of(&request, "deciding a referral")?;
+        let principal = &caller.principal;
         let request = request.into_inner();
-        let (municipality, id) = scoped(&principal, &request.name, "referrals", "name")?;
+        let (municipality, id) = scoped(principal, &request.name, "referrals", "name")?;
         let outcome = DecisionOutcome::try_from(request.outcome)
             .ok()
             .filter(|o| *o != DecisionOutcome::Unspecified)
@@ -1382,12 +1391,10 @@ impl ReferralApi {
         )
         .await?;
         let person = person_name(&m, &row.person_id);
-        let mut audit = vec![entry(
-            &principal,
+        let mut audit = vec![caller.entry(
             "DecideReferral",
             Action::Create,
             &decision_name,
-            &purpose,
             municipality,
             &person,
         )];
@@ -1459,12 +1466,10 @@ impl ReferralApi {
                 &NewEvent::new(&approved, Some(m.clone()), &grant),
             )
             .await?;
-            audit.push(entry(
-                &principal,
+            audit.push(caller.entry(
                 "DecideReferral",
                 Action::Create,
                 &grant,
-                &purpose,
                 municipality,
                 &person,
             ));
@@ -1478,26 +1483,17 @@ impl ReferralApi {
         &self,
         request: Request<GetGrantRequest>,
     ) -> Result<Grant, ApiError> {
-        let principal = auth::caller(&request)?.clone();
-        let purpose = audit::purpose(&request, "case work")?;
+        let caller = Caller::of(&request, "case work")?;
+        let principal = &caller.principal;
         let name = request.into_inner().name;
-        let (municipality, id) = scoped(&principal, &name, "grants", "name")?;
+        let (municipality, id) = scoped(principal, &name, "grants", "name")?;
         let row = self
             .store
             .get_grant(&municipality.to_string(), id, self.clock.today())
             .await?
             .ok_or_else(|| ApiError::not_found(&name))?;
         let person = person_name(&row.municipality, &row.person_id);
-        self.audit
-            .record(vec![entry(
-                &principal,
-                "GetGrant",
-                Action::Read,
-                &name,
-                &purpose,
-                municipality,
-                &person,
-            )])
+        self.read_logged(&caller, "GetGrant", &name, municipality, &person)
             .await?;
         Ok(grant_to_proto(row))
     }
@@ -1527,8 +1523,4 @@ fn check_plan_belongs(plan: &str, municipality: &str, case_id: &str) -> Result<(
         ));
     }
     Ok(())
-}
-
-fn anyhow_msg(message: String) -> std::io::Error {
-    std::io::Error::other(message)
 }

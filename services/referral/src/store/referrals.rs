@@ -330,13 +330,8 @@ impl Store {
         tx: &mut PgConnection,
         row: &ReferralRow,
     ) -> Result<Result<(ReferralRow, bool), String>, sqlx::Error> {
-        if let Some(existing) = sqlx::query_as::<_, ReferralRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND request_id = $2"
-        )))
-        .bind(&row.municipality)
-        .bind(&row.request_id)
-        .fetch_optional(&mut *tx)
-        .await?
+        if let Some(existing) =
+            referral_by_request(&mut *tx, &row.municipality, &row.request_id).await?
         {
             return Ok(Ok((existing, false)));
         }
@@ -359,13 +354,8 @@ impl Store {
             return Ok(Ok((created, true)));
         }
         // Lost a race: either the same request id or another open referral on the case.
-        if let Some(existing) = sqlx::query_as::<_, ReferralRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND request_id = $2"
-        )))
-        .bind(&row.municipality)
-        .bind(&row.request_id)
-        .fetch_optional(&mut *tx)
-        .await?
+        if let Some(existing) =
+            referral_by_request(&mut *tx, &row.municipality, &row.request_id).await?
         {
             return Ok(Ok((existing, false)));
         }
@@ -631,4 +621,19 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
     }
+}
+
+/// The referral a create with this idempotency key made, if any.
+async fn referral_by_request(
+    tx: &mut PgConnection,
+    municipality: &str,
+    request_id: &str,
+) -> Result<Option<ReferralRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE municipality = $1 AND request_id = $2"
+    )))
+    .bind(municipality)
+    .bind(request_id)
+    .fetch_optional(tx)
+    .await
 }
