@@ -7,6 +7,8 @@ use std::time::Duration;
 use kontakt::Service;
 use kontakt_harness::{fresh_database, start, start_with, test_server_settings, wait_for_health};
 use kontakt_platform::clock::SystemClock;
+use kontakt_proto::matching::v1::ListCompetencesRequest;
+use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{GetLegalBasisRequest, ListLegalBasesRequest};
 use sqlx::Connection as _;
@@ -87,6 +89,17 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     )
     .await
     .expect("still NOT_SERVING");
+    // A call that arrives anyway is told to retry, not given an INTERNAL error about a table
+    // that does not exist yet.
+    let mut matching = MatchingServiceClient::new(kontakt_harness::authed(
+        channel.clone(),
+        &kontakt_harness::admin_token(),
+    ));
+    let early = matching
+        .list_competences(ListCompetencesRequest::default())
+        .await
+        .expect_err("not migrated yet");
+    assert_eq!(early.code(), Code::Unavailable, "{early:?}");
 
     // What `kontakt migrate matching` does.
     let def = Service::Matching.def();
@@ -102,6 +115,10 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     )
     .await
     .expect("SERVING once migrated");
+    matching
+        .list_competences(ListCompetencesRequest::default())
+        .await
+        .expect("calls work once migrated");
     handle.shutdown().await.expect("stop");
 }
 

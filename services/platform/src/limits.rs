@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tonic::body::Body;
 use tower::{Layer, Service};
 
@@ -25,13 +25,21 @@ pub fn is_infrastructure(path: &str) -> bool {
 pub struct LimitsLayer {
     timeout: Duration,
     permits: Arc<Semaphore>,
+    schema_ready: watch::Receiver<bool>,
 }
 
 impl LimitsLayer {
-    pub fn new(timeout: Duration, concurrency_limit: usize) -> Self {
+    /// `schema_ready` turns true once the service's migrations are applied; calls before that
+    /// are UNAVAILABLE (retryable), not an INTERNAL error about a missing table.
+    pub fn new(
+        timeout: Duration,
+        concurrency_limit: usize,
+        schema_ready: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             timeout,
             permits: Arc::new(Semaphore::new(concurrency_limit)),
+            schema_ready,
         }
     }
 }
@@ -44,6 +52,7 @@ impl<S> Layer<S> for LimitsLayer {
             inner,
             timeout: self.timeout,
             permits: self.permits.clone(),
+            schema_ready: self.schema_ready.clone(),
         }
     }
 }
@@ -53,6 +62,7 @@ pub struct Limits<S> {
     inner: S,
     timeout: Duration,
     permits: Arc<Semaphore>,
+    schema_ready: watch::Receiver<bool>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -74,7 +84,14 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let permit = if is_infrastructure(request.uri().path()) {
+        let infrastructure = is_infrastructure(request.uri().path());
+        if !infrastructure && !*self.schema_ready.borrow() {
+            let status = tonic::Status::from(ApiError::Unavailable(
+                "the service is starting: its database schema is not ready yet; retry".into(),
+            ));
+            return Box::pin(std::future::ready(Ok(status.into_http())));
+        }
+        let permit = if infrastructure {
             None
         } else {
             match self.permits.clone().try_acquire_owned() {

@@ -112,6 +112,7 @@ pub async fn serve(
         .layer(limits::LimitsLayer::new(
             settings.request_timeout,
             settings.concurrency_limit,
+            ready.clone(),
         ))
         .layer(AuthLayer::new(
             auth,
