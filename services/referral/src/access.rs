@@ -52,6 +52,7 @@ pub static ACCESS: AccessTable = AccessTable {
         ("SubmitReferral", WRITERS),
         ("GetCase", READERS),
         ("GetReferral", READERS),
+        ("ListReferrals", READERS),
         // Visitation: the committee (R-RV-8) or, without one, the counsellor.
         (
             "CreateCommitteeMeeting",
@@ -61,20 +62,27 @@ pub static ACCESS: AccessTable = AccessTable {
             "ScheduleReferral",
             &[Role::Committee, Role::Counsellor, Role::Admin],
         ),
-        ("DecideReferral", &[Role::Committee, Role::Counsellor]),
-        (
-            "GetGrant",
-            &[
-                Role::Counsellor,
-                Role::Committee,
-                Role::Coordinator,
-                Role::Finance,
-                Role::CaseSystem,
-                Role::Admin,
-            ],
-        ),
+        // A case system records the decision the counsellor made in it (DECIDERS).
+        ("DecideReferral", DECIDERS),
+        // Grants: read by everyone who works with the arrangement, changed and ended by those
+        // who decide (R-RV-12; the policy says which level may decide what).
+        ("GetGrant", GRANT_READERS),
+        ("ListGrants", GRANT_READERS),
+        ("ListGrantVersions", GRANT_READERS),
+        ("ChangeGrant", DECIDERS),
+        ("EndGrant", DECIDERS),
     ],
 };
+
+const DECIDERS: &[Role] = &[Role::Committee, Role::Counsellor, Role::CaseSystem];
+const GRANT_READERS: &[Role] = &[
+    Role::Counsellor,
+    Role::Committee,
+    Role::Coordinator,
+    Role::Finance,
+    Role::CaseSystem,
+    Role::Admin,
+];
 
 const WRITERS: &[Role] = &[Role::Counsellor, Role::CaseSystem, Role::Admin];
 const READERS: &[Role] = &[

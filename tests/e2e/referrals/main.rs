@@ -1,11 +1,19 @@
 //! A referral from draft to grant over gRPC, under a policy without a committee (Ringsted's
-//! shape) and with one (Ishøj's), with every broken rule named and the events on the feed.
+//! shape) and with one (Ishøj's), with every broken rule named and the events on the feed; then
+//! the grant listed, changed and ended (`grants`).
 
+mod grants;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use kontakt::Service;
-use kontakt_harness::{AuthedChannel, TestService, fresh_database, start, token};
+use kontakt_harness::{
+    AuthedChannel, TestDatabase, TestService, fresh_database, start_with, test_server_settings,
+    token,
+};
 use kontakt_platform::auth::Role;
+use kontakt_platform::clock::ManualClock;
 use kontakt_proto::common::v1::{Date, Money};
 use kontakt_proto::events::v1::SubscribeRequest;
 use kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient;
@@ -20,6 +28,22 @@ type Client = ReferralServiceClient<AuthedChannel>;
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
+}
+
+/// The day the scenarios run on, whatever the real date: the rules compare dates with today.
+const TODAY: &str = "2026-11-24T10:00:00Z";
+
+/// The referral service on `db` with its clock at `TODAY`.
+async fn start_today(db: &TestDatabase) -> TestService {
+    let now = TODAY.parse().expect("timestamp");
+    start_with(
+        Service::Referral,
+        db.options.clone(),
+        test_server_settings(),
+        Arc::new(ManualClock::new(now)),
+    )
+    .await
+    .expect("service")
 }
 
 fn as_role(running: &TestService, role: Role, municipality: &str) -> Client {
@@ -198,7 +222,7 @@ async fn events(running: &TestService, municipality: &str, want: usize) -> Vec<S
 #[tokio::test]
 async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant() {
     let db = fresh_database().await.expect("database");
-    let running = start(Service::Referral, &db).await.expect("service");
+    let running = start_today(&db).await;
     let mut admin = as_role(&running, Role::Admin, "329");
     let mut counsellor = as_role(&running, Role::Counsellor, "329");
 
@@ -373,7 +397,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
 #[tokio::test]
 async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decides() {
     let db = fresh_database().await.expect("database");
-    let running = start(Service::Referral, &db).await.expect("service");
+    let running = start_today(&db).await;
     as_role(&running, Role::Admin, "183")
         .create_policy(CreatePolicyRequest {
             parent: "municipalities/183".into(),

@@ -252,6 +252,49 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(ReferralApi::get_grant(self, request).await?))
     }
 
+    async fn list_referrals(
+        &self,
+        request: Request<ListReferralsRequest>,
+    ) -> Result<Response<ListReferralsResponse>, Status> {
+        Ok(Response::new(
+            ReferralApi::list_referrals(self, request).await?,
+        ))
+    }
+
+    async fn list_grants(
+        &self,
+        request: Request<ListGrantsRequest>,
+    ) -> Result<Response<ListGrantsResponse>, Status> {
+        Ok(Response::new(
+            ReferralApi::list_grants(self, request).await?,
+        ))
+    }
+
+    async fn list_grant_versions(
+        &self,
+        request: Request<ListGrantVersionsRequest>,
+    ) -> Result<Response<ListGrantVersionsResponse>, Status> {
+        Ok(Response::new(
+            ReferralApi::list_grant_versions(self, request).await?,
+        ))
+    }
+
+    async fn change_grant(
+        &self,
+        request: Request<ChangeGrantRequest>,
+    ) -> Result<Response<Grant>, Status> {
+        Ok(Response::new(
+            ReferralApi::change_grant(self, request).await?,
+        ))
+    }
+
+    async fn end_grant(
+        &self,
+        request: Request<EndGrantRequest>,
+    ) -> Result<Response<Grant>, Status> {
+        Ok(Response::new(ReferralApi::end_grant(self, request).await?))
+    }
+
     async fn get_legal_basis(
         &self,
         request: Request<GetLegalBasisRequest>,

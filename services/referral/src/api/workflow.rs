@@ -13,21 +13,23 @@ use kontakt_proto::referral::v1::{
     ApprovalLevel, Assessment, AssessmentKind, Case, CommitteeMeeting, CommitteeMeetingState,
     CreateAssessmentRequest, CreateCaseRequest, CreateCommitteeMeetingRequest, CreatePlanRequest,
     CreatePolicyRequest, CreateReferralRequest, DecideReferralRequest, Decision, DecisionOutcome,
-    GetCaseRequest, GetGrantRequest, GetReferralRequest, Grant, GrantApproved, GrantState,
-    GrantVersion, ListPoliciesRequest, ListPoliciesResponse, MunicipalityPolicy, Plan, PlanKind,
-    Recipient, Referral, ReferralState, ReferralSubmitted, ScheduleReferralRequest,
+    GetCaseRequest, GetReferralRequest, GrantApproved, GrantVersion, ListPoliciesRequest,
+    ListPoliciesResponse, ListReferralsRequest, ListReferralsResponse, MunicipalityPolicy, Plan,
+    PlanKind, Recipient, Referral, ReferralState, ReferralSubmitted, ScheduleReferralRequest,
     SubmitReferralRequest, TargetGroup, UpdateReferralRequest, VisitationDecided,
 };
 use prost::Message as _;
 use tonic::Request;
 use tonic_types::FieldViolation;
 
+mod grants;
+
 use super::ReferralApi;
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
 use crate::domain::policy::Policy;
 use crate::domain::submission::{self, Submission};
-use crate::store::{CaseRow, GrantRow, MeetingRow, NewGrant, ReferralRow, Tx};
+use crate::store::{CaseRow, MeetingRow, NewGrant, ReferralFilter, ReferralRow, Tx};
 
 const SCHEMA: &str = "referral";
 const MAX_TEXT: usize = 4000;
@@ -240,38 +242,6 @@ fn meeting_to_proto(row: MeetingRow, agenda: &[String]) -> CommitteeMeeting {
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
         update_time: Some(kontakt_proto::timestamp(row.update_time)),
         etag: format!("\"{}\"", row.update_time.timestamp_micros()),
-    }
-}
-
-fn grant_to_proto(row: GrantRow) -> Grant {
-    let m = &row.municipality;
-    Grant {
-        name: grant_name(m, &row.id),
-        state: if row.state == "ENDED" {
-            GrantState::Ended
-        } else {
-            GrantState::Active
-        } as i32,
-        referral: referral_name(m, &row.referral_id),
-        case: case_name(m, &row.case_id),
-        person: person_name(m, &row.person_id),
-        recipient: row.recipient,
-        legal_basis: row.legal_basis,
-        purpose: row.purpose,
-        start_date: Some(row.start_date.into()),
-        expected_end_date: Some(row.expected_end_date.into()),
-        end_date: row.end_date.map(Into::into),
-        current_version: row
-            .version_id
-            .map(|v| format!("{}/versions/{v}", grant_name(m, &row.id)))
-            .unwrap_or_default(),
-        create_time: Some(kontakt_proto::timestamp(row.create_time)),
-        update_time: Some(kontakt_proto::timestamp(row.update_time)),
-        etag: etag(row.revision),
-        minutes_per_week: row.minutes_per_week.unwrap_or_default(),
-        review_date: row.review_date.map(Into::into),
-        counsellor: row.counsellor,
-        compulsory_until: row.compulsory_until.map(Into::into),
     }
 }
 
@@ -910,6 +880,85 @@ impl ReferralApi {
         referral_to_proto(&row)
     }
 
+    pub(super) async fn list_referrals(
+        &self,
+        request: Request<ListReferralsRequest>,
+    ) -> Result<ListReferralsResponse, ApiError> {
+        let caller = Caller::of(&request, "case work")?;
+        let request = request.into_inner();
+        let municipality = scoped_parent(&caller.principal, &request.parent)?;
+        let m = municipality.to_string();
+        let page_size = pagination::page_size(request.page_size)?;
+        let state = match ReferralState::try_from(request.state) {
+            Ok(ReferralState::Unspecified) => None,
+            Ok(state) => Some(state_column(state)),
+            Err(_) => return Err(ApiError::invalid("state", "not a known referral state")),
+        };
+        let case_id = if request.case.is_empty() {
+            None
+        } else {
+            let (cm, id) = scoped(&caller.principal, &request.case, "cases", "case")?;
+            if cm != municipality {
+                return Err(ApiError::invalid(
+                    "case",
+                    "must be a case of the listed municipality",
+                ));
+            }
+            Some(id)
+        };
+        if !text_ok(&request.counsellor, MAX_SHORT) {
+            return Err(ApiError::invalid("counsellor", "at most 200 characters"));
+        }
+        let counsellor = Some(request.counsellor.as_str()).filter(|c| !c.is_empty());
+        // The token is bound to the municipality and filter it was issued under.
+        let scope = format!(
+            "referrals?m={m}&state={}&case={}&counsellor={}",
+            request.state, request.case, request.counsellor
+        );
+        let after = pagination::decode_token(&scope, &request.page_token)?
+            .map(|key| grants::parse_time_key(&key))
+            .transpose()?;
+        let rows = self
+            .store
+            .list_referrals(
+                &m,
+                &ReferralFilter {
+                    state,
+                    counsellor,
+                    case_id,
+                },
+                after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                page_size + 1,
+            )
+            .await?;
+        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
+            grants::time_key(r.create_time, &r.id)
+        });
+        // One access-log row per referral read: each names a child (R-DP-2).
+        let entries: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                caller.entry(
+                    "ListReferrals",
+                    Action::Read,
+                    &referral_name(&m, &r.id),
+                    municipality,
+                    &person_name(&m, &r.person_id),
+                )
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.audit.record(entries).await?;
+        }
+        Ok(ListReferralsResponse {
+            referrals: rows
+                .iter()
+                .map(referral_to_proto)
+                .collect::<Result<_, _>>()?,
+            next_page_token,
+        })
+    }
+
     pub(super) async fn update_referral(
         &self,
         request: Request<UpdateReferralRequest>,
@@ -1406,6 +1455,9 @@ impl ReferralApi {
                 allowances: request.allowances.clone(),
                 decision: decision_name.clone(),
                 justification: justification.clone(),
+                expected_end_date: Some(expected_end.into()),
+                approval_level: level as i32,
+                decider: principal.subject.clone(),
                 ..GrantVersion::default()
             };
             let compulsory_until = referral
@@ -1477,25 +1529,6 @@ impl ReferralApi {
         AuditLog::record_in(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(decision)
-    }
-
-    pub(super) async fn get_grant(
-        &self,
-        request: Request<GetGrantRequest>,
-    ) -> Result<Grant, ApiError> {
-        let caller = Caller::of(&request, "case work")?;
-        let principal = &caller.principal;
-        let name = request.into_inner().name;
-        let (municipality, id) = scoped(principal, &name, "grants", "name")?;
-        let row = self
-            .store
-            .get_grant(&municipality.to_string(), id, self.clock.today())
-            .await?
-            .ok_or_else(|| ApiError::not_found(&name))?;
-        let person = person_name(&row.municipality, &row.person_id);
-        self.read_logged(&caller, "GetGrant", &name, municipality, &person)
-            .await?;
-        Ok(grant_to_proto(row))
     }
 }
 

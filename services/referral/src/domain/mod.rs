@@ -4,6 +4,7 @@
 
 pub mod age;
 pub mod decision;
+pub mod grant;
 pub mod policy;
 pub mod submission;
 

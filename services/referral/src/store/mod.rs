@@ -1,8 +1,10 @@
 //! SQL for the `referral` schema, one section per aggregate (persons and the catalogue here;
-//! the referral workflow in `referrals`).
+//! the referral workflow in `referrals`, grants and their versions in `grants`).
 
+mod grants;
 mod referrals;
 
+pub use grants::*;
 pub use referrals::*;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -72,49 +72,11 @@ pub struct MeetingRow {
     pub update_time: DateTime<Utc>,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct GrantRow {
-    pub municipality: String,
-    pub id: String,
-    pub referral_id: String,
-    pub case_id: String,
-    pub person_id: String,
-    pub counsellor: String,
-    pub state: String,
-    pub recipient: i32,
-    pub legal_basis: String,
-    pub purpose: String,
-    pub start_date: NaiveDate,
-    pub expected_end_date: NaiveDate,
-    pub end_date: Option<NaiveDate>,
-    pub review_date: Option<NaiveDate>,
-    pub compulsory_until: Option<NaiveDate>,
-    pub revision: i64,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
-    /// The version in force on the day asked for (joined).
-    pub version_id: Option<String>,
-    pub minutes_per_week: Option<i32>,
-}
-
-/// A grant and its first version, as a decision creates them.
-pub struct NewGrant<'a> {
-    pub municipality: &'a str,
-    pub id: &'a str,
-    pub referral_id: &'a str,
-    pub case_id: &'a str,
-    pub person_id: &'a str,
-    pub counsellor: &'a str,
-    pub recipient: i32,
-    pub legal_basis: &'a str,
-    pub purpose: &'a str,
-    pub start_date: NaiveDate,
-    pub expected_end_date: NaiveDate,
-    pub review_date: Option<NaiveDate>,
-    pub compulsory_until: Option<NaiveDate>,
-    pub version_id: &'a str,
-    pub minutes_per_week: i32,
-    pub version_body: &'a [u8],
+/// ListReferrals' filters; `None` = any.
+pub struct ReferralFilter<'a> {
+    pub state: Option<&'a str>,
+    pub counsellor: Option<&'a str>,
+    pub case_id: Option<&'a str>,
 }
 
 const REFERRAL_COLUMNS: &str = "municipality, id, case_id, person_id, counsellor, state, body, request_id, committee_meeting, revision, submit_time, create_time, update_time";
@@ -384,6 +346,35 @@ impl Store {
         .await
     }
 
+    /// Newest first, after the page cursor `(create_time, id)`; `None` filters match any.
+    pub async fn list_referrals(
+        &self,
+        municipality: &str,
+        filter: &ReferralFilter<'_>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: i64,
+    ) -> Result<Vec<ReferralRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFERRAL_COLUMNS} FROM referrals
+              WHERE municipality = $1
+                AND ($2::text IS NULL OR state = $2)
+                AND ($3::text IS NULL OR counsellor = $3)
+                AND ($4::text IS NULL OR case_id = $4)
+                AND ($5::timestamptz IS NULL OR (create_time, id) < ($5, $6))
+              ORDER BY create_time DESC, id DESC
+              LIMIT $7"
+        )))
+        .bind(municipality)
+        .bind(filter.state)
+        .bind(filter.counsellor)
+        .bind(filter.case_id)
+        .bind(after.map(|(t, _)| t))
+        .bind(after.map(|(_, id)| id))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     /// The referral, locked for the rest of the transaction (one step at a time per referral).
     pub async fn lock_referral(
         &self,
@@ -548,77 +539,6 @@ impl Store {
         .bind(outcome)
         .bind(body)
         .fetch_one(tx)
-        .await
-    }
-
-    pub async fn insert_grant(
-        &self,
-        tx: &mut PgConnection,
-        g: &NewGrant<'_>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO grants (municipality, id, referral_id, case_id, person_id, counsellor, state,
-                                 recipient, legal_basis, purpose, start_date, expected_end_date,
-                                 review_date, compulsory_until)
-             VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(g.municipality)
-        .bind(g.id)
-        .bind(g.referral_id)
-        .bind(g.case_id)
-        .bind(g.person_id)
-        .bind(g.counsellor)
-        .bind(g.recipient)
-        .bind(g.legal_basis)
-        .bind(g.purpose)
-        .bind(g.start_date)
-        .bind(g.expected_end_date)
-        .bind(g.review_date)
-        .bind(g.compulsory_until)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO grant_versions (municipality, grant_id, id, minutes_per_week, effective_from, body)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(g.municipality)
-        .bind(g.id)
-        .bind(g.version_id)
-        .bind(g.minutes_per_week)
-        .bind(g.start_date)
-        .bind(g.version_body)
-        .execute(tx)
-        .await?;
-        Ok(())
-    }
-
-    /// The grant with the version in force on `day` (or the first, before it starts).
-    pub async fn get_grant(
-        &self,
-        municipality: &str,
-        id: &str,
-        day: NaiveDate,
-    ) -> Result<Option<GrantRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT g.municipality, g.id, g.referral_id, g.case_id, g.person_id, g.counsellor,
-                    g.state, g.recipient, g.legal_basis, g.purpose, g.start_date,
-                    g.expected_end_date, g.end_date, g.review_date, g.compulsory_until,
-                    g.revision, g.create_time, g.update_time,
-                    v.id AS version_id, v.minutes_per_week
-               FROM grants g
-               LEFT JOIN LATERAL (
-                    SELECT id, minutes_per_week FROM grant_versions
-                     WHERE municipality = g.municipality AND grant_id = g.id
-                     ORDER BY (effective_from <= $3) DESC,
-                              CASE WHEN effective_from <= $3 THEN effective_from END DESC,
-                              effective_from ASC
-                     LIMIT 1) v ON true
-              WHERE g.municipality = $1 AND g.id = $2",
-        )
-        .bind(municipality)
-        .bind(id)
-        .bind(day)
-        .fetch_optional(&self.pool)
         .await
     }
 }

@@ -1,0 +1,600 @@
+//! Grants after the decision: read, list, their version history, change (R-RV-11) and end
+//! (R-RV-4). Each change or end commits with its event and audit row, or not at all.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kontakt_platform::audit::Action;
+use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_platform::{ApiError, pagination};
+use kontakt_proto::common::v1::DateRange;
+use kontakt_proto::referral::v1::{
+    ApprovalLevel, ChangeGrantRequest, EndGrantRequest, GetGrantRequest, Grant, GrantChanged,
+    GrantEndReason, GrantEnded, GrantState, GrantVersion, ListGrantVersionsRequest,
+    ListGrantVersionsResponse, ListGrantsRequest, ListGrantsResponse,
+};
+use prost::Message as _;
+use tonic::Request;
+
+use super::{
+    Caller, MAX_TEXT, ReferralApi, SCHEMA, check_etag, day, decode, grant_name, person_name,
+    rules_broken, scoped, scoped_parent, text_ok, valid_id,
+};
+use crate::domain::decision::Approval;
+use crate::domain::grant::{self, Change, Ending};
+use crate::store::{GrantEnd, GrantFilter, GrantRow, NewVersion, VersionRow};
+
+/// ChangeGrant's mask: the terms a version carries.
+const CHANGEABLE: [&str; 3] = ["minutes_per_week", "allowances", "expected_end_date"];
+
+pub(super) fn grant_to_proto(row: GrantRow) -> Grant {
+    let m = &row.municipality;
+    Grant {
+        name: grant_name(m, &row.id),
+        state: if row.state == "ENDED" {
+            GrantState::Ended
+        } else {
+            GrantState::Active
+        } as i32,
+        referral: super::referral_name(m, &row.referral_id),
+        case: super::case_name(m, &row.case_id),
+        person: person_name(m, &row.person_id),
+        recipient: row.recipient,
+        legal_basis: row.legal_basis,
+        purpose: row.purpose,
+        start_date: Some(row.start_date.into()),
+        expected_end_date: Some(row.expected_end_date.into()),
+        end_date: row.end_date.map(Into::into),
+        current_version: row
+            .version_id
+            .map(|v| format!("{}/versions/{v}", grant_name(m, &row.id)))
+            .unwrap_or_default(),
+        create_time: Some(kontakt_proto::timestamp(row.create_time)),
+        update_time: Some(kontakt_proto::timestamp(row.update_time)),
+        etag: super::etag(row.revision),
+        minutes_per_week: row.minutes_per_week.unwrap_or_default(),
+        review_date: row.review_date.map(Into::into),
+        counsellor: row.counsellor,
+        compulsory_until: row.compulsory_until.map(Into::into),
+        end_reason: row
+            .end_reason
+            .as_deref()
+            .and_then(|r| GrantEndReason::from_str_name(&format!("GRANT_END_REASON_{r}")))
+            .unwrap_or(GrantEndReason::Unspecified) as i32,
+        end_note: row.end_note,
+        end_approval_level: row
+            .end_level
+            .as_deref()
+            .and_then(|l| ApprovalLevel::from_str_name(&format!("APPROVAL_LEVEL_{l}")))
+            .unwrap_or(ApprovalLevel::Unspecified) as i32,
+        end_authority_reference: row.end_authority_reference,
+        ended_by: row.ended_by,
+    }
+}
+
+fn version_to_proto(row: VersionRow) -> Result<GrantVersion, ApiError> {
+    let mut version: GrantVersion = decode(&row.body)?;
+    version.name = format!(
+        "{}/versions/{}",
+        grant_name(&row.municipality, &row.grant_id),
+        row.id
+    );
+    version.minutes_per_week = row.minutes_per_week;
+    version.effective = Some(DateRange {
+        start: Some(row.effective_from.into()),
+        end: row.effective_to.map(Into::into),
+    });
+    version.withdrawn = row.withdrawn;
+    version.create_time = Some(kontakt_proto::timestamp(row.create_time));
+    Ok(version)
+}
+
+/// A list position `(create_time, id)` as a page-token key.
+pub(super) fn time_key(time: DateTime<Utc>, id: &str) -> String {
+    format!("{},{id}", time.timestamp_micros())
+}
+
+pub(super) fn parse_time_key(key: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let invalid = || ApiError::invalid("page_token", "not a page token returned by this list");
+    let (micros, id) = key.split_once(',').ok_or_else(invalid)?;
+    let time = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(invalid)?;
+    Ok((time, id.to_owned()))
+}
+
+/// An optional `followUps` name on a change or end: shape only, the follow-up service owns it.
+fn check_follow_up(name: &str, municipality: &str) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let ok = name
+        .strip_prefix(&format!("municipalities/{municipality}/followUps/"))
+        .is_some_and(valid_id);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "follow_up",
+            "must be `municipalities/{code}/followUps/{id}` in the grant's municipality",
+        ))
+    }
+}
+
+fn approval_level(value: i32, default: Option<ApprovalLevel>) -> Result<ApprovalLevel, ApiError> {
+    match ApprovalLevel::try_from(value) {
+        Ok(ApprovalLevel::Unspecified) => default.ok_or_else(|| {
+            ApiError::invalid("approval_level", "the deciding level is required (R-RV-12)")
+        }),
+        Ok(level) => Ok(level),
+        Err(_) => Err(ApiError::invalid("approval_level", "not a known level")),
+    }
+}
+
+impl ReferralApi {
+    pub(in crate::api) async fn get_grant(
+        &self,
+        request: Request<GetGrantRequest>,
+    ) -> Result<Grant, ApiError> {
+        let caller = Caller::of(&request, "case work")?;
+        let name = request.into_inner().name;
+        let (municipality, id) = scoped(&caller.principal, &name, "grants", "name")?;
+        let row = self
+            .store
+            .get_grant(&municipality.to_string(), id, self.clock.today())
+            .await?
+            .ok_or_else(|| ApiError::not_found(&name))?;
+        let person = person_name(&row.municipality, &row.person_id);
+        self.read_logged(&caller, "GetGrant", &name, municipality, &person)
+            .await?;
+        Ok(grant_to_proto(row))
+    }
+
+    pub(in crate::api) async fn list_grants(
+        &self,
+        request: Request<ListGrantsRequest>,
+    ) -> Result<ListGrantsResponse, ApiError> {
+        let caller = Caller::of(&request, "case work")?;
+        let request = request.into_inner();
+        let municipality = scoped_parent(&caller.principal, &request.parent)?;
+        let m = municipality.to_string();
+        let page_size = pagination::page_size(request.page_size)?;
+        let state = match GrantState::try_from(request.state) {
+            Ok(GrantState::Unspecified) => None,
+            Ok(GrantState::Active) => Some("ACTIVE"),
+            Ok(GrantState::Ended) => Some("ENDED"),
+            Err(_) => return Err(ApiError::invalid("state", "not a known grant state")),
+        };
+        let person_id = if request.person.is_empty() {
+            None
+        } else {
+            let (pm, id) = scoped(&caller.principal, &request.person, "persons", "person")?;
+            if pm != municipality {
+                return Err(ApiError::invalid(
+                    "person",
+                    "must be a person of the listed municipality",
+                ));
+            }
+            Some(id)
+        };
+        if !text_ok(&request.counsellor, 200) {
+            return Err(ApiError::invalid("counsellor", "at most 200 characters"));
+        }
+        let counsellor = Some(request.counsellor.as_str()).filter(|c| !c.is_empty());
+        // The token is bound to the municipality and filter it was issued under.
+        let scope = format!(
+            "grants?m={m}&state={}&person={}&counsellor={}",
+            request.state, request.person, request.counsellor
+        );
+        let after = pagination::decode_token(&scope, &request.page_token)?
+            .map(|key| parse_time_key(&key))
+            .transpose()?;
+        let rows = self
+            .store
+            .list_grants(
+                &m,
+                &GrantFilter {
+                    state,
+                    person_id,
+                    counsellor,
+                },
+                after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                page_size + 1,
+                self.clock.today(),
+            )
+            .await?;
+        let (rows, next_page_token) =
+            pagination::finish_page(rows, page_size, &scope, |r| time_key(r.create_time, &r.id));
+        // One access-log row per grant read: each names a child (R-DP-2).
+        let entries: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                caller.entry(
+                    "ListGrants",
+                    Action::Read,
+                    &grant_name(&m, &r.id),
+                    municipality,
+                    &person_name(&m, &r.person_id),
+                )
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.audit.record(entries).await?;
+        }
+        Ok(ListGrantsResponse {
+            grants: rows.into_iter().map(grant_to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    pub(in crate::api) async fn list_grant_versions(
+        &self,
+        request: Request<ListGrantVersionsRequest>,
+    ) -> Result<ListGrantVersionsResponse, ApiError> {
+        let caller = Caller::of(&request, "case work")?;
+        let request = request.into_inner();
+        let (municipality, id) = scoped(&caller.principal, &request.parent, "grants", "parent")?;
+        let m = municipality.to_string();
+        let page_size = pagination::page_size(request.page_size)?;
+        let grant = self
+            .store
+            .get_grant(&m, id, self.clock.today())
+            .await?
+            .ok_or_else(|| ApiError::not_found(&request.parent))?;
+        let scope = format!("versions?{}", request.parent);
+        let after = pagination::decode_token(&scope, &request.page_token)?
+            .map(|key| {
+                key.split_once(',')
+                    .and_then(|(d, v)| Some((d.parse::<NaiveDate>().ok()?, v.to_owned())))
+                    .ok_or_else(|| {
+                        ApiError::invalid("page_token", "not a page token returned by this list")
+                    })
+            })
+            .transpose()?;
+        let rows = self
+            .store
+            .list_versions(
+                &m,
+                id,
+                after.as_ref().map(|(d, v)| (*d, v.as_str())),
+                page_size + 1,
+            )
+            .await?;
+        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
+            format!("{},{}", r.effective_from, r.id)
+        });
+        let person = person_name(&m, &grant.person_id);
+        self.read_logged(
+            &caller,
+            "ListGrantVersions",
+            &request.parent,
+            municipality,
+            &person,
+        )
+        .await?;
+        Ok(ListGrantVersionsResponse {
+            versions: rows
+                .into_iter()
+                .map(version_to_proto)
+                .collect::<Result<_, _>>()?,
+            next_page_token,
+        })
+    }
+
+    pub(in crate::api) async fn change_grant(
+        &self,
+        request: Request<ChangeGrantRequest>,
+    ) -> Result<Grant, ApiError> {
+        let caller = Caller::of(&request, "changing a grant")?;
+        let request = request.into_inner();
+        let (municipality, id) = scoped(&caller.principal, &request.name, "grants", "name")?;
+        let m = municipality.to_string();
+        if request.request_id.is_empty() || !text_ok(&request.request_id, 100) {
+            return Err(ApiError::invalid(
+                "request_id",
+                "1 to 100 characters, the same on every retry",
+            ));
+        }
+        let effective_from = day(request.effective_from.as_ref(), "effective_from")?
+            .ok_or_else(|| ApiError::invalid("effective_from", "the first day is required"))?;
+        let new_end = day(request.expected_end_date.as_ref(), "expected_end_date")?;
+        for (i, a) in request.allowances.iter().enumerate() {
+            day(a.end_date.as_ref(), &format!("allowances[{i}].end_date"))?;
+        }
+        let paths: Vec<&str> = request
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let chosen: Vec<&str> = if paths == ["*"] {
+            CHANGEABLE.to_vec()
+        } else {
+            paths
+        };
+        if chosen.is_empty() {
+            return Err(ApiError::invalid(
+                "update_mask",
+                format!("name the terms to change: {}", CHANGEABLE.join(", ")),
+            ));
+        }
+        if let Some(other) = chosen.iter().find(|p| !CHANGEABLE.contains(p)) {
+            return Err(ApiError::invalid(
+                "update_mask",
+                format!(
+                    "`{other}` cannot be changed; changeable: {}",
+                    CHANGEABLE.join(", ")
+                ),
+            ));
+        }
+        if chosen.contains(&"expected_end_date") && new_end.is_none() {
+            return Err(ApiError::invalid(
+                "expected_end_date",
+                "the new expected end date is required when it is in update_mask",
+            ));
+        }
+        let level = approval_level(request.approval_level, None)?;
+        if !text_ok(&request.justification, MAX_TEXT) {
+            return Err(ApiError::invalid(
+                "justification",
+                "at most 4000 characters",
+            ));
+        }
+        check_follow_up(&request.follow_up, &m)?;
+
+        let today = self.clock.today();
+        let mut tx = self.store.begin().await?;
+        let row = self
+            .store
+            .lock_grant(&mut tx, &m, id, today)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&request.name))?;
+        // R-RV-10: a retry finds the version its first attempt made and changes nothing.
+        if self
+            .store
+            .version_by_request(&mut tx, &m, id, &request.request_id)
+            .await?
+            .is_some()
+        {
+            tx.commit().await?;
+            return Ok(grant_to_proto(row));
+        }
+        check_etag(&request.etag, row.revision)?;
+        let latest = self.store.latest_version(&mut tx, &m, id).await?;
+        let previous: GrantVersion = decode(&latest.body)?;
+        let mut next = GrantVersion {
+            minutes_per_week: latest.minutes_per_week,
+            allowances: previous.allowances.clone(),
+            expected_end_date: Some(row.expected_end_date.into()),
+            approval_level: level as i32,
+            decider: caller.principal.subject.clone(),
+            justification: request.justification.trim().to_owned(),
+            follow_up: request.follow_up.clone(),
+            ..GrantVersion::default()
+        };
+        for path in &chosen {
+            match *path {
+                "minutes_per_week" => next.minutes_per_week = request.minutes_per_week,
+                "allowances" => next.allowances.clone_from(&request.allowances),
+                _ => next.expected_end_date = new_end.map(Into::into),
+            }
+        }
+        let expected_end = new_end
+            .filter(|_| chosen.contains(&"expected_end_date"))
+            .unwrap_or(row.expected_end_date);
+        let policy = self.policy_on(&mut tx, &m, effective_from).await?;
+        let violations = grant::check_change(&Change {
+            active: row.state == "ACTIVE",
+            latest_from: latest.effective_from,
+            effective_from,
+            changes_something: next.minutes_per_week != latest.minutes_per_week
+                || next.allowances != previous.allowances
+                || expected_end != row.expected_end_date,
+            terms: Approval {
+                policy: &policy,
+                level,
+                minutes_per_week: next.minutes_per_week,
+                start: Some(effective_from),
+                expected_end: Some(expected_end),
+                review: None,
+                allowances: &next.allowances,
+                justification: &next.justification,
+                under_age: false,
+            },
+        });
+        if !violations.is_empty() {
+            return Err(rules_broken("the grant cannot be changed so", violations));
+        }
+        let count = self.store.count_versions(&mut tx, &m, id).await?;
+        let version_id = format!("v{}", count + 1);
+        self.store
+            .insert_version(
+                &mut tx,
+                &NewVersion {
+                    municipality: &m,
+                    grant_id: id,
+                    id: &version_id,
+                    minutes_per_week: next.minutes_per_week,
+                    effective_from,
+                    expected_end_date: expected_end,
+                    body: &next.encode_to_vec(),
+                    request_id: &request.request_id,
+                },
+                &latest.id,
+            )
+            .await?;
+        let name = grant_name(&m, id);
+        let person = person_name(&m, &row.person_id);
+        let changed = GrantChanged {
+            grant: name.clone(),
+            version: format!("{name}/versions/{version_id}"),
+            previous_version: format!("{name}/versions/{}", latest.id),
+            municipality: m.clone(),
+            effective_from: Some(effective_from.into()),
+            minutes_per_week: next.minutes_per_week,
+            previous_minutes_per_week: latest.minutes_per_week,
+            allowances: next.allowances.clone(),
+            expected_end_date: Some(expected_end.into()),
+            follow_up: request.follow_up.clone(),
+            person: person.clone(),
+        };
+        outbox::write(
+            &mut tx,
+            SCHEMA,
+            &NewEvent::new(&changed, Some(m.clone()), &name),
+        )
+        .await?;
+        caller
+            .wrote(
+                &mut tx,
+                "ChangeGrant",
+                Action::Update,
+                &name,
+                municipality,
+                &person,
+            )
+            .await?;
+        let saved = self
+            .store
+            .lock_grant(&mut tx, &m, id, today)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&request.name))?;
+        tx.commit().await?;
+        Ok(grant_to_proto(saved))
+    }
+
+    pub(in crate::api) async fn end_grant(
+        &self,
+        request: Request<EndGrantRequest>,
+    ) -> Result<Grant, ApiError> {
+        let caller = Caller::of(&request, "ending a grant")?;
+        let request = request.into_inner();
+        let (municipality, id) = scoped(&caller.principal, &request.name, "grants", "name")?;
+        let m = municipality.to_string();
+        let end_date = day(request.end_date.as_ref(), "end_date")?
+            .ok_or_else(|| ApiError::invalid("end_date", "the last day is required"))?;
+        let reason = GrantEndReason::try_from(request.reason)
+            .ok()
+            .filter(|r| *r != GrantEndReason::Unspecified)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "reason",
+                    "PURPOSE_MET, CANNOT_BE_MET, MOVED, AGED_OUT, CONSENT_WITHDRAWN, COMPULSORY_CONDITION_ENDED or OTHER",
+                )
+            })?;
+        let reason_column = reason
+            .as_str_name()
+            .trim_start_matches("GRANT_END_REASON_")
+            .to_owned();
+        if !text_ok(&request.note, MAX_TEXT) {
+            return Err(ApiError::invalid("note", "at most 4000 characters"));
+        }
+        if !text_ok(&request.authority_reference, 200) {
+            return Err(ApiError::invalid(
+                "authority_reference",
+                "at most 200 characters",
+            ));
+        }
+        let level = approval_level(request.approval_level, Some(ApprovalLevel::OwnAuthority))?;
+        check_follow_up(&request.follow_up, &m)?;
+
+        let today = self.clock.today();
+        let mut tx = self.store.begin().await?;
+        let row = self
+            .store
+            .lock_grant(&mut tx, &m, id, today)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&request.name))?;
+        if row.state == "ENDED" {
+            // A retry of the same end is answered with the grant; any other end is refused.
+            return if row.end_date == Some(end_date)
+                && row.end_reason.as_deref() == Some(reason_column.as_str())
+            {
+                tx.commit().await?;
+                Ok(grant_to_proto(row))
+            } else {
+                Err(ApiError::FailedPrecondition {
+                    reason: "GRANT_ENDED",
+                    message: format!(
+                        "the grant already ended on {}",
+                        row.end_date.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                    violations: Vec::new(),
+                })
+            };
+        }
+        check_etag(&request.etag, row.revision)?;
+        let facts = self.store.legal_basis_facts(&mut tx).await?;
+        let basis_without_consent = row
+            .legal_basis
+            .strip_prefix("legalBases/")
+            .and_then(|code| facts.get(code))
+            .is_some_and(|f| f.without_consent);
+        let violations = grant::check_end(&Ending {
+            start_date: row.start_date,
+            expected_end_date: row.expected_end_date,
+            end_date,
+            reason,
+            note: &request.note,
+            level,
+            authority_reference: &request.authority_reference,
+            compulsory_until: row.compulsory_until,
+            basis_without_consent,
+        });
+        if !violations.is_empty() {
+            return Err(rules_broken("the grant cannot be ended so", violations));
+        }
+        let withdrawn = self
+            .store
+            .end_grant(
+                &mut tx,
+                &m,
+                id,
+                &GrantEnd {
+                    end_date,
+                    reason: &reason_column,
+                    note: request.note.trim(),
+                    level: level.as_str_name().trim_start_matches("APPROVAL_LEVEL_"),
+                    authority_reference: request.authority_reference.trim(),
+                    ended_by: &caller.principal.subject,
+                },
+            )
+            .await?;
+        let name = grant_name(&m, id);
+        let person = person_name(&m, &row.person_id);
+        let ended = GrantEnded {
+            grant: name.clone(),
+            municipality: m.clone(),
+            end_date: Some(end_date.into()),
+            reason: reason as i32,
+            follow_up: request.follow_up.clone(),
+            person: person.clone(),
+            withdrawn_versions: withdrawn
+                .iter()
+                .map(|v| format!("{name}/versions/{v}"))
+                .collect(),
+        };
+        outbox::write(
+            &mut tx,
+            SCHEMA,
+            &NewEvent::new(&ended, Some(m.clone()), &name),
+        )
+        .await?;
+        caller
+            .wrote(
+                &mut tx,
+                "EndGrant",
+                Action::Update,
+                &name,
+                municipality,
+                &person,
+            )
+            .await?;
+        let saved = self
+            .store
+            .lock_grant(&mut tx, &m, id, today)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&request.name))?;
+        tx.commit().await?;
+        Ok(grant_to_proto(saved))
+    }
+}
