@@ -166,6 +166,9 @@ pub struct DevArgs {
     /// Wipe the data directory first.
     #[arg(long)]
     pub fresh: bool,
+    /// Start without loading the demo data (the reference municipalities' policies).
+    #[arg(long)]
+    pub no_demo: bool,
     /// Referral service address.
     #[arg(
         long,

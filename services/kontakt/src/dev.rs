@@ -132,6 +132,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         handles.push(handle);
     }
 
+    if !args.no_demo {
+        let referral = &peers.urls[&Service::Referral];
+        // A failure is reported, not fatal: the suite still runs and stops cleanly.
+        match crate::demo::load(referral, &admin_token).await {
+            Ok(loaded) => println!(
+                "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there).",
+                loaded.policies_new, loaded.policies_present
+            ),
+            Err(err) => eprintln!("Demo data not loaded: {err:#}"),
+        }
+    }
+
     println!();
     println!("Kontakt dev is running:");
     for handle in &handles {

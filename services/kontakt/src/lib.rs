@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod cli;
+mod demo;
 mod dev;
 
 use std::net::SocketAddr;

@@ -4,8 +4,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use kontakt_harness::{connect, fresh_database, wait_for_health};
-use kontakt_proto::referral::v1::ListLegalBasesRequest;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+use kontakt_proto::referral::v1::{ListLegalBasesRequest, ListPoliciesRequest};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
@@ -319,10 +319,28 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .expect("utf-8")
         .trim()
         .to_owned();
-    ReferralServiceClient::new(kontakt_harness::authed(referral, &coordinator))
+    ReferralServiceClient::new(kontakt_harness::authed(referral.clone(), &coordinator))
         .list_legal_bases(list())
         .await
         .expect("a minted coordinator token works");
+    // The demo data: the reference policies, loaded as data (DOMAIN.md §10).
+    let mut admin = ReferralServiceClient::new(kontakt_harness::authed(referral, &admin_token));
+    for (municipality, committee, min_age) in
+        [("183", true, 0), ("187", true, 0), ("329", false, 12)]
+    {
+        let policies = admin
+            .list_policies(ListPoliciesRequest {
+                parent: format!("municipalities/{municipality}"),
+                ..ListPoliciesRequest::default()
+            })
+            .await
+            .expect("list policies")
+            .into_inner()
+            .policies;
+        assert_eq!(policies.len(), 1, "{municipality}");
+        assert_eq!(policies[0].committee_required, committee, "{municipality}");
+        assert_eq!(policies[0].min_age_years, min_age, "{municipality}");
+    }
 
     let postmaster = data_dir.join("pgdata").join("postmaster.pid");
     assert!(
@@ -350,6 +368,13 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .spawn()
         .expect("start kontakt dev again");
     let mut lines = BufReader::new(again.stdout.take().expect("stdout")).lines();
+    let demo = loop {
+        let line = lines.next_line().await.expect("read").expect("a demo line");
+        if line.starts_with("Demo data:") {
+            break line;
+        }
+    };
+    assert!(demo.contains("(0 loaded, 3 already there)"), "{demo}");
     let services = listening(&mut lines, 4).await;
     let channel = connect(services[0].1).await.expect("connect");
     wait_for_health(
