@@ -23,8 +23,13 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 impl Date {
-    /// The calendar date, or `None` when the fields do not form one (e.g. 31 February).
+    /// The calendar date, or `None` when the fields do not form one (e.g. 31 February) or the
+    /// year is outside 1900..=2199, which no date in this domain can be (year 0 is the unset
+    /// date).
     pub fn to_naive(&self) -> Option<NaiveDate> {
+        if !(1900..=2199).contains(&self.year) {
+            return None;
+        }
         let month = u32::try_from(self.month).ok()?;
         let day = u32::try_from(self.day).ok()?;
         NaiveDate::from_ymd_opt(self.year, month, day)
@@ -51,5 +56,13 @@ mod tests {
             day: 1,
         };
         assert_eq!(negative.to_naive(), None);
+        for year in [0, 1899, 2200, i32::MAX] {
+            let far = Date {
+                year,
+                month: 1,
+                day: 1,
+            };
+            assert_eq!(far.to_naive(), None, "{year}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! shape) and with one (Ishøj's), with every broken rule named and the events on the feed; then
 //! the grant listed, changed and ended (`grants`).
 
+mod fields;
 mod grants;
 
 use std::sync::Arc;
