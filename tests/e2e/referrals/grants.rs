@@ -262,7 +262,7 @@ async fn a_grant_is_listed_changed_and_ended_and_its_history_stays_readable() {
         .versions;
     assert_eq!(versions.len(), 2);
     let range = |v: &GrantVersion| {
-        let e = v.effective.clone().expect("effective");
+        let e = v.effective.expect("effective");
         (e.start, e.end)
     };
     assert_eq!(versions[0].minutes_per_week, 180);
