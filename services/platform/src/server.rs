@@ -236,24 +236,45 @@ async fn monitor_health(
     schema_ready: watch::Sender<bool>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut migrated = !migrate_on_start;
+    // Migrations run to completion outside the probe's timeout: cancelling one half-way could
+    // leave its session-level advisory lock held on a pooled connection, and every later
+    // attempt would wait on it for ever.
+    if migrate_on_start {
+        let mut last_failure = None;
+        loop {
+            let attempt = tokio::select! {
+                result = db::migrate(&pool, def.schema, def.migrator) => result,
+                _ = stopped.changed() => return,
+            };
+            match attempt {
+                Ok(()) => {
+                    tracing::info!(
+                        service = def.name,
+                        schema = def.schema,
+                        "migrations applied"
+                    );
+                    break;
+                }
+                Err(e) => {
+                    let reason = format!("migrating schema {}: {e}", def.schema);
+                    if last_failure.as_ref() != Some(&reason) {
+                        tracing::warn!(service = def.name, %reason, "NOT_SERVING");
+                        last_failure = Some(reason);
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = stopped.changed() => return,
+            }
+        }
+    }
     let mut last: Option<Result<(), String>> = None;
     // A probe never takes longer than the interval (at least a second), so a database that
     // hangs instead of refusing still turns the service NOT_SERVING.
     let probe_timeout = interval.max(Duration::from_secs(1));
     loop {
         let probe = async {
-            if !migrated {
-                db::migrate(&pool, def.schema, def.migrator)
-                    .await
-                    .map_err(|e| format!("migrating schema {}: {e}", def.schema))?;
-                migrated = true;
-                tracing::info!(
-                    service = def.name,
-                    schema = def.schema,
-                    "migrations applied"
-                );
-            }
             match db::migrations_current(&pool, def.migrator).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(format!(
