@@ -66,7 +66,7 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
         db_settings,
         server_settings: test_server_settings(),
         clock: Arc::new(SystemClock),
-        peers: kontakt::Peers::default(),
+        peers: kontakt_harness::peers(&[]),
     })
     .expect("spawn");
     let channel = kontakt_harness::connect(addr).await.expect("connect");

@@ -86,13 +86,18 @@ impl Service {
         })
     }
 
-    /// The event feeds the service follows (DOMAIN.md §8). None yet: the first arrive with the
-    /// grant events, which matching, time & cost and follow-up consume.
-    pub fn consumers(self, _pool: &PgPool, _peers: &Peers) -> anyhow::Result<Vec<Consumer>> {
+    /// The event feeds the service follows (DOMAIN.md §8). Matching follows the referral
+    /// service's grant events; the others follow nothing yet.
+    pub fn consumers(self, pool: &PgPool, peers: &Peers) -> anyhow::Result<Vec<Consumer>> {
         Ok(match self {
-            Service::Referral | Service::Matching | Service::Timecost | Service::Followup => {
-                Vec::new()
-            }
+            Service::Matching => vec![peers.follow(
+                self,
+                Service::Referral,
+                "grants-from-referral",
+                &kontakt_matching::grant_events::types(),
+                kontakt_matching::grant_events(pool.clone()),
+            )?],
+            Service::Referral | Service::Timecost | Service::Followup => Vec::new(),
         })
     }
 
@@ -125,7 +130,7 @@ impl Peers {
         consumer: Service,
         producer: Service,
         name: &'static str,
-        types: &[&str],
+        types: &[String],
         handler: Arc<dyn kontakt_platform::consumer::Handler>,
     ) -> anyhow::Result<Consumer> {
         let needs = |what: &str| {
@@ -147,7 +152,7 @@ impl Peers {
             name,
             producer: kontakt_platform::consumer::endpoint(url).map_err(anyhow::Error::msg)?,
             token,
-            types: types.iter().map(|t| (*t).to_owned()).collect(),
+            types: types.to_vec(),
             handler,
         })
     }

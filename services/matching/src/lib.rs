@@ -1,10 +1,15 @@
-//! Matching & procurement (schema `matching`): the right contact person for each child. For now
-//! it serves the competence catalogue that people and needs are described with (R-MP-3).
+//! Matching & procurement (schema `matching`): the right contact person for each child. It
+//! serves the competence catalogue that people and needs are described with (R-MP-3) and the
+//! matching requests the referral service's grant events open, change and close.
 
 pub mod access;
 mod api;
+pub mod grant_events;
 mod store;
 
+use std::sync::Arc;
+
+use kontakt_platform::audit::AuditLog;
 use kontakt_platform::config::ServerSettings;
 use kontakt_platform::server::ServiceDef;
 use kontakt_proto::matching::v1::matching_service_server::MatchingServiceServer;
@@ -25,10 +30,16 @@ pub static DEF: ServiceDef = ServiceDef {
 
 /// The service's gRPC routes over `pool` (whose connections use the `matching` schema).
 pub fn routes(pool: PgPool, settings: &ServerSettings) -> Routes {
-    let api = api::MatchingApi::new(store::Store::new(pool));
+    let audit = AuditLog::start(pool.clone());
+    let api = api::MatchingApi::new(store::Store::new(pool), audit);
     Routes::new(
         MatchingServiceServer::new(api)
             .max_decoding_message_size(settings.max_message_bytes)
             .max_encoding_message_size(settings.max_message_bytes),
     )
+}
+
+/// Applies the referral service's grant events (subscribe it to [`grant_events::types`]).
+pub fn grant_events(pool: PgPool) -> Arc<dyn kontakt_platform::consumer::Handler> {
+    Arc::new(grant_events::GrantEvents::new(store::Store::new(pool)))
 }

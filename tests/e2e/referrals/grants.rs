@@ -4,9 +4,13 @@
 
 use super::*;
 
-const RINGSTED: &str = "329";
+pub(super) const RINGSTED: &str = "329";
 
-async fn with_policy(running: &TestService, municipality: &str, policy: MunicipalityPolicy) {
+pub(super) async fn with_policy(
+    running: &TestService,
+    municipality: &str,
+    policy: MunicipalityPolicy,
+) {
     as_role(running, Role::Admin, municipality)
         .create_policy(CreatePolicyRequest {
             parent: format!("municipalities/{municipality}"),
@@ -17,7 +21,7 @@ async fn with_policy(running: &TestService, municipality: &str, policy: Municipa
 }
 
 /// A child referred, submitted and granted 3 hours a week from 1 December in Ringsted.
-async fn granted(
+pub(super) async fn granted(
     counsellor: &mut Client,
     cpr: &str,
     external_id: &str,
@@ -74,7 +78,12 @@ fn list(page_size: i32, page_token: &str) -> ListGrantsRequest {
     }
 }
 
-fn change(grant: &str, etag: &str, request_id: &str, minutes: i32) -> ChangeGrantRequest {
+pub(super) fn change(
+    grant: &str,
+    etag: &str,
+    request_id: &str,
+    minutes: i32,
+) -> ChangeGrantRequest {
     ChangeGrantRequest {
         name: grant.into(),
         etag: etag.into(),
@@ -90,7 +99,7 @@ fn change(grant: &str, etag: &str, request_id: &str, minutes: i32) -> ChangeGran
     }
 }
 
-fn end(grant: &str, reason: GrantEndReason) -> EndGrantRequest {
+pub(super) fn end(grant: &str, reason: GrantEndReason) -> EndGrantRequest {
     EndGrantRequest {
         name: grant.into(),
         end_date: date(2027, 2, 15),

@@ -1,9 +1,10 @@
 //! A referral from draft to grant over gRPC, under a policy without a committee (Ringsted's
 //! shape) and with one (Ishøj's), with every broken rule named and the events on the feed; then
-//! the grant listed, changed and ended (`grants`).
+//! the grant listed, changed and ended (`grants`), and matching following it (`matching_requests`).
 
 mod fields;
 mod grants;
+mod matching_requests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,14 +35,17 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 /// The day the scenarios run on, whatever the real date: the rules compare dates with today.
 const TODAY: &str = "2026-11-24T10:00:00Z";
 
+fn clock_today() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(TODAY.parse().expect("timestamp")))
+}
+
 /// The referral service on `db` with its clock at `TODAY`.
 async fn start_today(db: &TestDatabase) -> TestService {
-    let now = TODAY.parse().expect("timestamp");
     start_with(
         Service::Referral,
         db.options.clone(),
         test_server_settings(),
-        Arc::new(ManualClock::new(now)),
+        clock_today(),
     )
     .await
     .expect("service")

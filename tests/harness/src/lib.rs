@@ -155,6 +155,32 @@ pub fn signed_as_is(claims: &Claims) -> String {
     test_key().sign(claims).expect("sign")
 }
 
+/// How test services reach each other: every peer URL points at `addrs` where given and at a
+/// closed port otherwise (a follower of a service the test does not run retries quietly in the
+/// background), with a service token of the test key.
+pub fn peers(addrs: &[(Service, SocketAddr)]) -> kontakt::Peers {
+    let token = claims_token(Claims {
+        sub: "kontakt-test-services".into(),
+        kontakt_roles: vec![Role::Service.as_str().into()],
+        ..Claims::default()
+    });
+    let mut urls = std::collections::HashMap::new();
+    for service in Service::ALL {
+        let addr = addrs
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1)), |(_, a)| *a);
+        urls.insert(service, format!("http://{addr}"));
+    }
+    kontakt::Peers {
+        urls,
+        token: Some(Arc::new(
+            kontakt_platform::auth::service_token::ServiceToken::fixed(&token)
+                .expect("a service token"),
+        )),
+    }
+}
+
 /// An administrator of the three reference municipalities.
 pub fn admin_token() -> String {
     token(&[Role::Admin], &["183", "187", "329"])
@@ -356,6 +382,7 @@ pub async fn start_on(
         Arc::new(SystemClock),
         cpr,
         listener,
+        peers(&[]),
     )
     .await
 }
@@ -368,7 +395,38 @@ async fn launch(
     cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
 ) -> anyhow::Result<TestService> {
     let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    launch_on(service, database, server_settings, clock, cpr, listener).await
+    launch_on(
+        service,
+        database,
+        server_settings,
+        clock,
+        cpr,
+        listener,
+        peers(&[]),
+    )
+    .await
+}
+
+/// Starts `service` on `database` following the peers at `addrs` (e.g. matching following a
+/// running referral service), with `clock`.
+pub async fn start_following(
+    service: Service,
+    database: &TestDatabase,
+    addrs: &[(Service, SocketAddr)],
+    clock: SharedClock,
+) -> anyhow::Result<TestService> {
+    let cpr = service.holds_cpr().then(cpr_vault);
+    let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    launch_on(
+        service,
+        database.options.clone(),
+        test_server_settings(),
+        clock,
+        cpr,
+        listener,
+        peers(addrs),
+    )
+    .await
 }
 
 async fn launch_on(
@@ -378,6 +436,7 @@ async fn launch_on(
     clock: SharedClock,
     cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
     listener: tokio::net::TcpListener,
+    peers: kontakt::Peers,
 ) -> anyhow::Result<TestService> {
     let handle = kontakt::spawn(Launch {
         service,
@@ -388,7 +447,7 @@ async fn launch_on(
         db_settings: test_db_settings(),
         server_settings,
         clock,
-        peers: kontakt::Peers::default(),
+        peers,
     })?;
     let addr = handle.local_addr;
     let channel = connect(addr).await?;
