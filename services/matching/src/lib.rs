@@ -4,6 +4,7 @@
 
 pub mod access;
 mod api;
+pub mod domain;
 pub mod grant_events;
 mod store;
 

@@ -1,0 +1,546 @@
+//! Who can take a child, and in which order (R-MP-1, R-MP-3, R-MP-4, R-MP-6).
+//!
+//! First the hard rules exclude whoever cannot be assigned: inactive, no clear child-protection
+//! certificate valid on the start date (R-MP-6), not serving the municipality, or too little
+//! free capacity for the granted hours (R-MP-4). Every reason is kept, so the coordinator can
+//! ask why someone is missing.
+//!
+//! The rest are scored factor by factor; each factor's points and a sentence explaining them
+//! go with the proposal. Points:
+//!
+//! | factor | points | why |
+//! |---|---|---|
+//! | competences | +40 per needed competence held | the grant's needs come first (R-MP-3) |
+//! | age group | +20 if an `age-{from}-{to}` competence covers the child's age | R-MP-3 |
+//! | gender | +30 if it matches a stated preference, −30 if not | R-MP-3 |
+//! | continuity | +60 if the person already knows the child | a known adult is worth more than a fit on paper (R-MP-3) |
+//! | own people | +30 staff, +20 hourly hire, 0 provider | the municipality's own people first (R-MP-1) |
+//! | free capacity | +1 per free hour left after the assignment, at most +10 | spreads the load |
+//! | cost | −1 per DKK 25 of the hourly cost rate | cheaper, all else equal (R-MP-3) |
+//!
+//! Ties are broken by lower cost, then by id, so the same data always gives the same order.
+
+use chrono::NaiveDate;
+use kontakt_proto::matching::v1::{CertificateResult, Employment, Gender};
+
+/// What the grant needs.
+pub struct Demand<'a> {
+    /// 3-digit code of the municipality the child lives in.
+    pub municipality: &'a str,
+    /// Needed competence codes (e.g. `substance-abuse`, `language-arabic`).
+    pub competences: &'a [String],
+    /// `Unspecified` = no preference.
+    pub preferred_gender: Gender,
+    pub age_years: i32,
+    pub minutes_per_week: i32,
+    pub start_date: NaiveDate,
+    /// The child's pseudonymous name, for continuity.
+    pub person: &'a str,
+}
+
+#[derive(Clone, Debug)]
+pub struct Certificate {
+    pub result: CertificateResult,
+    /// Last day it counts for new assignments; `None` = no expiry set.
+    pub expiry: Option<NaiveDate>,
+}
+
+/// A contact person as ranking sees them.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub id: String,
+    pub employment: Employment,
+    pub competences: Vec<String>,
+    pub gender: Gender,
+    pub municipalities: Vec<String>,
+    pub active: bool,
+    pub weekly_capacity_minutes: i32,
+    /// Minutes per week used by other duties (R-MP-4).
+    pub other_duties_minutes: i32,
+    /// Minutes per week booked by active assignments.
+    pub booked_minutes: i32,
+    pub certificate: Option<Certificate>,
+    /// Children (pseudonymous names) the person has had assignments with.
+    pub known_persons: Vec<String>,
+    /// Hourly cost rate in øre valid on the start date, if one is on record.
+    pub hourly_cost_ore: Option<i64>,
+}
+
+impl Candidate {
+    fn free_minutes(&self) -> i32 {
+        self.weekly_capacity_minutes - self.other_duties_minutes - self.booked_minutes
+    }
+}
+
+/// Why someone cannot be assigned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exclusion {
+    Inactive,
+    NoCertificate,
+    CertificateEntries,
+    CertificateExpired(NaiveDate),
+    OutsideArea,
+    NoCapacity { free: i32, needed: i32 },
+}
+
+impl Exclusion {
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Exclusion::Inactive | Exclusion::OutsideArea => "R-MP-3",
+            Exclusion::NoCertificate
+            | Exclusion::CertificateEntries
+            | Exclusion::CertificateExpired(_) => "R-MP-6",
+            Exclusion::NoCapacity { .. } => "R-MP-4",
+        }
+    }
+
+    pub fn explain(&self) -> String {
+        match self {
+            Exclusion::Inactive => "no longer takes assignments".into(),
+            Exclusion::NoCertificate => "no child-protection certificate on record".into(),
+            Exclusion::CertificateEntries => "the child-protection certificate has entries".into(),
+            Exclusion::CertificateExpired(day) => {
+                format!("the child-protection certificate expired on {day}")
+            }
+            Exclusion::OutsideArea => "does not work in the child's municipality".into(),
+            Exclusion::NoCapacity { free, needed } => {
+                format!("{free} free minutes a week, {needed} needed")
+            }
+        }
+    }
+}
+
+/// One factor of a score, with its explanation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Factor {
+    pub name: &'static str,
+    pub points: i32,
+    pub explanation: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    pub candidate: String,
+    pub score: i32,
+    pub factors: Vec<Factor>,
+    /// Needed competences the candidate lacks (R-MP-5: what to hire for).
+    pub missing_competences: Vec<String>,
+    cost_ore: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Ranking {
+    /// Best first.
+    pub proposals: Vec<Proposal>,
+    /// Everyone who cannot be assigned, with every reason, by id.
+    pub excluded: Vec<(String, Vec<Exclusion>)>,
+}
+
+/// Every reason `c` cannot take this demand; empty if it can.
+pub fn exclusions(demand: &Demand<'_>, c: &Candidate) -> Vec<Exclusion> {
+    let mut found = Vec::new();
+    if !c.active {
+        found.push(Exclusion::Inactive);
+    }
+    match &c.certificate {
+        None => found.push(Exclusion::NoCertificate),
+        Some(cert) => {
+            if cert.result != CertificateResult::Clear {
+                found.push(if cert.result == CertificateResult::Entries {
+                    Exclusion::CertificateEntries
+                } else {
+                    Exclusion::NoCertificate
+                });
+            }
+            if let Some(expiry) = cert.expiry
+                && expiry < demand.start_date
+            {
+                found.push(Exclusion::CertificateExpired(expiry));
+            }
+        }
+    }
+    if !c.municipalities.iter().any(|m| m == demand.municipality) {
+        found.push(Exclusion::OutsideArea);
+    }
+    if c.free_minutes() < demand.minutes_per_week {
+        found.push(Exclusion::NoCapacity {
+            free: c.free_minutes().max(0),
+            needed: demand.minutes_per_week,
+        });
+    }
+    found
+}
+
+/// `age-{from}-{to}` covering `age` (the catalogue's naming of age-group competences).
+fn covers_age(code: &str, age: i32) -> bool {
+    let Some(range) = code.strip_prefix("age-") else {
+        return false;
+    };
+    let mut bounds = range.splitn(2, '-').map(str::parse::<i32>);
+    matches!((bounds.next(), bounds.next()), (Some(Ok(from)), Some(Ok(to))) if from <= age && age <= to)
+}
+
+fn factor(name: &'static str, points: i32, explanation: String) -> Factor {
+    Factor {
+        name,
+        points,
+        explanation,
+    }
+}
+
+/// The score of a candidate who can be assigned, factor by factor.
+pub fn score(demand: &Demand<'_>, c: &Candidate) -> Proposal {
+    let mut factors = Vec::new();
+    let missing: Vec<String> = demand
+        .competences
+        .iter()
+        .filter(|need| !c.competences.contains(need))
+        .cloned()
+        .collect();
+    if !demand.competences.is_empty() {
+        let held = demand.competences.len() - missing.len();
+        let mut why = format!(
+            "has {held} of the {} needed competences",
+            demand.competences.len()
+        );
+        if !missing.is_empty() {
+            why.push_str(&format!(" (missing: {})", missing.join(", ")));
+        }
+        factors.push(factor("competences", 40 * held as i32, why));
+    }
+    if c.competences
+        .iter()
+        .any(|code| covers_age(code, demand.age_years))
+    {
+        factors.push(factor(
+            "age group",
+            20,
+            format!("works with children of {}", demand.age_years),
+        ));
+    }
+    if demand.preferred_gender != Gender::Unspecified {
+        let (points, why) = if c.gender == demand.preferred_gender {
+            (30, "matches the preferred gender")
+        } else {
+            (-30, "not the preferred gender")
+        };
+        factors.push(factor("gender", points, why.into()));
+    }
+    if c.known_persons.iter().any(|p| p == demand.person) {
+        factors.push(factor(
+            "continuity",
+            60,
+            "already knows the child or family".into(),
+        ));
+    }
+    let (points, why) = match c.employment {
+        Employment::Staff => (30, "the municipality's own staff"),
+        Employment::Hourly => (20, "the municipality's own hourly hire"),
+        _ => (0, "an external provider's employee"),
+    };
+    factors.push(factor("own people", points, why.into()));
+    let free_after = c.free_minutes() - demand.minutes_per_week;
+    factors.push(factor(
+        "free capacity",
+        (free_after / 60).clamp(0, 10),
+        format!("{free_after} minutes a week free after this assignment"),
+    ));
+    let cost_ore = c.hourly_cost_ore.unwrap_or(i64::MAX);
+    match c.hourly_cost_ore {
+        Some(ore) => factors.push(factor(
+            "cost",
+            -i32::try_from(ore / 2_500).unwrap_or(i32::MAX),
+            format!("DKK {}.{:02} an hour", ore / 100, ore % 100),
+        )),
+        None => factors.push(factor(
+            "cost",
+            0,
+            "no cost rate on record for the start date".into(),
+        )),
+    }
+    Proposal {
+        candidate: c.id.clone(),
+        score: factors.iter().map(|f| f.points).sum(),
+        factors,
+        missing_competences: missing,
+        cost_ore,
+    }
+}
+
+/// Ranks `candidates` for `demand`: those who can be assigned, best first, and the others with
+/// their reasons.
+pub fn rank(demand: &Demand<'_>, candidates: &[Candidate]) -> Ranking {
+    let mut ranking = Ranking::default();
+    for c in candidates {
+        let reasons = exclusions(demand, c);
+        if reasons.is_empty() {
+            ranking.proposals.push(score(demand, c));
+        } else {
+            ranking.excluded.push((c.id.clone(), reasons));
+        }
+    }
+    ranking.proposals.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then(a.cost_ore.cmp(&b.cost_ore))
+            .then_with(|| a.candidate.cmp(&b.candidate))
+    });
+    ranking.excluded.sort_by(|a, b| a.0.cmp(&b.0));
+    ranking
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    const CHILD: &str = "municipalities/183/persons/p-1";
+
+    fn needs() -> Vec<String> {
+        vec!["substance-abuse".into()]
+    }
+
+    fn demand(competences: &[String]) -> Demand<'_> {
+        Demand {
+            municipality: "183",
+            competences,
+            preferred_gender: Gender::Unspecified,
+            age_years: 15,
+            minutes_per_week: 180,
+            start_date: day(2026, 12, 1),
+            person: CHILD,
+        }
+    }
+
+    /// A staff member who can take the child, with the needed competence, at DKK 300 an hour.
+    fn staff(id: &str) -> Candidate {
+        Candidate {
+            id: id.into(),
+            employment: Employment::Staff,
+            competences: vec!["substance-abuse".into()],
+            gender: Gender::Female,
+            municipalities: vec!["183".into(), "187".into()],
+            active: true,
+            weekly_capacity_minutes: 1_200,
+            other_duties_minutes: 0,
+            booked_minutes: 600,
+            certificate: Some(Certificate {
+                result: CertificateResult::Clear,
+                expiry: Some(day(2028, 1, 1)),
+            }),
+            known_persons: Vec::new(),
+            hourly_cost_ore: Some(30_000),
+        }
+    }
+
+    fn order(ranking: &Ranking) -> Vec<&str> {
+        ranking
+            .proposals
+            .iter()
+            .map(|p| p.candidate.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn each_factor_is_explained_and_the_score_is_their_sum() {
+        let needs = needs();
+        let ranking = rank(&demand(&needs), &[staff("a")]);
+        let p = &ranking.proposals[0];
+        let names: Vec<_> = p.factors.iter().map(|f| f.name).collect();
+        assert_eq!(
+            names,
+            ["competences", "own people", "free capacity", "cost"]
+        );
+        assert_eq!(p.score, p.factors.iter().map(|f| f.points).sum::<i32>());
+        assert_eq!(p.score, 40 + 30 + 7 - 12);
+        assert_eq!(p.factors[3].explanation, "DKK 300.00 an hour");
+        assert_eq!(
+            p.factors[2].explanation,
+            "420 minutes a week free after this assignment"
+        );
+    }
+
+    #[test]
+    fn the_needed_competence_moves_a_candidate_up() {
+        let needs = needs();
+        let mut without = staff("a");
+        without.competences.clear();
+        let ranking = rank(&demand(&needs), &[without, staff("b")]);
+        assert_eq!(order(&ranking), ["b", "a"]);
+        assert_eq!(
+            ranking.proposals[1].missing_competences,
+            ["substance-abuse"]
+        );
+        assert!(
+            ranking.proposals[1].factors[0]
+                .explanation
+                .contains("missing: substance-abuse")
+        );
+    }
+
+    #[test]
+    fn continuity_outweighs_a_missing_competence() {
+        let needs = needs();
+        let mut known = staff("b");
+        known.competences.clear();
+        known.known_persons = vec![CHILD.into()];
+        let ranking = rank(&demand(&needs), &[staff("a"), known]);
+        assert_eq!(order(&ranking), ["b", "a"]);
+    }
+
+    #[test]
+    fn own_people_come_before_a_provider_r_mp_1() {
+        let needs = needs();
+        let mut provider = staff("a");
+        provider.employment = Employment::Provider;
+        provider.hourly_cost_ore = Some(30_000);
+        let mut hourly = staff("b");
+        hourly.employment = Employment::Hourly;
+        let ranking = rank(&demand(&needs), &[provider, hourly, staff("c")]);
+        assert_eq!(order(&ranking), ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn the_cheaper_one_wins_when_all_else_is_equal() {
+        let needs = needs();
+        let mut dear = staff("a");
+        dear.hourly_cost_ore = Some(54_300);
+        let mut cheap = staff("b");
+        cheap.hourly_cost_ore = Some(42_500);
+        assert_eq!(order(&rank(&demand(&needs), &[dear, cheap])), ["b", "a"]);
+    }
+
+    #[test]
+    fn a_gender_preference_and_the_age_group_count() {
+        let needs = needs();
+        let mut wanted = demand(&needs);
+        wanted.preferred_gender = Gender::Male;
+        let mut male = staff("b");
+        male.gender = Gender::Male;
+        assert_eq!(order(&rank(&wanted, &[staff("a"), male])), ["b", "a"]);
+        let mut teen = staff("d");
+        teen.competences.push("age-15-17".into());
+        let mut younger = staff("c");
+        younger.competences.push("age-6-11".into());
+        assert_eq!(order(&rank(&demand(&needs), &[younger, teen])), ["d", "c"]);
+    }
+
+    #[test]
+    fn more_free_capacity_ranks_higher_and_ties_go_by_id() {
+        let needs = needs();
+        let mut busy = staff("a");
+        busy.booked_minutes = 900;
+        assert_eq!(
+            order(&rank(&demand(&needs), &[busy, staff("b")])),
+            ["b", "a"]
+        );
+        assert_eq!(
+            order(&rank(&demand(&needs), &[staff("z"), staff("m")])),
+            ["m", "z"]
+        );
+    }
+
+    #[test]
+    fn those_who_cannot_be_assigned_are_excluded_with_every_reason() {
+        let needs = needs();
+        let mut none = staff("a");
+        none.certificate = None;
+        let mut entries = staff("b");
+        entries.certificate = Some(Certificate {
+            result: CertificateResult::Entries,
+            expiry: None,
+        });
+        let mut expired = staff("c");
+        expired.certificate = Some(Certificate {
+            result: CertificateResult::Clear,
+            expiry: Some(day(2026, 11, 30)),
+        });
+        let mut elsewhere = staff("d");
+        elsewhere.municipalities = vec!["329".into()];
+        let mut full = staff("e");
+        full.other_duties_minutes = 300;
+        full.booked_minutes = 780;
+        let mut everything = staff("f");
+        everything.active = false;
+        everything.certificate = None;
+        everything.municipalities.clear();
+        let ranking = rank(
+            &demand(&needs),
+            &[
+                none,
+                entries,
+                expired,
+                elsewhere,
+                full,
+                everything,
+                staff("g"),
+            ],
+        );
+        assert_eq!(order(&ranking), ["g"]);
+        let excluded: Vec<(&str, Vec<Exclusion>)> = ranking
+            .excluded
+            .iter()
+            .map(|(id, r)| (id.as_str(), r.clone()))
+            .collect();
+        assert_eq!(
+            excluded,
+            [
+                ("a", vec![Exclusion::NoCertificate]),
+                ("b", vec![Exclusion::CertificateEntries]),
+                ("c", vec![Exclusion::CertificateExpired(day(2026, 11, 30))]),
+                ("d", vec![Exclusion::OutsideArea]),
+                (
+                    "e",
+                    vec![Exclusion::NoCapacity {
+                        free: 120,
+                        needed: 180
+                    }]
+                ),
+                (
+                    "f",
+                    vec![
+                        Exclusion::Inactive,
+                        Exclusion::NoCertificate,
+                        Exclusion::OutsideArea
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(
+            Exclusion::NoCapacity {
+                free: 120,
+                needed: 180
+            }
+            .rule(),
+            "R-MP-4"
+        );
+        assert_eq!(Exclusion::CertificateEntries.rule(), "R-MP-6");
+    }
+
+    #[test]
+    fn the_same_data_gives_the_same_order_whatever_order_it_comes_in() {
+        let needs = needs();
+        let candidates: Vec<Candidate> = (0..50)
+            .map(|i| {
+                let mut c = staff(&format!("cp-{i:02}"));
+                c.booked_minutes = (i % 7) * 60;
+                c.hourly_cost_ore = Some(20_000 + i64::from(i % 5) * 5_000);
+                c
+            })
+            .collect();
+        let forwards = order(&rank(&demand(&needs), &candidates))
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        let mut reversed = candidates.clone();
+        reversed.reverse();
+        let backwards = order(&rank(&demand(&needs), &reversed))
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert_eq!(forwards, backwards);
+    }
+}
