@@ -1,6 +1,5 @@
 //! The gRPC surface: proto <-> rows, and nothing else.
 
-use chrono::DateTime;
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};
 use kontakt_platform::auth::{self, MunicipalityCode, Principal};
 use kontakt_platform::{ApiError, pagination, resource};
@@ -168,17 +167,8 @@ impl MatchingService for MatchingApi {
         let state = state_filter(body.state)?;
         // The token is bound to the municipality and filter it was issued under.
         let scope = format!("{REQUESTS}?m={m}&state={}", body.state);
-        let invalid = || ApiError::invalid("page_token", "not a page token returned by this list");
         let after = pagination::decode_token(&scope, &body.page_token)?
-            .map(|key| {
-                let (micros, id) = key.split_once(',').ok_or_else(invalid)?;
-                let time = micros
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(DateTime::from_timestamp_micros)
-                    .ok_or_else(invalid)?;
-                Ok::<_, ApiError>((time, id.to_owned()))
-            })
+            .map(|key| pagination::parse_time_key(&key))
             .transpose()?;
         let rows = self
             .store
@@ -191,7 +181,7 @@ impl MatchingService for MatchingApi {
             .await
             .map_err(ApiError::from)?;
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            format!("{},{}", r.create_time.timestamp_micros(), r.id)
+            pagination::time_key(r.create_time, &r.id)
         });
         self.read_logged(&request, "ListMatchingRequests", &rows)
             .await?;

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 
 use crate::ApiError;
 
@@ -44,6 +45,23 @@ pub fn decode_token(scope: &str, token: &str) -> Result<Option<String>, ApiError
     }
 }
 
+/// A list position `(create_time, id)` as a token key, for lists ordered by creation.
+pub fn time_key(time: DateTime<Utc>, id: &str) -> String {
+    format!("{},{id}", time.timestamp_micros())
+}
+
+/// The position [`time_key`] wrote; anything else is a page token this list did not issue.
+pub fn parse_time_key(key: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let invalid = || ApiError::invalid("page_token", "not a page token returned by this list");
+    let (micros, id) = key.split_once(',').ok_or_else(invalid)?;
+    let time = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(invalid)?;
+    Ok((time, id.to_owned()))
+}
+
 /// Turns rows fetched with `LIMIT page_size + 1` into one page and the token for the next:
 /// the extra row only tells that more exist.
 pub fn finish_page<T, K: std::fmt::Display>(
@@ -66,6 +84,16 @@ pub fn finish_page<T, K: std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_key_round_trips_and_nothing_else_parses() {
+        let time = DateTime::from_timestamp_micros(1_795_493_590_123_456).expect("time");
+        let key = time_key(time, "g-1");
+        assert_eq!(parse_time_key(&key).ok(), Some((time, "g-1".to_owned())));
+        for bad in ["", "g-1", "x,g-1", "99999999999999999999,g"] {
+            assert!(parse_time_key(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn page_size_defaults_and_caps() {

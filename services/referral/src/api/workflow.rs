@@ -916,7 +916,7 @@ impl ReferralApi {
             request.state, request.case, request.counsellor
         );
         let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| grants::parse_time_key(&key))
+            .map(|key| pagination::parse_time_key(&key))
             .transpose()?;
         let rows = self
             .store
@@ -932,7 +932,7 @@ impl ReferralApi {
             )
             .await?;
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            grants::time_key(r.create_time, &r.id)
+            pagination::time_key(r.create_time, &r.id)
         });
         // One access-log row per referral read: each names a child (R-DP-2).
         let entries: Vec<_> = rows

@@ -1,8 +1,9 @@
 //! Grants after the decision: read, list, their version history, change (R-RV-11) and end
 //! (R-RV-4). Each change or end commits with its event and audit row, or not at all.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use kontakt_platform::audit::Action;
+use kontakt_platform::auth::MunicipalityCode;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::common::v1::DateRange;
@@ -15,7 +16,7 @@ use prost::Message as _;
 use tonic::Request;
 
 use super::{
-    Caller, MAX_TEXT, ReferralApi, SCHEMA, check_etag, day, decode, grant_name, person_name,
+    Caller, MAX_TEXT, ReferralApi, SCHEMA, Tx, check_etag, day, decode, grant_name, person_name,
     rules_broken, scoped, scoped_parent, text_ok, valid_id,
 };
 use crate::domain::decision::Approval;
@@ -85,22 +86,6 @@ fn version_to_proto(row: VersionRow) -> Result<GrantVersion, ApiError> {
     version.withdrawn = row.withdrawn;
     version.create_time = Some(kontakt_proto::timestamp(row.create_time));
     Ok(version)
-}
-
-/// A list position `(create_time, id)` as a page-token key.
-pub(super) fn time_key(time: DateTime<Utc>, id: &str) -> String {
-    format!("{},{id}", time.timestamp_micros())
-}
-
-pub(super) fn parse_time_key(key: &str) -> Result<(DateTime<Utc>, String), ApiError> {
-    let invalid = || ApiError::invalid("page_token", "not a page token returned by this list");
-    let (micros, id) = key.split_once(',').ok_or_else(invalid)?;
-    let time = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(invalid)?;
-    Ok((time, id.to_owned()))
 }
 
 /// An optional `followUps` name on a change or end: shape only, the follow-up service owns it.
@@ -187,7 +172,7 @@ impl ReferralApi {
             request.state, request.person, request.counsellor
         );
         let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| parse_time_key(&key))
+            .map(|key| pagination::parse_time_key(&key))
             .transpose()?;
         let rows = self
             .store
@@ -203,8 +188,9 @@ impl ReferralApi {
                 self.clock.today(),
             )
             .await?;
-        let (rows, next_page_token) =
-            pagination::finish_page(rows, page_size, &scope, |r| time_key(r.create_time, &r.id));
+        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
+            pagination::time_key(r.create_time, &r.id)
+        });
         // One access-log row per grant read: each names a child (R-DP-2).
         let entries: Vec<_> = rows
             .iter()
@@ -437,29 +423,8 @@ impl ReferralApi {
             follow_up: request.follow_up.clone(),
             person: person.clone(),
         };
-        outbox::write(
-            &mut tx,
-            SCHEMA,
-            &NewEvent::new(&changed, Some(m.clone()), &name),
-        )
-        .await?;
-        caller
-            .wrote(
-                &mut tx,
-                "ChangeGrant",
-                Action::Update,
-                &name,
-                municipality,
-                &person,
-            )
-            .await?;
-        let saved = self
-            .store
-            .lock_grant(&mut tx, &m, id, today)
-            .await?
-            .ok_or_else(|| ApiError::not_found(&request.name))?;
-        tx.commit().await?;
-        Ok(grant_to_proto(saved))
+        self.commit_grant_step(tx, &caller, "ChangeGrant", &changed, municipality, &row)
+            .await
     }
 
     pub(in crate::api) async fn end_grant(
@@ -573,16 +538,34 @@ impl ReferralApi {
                 .map(|v| format!("{name}/versions/{v}"))
                 .collect(),
         };
+        self.commit_grant_step(tx, &caller, "EndGrant", &ended, municipality, &row)
+            .await
+    }
+
+    /// The end of every grant step: its event and audit row join the step's transaction, which
+    /// commits with them; the answer is the grant as it now is.
+    async fn commit_grant_step<E: prost::Name>(
+        &self,
+        mut tx: Tx,
+        caller: &Caller,
+        method: &str,
+        event: &E,
+        municipality: MunicipalityCode,
+        row: &GrantRow,
+    ) -> Result<Grant, ApiError> {
+        let m = &row.municipality;
+        let name = grant_name(m, &row.id);
         outbox::write(
             &mut tx,
             SCHEMA,
-            &NewEvent::new(&ended, Some(m.clone()), &name),
+            &NewEvent::new(event, Some(m.clone()), &name),
         )
         .await?;
+        let person = person_name(m, &row.person_id);
         caller
             .wrote(
                 &mut tx,
-                "EndGrant",
+                method,
                 Action::Update,
                 &name,
                 municipality,
@@ -591,9 +574,9 @@ impl ReferralApi {
             .await?;
         let saved = self
             .store
-            .lock_grant(&mut tx, &m, id, today)
+            .lock_grant(&mut tx, m, &row.id, self.clock.today())
             .await?
-            .ok_or_else(|| ApiError::not_found(&request.name))?;
+            .ok_or_else(|| ApiError::not_found(&name))?;
         tx.commit().await?;
         Ok(grant_to_proto(saved))
     }
