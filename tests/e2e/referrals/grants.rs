@@ -108,6 +108,18 @@ pub(super) fn end(grant: &str, reason: GrantEndReason) -> EndGrantRequest {
     }
 }
 
+async fn versions_of(client: &mut Client, grant: &str) -> Vec<GrantVersion> {
+    client
+        .list_grant_versions(ListGrantVersionsRequest {
+            parent: grant.into(),
+            ..ListGrantVersionsRequest::default()
+        })
+        .await
+        .expect("versions")
+        .into_inner()
+        .versions
+}
+
 /// The first `want` events of these types on the municipality's feed.
 async fn payloads(
     running: &TestService,
@@ -260,15 +272,7 @@ async fn a_grant_is_listed_changed_and_ended_and_its_history_stays_readable() {
         [("R-RV-11".to_owned(), "effective_from".to_owned())]
     );
 
-    let versions = counsellor
-        .list_grant_versions(ListGrantVersionsRequest {
-            parent: first.name.clone(),
-            ..ListGrantVersionsRequest::default()
-        })
-        .await
-        .expect("versions")
-        .into_inner()
-        .versions;
+    let versions = versions_of(&mut counsellor, &first.name).await;
     assert_eq!(versions.len(), 2);
     let range = |v: &GrantVersion| {
         let e = v.effective.expect("effective");
@@ -318,15 +322,7 @@ async fn a_grant_is_listed_changed_and_ended_and_its_history_stays_readable() {
         violations(&after_end),
         [("R-RV-11".to_owned(), "name".to_owned())]
     );
-    let versions = counsellor
-        .list_grant_versions(ListGrantVersionsRequest {
-            parent: first.name.clone(),
-            ..ListGrantVersionsRequest::default()
-        })
-        .await
-        .expect("versions")
-        .into_inner()
-        .versions;
+    let versions = versions_of(&mut counsellor, &first.name).await;
     assert_eq!(range(&versions[0]), (date(2026, 12, 1), date(2027, 2, 15)));
     assert!(versions[1].withdrawn, "{versions:?}");
     let ended_list = counsellor
@@ -377,15 +373,7 @@ async fn concurrent_changes_on_one_etag_make_exactly_one_version() {
         }
     }
     assert_eq!(won, 1);
-    let versions = counsellor
-        .list_grant_versions(ListGrantVersionsRequest {
-            parent: grant.name.clone(),
-            ..ListGrantVersionsRequest::default()
-        })
-        .await
-        .expect("versions")
-        .into_inner()
-        .versions;
+    let versions = versions_of(&mut counsellor, &grant.name).await;
     assert_eq!(versions.len(), 2);
     running.stop().await.expect("stop");
 }

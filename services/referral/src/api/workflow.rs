@@ -461,8 +461,31 @@ impl ReferralApi {
         municipality: MunicipalityCode,
         person: &str,
     ) -> Result<(), ApiError> {
-        let entry = caller.entry(method, Action::Read, resource, municipality, person);
-        self.audit.record(vec![entry]).await
+        self.reads_logged(
+            caller,
+            method,
+            municipality,
+            [(resource.to_owned(), person.to_owned())],
+        )
+        .await
+    }
+
+    /// Records reads of several resources, one row each as `(resource, person)`: a list names
+    /// a child per item (R-DP-2).
+    async fn reads_logged(
+        &self,
+        caller: &Caller,
+        method: &str,
+        municipality: MunicipalityCode,
+        reads: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ApiError> {
+        let entries = reads
+            .into_iter()
+            .map(|(resource, person)| {
+                caller.entry(method, Action::Read, &resource, municipality, &person)
+            })
+            .collect();
+        self.audit.record(entries).await
     }
 
     /// The policy in force on `day` for `municipality`, or a FAILED_PRECONDITION saying none is.
@@ -934,22 +957,11 @@ impl ReferralApi {
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
             pagination::time_key(r.create_time, &r.id)
         });
-        // One access-log row per referral read: each names a child (R-DP-2).
-        let entries: Vec<_> = rows
+        let reads = rows
             .iter()
-            .map(|r| {
-                caller.entry(
-                    "ListReferrals",
-                    Action::Read,
-                    &referral_name(&m, &r.id),
-                    municipality,
-                    &person_name(&m, &r.person_id),
-                )
-            })
-            .collect();
-        if !entries.is_empty() {
-            self.audit.record(entries).await?;
-        }
+            .map(|r| (referral_name(&m, &r.id), person_name(&m, &r.person_id)));
+        self.reads_logged(&caller, "ListReferrals", municipality, reads)
+            .await?;
         Ok(ListReferralsResponse {
             referrals: rows
                 .iter()

@@ -191,22 +191,11 @@ impl ReferralApi {
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
             pagination::time_key(r.create_time, &r.id)
         });
-        // One access-log row per grant read: each names a child (R-DP-2).
-        let entries: Vec<_> = rows
+        let reads = rows
             .iter()
-            .map(|r| {
-                caller.entry(
-                    "ListGrants",
-                    Action::Read,
-                    &grant_name(&m, &r.id),
-                    municipality,
-                    &person_name(&m, &r.person_id),
-                )
-            })
-            .collect();
-        if !entries.is_empty() {
-            self.audit.record(entries).await?;
-        }
+            .map(|r| (grant_name(&m, &r.id), person_name(&m, &r.person_id)));
+        self.reads_logged(&caller, "ListGrants", municipality, reads)
+            .await?;
         Ok(ListGrantsResponse {
             grants: rows.into_iter().map(grant_to_proto).collect(),
             next_page_token,
