@@ -98,6 +98,58 @@ impl Entry {
     }
 }
 
+/// Who is calling and why: what every audit row of the call records (R-DP-2).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub purpose: String,
+}
+
+impl Caller {
+    /// The authenticated caller of `request`, with its stated purpose or `default_purpose`.
+    pub fn of<T>(request: &tonic::Request<T>, default_purpose: &str) -> Result<Self, ApiError> {
+        Ok(Self {
+            principal: crate::auth::caller(request)?.clone(),
+            purpose: purpose(request, default_purpose)?,
+        })
+    }
+
+    /// An audit row for this caller's access to one person's data.
+    pub fn entry(
+        &self,
+        method: &str,
+        action: Action,
+        resource: &str,
+        municipality: impl ToString,
+        person: &str,
+    ) -> Entry {
+        Entry::new(
+            &self.principal,
+            method,
+            action,
+            resource,
+            self.purpose.clone(),
+        )
+        .municipality(municipality)
+        .person(person)
+    }
+
+    /// Records a change in its own transaction, so the change and its audit row commit together.
+    pub async fn wrote(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        method: &str,
+        action: Action,
+        resource: &str,
+        municipality: impl ToString,
+        person: &str,
+    ) -> Result<(), ApiError> {
+        let entry = self.entry(method, action, resource, municipality, person);
+        AuditLog::record_in(tx, &[entry]).await?;
+        Ok(())
+    }
+}
+
 /// The stated purpose of a call, or `default` when it states none.
 pub fn purpose<T>(request: &tonic::Request<T>, default: &str) -> Result<String, ApiError> {
     match request.metadata().get(PURPOSE_HEADER) {

@@ -6,6 +6,45 @@ use crate::auth::MunicipalityCode;
 /// Longest resource id accepted; longer input is refused before it reaches a query.
 pub const MAX_ID_LEN: usize = 63;
 
+/// Whether `id` is a valid resource id: 1 to 63 of a-z, 0-9 and `-` (AIP-122).
+pub fn valid_id(id: &str) -> bool {
+    (1..=MAX_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A resource's etag (AIP-154) from its revision counter.
+pub fn etag(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
+/// AIP-154: an empty etag skips the check; a stale one is ABORTED.
+pub fn check_etag(given: &str, revision: i64) -> Result<(), ApiError> {
+    if given.is_empty() || given == etag(revision) {
+        Ok(())
+    } else {
+        Err(ApiError::Aborted {
+            reason: "ETAG_MISMATCH",
+            message: "the resource changed since it was read; read it again and retry".into(),
+        })
+    }
+}
+
+/// An optional date field: unset is `None`, an impossible date is INVALID_ARGUMENT.
+pub fn day(
+    date: Option<&kontakt_proto::common::v1::Date>,
+    field: &str,
+) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    match date {
+        None => Ok(None),
+        Some(d) => d
+            .to_naive()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(field, "not a valid calendar date")),
+    }
+}
+
 /// Returns `{id}` from `{collection}/{id}`, or INVALID_ARGUMENT naming `field`.
 /// Ids are lowercase letters, digits and `-` (AIP-122), 1 to 63 characters.
 pub fn parse_top_level<'a>(
@@ -23,12 +62,7 @@ pub fn parse_top_level<'a>(
         .strip_prefix(collection)
         .and_then(|rest| rest.strip_prefix('/'))
         .ok_or_else(expected)?;
-    let valid = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if valid { Ok(id) } else { Err(expected()) }
+    if valid_id(id) { Ok(id) } else { Err(expected()) }
 }
 
 /// Returns the municipality of `municipalities/{code}`.

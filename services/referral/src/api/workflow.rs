@@ -3,12 +3,12 @@
 //! the rules are in `domain`, the SQL in `store`.
 
 use chrono::NaiveDate;
-use kontakt_platform::audit::{self, Action, AuditLog, Entry};
+use kontakt_platform::audit::{Action, AuditLog, Caller};
 use kontakt_platform::auth::{self, MunicipalityCode, Principal, Role};
 use kontakt_platform::error::RuleViolation;
 use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_platform::resource::{check_etag, day, etag, valid_id};
 use kontakt_platform::{ApiError, pagination, resource};
-use kontakt_proto::common::v1::Date;
 use kontakt_proto::referral::v1::{
     ApprovalLevel, Assessment, AssessmentKind, Case, CommitteeMeeting, CommitteeMeetingState,
     CreateAssessmentRequest, CreateCaseRequest, CreateCommitteeMeetingRequest, CreatePlanRequest,
@@ -55,22 +55,6 @@ const EDITABLE: [&str; 14] = [
 
 fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn etag(revision: i64) -> String {
-    format!("\"{revision}\"")
-}
-
-/// AIP-154: an empty etag skips the check; a stale one is ABORTED.
-fn check_etag(given: &str, revision: i64) -> Result<(), ApiError> {
-    if given.is_empty() || given == etag(revision) {
-        Ok(())
-    } else {
-        Err(ApiError::Aborted {
-            reason: "ETAG_MISMATCH",
-            message: "the resource changed since it was read; read it again and retry".into(),
-        })
-    }
 }
 
 fn decode<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, ApiError> {
@@ -127,25 +111,8 @@ fn nested<'a>(
     }
 }
 
-fn valid_id(id: &str) -> bool {
-    (1..=63).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
 fn text_ok(value: &str, max: usize) -> bool {
     value.chars().count() <= max
-}
-
-fn day(date: Option<&Date>, field: &str) -> Result<Option<NaiveDate>, ApiError> {
-    match date {
-        None => Ok(None),
-        Some(d) => d
-            .to_naive()
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(field, "not a valid calendar date")),
-    }
 }
 
 fn rules_broken(what: &str, violations: Vec<RuleViolation>) -> ApiError {
@@ -400,55 +367,6 @@ fn draft_body(r: &Referral) -> Vec<u8> {
     let mut body = Referral::default();
     let _ = apply_mask(&mut body, r.clone(), &["*".to_owned()]);
     body.encode_to_vec()
-}
-
-/// Who calls and why: what every audit row of a call records (R-DP-2).
-struct Caller {
-    principal: Principal,
-    purpose: String,
-}
-
-impl Caller {
-    fn of<T>(request: &Request<T>, default_purpose: &str) -> Result<Self, ApiError> {
-        Ok(Self {
-            principal: auth::caller(request)?.clone(),
-            purpose: audit::purpose(request, default_purpose)?,
-        })
-    }
-
-    fn entry(
-        &self,
-        method: &str,
-        action: Action,
-        resource: &str,
-        municipality: MunicipalityCode,
-        person: &str,
-    ) -> Entry {
-        Entry::new(
-            &self.principal,
-            method,
-            action,
-            resource,
-            self.purpose.clone(),
-        )
-        .municipality(municipality)
-        .person(person)
-    }
-
-    /// Records a change in its own transaction, so the change and its audit row commit together.
-    async fn wrote(
-        &self,
-        tx: &mut Tx,
-        method: &str,
-        action: Action,
-        resource: &str,
-        municipality: MunicipalityCode,
-        person: &str,
-    ) -> Result<(), ApiError> {
-        let entry = self.entry(method, action, resource, municipality, person);
-        AuditLog::record_in(tx, &[entry]).await?;
-        Ok(())
-    }
 }
 
 impl ReferralApi {
