@@ -1,6 +1,8 @@
 //! The referral service's grant events, as matching applies them: GrantApproved opens a
-//! matching request, GrantChanged gives it the new weekly hours, GrantEnded closes it. Each is
-//! applied in the consumer's transaction and is harmless when replayed.
+//! matching request; GrantChanged gives it the new weekly hours and the active assignment with
+//! it (if the person has the time: otherwise the shortfall shows as unmet demand, R-MP-4/5);
+//! GrantEnded closes it, ends the assignment and cancels purchases in progress. Each is applied
+//! in the consumer's transaction and is harmless when replayed.
 
 use chrono::NaiveDate;
 use kontakt_platform::consumer::{HandleError, Handler, payload};
@@ -137,12 +139,42 @@ impl Handler for GrantEvents {
                     changed.grant
                 )));
             }
+            if let Some(assignment) = self
+                .store
+                .active_assignment_of(tx, m, id)
+                .await
+                .map_err(retry)?
+            {
+                let from = date(changed.effective_from.as_ref(), "effective_from")?
+                    .max(assignment.start_date);
+                crate::api::resize(&self.store, tx, &assignment, changed.minutes_per_week, from)
+                    .await
+                    .map_err(retry)?;
+            }
         } else if kind == GrantEnded::full_name() {
             let ended: GrantEnded = payload(event)?;
             let (m, id) = grant_key(&ended.grant)?;
+            let end = date(ended.end_date.as_ref(), "end_date")?;
+            // The request first, as every writer locks it (no deadlock with the coordinator).
+            self.store.lock_request(tx, m, id).await.map_err(retry)?;
+            if let Some(assignment) = self
+                .store
+                .active_assignment_of(tx, m, id)
+                .await
+                .map_err(retry)?
+            {
+                let last = end.max(assignment.start_date);
+                crate::api::finish(&self.store, tx, &assignment, last, "the grant ended", false)
+                    .await
+                    .map_err(retry)?;
+            }
+            self.store
+                .cancel_open_procurements(tx, m, id)
+                .await
+                .map_err(retry)?;
             let found = self
                 .store
-                .close_request(tx, m, id, date(ended.end_date.as_ref(), "end_date")?)
+                .close_request(tx, m, id, end)
                 .await
                 .map_err(retry)?;
             if !found {

@@ -11,6 +11,7 @@ mod store;
 use std::sync::Arc;
 
 use kontakt_platform::audit::AuditLog;
+use kontakt_platform::clock::SharedClock;
 use kontakt_platform::config::ServerSettings;
 use kontakt_platform::server::ServiceDef;
 use kontakt_proto::matching::v1::matching_service_server::MatchingServiceServer;
@@ -30,9 +31,9 @@ pub static DEF: ServiceDef = ServiceDef {
 };
 
 /// The service's gRPC routes over `pool` (whose connections use the `matching` schema).
-pub fn routes(pool: PgPool, settings: &ServerSettings) -> Routes {
+pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
     let audit = AuditLog::start(pool.clone());
-    let api = api::MatchingApi::new(store::Store::new(pool), audit);
+    let api = api::MatchingApi::new(store::Store::new(pool), clock, audit);
     Routes::new(
         MatchingServiceServer::new(api)
             .max_decoding_message_size(settings.max_message_bytes)

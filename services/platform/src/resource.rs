@@ -62,7 +62,11 @@ pub fn parse_top_level<'a>(
         .strip_prefix(collection)
         .and_then(|rest| rest.strip_prefix('/'))
         .ok_or_else(expected)?;
-    if valid_id(id) { Ok(id) } else { Err(expected()) }
+    if valid_id(id) {
+        Ok(id)
+    } else {
+        Err(expected())
+    }
 }
 
 /// Returns the municipality of `municipalities/{code}`.

@@ -1,10 +1,15 @@
 //! The referral service's grant events reach matching as separate services: GrantApproved opens
-//! a matching request, GrantChanged gives it the new hours, GrantEnded closes it.
+//! a matching request, GrantChanged gives it and its assignment the new hours, GrantEnded closes
+//! it and ends the assignment, giving the contact person's time back.
 
 use kontakt_harness::start_following;
+use kontakt_proto::common::v1::Date;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::matching::v1::{
-    GetMatchingRequestRequest, ListMatchingRequestsRequest, MatchingRequest, MatchingRequestState,
+    AssignContactPersonRequest, AssignmentState, CertificateResult, ChildProtectionCertificate,
+    ContactPerson, CreateContactPersonRequest, Employment, GetAssignmentRequest,
+    GetContactPersonRequest, GetMatchingRequestRequest, ListMatchingRequestsRequest,
+    MatchingRequest, MatchingRequestState,
 };
 
 use super::grants::{RINGSTED, change, end, granted, with_policy};
@@ -78,6 +83,43 @@ async fn grant_events_open_change_and_close_a_matching_request() {
         .into_inner();
     assert_eq!(open.matching_requests.len(), 1);
 
+    let person = coordinator
+        .create_contact_person(CreateContactPersonRequest {
+            parent: "serviceUnits/ringsted".into(),
+            contact_person_id: "lise".into(),
+            contact_person: Some(ContactPerson {
+                display_name: "Lise".into(),
+                employment: Employment::Staff as i32,
+                municipalities: vec![RINGSTED.into()],
+                weekly_capacity_minutes: 600,
+                child_protection_certificate: Some(ChildProtectionCertificate {
+                    issue_date: Some(Date {
+                        year: 2026,
+                        month: 1,
+                        day: 5,
+                    }),
+                    result: CertificateResult::Clear as i32,
+                    expiry_date: None,
+                }),
+                ..ContactPerson::default()
+            }),
+        })
+        .await
+        .expect("contact person")
+        .into_inner();
+    let assignment = coordinator
+        .assign_contact_person(AssignContactPersonRequest {
+            matching_request: name.clone(),
+            contact_person: person.name.clone(),
+            start_date: date(2026, 12, 1),
+            minutes_per_week: 0,
+            request_id: "assign-lise".into(),
+        })
+        .await
+        .expect("assigned")
+        .into_inner();
+    assert_eq!(assignment.minutes_per_week, 180);
+
     counsellor
         .change_grant(change(&grant.name, "", "m-chg-1", 120))
         .await
@@ -85,6 +127,18 @@ async fn grant_events_open_change_and_close_a_matching_request() {
     let changed = eventually(&mut coordinator, &name, |r| r.minutes_per_week == 120).await;
     assert_eq!(changed.minutes_from, date(2027, 3, 1));
     assert!(changed.grant_version.ends_with("/versions/v2"));
+    assert_eq!(changed.state(), MatchingRequestState::Assigned);
+    let follows = coordinator
+        .get_assignment(GetAssignmentRequest {
+            name: assignment.name.clone(),
+        })
+        .await
+        .expect("assignment")
+        .into_inner();
+    assert_eq!(
+        follows.minutes_per_week, 120,
+        "the assignment follows the grant"
+    );
 
     counsellor
         .end_grant(end(&grant.name, GrantEndReason::PurposeMet))
@@ -95,6 +149,23 @@ async fn grant_events_open_change_and_close_a_matching_request() {
     })
     .await;
     assert_eq!(closed.end_date, date(2027, 2, 15));
+    let ended = coordinator
+        .get_assignment(GetAssignmentRequest {
+            name: assignment.name.clone(),
+        })
+        .await
+        .expect("assignment")
+        .into_inner();
+    assert_eq!(ended.state(), AssignmentState::Ended);
+    assert_eq!(ended.period.and_then(|p| p.end), date(2027, 2, 15));
+    let freed = coordinator
+        .get_contact_person(GetContactPersonRequest {
+            name: person.name.clone(),
+        })
+        .await
+        .expect("person")
+        .into_inner();
+    assert_eq!(freed.booked_minutes_per_week, 0, "the time is given back");
 
     // Another municipality's coordinator sees nothing of it.
     let outsider =

@@ -2,3 +2,5 @@
 //! rule is tested on its own. The API gathers the facts in SQL, calls these, and answers.
 
 pub mod ranking;
+
+pub mod people;

@@ -289,6 +289,42 @@ pub fn rank(demand: &Demand<'_>, candidates: &[Candidate]) -> Ranking {
     ranking
 }
 
+/// What a request lacks when nobody suitable can take it (R-MP-5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmet {
+    /// Needed competences nobody who can be assigned has: what to hire for.
+    pub missing_competences: Vec<String>,
+    /// People who could be assigned but lack a needed competence.
+    pub partial_candidates: usize,
+}
+
+/// `None` when someone can be assigned with every needed competence; otherwise what is missing.
+/// Suitable means both: assignable (no exclusion) and holding every needed competence.
+pub fn unmet(demand: &Demand<'_>, ranking: &Ranking) -> Option<Unmet> {
+    if ranking
+        .proposals
+        .iter()
+        .any(|p| p.missing_competences.is_empty())
+    {
+        return None;
+    }
+    let missing_competences = demand
+        .competences
+        .iter()
+        .filter(|need| {
+            ranking
+                .proposals
+                .iter()
+                .all(|p| p.missing_competences.contains(need))
+        })
+        .cloned()
+        .collect();
+    Some(Unmet {
+        missing_competences,
+        partial_candidates: ranking.proposals.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +554,36 @@ mod tests {
             "R-MP-4"
         );
         assert_eq!(Exclusion::CertificateEntries.rule(), "R-MP-6");
+    }
+
+    #[test]
+    fn demand_is_unmet_when_nobody_assignable_has_every_needed_competence_r_mp_5() {
+        let needs: Vec<String> = vec!["language-arabic".into(), "substance-abuse".into()];
+        let demand = demand(&needs);
+        // b has substance abuse, c has Arabic but no capacity: nobody suitable, and Arabic is
+        // what to hire for.
+        let mut a = staff("a");
+        a.competences.clear();
+        let b = staff("b");
+        let mut c = staff("c");
+        c.competences = vec!["language-arabic".into(), "substance-abuse".into()];
+        c.booked_minutes = 1_200;
+        let ranking = rank(&demand, &[a, b, c.clone()]);
+        assert_eq!(
+            unmet(&demand, &ranking),
+            Some(Unmet {
+                missing_competences: vec!["language-arabic".into()],
+                partial_candidates: 2,
+            })
+        );
+        // Once c has room, the demand is met.
+        c.booked_minutes = 0;
+        assert_eq!(unmet(&demand, &rank(&demand, &[c])), None);
+        // Nobody at all: every need is missing.
+        assert_eq!(
+            unmet(&demand, &rank(&demand, &[])).map(|u| u.missing_competences),
+            Some(needs.clone())
+        );
     }
 
     #[test]

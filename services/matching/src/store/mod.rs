@@ -1,7 +1,13 @@
 //! SQL for the `matching` schema, one section per aggregate.
 
+mod assignments;
+mod people;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+pub use assignments::{AssignmentFilter, AssignmentRow, ProcurementRow};
+pub use people::{CandidateRow, ContractRow, PersonRow, PersonValues, Pool, ProviderRow, RateRow};
 
 #[derive(Clone)]
 pub struct Store {
@@ -36,6 +42,21 @@ pub struct RequestRow {
     pub revision: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    pub assignment_id: Option<String>,
+    pub procurement_id: Option<String>,
+    pub proposed_unit: Option<String>,
+    pub proposed_person: Option<String>,
+    pub unmet_since: Option<DateTime<Utc>>,
+    /// Minutes per week the active assignment books, if there is one.
+    pub assigned_minutes: Option<i32>,
+}
+
+/// Where a request moves to, and what it points at there.
+pub struct RequestStep<'a> {
+    pub state: &'a str,
+    pub assignment_id: Option<&'a str>,
+    pub procurement_id: Option<&'a str>,
+    pub proposed: Option<(&'a str, &'a str)>,
 }
 
 /// A request as GrantApproved opens it.
@@ -62,11 +83,103 @@ pub struct RequestTerms<'a> {
     pub grant_version: &'a str,
 }
 
-const REQUEST_COLUMNS: &str = "municipality, id, person, recipient, state, competences, preferred_gender, age_years, description, minutes_per_week, minutes_from, start_date, expected_end_date, end_date, grant_version, revision, create_time, update_time";
+const REQUEST_COLUMNS: &str = "municipality, id, person, recipient, state, competences, preferred_gender, age_years, description, minutes_per_week, minutes_from, start_date, expected_end_date, end_date, grant_version, revision, create_time, update_time, assignment_id, procurement_id, proposed_unit, proposed_person, unmet_since, (SELECT a.minutes_per_week FROM assignments a WHERE a.municipality = matching_requests.municipality AND a.request = matching_requests.id AND a.state = 'ACTIVE') AS assigned_minutes";
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    pub async fn lock_request(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<RequestRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM matching_requests
+              WHERE municipality = $1 AND id = $2 FOR UPDATE"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+    }
+
+    /// Moves a request to its next state (the caller holds its lock and checked the move).
+    pub async fn step_request(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+        step: &RequestStep<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE matching_requests
+                SET state = $3, assignment_id = $4, procurement_id = $5, proposed_unit = $6,
+                    proposed_person = $7, revision = revision + 1, update_time = now()
+              WHERE municipality = $1 AND id = $2",
+        )
+        .bind(municipality)
+        .bind(id)
+        .bind(step.state)
+        .bind(step.assignment_id)
+        .bind(step.procurement_id)
+        .bind(step.proposed.map(|p| p.0))
+        .bind(step.proposed.map(|p| p.1))
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records whether a proposal found someone suitable (R-MP-5). `true` when the request has
+    /// just become unmet (so DemandUnmet is published once per spell).
+    pub async fn record_unmet(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+        unmet: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let became: Option<bool> = sqlx::query_scalar(
+            "UPDATE matching_requests AS r
+                SET unmet_since = CASE WHEN $3 THEN coalesce(r.unmet_since, now()) END
+               FROM (SELECT unmet_since FROM matching_requests
+                      WHERE municipality = $1 AND id = $2) AS before
+              WHERE r.municipality = $1 AND r.id = $2
+              RETURNING $3 AND before.unmet_since IS NULL",
+        )
+        .bind(municipality)
+        .bind(id)
+        .bind(unmet)
+        .fetch_optional(tx)
+        .await?;
+        Ok(became.unwrap_or(false))
+    }
+
+    /// Requests that still need someone: open or proposed, or assigned for fewer minutes than
+    /// the grant now gives. Oldest first.
+    pub async fn requests_needing_people(
+        &self,
+        municipality: &str,
+    ) -> Result<Vec<RequestRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM (SELECT {REQUEST_COLUMNS} FROM matching_requests
+                             WHERE municipality = $1 AND state IN ('OPEN', 'PROPOSED', 'ASSIGNED')) r
+              WHERE r.state <> 'ASSIGNED' OR r.assigned_minutes < r.minutes_per_week
+              ORDER BY r.create_time, r.id"
+        )))
+        .bind(municipality)
+        .fetch_all(&self.pool)
+        .await
     }
 
     // Competences ------------------------------------------------------------------------
@@ -86,6 +199,17 @@ impl Store {
         .bind(after)
         .bind(limit)
         .bind(category)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Those of `codes` the catalogue does not have.
+    pub async fn unknown_competences(&self, codes: &[String]) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT c FROM unnest($1::text[]) AS c
+              WHERE NOT EXISTS (SELECT 1 FROM competences WHERE code = c) ORDER BY c",
+        )
+        .bind(codes)
         .fetch_all(&self.pool)
         .await
     }

@@ -1,29 +1,56 @@
-//! The gRPC surface: proto <-> rows, and nothing else.
+//! The gRPC surface: proto <-> rows and the steps of each method; the rules live in `domain`.
+
+mod assign;
+mod people;
+
+pub(crate) use assign::{finish, resize};
 
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};
 use kontakt_platform::auth::{self, MunicipalityCode, Principal};
+use kontakt_platform::clock::SharedClock;
 use kontakt_platform::{ApiError, pagination, resource};
-use kontakt_proto::matching::v1::{
-    Competence, CompetenceCategory, GetCompetenceRequest, GetMatchingRequestRequest,
-    ListCompetencesRequest, ListCompetencesResponse, ListMatchingRequestsRequest,
-    ListMatchingRequestsResponse, MatchingNeeds, MatchingRequest, MatchingRequestState,
-    matching_service_server::MatchingService,
-};
+use kontakt_proto::matching::v1::matching_service_server::MatchingService;
+use kontakt_proto::matching::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::store::{CompetenceRow, RequestRow, Store};
 
 const COMPETENCES: &str = "competences";
 const REQUESTS: &str = "matchingRequests";
+/// The schema whose outbox this service's events go to.
+pub(crate) const SCHEMA: &str = "matching";
 
 pub struct MatchingApi {
     store: Store,
+    clock: SharedClock,
     audit: AuditLog,
 }
 
+fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    kontakt_proto::timestamp(time)
+}
+
+/// Competence codes as `competences/{code}` names.
+fn competence_names(codes: &[String]) -> Vec<String> {
+    codes.iter().map(|c| format!("{COMPETENCES}/{c}")).collect()
+}
+
+fn needs_of(row: &RequestRow) -> MatchingNeeds {
+    MatchingNeeds {
+        competences: competence_names(&row.competences),
+        preferred_gender: row.preferred_gender,
+        age_years: row.age_years,
+        description: row.description.clone(),
+    }
+}
+
 impl MatchingApi {
-    pub fn new(store: Store, audit: AuditLog) -> Self {
-        Self { store, audit }
+    pub fn new(store: Store, clock: SharedClock, audit: AuditLog) -> Self {
+        Self {
+            store,
+            clock,
+            audit,
+        }
     }
 
     /// Records reads of requests (each names a child, R-DP-2); durable before the answer leaves.
@@ -56,7 +83,7 @@ impl MatchingApi {
     }
 }
 
-fn request_name(municipality: &str, id: &str) -> String {
+pub(super) fn request_name(municipality: &str, id: &str) -> String {
     format!("municipalities/{municipality}/{REQUESTS}/{id}")
 }
 
@@ -90,16 +117,23 @@ fn request_to_proto(row: RequestRow) -> MatchingRequest {
         grant: format!("municipalities/{m}/grants/{}", row.id),
         state: MatchingRequestState::from_str_name(&format!("MATCHING_REQUEST_STATE_{}", row.state))
             .unwrap_or(MatchingRequestState::Unspecified) as i32,
-        needs: Some(MatchingNeeds {
-            competences: row
-                .competences
-                .iter()
-                .map(|c| format!("{COMPETENCES}/{c}"))
-                .collect(),
-            preferred_gender: row.preferred_gender,
-            age_years: row.age_years,
-            description: row.description,
-        }),
+        needs: Some(needs_of(&row)),
+        proposed_contact_person: row
+            .proposed_unit
+            .as_deref()
+            .zip(row.proposed_person.as_deref())
+            .map(|(u, p)| people::person_name(u, p))
+            .unwrap_or_default(),
+        procurement: row
+            .procurement_id
+            .as_deref()
+            .map(|p| format!("municipalities/{m}/procurements/{p}"))
+            .unwrap_or_default(),
+        assignment: row
+            .assignment_id
+            .as_deref()
+            .map(|a| format!("municipalities/{m}/assignments/{a}"))
+            .unwrap_or_default(),
         minutes_per_week: row.minutes_per_week,
         start_date: Some(row.start_date.into()),
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
@@ -130,8 +164,160 @@ fn category_filter(value: i32) -> Result<Option<&'static str>, ApiError> {
     }
 }
 
+/// Answers with `result`, mapping the error to its gRPC status in the one place that does.
+fn answer<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
 #[tonic::async_trait]
 impl MatchingService for MatchingApi {
+    async fn create_contact_person(
+        &self,
+        request: Request<CreateContactPersonRequest>,
+    ) -> Result<Response<ContactPerson>, Status> {
+        answer(self.create_contact_person(request).await)
+    }
+
+    async fn get_contact_person(
+        &self,
+        request: Request<GetContactPersonRequest>,
+    ) -> Result<Response<ContactPerson>, Status> {
+        answer(self.get_contact_person(request).await)
+    }
+
+    async fn list_contact_persons(
+        &self,
+        request: Request<ListContactPersonsRequest>,
+    ) -> Result<Response<ListContactPersonsResponse>, Status> {
+        answer(self.list_contact_persons(request).await)
+    }
+
+    async fn update_contact_person(
+        &self,
+        request: Request<UpdateContactPersonRequest>,
+    ) -> Result<Response<ContactPerson>, Status> {
+        answer(self.update_contact_person(request).await)
+    }
+
+    async fn create_provider(
+        &self,
+        request: Request<CreateProviderRequest>,
+    ) -> Result<Response<Provider>, Status> {
+        answer(self.create_provider(request).await)
+    }
+
+    async fn get_provider(
+        &self,
+        request: Request<GetProviderRequest>,
+    ) -> Result<Response<Provider>, Status> {
+        answer(self.get_provider(request).await)
+    }
+
+    async fn list_providers(
+        &self,
+        request: Request<ListProvidersRequest>,
+    ) -> Result<Response<ListProvidersResponse>, Status> {
+        answer(self.list_providers(request).await)
+    }
+
+    async fn create_framework_contract(
+        &self,
+        request: Request<CreateFrameworkContractRequest>,
+    ) -> Result<Response<FrameworkContract>, Status> {
+        answer(self.create_framework_contract(request).await)
+    }
+
+    async fn list_framework_contracts(
+        &self,
+        request: Request<ListFrameworkContractsRequest>,
+    ) -> Result<Response<ListFrameworkContractsResponse>, Status> {
+        answer(self.list_framework_contracts(request).await)
+    }
+
+    async fn propose_candidates(
+        &self,
+        request: Request<ProposeCandidatesRequest>,
+    ) -> Result<Response<ProposeCandidatesResponse>, Status> {
+        answer(self.propose_candidates(request).await)
+    }
+
+    async fn list_unmet_demand(
+        &self,
+        request: Request<ListUnmetDemandRequest>,
+    ) -> Result<Response<ListUnmetDemandResponse>, Status> {
+        answer(self.list_unmet_demand(request).await)
+    }
+
+    async fn assign_contact_person(
+        &self,
+        request: Request<AssignContactPersonRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        answer(self.assign_contact_person(request).await)
+    }
+
+    async fn get_assignment(
+        &self,
+        request: Request<GetAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        answer(self.get_assignment(request).await)
+    }
+
+    async fn list_assignments(
+        &self,
+        request: Request<ListAssignmentsRequest>,
+    ) -> Result<Response<ListAssignmentsResponse>, Status> {
+        answer(self.list_assignments(request).await)
+    }
+
+    async fn change_assignment(
+        &self,
+        request: Request<ChangeAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        answer(self.change_assignment(request).await)
+    }
+
+    async fn end_assignment(
+        &self,
+        request: Request<EndAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        answer(self.end_assignment(request).await)
+    }
+
+    async fn create_procurement(
+        &self,
+        request: Request<CreateProcurementRequest>,
+    ) -> Result<Response<Procurement>, Status> {
+        answer(self.create_procurement(request).await)
+    }
+
+    async fn get_procurement(
+        &self,
+        request: Request<GetProcurementRequest>,
+    ) -> Result<Response<Procurement>, Status> {
+        answer(self.get_procurement(request).await)
+    }
+
+    async fn record_offer(
+        &self,
+        request: Request<RecordOfferRequest>,
+    ) -> Result<Response<Procurement>, Status> {
+        answer(self.record_offer(request).await)
+    }
+
+    async fn order_procurement(
+        &self,
+        request: Request<OrderProcurementRequest>,
+    ) -> Result<Response<Procurement>, Status> {
+        answer(self.order_procurement(request).await)
+    }
+
+    async fn cancel_procurement(
+        &self,
+        request: Request<CancelProcurementRequest>,
+    ) -> Result<Response<Procurement>, Status> {
+        answer(self.cancel_procurement(request).await)
+    }
+
     async fn get_matching_request(
         &self,
         request: Request<GetMatchingRequestRequest>,
