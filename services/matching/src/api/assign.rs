@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, Caller};
-use kontakt_platform::auth::{MunicipalityCode, Principal, Role};
+use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::error::RuleViolation;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, check_etag, day, etag};
@@ -24,7 +24,7 @@ use sqlx::{Postgres, Transaction};
 use tonic::Request;
 
 use super::people::{employment_of, may_see, parse_person, person_name};
-use super::{MatchingApi, SCHEMA, competence_names, needs_of, request_name, timestamp};
+use super::{MatchingApi, SCHEMA, competence_names, needs_of, only_own, request_name, timestamp};
 use crate::domain::people::hourly_hire_cost_ore;
 use crate::domain::ranking::{self, Candidate, Certificate, Demand, Exclusion};
 use crate::store::{
@@ -95,12 +95,6 @@ fn scoped<'a>(
     } else {
         Err(ApiError::not_found(name))
     }
-}
-
-/// A contact person's token: the one person whose assignments they see.
-fn only_own(principal: &Principal) -> Option<&str> {
-    let others = principal.roles.iter().any(|r| *r != Role::ContactPerson);
-    principal.contact_person.as_deref().filter(|_| !others)
 }
 
 fn money(ore: Option<i64>) -> Option<Money> {

@@ -6,7 +6,7 @@ mod people;
 pub(crate) use assign::{finish, resize};
 
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};
-use kontakt_platform::auth::{self, MunicipalityCode, Principal};
+use kontakt_platform::auth::{self, MunicipalityCode, Principal, Role};
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::matching::v1::matching_service_server::MatchingService;
@@ -33,6 +33,13 @@ fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
 /// Competence codes as `competences/{code}` names.
 fn competence_names(codes: &[String]) -> Vec<String> {
     codes.iter().map(|c| format!("{COMPETENCES}/{c}")).collect()
+}
+
+/// For a contact person's own token: the one person whose records they see. `None` for anyone
+/// who also holds another role.
+fn only_own(principal: &Principal) -> Option<&str> {
+    let others = principal.roles.iter().any(|r| *r != Role::ContactPerson);
+    principal.contact_person.as_deref().filter(|_| !others)
 }
 
 fn needs_of(row: &RequestRow) -> MatchingNeeds {
@@ -144,7 +151,6 @@ fn request_to_proto(row: RequestRow) -> MatchingRequest {
         minutes_from: Some(row.minutes_from.into()),
         end_date: row.end_date.map(Into::into),
         grant_version: row.grant_version,
-        ..MatchingRequest::default()
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use kontakt_platform::auth::{MunicipalityCode, Principal, Role};
+use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::resource::{self, check_etag, day, etag, valid_id};
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::common::v1::{DateRange, Money};
@@ -69,10 +69,8 @@ pub(super) fn parse_person(name: &str, field: &str) -> Result<(String, String), 
 /// Whether the caller may see this person: a contact person only themselves; others when they
 /// act for one of the municipalities the person serves.
 pub(super) fn may_see(principal: &Principal, row: &PersonRow) -> bool {
-    if let Some(own) = &principal.contact_person {
-        if !principal.roles.iter().any(|r| *r != Role::ContactPerson) {
-            return *own == person_name(&row.unit, &row.id);
-        }
+    if let Some(own) = super::only_own(principal) {
+        return own == person_name(&row.unit, &row.id);
     }
     row.municipalities
         .iter()
