@@ -1,12 +1,15 @@
-//! Demo data for `kontakt dev`: the reference policies of DOMAIN.md §10, read from
-//! `demo/policies.json` and loaded over gRPC as an administrator would, so the demo takes the
-//! same path (validation, audit) as real data. Loading twice changes nothing.
+//! Demo data for `kontakt dev`: the reference policies of DOMAIN.md §10 (`demo/policies.json`)
+//! and fictional contact persons, a provider and its framework contract (`demo/people.json`),
+//! loaded over gRPC as an administrator would, so the demo takes the same path (validation,
+//! audit) as real data. Loading twice changes nothing.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
-use kontakt_proto::common::v1::Money;
+use kontakt_proto::common::v1::{DateRange, Money};
+use kontakt_proto::matching::v1 as matching;
+use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{
     ApprovalLevel, ApprovalRule, CreatePolicyRequest, MunicipalityPolicy,
@@ -15,6 +18,7 @@ use serde::Deserialize;
 use tonic::transport::Channel;
 
 const POLICIES: &str = include_str!("../demo/policies.json");
+const PEOPLE: &str = include_str!("../demo/people.json");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,57 +114,333 @@ fn policy_requests() -> anyhow::Result<Vec<CreatePolicyRequest>> {
         .collect()
 }
 
-/// What loading did.
-pub struct Loaded {
-    pub policies_new: usize,
-    pub policies_present: usize,
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeopleFile {
+    #[serde(rename = "_comment")]
+    _comment: String,
+    providers: Vec<DemoProvider>,
+    contact_persons: Vec<DemoPerson>,
 }
 
-/// Loads the demo policies into the referral service at `referral`, as `admin_token`.
-pub async fn load(referral: &str, admin_token: &str) -> anyhow::Result<Loaded> {
-    let requests = policy_requests()?;
-    let channel = Channel::from_shared(referral.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy();
-    let mut client = ReferralServiceClient::new(channel);
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoProvider {
+    id: String,
+    display_name: String,
+    cvr: String,
+    competences: Vec<String>,
+    contracts: Vec<DemoContract>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoContract {
+    id: String,
+    reference: String,
+    hourly_price_ore: i64,
+    valid_from: String,
+    valid_to: Option<String>,
+    municipalities: Vec<String>,
+    competences: Vec<String>,
+    weekly_capacity_minutes: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoPerson {
+    unit: String,
+    id: String,
+    display_name: String,
+    employment: String,
+    #[serde(default)]
+    provider: Option<String>,
+    gender: String,
+    municipalities: Vec<String>,
+    competences: Vec<String>,
+    weekly_capacity_minutes: i32,
+    #[serde(default)]
+    other_duties: Vec<DemoDuty>,
+    #[serde(default)]
+    certificate: Option<DemoCertificate>,
+    #[serde(default)]
+    rates: Vec<DemoRate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoDuty {
+    kind: String,
+    minutes_per_week: i32,
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoCertificate {
+    issue_date: String,
+    result: String,
+    expiry_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoRate {
+    hourly_ore: i64,
+    valid_from: String,
+    #[serde(default)]
+    valid_to: Option<String>,
+}
+
+fn day(text: &str) -> anyhow::Result<kontakt_proto::common::v1::Date> {
+    Ok(NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("not a YYYY-MM-DD date: {text:?}"))?
+        .into())
+}
+
+fn period(from: &str, to: Option<&str>) -> anyhow::Result<Option<DateRange>> {
+    Ok(Some(DateRange {
+        start: Some(day(from)?),
+        end: to.map(day).transpose()?,
+    }))
+}
+
+fn competences(codes: &[String]) -> Vec<String> {
+    codes.iter().map(|c| format!("competences/{c}")).collect()
+}
+
+/// An enum value by the name after its prefix, e.g. `STAFF` for `EMPLOYMENT_STAFF`.
+fn named<T>(prefix: &str, name: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
+    parse(&format!("{prefix}_{name}")).with_context(|| format!("unknown {prefix} {name:?}"))
+}
+
+/// A provider with its contracts, as create requests.
+type ProviderRequests = (
+    matching::CreateProviderRequest,
+    Vec<matching::CreateFrameworkContractRequest>,
+);
+
+/// The demo providers with their contracts, and the contact persons, as create requests.
+fn people_requests() -> anyhow::Result<(
+    Vec<ProviderRequests>,
+    Vec<matching::CreateContactPersonRequest>,
+)> {
+    let file: PeopleFile = serde_json::from_str(PEOPLE).context("demo/people.json")?;
+    let providers = file
+        .providers
+        .into_iter()
+        .map(|p| {
+            let contracts = p
+                .contracts
+                .iter()
+                .map(|c| {
+                    Ok(matching::CreateFrameworkContractRequest {
+                        parent: format!("providers/{}", p.id),
+                        contract_id: c.id.clone(),
+                        contract: Some(matching::FrameworkContract {
+                            reference: c.reference.clone(),
+                            hourly_price: Some(Money {
+                                ore: c.hourly_price_ore,
+                            }),
+                            validity: period(&c.valid_from, c.valid_to.as_deref())?,
+                            municipalities: c.municipalities.clone(),
+                            competences: competences(&c.competences),
+                            weekly_capacity_minutes: c.weekly_capacity_minutes,
+                            ..matching::FrameworkContract::default()
+                        }),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let provider = matching::CreateProviderRequest {
+                provider_id: p.id,
+                provider: Some(matching::Provider {
+                    display_name: p.display_name,
+                    cvr: p.cvr,
+                    competences: competences(&p.competences),
+                    ..matching::Provider::default()
+                }),
+            };
+            Ok((provider, contracts))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let persons = file
+        .contact_persons
+        .into_iter()
+        .map(|p| {
+            let other_duties = p
+                .other_duties
+                .iter()
+                .map(|d| {
+                    Ok(matching::OtherDuty {
+                        kind: named(
+                            "OTHER_DUTY_KIND",
+                            &d.kind,
+                            matching::OtherDutyKind::from_str_name,
+                        )? as i32,
+                        minutes_per_week: d.minutes_per_week,
+                        description: d.description.clone(),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let certificate = p
+                .certificate
+                .as_ref()
+                .map(|c| -> anyhow::Result<_> {
+                    Ok(matching::ChildProtectionCertificate {
+                        issue_date: Some(day(&c.issue_date)?),
+                        result: named(
+                            "CERTIFICATE_RESULT",
+                            &c.result,
+                            matching::CertificateResult::from_str_name,
+                        )? as i32,
+                        expiry_date: c.expiry_date.as_deref().map(day).transpose()?,
+                    })
+                })
+                .transpose()?;
+            let rates = p
+                .rates
+                .iter()
+                .map(|r| {
+                    Ok(matching::HourlyRate {
+                        hourly_price: Some(Money { ore: r.hourly_ore }),
+                        validity: period(&r.valid_from, r.valid_to.as_deref())?,
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            Ok(matching::CreateContactPersonRequest {
+                parent: format!("serviceUnits/{}", p.unit),
+                contact_person_id: p.id,
+                contact_person: Some(matching::ContactPerson {
+                    display_name: p.display_name,
+                    employment: named(
+                        "EMPLOYMENT",
+                        &p.employment,
+                        matching::Employment::from_str_name,
+                    )? as i32,
+                    provider: p
+                        .provider
+                        .map(|id| format!("providers/{id}"))
+                        .unwrap_or_default(),
+                    competences: competences(&p.competences),
+                    gender: named("GENDER", &p.gender, matching::Gender::from_str_name)? as i32,
+                    municipalities: p.municipalities,
+                    weekly_capacity_minutes: p.weekly_capacity_minutes,
+                    other_duties,
+                    child_protection_certificate: certificate,
+                    rates,
+                    ..matching::ContactPerson::default()
+                }),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok((providers, persons))
+}
+
+/// What loading did: (new, already there) per kind.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub policies: (usize, usize),
+    pub providers: (usize, usize),
+    pub contact_persons: (usize, usize),
+}
+
+/// Sends one create call, retrying while the service is still migrating (UNAVAILABLE) for up
+/// to a minute. `true` = created, `false` = it was already there.
+async fn create<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match call().await {
+            Ok(_) => return Ok(true),
+            Err(status) if status.code() == tonic::Code::AlreadyExists => return Ok(false),
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => {
+                return Err(anyhow::anyhow!(
+                    "loading the demo {what}: {:?} {}",
+                    status.code(),
+                    status.message()
+                ));
+            }
+        }
+    }
+}
+
+fn count(tally: &mut (usize, usize), created: bool) {
+    if created {
+        tally.0 += 1;
+    } else {
+        tally.1 += 1;
+    }
+}
+
+/// Loads the demo data into the referral service at `referral` and the matching service at
+/// `matching`, as `admin_token`.
+pub async fn load(referral: &str, matching: &str, admin_token: &str) -> anyhow::Result<Loaded> {
+    let policies = policy_requests()?;
+    let (providers, persons) = people_requests()?;
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {admin_token}")
         .parse()
         .context("the admin token is not valid metadata")?;
-    let mut loaded = Loaded {
-        policies_new: 0,
-        policies_present: 0,
+    let authorize = move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
     };
-    for request in requests {
-        let parent = request.parent.clone();
-        // The service answers once its schema is migrated; until then it is UNAVAILABLE.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let mut call = tonic::Request::new(request.clone());
-            call.metadata_mut().insert("authorization", bearer.clone());
-            match client.create_policy(call).await {
-                Ok(_) => {
-                    loaded.policies_new += 1;
-                    break;
-                }
-                Err(status) if status.code() == tonic::Code::AlreadyExists => {
-                    loaded.policies_present += 1;
-                    break;
-                }
-                Err(status)
-                    if status.code() == tonic::Code::Unavailable
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(status) => {
-                    return Err(anyhow::anyhow!(
-                        "loading the demo policy of {parent}: {:?} {}",
-                        status.code(),
-                        status.message()
-                    ));
-                }
-            }
+    let channel = |url: &str| -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy())
+    };
+    let referral = ReferralServiceClient::with_interceptor(channel(referral)?, authorize.clone());
+    let matching = MatchingServiceClient::with_interceptor(channel(matching)?, authorize);
+    let mut loaded = Loaded::default();
+    for request in policies {
+        let what = format!("policy of {}", request.parent);
+        let created = create(&what, || {
+            let mut client = referral.clone();
+            let request = request.clone();
+            async move { client.create_policy(request).await }
+        })
+        .await?;
+        count(&mut loaded.policies, created);
+    }
+    for (provider, contracts) in providers {
+        let what = format!("provider {}", provider.provider_id);
+        let created = create(&what, || {
+            let mut client = matching.clone();
+            let request = provider.clone();
+            async move { client.create_provider(request).await }
+        })
+        .await?;
+        count(&mut loaded.providers, created);
+        for contract in contracts {
+            let what = format!("contract {}", contract.contract_id);
+            create(&what, || {
+                let mut client = matching.clone();
+                let request = contract.clone();
+                async move { client.create_framework_contract(request).await }
+            })
+            .await?;
         }
+    }
+    for person in persons {
+        let what = format!("contact person {}", person.contact_person_id);
+        let created = create(&what, || {
+            let mut client = matching.clone();
+            let request = person.clone();
+            async move { client.create_contact_person(request).await }
+        })
+        .await?;
+        count(&mut loaded.contact_persons, created);
     }
     Ok(loaded)
 }
@@ -187,5 +467,21 @@ mod tests {
         assert!(!ringsted.committee_required);
         let ishoj = requests[0].policy.as_ref().expect("policy");
         assert!(ishoj.committee_required && ishoj.plan_required);
+    }
+
+    #[test]
+    fn the_demo_people_parse_with_staff_hourly_hires_and_a_providers_employee() {
+        let (providers, persons) = people_requests().expect("demo/people.json");
+        assert_eq!(providers.len(), 1);
+        assert_eq!(providers[0].1.len(), 1);
+        let employments: std::collections::BTreeSet<i32> = persons
+            .iter()
+            .filter_map(|p| p.contact_person.as_ref().map(|c| c.employment))
+            .collect();
+        assert_eq!(
+            employments.len(),
+            3,
+            "staff, hourly hires and a provider's employee"
+        );
     }
 }

@@ -134,11 +134,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     if !args.no_demo {
         let referral = &peers.urls[&Service::Referral];
+        let matching = &peers.urls[&Service::Matching];
         // A failure is reported, not fatal: the suite still runs and stops cleanly.
-        match crate::demo::load(referral, &admin_token).await {
+        match crate::demo::load(referral, matching, &admin_token).await {
             Ok(loaded) => println!(
-                "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there).",
-                loaded.policies_new, loaded.policies_present
+                "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there); {} contact persons and {} provider (new: {}, {}).",
+                loaded.policies.0,
+                loaded.policies.1,
+                loaded.contact_persons.0 + loaded.contact_persons.1,
+                loaded.providers.0 + loaded.providers.1,
+                loaded.contact_persons.0,
+                loaded.providers.0,
             ),
             Err(err) => eprintln!("Demo data not loaded: {err:#}"),
         }
