@@ -216,7 +216,8 @@ pub struct TokenArgs {
     /// Service unit(s) the caller belongs to (e.g. a coordinator's unit); repeat for several.
     #[arg(long = "service-unit")]
     pub service_units: Vec<String>,
-    /// For a contact person: their contact-person id.
+    /// For a contact person: their resource name, e.g.
+    /// `serviceUnits/ishoejgaard/contactPersons/anna-holm`.
     #[arg(long)]
     pub contact_person: Option<String>,
     /// Subject (`sub`); default `dev-<first role>`.
