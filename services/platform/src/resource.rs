@@ -1,7 +1,7 @@
 //! AIP-122 resource names: `collection/{id}` parsing with errors that name the request field.
 
 use crate::ApiError;
-use crate::auth::MunicipalityCode;
+use crate::auth::{MunicipalityCode, Principal};
 
 /// Longest resource id accepted; longer input is refused before it reaches a query.
 pub const MAX_ID_LEN: usize = 63;
@@ -105,6 +105,33 @@ pub fn parse_in_municipality<'a>(
     let municipality = MunicipalityCode::parse(code).ok_or_else(expected)?;
     let id = parse_top_level(rest, collection, field).map_err(|_| expected())?;
     Ok((municipality, id))
+}
+
+/// `municipalities/{m}/{collection}/{id}` within the caller's municipalities; elsewhere it is
+/// NOT_FOUND, as if it did not exist (nothing tells a caller what another municipality holds).
+pub fn scoped<'a>(
+    principal: &Principal,
+    name: &'a str,
+    collection: &str,
+    field: &str,
+) -> Result<(MunicipalityCode, &'a str), ApiError> {
+    let (municipality, id) = parse_in_municipality(name, collection, field)?;
+    if principal.serves(municipality) {
+        Ok((municipality, id))
+    } else {
+        Err(ApiError::not_found(name))
+    }
+}
+
+/// `municipalities/{m}` as a list's parent, if the caller acts for it; NOT_FOUND otherwise, as
+/// for a municipality with nothing in it.
+pub fn scoped_parent(principal: &Principal, parent: &str) -> Result<MunicipalityCode, ApiError> {
+    let municipality = parse_municipality(parent, "parent")?;
+    if principal.serves(municipality) {
+        Ok(municipality)
+    } else {
+        Err(ApiError::not_found(parent))
+    }
 }
 
 /// Keeps error messages short even when the input is huge.

@@ -7,7 +7,7 @@ use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::error::RuleViolation;
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::resource::{self, check_etag, day, etag};
+use kontakt_platform::resource::{self, check_etag, day, etag, scoped, scoped_parent};
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::matching::v1::{
@@ -79,21 +79,6 @@ fn rule(rule: &str, subject: &str, description: impl Into<String>) -> RuleViolat
         rule: rule.into(),
         subject: subject.into(),
         description: description.into(),
-    }
-}
-
-/// The municipality in a name if the caller acts for it; NOT_FOUND otherwise.
-fn scoped<'a>(
-    principal: &Principal,
-    name: &'a str,
-    collection: &str,
-    field: &str,
-) -> Result<(MunicipalityCode, &'a str), ApiError> {
-    let (m, id) = resource::parse_in_municipality(name, collection, field)?;
-    if principal.serves(m) {
-        Ok((m, id))
-    } else {
-        Err(ApiError::not_found(name))
     }
 }
 
@@ -398,10 +383,7 @@ impl MatchingApi {
         request: Request<ListUnmetDemandRequest>,
     ) -> Result<ListUnmetDemandResponse, ApiError> {
         let principal = kontakt_platform::auth::caller(&request)?;
-        let m = resource::parse_municipality(&request.get_ref().parent, "parent")?;
-        if !principal.serves(m) {
-            return Err(ApiError::not_found(&request.get_ref().parent));
-        }
+        let m = scoped_parent(principal, &request.get_ref().parent)?;
         let code = m.to_string();
         let today = self.clock.today();
         let now = self.clock.now();
@@ -746,10 +728,7 @@ impl MatchingApi {
     ) -> Result<ListAssignmentsResponse, ApiError> {
         let caller = Caller::of(&request, "matching")?;
         let body = request.get_ref();
-        let m = resource::parse_municipality(&body.parent, "parent")?;
-        if !caller.principal.serves(m) {
-            return Err(ApiError::not_found(&body.parent));
-        }
+        let m = scoped_parent(&caller.principal, &body.parent)?;
         let code = m.to_string();
         let page_size = pagination::page_size(body.page_size)?;
         // A contact person's list is theirs, whatever the filter says.
@@ -954,10 +933,7 @@ impl MatchingApi {
     ) -> Result<Procurement, ApiError> {
         let caller = Caller::of(&request, "procurement")?;
         let body = request.into_inner();
-        let m = resource::parse_municipality(&body.parent, "parent")?;
-        if !caller.principal.serves(m) {
-            return Err(ApiError::not_found(&body.parent));
-        }
+        let m = scoped_parent(&caller.principal, &body.parent)?;
         let code = m.to_string();
         request_id_ok(&body.request_id)?;
         let input = body

@@ -8,6 +8,7 @@ pub(crate) use assign::{finish, resize};
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};
 use kontakt_platform::auth::{self, MunicipalityCode, Principal, Role};
 use kontakt_platform::clock::SharedClock;
+use kontakt_platform::resource::scoped_parent;
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::matching::v1::matching_service_server::MatchingService;
 use kontakt_proto::matching::v1::*;
@@ -92,17 +93,6 @@ impl MatchingApi {
 
 pub(super) fn request_name(municipality: &str, id: &str) -> String {
     format!("municipalities/{municipality}/{REQUESTS}/{id}")
-}
-
-/// The municipality in `parent` if the caller acts for it; NOT_FOUND otherwise, as for a
-/// municipality with nothing in it.
-fn scoped_parent(principal: &Principal, parent: &str) -> Result<MunicipalityCode, ApiError> {
-    let municipality = resource::parse_municipality(parent, "parent")?;
-    if principal.serves(municipality) {
-        Ok(municipality)
-    } else {
-        Err(ApiError::not_found(parent))
-    }
 }
 
 fn state_filter(value: i32) -> Result<Option<&'static str>, ApiError> {
@@ -330,10 +320,7 @@ impl MatchingService for MatchingApi {
     ) -> Result<Response<MatchingRequest>, Status> {
         let principal = auth::caller(&request)?;
         let name = &request.get_ref().name;
-        let (municipality, id) = resource::parse_in_municipality(name, REQUESTS, "name")?;
-        if !principal.serves(municipality) {
-            return Err(ApiError::not_found(name).into());
-        }
+        let (municipality, id) = resource::scoped(principal, name, REQUESTS, "name")?;
         let row = self
             .store
             .get_request(&municipality.to_string(), id)

@@ -4,10 +4,10 @@
 
 use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, AuditLog, Caller};
-use kontakt_platform::auth::{self, MunicipalityCode, Principal, Role};
+use kontakt_platform::auth::{self, MunicipalityCode, Role};
 use kontakt_platform::error::RuleViolation;
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::resource::{check_etag, day, etag, valid_id};
+use kontakt_platform::resource::{check_etag, day, etag, scoped, scoped_parent, valid_id};
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::referral::v1::{
     ApprovalLevel, Assessment, AssessmentKind, Case, CommitteeMeeting, CommitteeMeetingState,
@@ -59,31 +59,6 @@ fn new_id(prefix: &str) -> String {
 
 fn decode<M: prost::Message + Default>(bytes: &[u8]) -> Result<M, ApiError> {
     M::decode(bytes).map_err(ApiError::internal)
-}
-
-/// `municipalities/{m}/{collection}/{id}` within the caller's municipalities; elsewhere it is
-/// NOT_FOUND, as if it did not exist.
-fn scoped<'a>(
-    principal: &Principal,
-    name: &'a str,
-    collection: &str,
-    field: &str,
-) -> Result<(MunicipalityCode, &'a str), ApiError> {
-    let (municipality, id) = resource::parse_in_municipality(name, collection, field)?;
-    if principal.serves(municipality) {
-        Ok((municipality, id))
-    } else {
-        Err(ApiError::not_found(name))
-    }
-}
-
-fn scoped_parent(principal: &Principal, parent: &str) -> Result<MunicipalityCode, ApiError> {
-    let municipality = resource::parse_municipality(parent, "parent")?;
-    if principal.serves(municipality) {
-        Ok(municipality)
-    } else {
-        Err(ApiError::not_found(parent))
-    }
 }
 
 /// `municipalities/{m}/{outer}/{outer_id}/{inner}/{inner_id}`.
