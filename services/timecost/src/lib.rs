@@ -3,6 +3,7 @@
 
 pub mod access;
 mod api;
+pub mod domain;
 mod store;
 
 use kontakt_platform::config::ServerSettings;

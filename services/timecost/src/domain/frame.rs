@@ -1,0 +1,188 @@
+//! Budget frames: indexation to current prices (R-BF-1) and the expected split between the
+//! municipalities sharing a frame (R-BF-2), computed exactly and rounded once.
+//!
+//! Rounding rules, written down here and applied nowhere else:
+//! - **Indexation**: base × Π(1 + rate of each year after the base year), as an exact fraction,
+//!   rounded half up to whole øre once at the end (never year by year).
+//! - **Split**: each municipality's expected amount is the indexed amount × its exact share
+//!   (a fraction, e.g. 2/3), rounded *down* to whole kroner — as the municipalities write their
+//!   own figures (the seed's DKK 4,000,000 → 2,666,666 and 1,333,333). What rounding leaves over
+//!   (at most one krone per municipality) stays in the frame unallocated.
+
+use num_bigint::BigInt;
+use num_integer::Integer as _;
+use num_traits::{Signed as _, ToPrimitive as _, Zero as _};
+
+/// An exact share, e.g. 2/3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    pub numerator: i64,
+    pub denominator: i64,
+}
+
+/// Why a frame's figures cannot be computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// A year between the base year and the target year has no indexation rate yet.
+    MissingRate(i32),
+    /// The target year is before the base year.
+    BeforeBaseYear,
+    /// A share is not a positive fraction at most one, or the shares do not sum to one.
+    Shares(String),
+    /// The result does not fit in øre as i64.
+    Overflow,
+}
+
+/// Rates in basis points per year: `rate(year)` indexes year−1 prices to `year`'s.
+pub fn indexed_amount_ore(
+    base_ore: i64,
+    base_year: i32,
+    year: i32,
+    rate: impl Fn(i32) -> Option<i32>,
+) -> Result<i64, FrameError> {
+    if year < base_year {
+        return Err(FrameError::BeforeBaseYear);
+    }
+    let mut numerator = BigInt::from(base_ore);
+    let mut denominator = BigInt::from(1);
+    for y in base_year + 1..=year {
+        let bp = rate(y).ok_or(FrameError::MissingRate(y))?;
+        numerator *= 10_000 + i64::from(bp);
+        denominator *= 10_000;
+    }
+    round_half_up(&numerator, &denominator)
+        .to_i64()
+        .ok_or(FrameError::Overflow)
+}
+
+/// `n / d` rounded to the nearest integer, halves away from zero; `d > 0`.
+fn round_half_up(n: &BigInt, d: &BigInt) -> BigInt {
+    let twice: BigInt = n.abs() * 2 + d;
+    let magnitude = twice.div_floor(&(d * 2));
+    if n.is_negative() {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// Checks that `shares` are positive fractions that sum to exactly one.
+pub fn check_shares(shares: &[Share]) -> Result<(), FrameError> {
+    let mut sum_n = BigInt::zero();
+    let mut sum_d = BigInt::from(1);
+    for (i, s) in shares.iter().enumerate() {
+        if s.denominator <= 0 || s.numerator <= 0 || s.numerator > s.denominator {
+            return Err(FrameError::Shares(format!(
+                "share {i} must be a fraction above 0 and at most 1"
+            )));
+        }
+        sum_n = sum_n * s.denominator + &sum_d * s.numerator;
+        sum_d *= s.denominator;
+    }
+    if shares.is_empty() || sum_n != sum_d {
+        return Err(FrameError::Shares(
+            "the shares must sum to exactly one".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Each share of `amount_ore`, rounded down to whole kroner (see the module's rules).
+pub fn split_ore(amount_ore: i64, shares: &[Share]) -> Result<Vec<i64>, FrameError> {
+    check_shares(shares)?;
+    shares
+        .iter()
+        .map(|s| {
+            let exact = BigInt::from(amount_ore) * s.numerator;
+            let kroner: BigInt = exact.div_floor(&(BigInt::from(s.denominator) * 100));
+            (kroner * BigInt::from(100))
+                .to_i64()
+                .ok_or(FrameError::Overflow)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DKK: i64 = 100;
+
+    fn third(n: i64) -> Share {
+        Share {
+            numerator: n,
+            denominator: 3,
+        }
+    }
+
+    #[test]
+    fn the_seeds_frame_splits_two_thirds_one_third_into_whole_kroner_r_bf_2() {
+        let split = split_ore(4_000_000 * DKK, &[third(2), third(1)]).expect("split");
+        assert_eq!(split, [2_666_666 * DKK, 1_333_333 * DKK]);
+    }
+
+    #[test]
+    fn shares_must_be_fractions_summing_to_one() {
+        assert!(check_shares(&[third(2), third(1)]).is_ok());
+        assert!(matches!(
+            check_shares(&[third(2), third(2)]),
+            Err(FrameError::Shares(_))
+        ));
+        // 6667 + 3333 basis points is one; 6667 + 3334 is not.
+        let bp = |n| Share {
+            numerator: n,
+            denominator: 10_000,
+        };
+        assert!(check_shares(&[bp(6_667), bp(3_333)]).is_ok());
+        assert!(check_shares(&[bp(6_667), bp(3_334)]).is_err());
+        assert!(check_shares(&[]).is_err());
+        assert!(
+            check_shares(&[Share {
+                numerator: 1,
+                denominator: 0
+            }])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn indexation_multiplies_the_years_exactly_and_rounds_once_r_bf_1() {
+        // Hand-computed: 4,000,000 × 1.018 × 1.021 = 4,157,512.00.
+        let rates = |y| match y {
+            2018 => Some(180),
+            2019 => Some(210),
+            _ => None,
+        };
+        assert_eq!(
+            indexed_amount_ore(4_000_000 * DKK, 2017, 2019, rates),
+            Ok(415_751_200)
+        );
+        assert_eq!(
+            indexed_amount_ore(4_000_000 * DKK, 2017, 2017, rates),
+            Ok(400_000_000)
+        );
+        assert_eq!(
+            indexed_amount_ore(4_000_000 * DKK, 2017, 2020, rates),
+            Err(FrameError::MissingRate(2020))
+        );
+        assert_eq!(
+            indexed_amount_ore(100, 2017, 2016, rates),
+            Err(FrameError::BeforeBaseYear)
+        );
+    }
+
+    #[test]
+    fn rounding_happens_once_not_year_by_year() {
+        // 1 øre × 1.5 × 1.5 = 2.25 → 2 øre; rounding each year would give 2 → 3.
+        let rates = |_| Some(5_000);
+        assert_eq!(indexed_amount_ore(1, 2020, 2022, rates), Ok(2));
+        // Half rounds up: 1 × 1.5 = 1.5 → 2; a fall below zero rounds away from zero.
+        assert_eq!(indexed_amount_ore(1, 2020, 2021, rates), Ok(2));
+        assert_eq!(indexed_amount_ore(-1, 2020, 2021, rates), Ok(-2));
+        // A negative rate (prices fell) is data like any other.
+        assert_eq!(
+            indexed_amount_ore(1_000_000, 2020, 2021, |_| Some(-150)),
+            Ok(985_000)
+        );
+    }
+}
