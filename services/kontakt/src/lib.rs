@@ -87,7 +87,8 @@ impl Service {
     }
 
     /// The event feeds the service follows (DOMAIN.md §8). Matching follows the referral
-    /// service's grant events; the others follow nothing yet.
+    /// service's grant events; time & cost follows those and matching's assignment and rate
+    /// events; follow-up follows nothing yet.
     pub fn consumers(self, pool: &PgPool, peers: &Peers) -> anyhow::Result<Vec<Consumer>> {
         Ok(match self {
             Service::Matching => vec![peers.follow(
@@ -97,7 +98,23 @@ impl Service {
                 &kontakt_matching::grant_events::types(),
                 kontakt_matching::grant_events(pool.clone()),
             )?],
-            Service::Referral | Service::Timecost | Service::Followup => Vec::new(),
+            Service::Timecost => vec![
+                peers.follow(
+                    self,
+                    Service::Referral,
+                    "grants-from-referral",
+                    &kontakt_timecost::arrangement_events::grant_types(),
+                    kontakt_timecost::arrangement_events(),
+                )?,
+                peers.follow(
+                    self,
+                    Service::Matching,
+                    "assignments-from-matching",
+                    &kontakt_timecost::arrangement_events::assignment_types(),
+                    kontakt_timecost::arrangement_events(),
+                )?,
+            ],
+            Service::Referral | Service::Followup => Vec::new(),
         })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod api;
+pub mod arrangement_events;
 pub mod domain;
 mod store;
 
@@ -32,4 +33,11 @@ pub fn routes(pool: PgPool, settings: &ServerSettings) -> Routes {
             .max_decoding_message_size(settings.max_message_bytes)
             .max_encoding_message_size(settings.max_message_bytes),
     )
+}
+
+/// Applies the referral service's grant events and the matching service's assignment and rate
+/// events (subscribe it to [`arrangement_events::grant_types`] and
+/// [`arrangement_events::assignment_types`]).
+pub fn arrangement_events() -> std::sync::Arc<dyn kontakt_platform::consumer::Handler> {
+    std::sync::Arc::new(arrangement_events::ArrangementEvents)
 }

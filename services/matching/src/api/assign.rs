@@ -23,7 +23,7 @@ use kontakt_proto::matching::v1::{
 use sqlx::{Postgres, Transaction};
 use tonic::Request;
 
-use super::people::{employment_of, may_see, parse_person, person_name};
+use super::people::{employment_of, may_see, parse_person, person_name, rates_to_proto};
 use super::{MatchingApi, SCHEMA, competence_names, needs_of, only_own, request_name, timestamp};
 use crate::domain::people::hourly_hire_cost_ore;
 use crate::domain::ranking::{self, Candidate, Certificate, Demand, Exclusion};
@@ -664,6 +664,12 @@ impl MatchingApi {
                 .map(|p| procurement_name(&code, p))
                 .unwrap_or_default(),
             agreed_hourly_price: money(row.agreed_hourly_ore),
+            rates: rates_to_proto(
+                self.store
+                    .rates_of(&mut tx, &[(unit.clone(), person_id.clone())])
+                    .await?
+                    .iter(),
+            ),
         };
         outbox::write(
             &mut tx,

@@ -5,16 +5,17 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use kontakt_platform::auth::{MunicipalityCode, Principal};
+use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, check_etag, day, etag, valid_id};
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::matching::v1::{
-    CertificateResult, ChildProtectionCertificate, ContactPerson, ContactPersonState,
-    CreateContactPersonRequest, CreateFrameworkContractRequest, CreateProviderRequest, Employment,
-    FrameworkContract, Gender, GetContactPersonRequest, GetProviderRequest, HourlyRate,
-    ListContactPersonsRequest, ListContactPersonsResponse, ListFrameworkContractsRequest,
-    ListFrameworkContractsResponse, ListProvidersRequest, ListProvidersResponse, OtherDuty,
-    OtherDutyKind, Provider, UpdateContactPersonRequest,
+    CertificateResult, ChildProtectionCertificate, ContactPerson, ContactPersonRatesChanged,
+    ContactPersonState, CreateContactPersonRequest, CreateFrameworkContractRequest,
+    CreateProviderRequest, Employment, FrameworkContract, Gender, GetContactPersonRequest,
+    GetProviderRequest, HourlyRate, ListContactPersonsRequest, ListContactPersonsResponse,
+    ListFrameworkContractsRequest, ListFrameworkContractsResponse, ListProvidersRequest,
+    ListProvidersResponse, OtherDuty, OtherDutyKind, Provider, UpdateContactPersonRequest,
 };
 use tonic::Request;
 use tonic_types::FieldViolation;
@@ -142,15 +143,21 @@ pub(super) fn person_to_proto(row: PersonRow, rates: &[RateRow]) -> ContactPerso
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
         etag: etag(row.revision),
-        rates: rates
-            .iter()
-            .filter(|r| r.unit == row.unit && r.person_id == row.id)
-            .map(|r| HourlyRate {
-                hourly_price: money(r.hourly_ore),
-                validity: range(r.valid_from, r.valid_to),
-            })
-            .collect(),
+        rates: rates_to_proto(
+            rates
+                .iter()
+                .filter(|r| r.unit == row.unit && r.person_id == row.id),
+        ),
     }
+}
+
+pub(super) fn rates_to_proto<'a>(rates: impl Iterator<Item = &'a RateRow>) -> Vec<HourlyRate> {
+    rates
+        .map(|r| HourlyRate {
+            hourly_price: money(r.hourly_ore),
+            validity: range(r.valid_from, r.valid_to),
+        })
+        .collect()
 }
 
 /// `competences/{code}` names → codes, sorted and unique; every wrong one is reported.
@@ -708,6 +715,7 @@ impl MatchingApi {
             .await?;
         let mut merged = person_to_proto(row, &rates);
         let before_municipalities = merged.municipalities.clone();
+        let before_rates = merged.rates.clone();
         for path in &chosen {
             match *path {
                 "display_name" => merged.display_name.clone_from(&input.display_name),
@@ -763,6 +771,20 @@ impl MatchingApi {
         self.store
             .update_person(&mut tx, &unit, &id, &values)
             .await?;
+        // Time & cost prices by the rate of the day: it hears of every change (R-TC-3).
+        if merged.rates != before_rates {
+            let changed = ContactPersonRatesChanged {
+                contact_person: input.name.clone(),
+                employment: merged.employment,
+                rates: merged.rates.clone(),
+            };
+            outbox::write(
+                &mut tx,
+                super::SCHEMA,
+                &NewEvent::new(&changed, None, &input.name),
+            )
+            .await?;
+        }
         let row = self
             .store
             .get_person(&mut tx, &unit, &id, false)
