@@ -81,7 +81,7 @@ impl Service {
                 kontakt_referral::routes(pool, clock, vault, settings)
             }
             Service::Matching => kontakt_matching::routes(pool, clock, settings),
-            Service::Timecost => kontakt_timecost::routes(pool, settings),
+            Service::Timecost => kontakt_timecost::routes(pool, clock, settings),
             Service::Followup => kontakt_followup::routes(pool, settings),
         })
     }

@@ -1,8 +1,8 @@
 //! Who may call which method of this service (roles × methods). Tenant scoping happens
 //! inside each method; this table only says which roles get in at all.
 
-use kontakt_platform::auth::AccessTable;
 use kontakt_platform::auth::access::ANY_ROLE;
+use kontakt_platform::auth::{AccessTable, Role};
 
 pub static ACCESS: AccessTable = AccessTable {
     service: kontakt_proto::service_names::TIMECOST,
@@ -10,5 +10,17 @@ pub static ACCESS: AccessTable = AccessTable {
         // The activity kinds describe no person: every authenticated caller may read it.
         ("ListActivityKinds", ANY_ROLE),
         ("GetActivityKind", ANY_ROLE),
+        // Time is registered by the contact person, or the coordinator on their behalf
+        // (R-TC-1); a contact person only on their own assignments (checked in the method).
+        ("RegisterTime", REGISTRARS),
+        ("ReverseTimeEntry", REGISTRARS),
+        (
+            "ListTimeEntries",
+            &[Role::ContactPerson, Role::Coordinator, Role::Finance],
+        ),
+        // Overrun is the coordinator's to follow up (R-TC-2).
+        ("ListOverruns", &[Role::Coordinator, Role::Finance]),
     ],
 };
+
+const REGISTRARS: &[Role] = &[Role::ContactPerson, Role::Coordinator];

@@ -1,5 +1,6 @@
-//! Time & cost (schema `timecost`): time registration, pricing and budget frames. For now it
-//! serves the activity-kind catalogue that time entries are registered under (R-TC-1).
+//! Time & cost (schema `timecost`): time registration, pricing and budget frames. It serves the
+//! activity-kind catalogue and time registration on the assignments matching reports, priced by
+//! the rate of the day, with overrun flagged per week; frames and budget status come next.
 
 pub mod access;
 mod api;
@@ -7,6 +8,8 @@ pub mod arrangement_events;
 pub mod domain;
 mod store;
 
+use kontakt_platform::audit::AuditLog;
+use kontakt_platform::clock::SharedClock;
 use kontakt_platform::config::ServerSettings;
 use kontakt_platform::server::ServiceDef;
 use kontakt_proto::timecost::v1::time_cost_service_server::TimeCostServiceServer;
@@ -26,8 +29,9 @@ pub static DEF: ServiceDef = ServiceDef {
 };
 
 /// The service's gRPC routes over `pool` (whose connections use the `timecost` schema).
-pub fn routes(pool: PgPool, settings: &ServerSettings) -> Routes {
-    let api = api::TimeCostApi::new(store::Store::new(pool));
+pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
+    let audit = AuditLog::start(pool.clone());
+    let api = api::TimeCostApi::new(store::Store::new(pool), clock, audit);
     Routes::new(
         TimeCostServiceServer::new(api)
             .max_decoding_message_size(settings.max_message_bytes)

@@ -1,6 +1,10 @@
 //! SQL for the `timecost` schema, one section per aggregate.
 
-use sqlx::PgPool;
+mod time;
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+pub use time::{AssignmentRow, EntryRow};
 
 #[derive(Clone)]
 pub struct Store {
@@ -18,6 +22,10 @@ pub struct ActivityKindRow {
 impl Store {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
     }
 
     // Activity kinds ---------------------------------------------------------------------

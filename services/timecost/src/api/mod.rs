@@ -1,28 +1,71 @@
-//! The gRPC surface: proto <-> rows, and nothing else.
+//! The gRPC surface: proto <-> rows and the steps of each method; the rules live in `domain`.
 
+mod time;
+
+use kontakt_platform::audit::AuditLog;
+use kontakt_platform::clock::SharedClock;
 use kontakt_platform::{ApiError, pagination, resource};
-use kontakt_proto::timecost::v1::{
-    ActivityKind, GetActivityKindRequest, ListActivityKindsRequest, ListActivityKindsResponse,
-    time_cost_service_server::TimeCostService,
-};
+use kontakt_proto::timecost::v1::time_cost_service_server::TimeCostService;
+use kontakt_proto::timecost::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::store::{ActivityKindRow, Store};
 
 const ACTIVITY_KINDS: &str = "activityKinds";
+/// The schema whose outbox this service's events go to.
+const SCHEMA: &str = "timecost";
 
 pub struct TimeCostApi {
     store: Store,
+    clock: SharedClock,
+    audit: AuditLog,
 }
 
 impl TimeCostApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, clock: SharedClock, audit: AuditLog) -> Self {
+        Self {
+            store,
+            clock,
+            audit,
+        }
     }
+}
+
+/// Answers with `result`, mapping the error to its gRPC status in the one place that does.
+fn answer<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
 }
 
 #[tonic::async_trait]
 impl TimeCostService for TimeCostApi {
+    async fn register_time(
+        &self,
+        request: Request<RegisterTimeRequest>,
+    ) -> Result<Response<TimeEntry>, Status> {
+        answer(self.register_time(request).await)
+    }
+
+    async fn reverse_time_entry(
+        &self,
+        request: Request<ReverseTimeEntryRequest>,
+    ) -> Result<Response<TimeEntry>, Status> {
+        answer(self.reverse_time_entry(request).await)
+    }
+
+    async fn list_time_entries(
+        &self,
+        request: Request<ListTimeEntriesRequest>,
+    ) -> Result<Response<ListTimeEntriesResponse>, Status> {
+        answer(self.list_time_entries(request).await)
+    }
+
+    async fn list_overruns(
+        &self,
+        request: Request<ListOverrunsRequest>,
+    ) -> Result<Response<ListOverrunsResponse>, Status> {
+        answer(self.list_overruns(request).await)
+    }
+
     async fn list_activity_kinds(
         &self,
         request: Request<ListActivityKindsRequest>,

@@ -1,0 +1,532 @@
+//! Time registration (R-TC-1): entries priced by the rate of the day (R-TC-3), weeks above the
+//! granted minutes flagged (R-TC-2), corrections as reversals. Each entry commits with its week
+//! total, its events and its audit row, or not at all.
+
+use kontakt_platform::audit::{Action, Caller};
+use kontakt_platform::auth::{Principal, Role};
+use kontakt_platform::error::RuleViolation;
+use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_platform::resource::{self, day, scoped, scoped_parent, valid_id};
+use kontakt_platform::{ApiError, pagination};
+use kontakt_proto::common::v1::{DateRange, Money};
+use kontakt_proto::timecost::v1::{
+    ListOverrunsRequest, ListOverrunsResponse, ListTimeEntriesRequest, ListTimeEntriesResponse,
+    OverrunFlagged, RegisterTimeRequest, ReverseTimeEntryRequest, TimeEntry, TimeRegistered,
+    WeekOverrun,
+};
+use tonic::Request;
+
+use super::{ACTIVITY_KINDS, SCHEMA, TimeCostApi};
+use crate::domain::pricing::{self, Basis};
+use crate::domain::week;
+use crate::store::{AssignmentRow, EntryRow};
+
+const ASSIGNMENTS: &str = "assignments";
+const MAX_NOTE: usize = 500;
+
+fn assignment_name(m: &str, id: &str) -> String {
+    format!("municipalities/{m}/{ASSIGNMENTS}/{id}")
+}
+
+fn entry_name(m: &str, assignment: &str, id: &str) -> String {
+    format!("{}/timeEntries/{id}", assignment_name(m, assignment))
+}
+
+fn person_name(unit: &str, id: &str) -> String {
+    format!("serviceUnits/{unit}/contactPersons/{id}")
+}
+
+fn refused(reason: &'static str, rule: &str, subject: &str, message: String) -> ApiError {
+    ApiError::FailedPrecondition {
+        reason,
+        violations: vec![RuleViolation {
+            rule: rule.into(),
+            subject: subject.into(),
+            description: message.clone(),
+        }],
+        message,
+    }
+}
+
+/// `municipalities/{m}/assignments/{a}/timeEntries/{e}` → (m, a, e), in the caller's
+/// municipalities.
+fn parse_entry<'a>(
+    principal: &Principal,
+    name: &'a str,
+) -> Result<(kontakt_platform::auth::MunicipalityCode, &'a str, &'a str), ApiError> {
+    let wrong = || {
+        ApiError::invalid(
+            "name",
+            "must be `municipalities/{code}/assignments/{id}/timeEntries/{id}`",
+        )
+    };
+    let (parent, id) = name.rsplit_once("/timeEntries/").ok_or_else(wrong)?;
+    if !valid_id(id) {
+        return Err(wrong());
+    }
+    let (m, assignment) = scoped(principal, parent, ASSIGNMENTS, "name").map_err(|e| match e {
+        ApiError::NotFound { .. } => ApiError::not_found(name),
+        _ => wrong(),
+    })?;
+    Ok((m, assignment, id))
+}
+
+/// A contact person's own token: only their own assignments (R-TC-1); NOT_FOUND otherwise.
+fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
+    let only_contact_person = principal.roles.iter().all(|r| *r == Role::ContactPerson);
+    !only_contact_person
+        || principal.contact_person.as_deref()
+            == Some(person_name(&a.unit, &a.contact_person_id).as_str())
+}
+
+fn request_id_ok(id: &str) -> Result<(), ApiError> {
+    if id.trim().is_empty() || id.chars().count() > 100 {
+        Err(ApiError::invalid(
+            "request_id",
+            "1 to 100 characters, the same on every retry",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn entry_to_proto(row: EntryRow) -> TimeEntry {
+    let m = &row.municipality;
+    TimeEntry {
+        name: entry_name(m, &row.assignment_id, &row.id),
+        work_date: Some(row.work_date.into()),
+        minutes: row.minutes.abs(),
+        activity_kind: format!("{ACTIVITY_KINDS}/{}", row.activity_kind),
+        note: row.note,
+        reverses: row
+            .reverses
+            .map(|r| entry_name(m, &row.assignment_id, &r))
+            .unwrap_or_default(),
+        contact_person: person_name(&row.unit, &row.contact_person_id),
+        timesheet: String::new(),
+        cost: Some(Money {
+            ore: pricing::to_ore(row.cost_units),
+        }),
+        overrun: row.overrun,
+        create_time: Some(kontakt_proto::timestamp(row.create_time)),
+    }
+}
+
+fn basis(employment: &str) -> Basis {
+    match employment {
+        "STAFF" => Basis::StaffCost,
+        "HOURLY" => Basis::HourlyWage,
+        _ => Basis::ProviderPrice,
+    }
+}
+
+impl TimeCostApi {
+    pub(super) async fn register_time(
+        &self,
+        request: Request<RegisterTimeRequest>,
+    ) -> Result<TimeEntry, ApiError> {
+        let caller = Caller::of(&request, "time registration")?;
+        let body = request.into_inner();
+        let (m, assignment_id) = scoped(&caller.principal, &body.parent, ASSIGNMENTS, "parent")?;
+        let code = m.to_string();
+        request_id_ok(&body.request_id)?;
+        let input = body
+            .time_entry
+            .ok_or_else(|| ApiError::invalid("time_entry", "required"))?;
+        let work_date = day(input.work_date.as_ref(), "time_entry.work_date")?
+            .ok_or_else(|| ApiError::invalid("time_entry.work_date", "the day is required"))?;
+        if work_date > self.clock.today() {
+            return Err(ApiError::invalid(
+                "time_entry.work_date",
+                "time is registered after the work, not before",
+            ));
+        }
+        if !(1..=1440).contains(&input.minutes) {
+            return Err(ApiError::invalid(
+                "time_entry.minutes",
+                "1 to 1440 minutes (a correction is a reversal, R-TC-1)",
+            ));
+        }
+        let kind_code = resource::parse_top_level(
+            &input.activity_kind,
+            ACTIVITY_KINDS,
+            "time_entry.activity_kind",
+        )?;
+        if input.note.chars().count() > MAX_NOTE {
+            return Err(ApiError::invalid(
+                "time_entry.note",
+                "at most 500 characters",
+            ));
+        }
+        let kind = self
+            .store
+            .get_activity_kind(kind_code)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "time_entry.activity_kind",
+                    format!("no activity kind `{}`", input.activity_kind),
+                )
+            })?;
+        let mut tx = self.store.begin().await?;
+        if let Some(done) = self
+            .store
+            .entry_by_request_id(&mut tx, &code, &body.request_id)
+            .await?
+        {
+            if done.assignment_id != assignment_id || done.reverses.is_some() {
+                return Err(ApiError::invalid(
+                    "request_id",
+                    "already used for another entry; use a new one",
+                ));
+            }
+            tx.commit().await?;
+            return Ok(entry_to_proto(done));
+        }
+        let a = self
+            .store
+            .assignment(&mut tx, &code, assignment_id)
+            .await?
+            .filter(|a| may_register(&caller.principal, a))
+            .ok_or_else(|| ApiError::not_found(&body.parent))?;
+        if work_date < a.start_date || a.end_date.is_some_and(|end| work_date > end) {
+            return Err(refused(
+                "OUTSIDE_ASSIGNMENT",
+                "R-TC-1",
+                "time_entry.work_date",
+                format!(
+                    "the assignment runs from {}{}; time is registered only inside it",
+                    a.start_date,
+                    a.end_date.map(|e| format!(" to {e}")).unwrap_or_default()
+                ),
+            ));
+        }
+        let rate = match a.employment.as_str() {
+            "PROVIDER" => a.agreed_hourly_ore,
+            _ => {
+                self.store
+                    .rate_on(&mut tx, &a.unit, &a.contact_person_id, work_date)
+                    .await?
+            }
+        }
+        .ok_or_else(|| {
+            refused(
+                "NO_RATE",
+                "R-TC-3",
+                "time_entry.work_date",
+                format!(
+                    "no hourly rate for {} on {work_date}: the coordinator records it in matching",
+                    person_name(&a.unit, &a.contact_person_id)
+                ),
+            )
+        })?;
+        let granted = self
+            .store
+            .granted_on(&mut tx, &code, &a.grant_id, work_date)
+            .await?
+            .unwrap_or(a.minutes_per_week);
+        let (monday, sunday) = week::week_of(work_date);
+        let counted = if kind.counts_toward_granted_hours {
+            input.minutes
+        } else {
+            0
+        };
+        let totals = self
+            .store
+            .add_to_week(&mut tx, &code, assignment_id, monday, counted, granted)
+            .await?;
+        let over =
+            week::overrun(totals.counted_minutes, totals.granted_minutes).filter(|_| counted > 0);
+        let row = self
+            .store
+            .insert_entry(
+                &mut tx,
+                &EntryRow {
+                    municipality: code.clone(),
+                    id: uuid::Uuid::now_v7().simple().to_string(),
+                    assignment_id: assignment_id.to_owned(),
+                    work_date,
+                    minutes: input.minutes,
+                    activity_kind: kind.code.clone(),
+                    counts: kind.counts_toward_granted_hours,
+                    note: input.note.trim().to_owned(),
+                    reverses: None,
+                    unit: a.unit.clone(),
+                    contact_person_id: a.contact_person_id.clone(),
+                    cost_units: pricing::cost_units(
+                        basis(&a.employment),
+                        rate,
+                        i64::from(input.minutes),
+                    ),
+                    overrun: over.is_some(),
+                    request_id: body.request_id.clone(),
+                    registered_by: caller.principal.subject.clone(),
+                    create_time: self.clock.now(),
+                },
+            )
+            .await?;
+        self.publish_registered(&mut tx, &a, &row).await?;
+        if let Some(overrun_minutes) = over
+            && !totals.flagged
+        {
+            self.store
+                .mark_week_flagged(&mut tx, &code, assignment_id, monday)
+                .await?;
+            let flagged = OverrunFlagged {
+                assignment: body.parent.clone(),
+                grant: format!("municipalities/{code}/grants/{}", a.grant_id),
+                contact_person: person_name(&a.unit, &a.contact_person_id),
+                municipality: code.clone(),
+                week: Some(DateRange {
+                    start: Some(monday.into()),
+                    end: Some(sunday.into()),
+                }),
+                granted_minutes: totals.granted_minutes,
+                registered_minutes: totals.counted_minutes,
+                overrun_minutes,
+                time_entry: entry_name(&code, assignment_id, &row.id),
+            };
+            outbox::write(
+                &mut tx,
+                SCHEMA,
+                &NewEvent::new(&flagged, Some(code.clone()), &body.parent),
+            )
+            .await?;
+        }
+        caller
+            .wrote(
+                &mut tx,
+                "RegisterTime",
+                Action::Create,
+                &entry_name(&code, assignment_id, &row.id),
+                m,
+                &a.person,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(entry_to_proto(row))
+    }
+
+    async fn publish_registered(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        a: &AssignmentRow,
+        row: &EntryRow,
+    ) -> Result<(), ApiError> {
+        let m = &row.municipality;
+        let name = entry_name(m, &row.assignment_id, &row.id);
+        let event = TimeRegistered {
+            time_entry: name.clone(),
+            assignment: assignment_name(m, &row.assignment_id),
+            grant: format!("municipalities/{m}/grants/{}", a.grant_id),
+            contact_person: person_name(&row.unit, &row.contact_person_id),
+            municipality: m.clone(),
+            work_date: Some(row.work_date.into()),
+            minutes: row.minutes.abs(),
+            reverses: row
+                .reverses
+                .as_deref()
+                .map(|r| entry_name(m, &row.assignment_id, r))
+                .unwrap_or_default(),
+            activity_kind: format!("{ACTIVITY_KINDS}/{}", row.activity_kind),
+            counts_toward_granted_hours: row.counts,
+            cost: Some(Money {
+                ore: pricing::to_ore(row.cost_units),
+            }),
+        };
+        outbox::write(tx, SCHEMA, &NewEvent::new(&event, Some(m.clone()), &name)).await?;
+        Ok(())
+    }
+
+    pub(super) async fn reverse_time_entry(
+        &self,
+        request: Request<ReverseTimeEntryRequest>,
+    ) -> Result<TimeEntry, ApiError> {
+        let caller = Caller::of(&request, "time registration")?;
+        let body = request.into_inner();
+        let (m, assignment_id, id) = parse_entry(&caller.principal, &body.name)?;
+        let code = m.to_string();
+        request_id_ok(&body.request_id)?;
+        if body.note.chars().count() > MAX_NOTE {
+            return Err(ApiError::invalid("note", "at most 500 characters"));
+        }
+        let mut tx = self.store.begin().await?;
+        if let Some(done) = self
+            .store
+            .entry_by_request_id(&mut tx, &code, &body.request_id)
+            .await?
+        {
+            if done.reverses.as_deref() != Some(id) {
+                return Err(ApiError::invalid(
+                    "request_id",
+                    "already used for another entry; use a new one",
+                ));
+            }
+            tx.commit().await?;
+            return Ok(entry_to_proto(done));
+        }
+        let a = self
+            .store
+            .assignment(&mut tx, &code, assignment_id)
+            .await?
+            .filter(|a| may_register(&caller.principal, a))
+            .ok_or_else(|| ApiError::not_found(&body.name))?;
+        let original = self
+            .store
+            .lock_entry(&mut tx, &code, assignment_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&body.name))?;
+        if original.reverses.is_some() {
+            return Err(refused(
+                "IS_A_REVERSAL",
+                "R-TC-1",
+                "name",
+                "a reversal is not reversed; register the time again instead".into(),
+            ));
+        }
+        if self.store.is_reversed(&mut tx, &code, id).await? {
+            return Err(refused(
+                "ALREADY_REVERSED",
+                "R-TC-1",
+                "name",
+                "the entry is already reversed".into(),
+            ));
+        }
+        let (monday, _) = week::week_of(original.work_date);
+        let counted = if original.counts {
+            -original.minutes
+        } else {
+            0
+        };
+        let granted = self
+            .store
+            .granted_on(&mut tx, &code, &a.grant_id, original.work_date)
+            .await?
+            .unwrap_or(a.minutes_per_week);
+        self.store
+            .add_to_week(&mut tx, &code, assignment_id, monday, counted, granted)
+            .await?;
+        let row = self
+            .store
+            .insert_entry(
+                &mut tx,
+                &EntryRow {
+                    id: uuid::Uuid::now_v7().simple().to_string(),
+                    minutes: -original.minutes,
+                    note: body.note.trim().to_owned(),
+                    reverses: Some(original.id.clone()),
+                    cost_units: -original.cost_units,
+                    overrun: false,
+                    request_id: body.request_id.clone(),
+                    registered_by: caller.principal.subject.clone(),
+                    create_time: self.clock.now(),
+                    ..original
+                },
+            )
+            .await?;
+        self.publish_registered(&mut tx, &a, &row).await?;
+        caller
+            .wrote(
+                &mut tx,
+                "ReverseTimeEntry",
+                Action::Create,
+                &entry_name(&code, assignment_id, &row.id),
+                m,
+                &a.person,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(entry_to_proto(row))
+    }
+
+    pub(super) async fn list_time_entries(
+        &self,
+        request: Request<ListTimeEntriesRequest>,
+    ) -> Result<ListTimeEntriesResponse, ApiError> {
+        let caller = Caller::of(&request, "time registration")?;
+        let body = request.into_inner();
+        let (m, assignment_id) = scoped(&caller.principal, &body.parent, ASSIGNMENTS, "parent")?;
+        let code = m.to_string();
+        let page_size = pagination::page_size(body.page_size)?;
+        let scope = format!("timeEntries?{}", body.parent);
+        let after = pagination::decode_token(&scope, &body.page_token)?
+            .map(|key| pagination::parse_time_key(&key))
+            .transpose()?;
+        let mut conn = self.store.begin().await?;
+        let a = self
+            .store
+            .assignment(&mut conn, &code, assignment_id)
+            .await?
+            .filter(|a| may_register(&caller.principal, a))
+            .ok_or_else(|| ApiError::not_found(&body.parent))?;
+        conn.commit().await?;
+        let rows = self
+            .store
+            .list_entries(
+                &code,
+                assignment_id,
+                after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                page_size + 1,
+            )
+            .await?;
+        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
+            pagination::time_key(r.create_time, &r.id)
+        });
+        self.audit
+            .record(vec![caller.entry(
+                "ListTimeEntries",
+                Action::Read,
+                &body.parent,
+                m,
+                &a.person,
+            )])
+            .await?;
+        Ok(ListTimeEntriesResponse {
+            time_entries: rows.into_iter().map(entry_to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    pub(super) async fn list_overruns(
+        &self,
+        request: Request<ListOverrunsRequest>,
+    ) -> Result<ListOverrunsResponse, ApiError> {
+        let caller = Caller::of(&request, "overrun follow-up")?;
+        let m = scoped_parent(&caller.principal, &request.get_ref().parent)?;
+        let code = m.to_string();
+        let rows = self.store.overruns(&code).await?;
+        let entries = rows
+            .iter()
+            .map(|r| {
+                caller.entry(
+                    "ListOverruns",
+                    Action::Read,
+                    &assignment_name(&code, &r.assignment_id),
+                    m,
+                    &r.person,
+                )
+            })
+            .collect();
+        self.audit.record(entries).await?;
+        Ok(ListOverrunsResponse {
+            overruns: rows
+                .into_iter()
+                .map(|r| {
+                    let (monday, sunday) = week::week_of(r.week_start);
+                    WeekOverrun {
+                        assignment: assignment_name(&code, &r.assignment_id),
+                        grant: format!("municipalities/{code}/grants/{}", r.grant_id),
+                        contact_person: person_name(&r.unit, &r.contact_person_id),
+                        week: Some(DateRange {
+                            start: Some(monday.into()),
+                            end: Some(sunday.into()),
+                        }),
+                        granted_minutes: r.granted_minutes,
+                        registered_minutes: r.counted_minutes,
+                        overrun_minutes: r.counted_minutes - r.granted_minutes,
+                    }
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,409 @@
+//! Time registration over gRPC on a real PostgreSQL (R-TC-1..3): the arrangement is made known
+//! the way production makes it known, by applying grant and assignment events with the
+//! service's own handler; then contact persons register, retry, overrun and reverse.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use kontakt::Service;
+use kontakt_harness::{
+    AuthedChannel, TestDatabase, TestService, claims_token, fresh_database, start_with,
+    test_db_settings, test_server_settings, token,
+};
+use kontakt_platform::auth::{Claims, Role};
+use kontakt_platform::clock::ManualClock;
+use kontakt_proto::common::v1::{Date, DateRange, Money};
+use kontakt_proto::events::v1::Envelope;
+use kontakt_proto::matching::v1::{
+    AssignmentStarted, ContactPersonRatesChanged, Employment, HourlyRate,
+};
+use kontakt_proto::referral::v1::GrantApproved;
+use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
+use kontakt_proto::timecost::v1::*;
+use tonic::Code;
+
+type TimeCost = TimeCostServiceClient<AuthedChannel>;
+
+const ISHOJ: &str = "183";
+const ANNA: &str = "serviceUnits/ishoejgaard/contactPersons/anna";
+const LEYLA: &str = "serviceUnits/ishoejgaard/contactPersons/leyla";
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+async fn start(db: &TestDatabase) -> TestService {
+    let today = Utc.with_ymd_and_hms(2026, 12, 20, 10, 0, 0).unwrap();
+    start_with(
+        Service::Timecost,
+        db.options.clone(),
+        test_server_settings(),
+        Arc::new(ManualClock::new(today)),
+    )
+    .await
+    .expect("timecost")
+}
+
+fn envelope<M: prost::Name>(message: &M, subject: &str) -> Envelope {
+    Envelope {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        r#type: M::full_name(),
+        municipality: ISHOJ.into(),
+        subject: subject.into(),
+        payload: Some(prost_types::Any::from_msg(message).expect("any")),
+        ..Envelope::default()
+    }
+}
+
+/// A grant of `minutes` a week from 1 December 2026 and its assignment to `person` on
+/// `employment` at `hourly_ore`, applied as the events would apply them.
+async fn arrangement(
+    db: &TestDatabase,
+    grant: &str,
+    person: &str,
+    employment: Employment,
+    minutes: i32,
+    hourly_ore: i64,
+) -> String {
+    let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
+    let grant_name = format!("municipalities/{ISHOJ}/grants/{grant}");
+    let assignment = format!("municipalities/{ISHOJ}/assignments/a-{grant}");
+    let approved = GrantApproved {
+        grant: grant_name.clone(),
+        version: format!("{grant_name}/versions/v1"),
+        person: format!("municipalities/{ISHOJ}/persons/child-{grant}"),
+        municipality: ISHOJ.into(),
+        minutes_per_week: minutes,
+        start_date: date(2026, 12, 1),
+        expected_end_date: date(2027, 11, 30),
+        ..GrantApproved::default()
+    };
+    let provider = employment == Employment::Provider;
+    let started = AssignmentStarted {
+        assignment: assignment.clone(),
+        grant: grant_name.clone(),
+        contact_person: person.into(),
+        municipality: ISHOJ.into(),
+        employment: employment as i32,
+        minutes_per_week: minutes,
+        start_date: date(2026, 12, 1),
+        agreed_hourly_price: provider.then_some(Money { ore: hourly_ore }),
+        rates: if provider {
+            Vec::new()
+        } else {
+            vec![HourlyRate {
+                hourly_price: Some(Money { ore: hourly_ore }),
+                validity: Some(DateRange {
+                    start: date(2026, 1, 1),
+                    end: None,
+                }),
+            }]
+        },
+        ..AssignmentStarted::default()
+    };
+    let handler = kontakt_timecost::arrangement_events();
+    let mut tx = pool.begin().await.expect("tx");
+    handler
+        .handle(&mut tx, &envelope(&approved, &grant_name))
+        .await
+        .expect("grant");
+    handler
+        .handle(&mut tx, &envelope(&started, &assignment))
+        .await
+        .expect("assignment");
+    tx.commit().await.expect("commit");
+    pool.close().await;
+    assignment
+}
+
+fn contact_person(service: &TestService, name: &str) -> TimeCost {
+    TimeCostServiceClient::new(service.with_token(&claims_token(Claims {
+        sub: name.into(),
+        kontakt_roles: vec!["contact_person".into()],
+        kontakt_municipalities: vec![ISHOJ.into()],
+        kontakt_contact_person: Some(name.into()),
+        ..Claims::default()
+    })))
+}
+
+fn register(
+    assignment: &str,
+    day: i32,
+    minutes: i32,
+    kind: &str,
+    request_id: &str,
+) -> RegisterTimeRequest {
+    RegisterTimeRequest {
+        parent: assignment.into(),
+        time_entry: Some(TimeEntry {
+            work_date: date(2026, 12, day),
+            minutes,
+            activity_kind: format!("activityKinds/{kind}"),
+            note: "football and homework".into(),
+            ..TimeEntry::default()
+        }),
+        request_id: request_id.into(),
+    }
+}
+
+fn rules(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_precondition_failure()
+        .map(|p| p.violations.into_iter().map(|v| v.r#type).collect())
+        .unwrap_or_default()
+}
+
+async fn outbox_count(db: &TestDatabase, kind: &str) -> i64 {
+    let mut conn = db.connect().await.expect("connect");
+    sqlx::query_scalar("SELECT count(*) FROM timecost.outbox WHERE type = $1")
+        .bind(format!("kontakt.timecost.v1.{kind}"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_contact_person_registers_priced_time_on_their_own_assignment_and_retries_safely() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 32_000).await;
+    let hourly = arrangement(&db, "g-2", LEYLA, Employment::Hourly, 180, 20_000).await;
+    let mut anna = contact_person(&service, ANNA);
+
+    let entry = anna
+        .register_time(register(&staff, 7, 90, "face-to-face", "phone-1"))
+        .await
+        .expect("registered")
+        .into_inner();
+    assert_eq!(entry.cost.map(|m| m.ore), Some(48_000), "1.5 h × DKK 320");
+    assert_eq!(entry.contact_person, ANNA);
+    assert!(!entry.overrun);
+    // The phone retries: same entry, nothing doubled.
+    let again = anna
+        .register_time(register(&staff, 7, 90, "face-to-face", "phone-1"))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(again.name, entry.name);
+    assert_eq!(outbox_count(&db, "TimeRegistered").await, 1);
+
+    // Leyla is an hourly hire: DKK 200 + 12.5 % holiday pay.
+    let leyla = contact_person(&service, LEYLA)
+        .register_time(register(&hourly, 8, 60, "phone-online", "l-1"))
+        .await
+        .expect("leyla")
+        .into_inner();
+    assert_eq!(leyla.cost.map(|m| m.ore), Some(22_500));
+
+    // Anna cannot register on Leyla's assignment; it does not exist for her.
+    let theirs = anna
+        .register_time(register(&hourly, 8, 60, "face-to-face", "a-2"))
+        .await
+        .expect_err("not hers");
+    assert_eq!(theirs.code(), Code::NotFound);
+    // Before the assignment started (R-TC-1), in the future, or zero minutes: refused.
+    let before = anna
+        .register_time(RegisterTimeRequest {
+            time_entry: Some(TimeEntry {
+                work_date: date(2026, 11, 30),
+                minutes: 60,
+                activity_kind: "activityKinds/face-to-face".into(),
+                ..TimeEntry::default()
+            }),
+            ..register(&staff, 1, 60, "face-to-face", "a-3")
+        })
+        .await
+        .expect_err("before the start");
+    assert_eq!(before.code(), Code::FailedPrecondition);
+    assert_eq!(rules(&before), ["R-TC-1"]);
+    let future = anna
+        .register_time(register(&staff, 21, 60, "face-to-face", "a-4"))
+        .await
+        .expect_err("future");
+    assert_eq!(future.code(), Code::InvalidArgument);
+    let zero = anna
+        .register_time(register(&staff, 9, 0, "face-to-face", "a-5"))
+        .await
+        .expect_err("zero");
+    assert_eq!(zero.code(), Code::InvalidArgument);
+    let kind = anna
+        .register_time(register(&staff, 9, 30, "sightseeing", "a-6"))
+        .await
+        .expect_err("unknown kind");
+    assert_eq!(kind.code(), Code::InvalidArgument);
+
+    // The coordinator registers on her behalf; Ringsted's coordinator sees nothing.
+    let mut coordinator =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    coordinator
+        .register_time(register(&staff, 9, 30, "documentation", "c-1"))
+        .await
+        .expect("on her behalf");
+    let listed = coordinator
+        .list_time_entries(ListTimeEntriesRequest {
+            parent: staff.clone(),
+            ..ListTimeEntriesRequest::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .time_entries;
+    assert_eq!(listed.len(), 2);
+    let outsider =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &["329"])))
+            .list_time_entries(ListTimeEntriesRequest {
+                parent: staff.clone(),
+                ..ListTimeEntriesRequest::default()
+            })
+            .await
+            .expect_err("not theirs");
+    assert_eq!(outsider.code(), Code::NotFound);
+    service.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_corrects_it() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
+    let mut anna = contact_person(&service, ANNA);
+    // Week of Monday 7 December: 120 + 90 face to face = 210 > 180; transport does not count.
+    let first = anna
+        .register_time(register(&staff, 7, 120, "face-to-face", "w-1"))
+        .await
+        .expect("first")
+        .into_inner();
+    anna.register_time(register(&staff, 8, 240, "transport", "w-2"))
+        .await
+        .expect("transport");
+    let over = anna
+        .register_time(register(&staff, 9, 90, "face-to-face", "w-3"))
+        .await
+        .expect("over")
+        .into_inner();
+    assert!(
+        over.overrun,
+        "the week is flagged, not silently accepted (R-TC-2)"
+    );
+    let more = anna
+        .register_time(register(&staff, 10, 30, "face-to-face", "w-4"))
+        .await
+        .expect("more")
+        .into_inner();
+    assert!(more.overrun);
+    assert_eq!(
+        outbox_count(&db, "OverrunFlagged").await,
+        1,
+        "once per week"
+    );
+    let mut coordinator =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let overruns = coordinator
+        .list_overruns(ListOverrunsRequest {
+            parent: format!("municipalities/{ISHOJ}"),
+        })
+        .await
+        .expect("overruns")
+        .into_inner()
+        .overruns;
+    assert_eq!(overruns.len(), 1);
+    assert_eq!(
+        overruns[0].week.as_ref().and_then(|w| w.start),
+        date(2026, 12, 7)
+    );
+    assert_eq!(
+        (
+            overruns[0].granted_minutes,
+            overruns[0].registered_minutes,
+            overruns[0].overrun_minutes
+        ),
+        (180, 240, 60)
+    );
+
+    // The first entry was a mistake: reversed, not edited; the week is back within the grant.
+    let reversal = anna
+        .reverse_time_entry(ReverseTimeEntryRequest {
+            name: first.name.clone(),
+            note: "wrong day".into(),
+            request_id: "r-1".into(),
+        })
+        .await
+        .expect("reversed")
+        .into_inner();
+    assert_eq!(reversal.reverses, first.name);
+    assert_eq!(reversal.minutes, 120);
+    assert_eq!(reversal.cost.map(|m| m.ore), Some(-60_000));
+    let overruns = coordinator
+        .list_overruns(ListOverrunsRequest {
+            parent: format!("municipalities/{ISHOJ}"),
+        })
+        .await
+        .expect("overruns")
+        .into_inner()
+        .overruns;
+    assert!(overruns.is_empty(), "{overruns:?}");
+    let twice = anna
+        .reverse_time_entry(ReverseTimeEntryRequest {
+            name: first.name.clone(),
+            note: String::new(),
+            request_id: "r-2".into(),
+        })
+        .await
+        .expect_err("once");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    // The entry itself is unchanged; the list shows both.
+    let listed = anna
+        .list_time_entries(ListTimeEntriesRequest {
+            parent: staff.clone(),
+            ..ListTimeEntriesRequest::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .time_entries;
+    assert_eq!(listed.len(), 5);
+    assert_eq!(listed[0], first);
+    service.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let provider = arrangement(&db, "g-p", ANNA, Employment::Provider, 240, 52_500).await;
+    let mut anna = contact_person(&service, ANNA);
+    let priced = anna
+        .register_time(register(&provider, 7, 60, "face-to-face", "p-1"))
+        .await
+        .expect("the agreed price applies")
+        .into_inner();
+    assert_eq!(priced.cost.map(|m| m.ore), Some(52_500));
+    // A staff member whose rates change to start in 2027 has no rate in December 2026.
+    let staff = arrangement(&db, "g-s", LEYLA, Employment::Staff, 180, 30_000).await;
+    let changed = ContactPersonRatesChanged {
+        contact_person: LEYLA.into(),
+        employment: Employment::Staff as i32,
+        rates: vec![HourlyRate {
+            hourly_price: Some(Money { ore: 30_000 }),
+            validity: Some(DateRange {
+                start: date(2027, 1, 1),
+                end: None,
+            }),
+        }],
+    };
+    let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
+    let mut tx = pool.begin().await.expect("tx");
+    kontakt_timecost::arrangement_events()
+        .handle(&mut tx, &envelope(&changed, LEYLA))
+        .await
+        .expect("rates");
+    tx.commit().await.expect("commit");
+    let unpriced = contact_person(&service, LEYLA)
+        .register_time(register(&staff, 7, 60, "face-to-face", "s-1"))
+        .await
+        .expect_err("no rate");
+    assert_eq!(unpriced.code(), Code::FailedPrecondition);
+    assert_eq!(rules(&unpriced), ["R-TC-3"]);
+    service.stop().await.expect("stop");
+}
