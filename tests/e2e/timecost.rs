@@ -407,3 +407,136 @@ async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
     assert_eq!(rules(&unpriced), ["R-TC-3"]);
     service.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
+    let mut anna = contact_person(&service, ANNA);
+    let mut coordinator =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let first = anna
+        .register_time(register(&staff, 7, 90, "face-to-face", "t-1"))
+        .await
+        .expect("first")
+        .into_inner();
+    anna.register_time(register(&staff, 8, 60, "documentation", "t-2"))
+        .await
+        .expect("second");
+    let december = || CreateTimesheetRequest {
+        parent: ANNA.into(),
+        period: Some(DateRange {
+            start: date(2026, 12, 1),
+            end: date(2026, 12, 31),
+        }),
+    };
+    let sheet = anna
+        .create_timesheet(december())
+        .await
+        .expect("timesheet")
+        .into_inner();
+    assert_eq!(sheet.total_minutes, 150);
+    assert_eq!(sheet.state(), TimesheetState::Open);
+    let overlap = anna
+        .create_timesheet(CreateTimesheetRequest {
+            period: Some(DateRange {
+                start: date(2026, 12, 15),
+                end: date(2027, 1, 10),
+            }),
+            ..december()
+        })
+        .await
+        .expect_err("overlaps");
+    assert_eq!(overlap.code(), Code::AlreadyExists);
+    // Someone else's timesheets do not exist for Leyla.
+    let hidden = contact_person(&service, LEYLA)
+        .get_timesheet(GetTimesheetRequest {
+            name: sheet.name.clone(),
+        })
+        .await
+        .expect_err("not hers");
+    assert_eq!(hidden.code(), Code::NotFound);
+
+    let submitted = anna
+        .submit_timesheet(SubmitTimesheetRequest {
+            name: sheet.name.clone(),
+            etag: sheet.etag.clone(),
+        })
+        .await
+        .expect("submitted")
+        .into_inner();
+    assert_eq!(submitted.state(), TimesheetState::Submitted);
+    let self_approval = anna
+        .approve_timesheet(ApproveTimesheetRequest {
+            name: sheet.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("the coordinator approves");
+    assert_eq!(self_approval.code(), Code::PermissionDenied);
+    let while_submitted = anna
+        .register_time(register(&staff, 9, 30, "face-to-face", "t-3"))
+        .await
+        .expect_err("submitted");
+    assert_eq!(rules(&while_submitted), ["R-TC-4"]);
+    // Returned for a correction, then submitted again and approved.
+    coordinator
+        .return_timesheet(ReturnTimesheetRequest {
+            name: sheet.name.clone(),
+            etag: submitted.etag.clone(),
+        })
+        .await
+        .expect("returned");
+    anna.register_time(register(&staff, 9, 30, "face-to-face", "t-3"))
+        .await
+        .expect("open again");
+    anna.submit_timesheet(SubmitTimesheetRequest {
+        name: sheet.name.clone(),
+        etag: String::new(),
+    })
+    .await
+    .expect("submitted again");
+    let approved = coordinator
+        .approve_timesheet(ApproveTimesheetRequest {
+            name: sheet.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("approved")
+        .into_inner();
+    assert_eq!(approved.state(), TimesheetState::Approved);
+    assert_eq!(approved.total_minutes, 180);
+    assert!(!approved.approver.is_empty() && approved.approve_time.is_some());
+    // Final: neither new time nor a reversal in the period.
+    for refused in [
+        anna.register_time(register(&staff, 10, 30, "face-to-face", "t-4"))
+            .await
+            .map(|_| ()),
+        anna.reverse_time_entry(ReverseTimeEntryRequest {
+            name: first.name.clone(),
+            note: String::new(),
+            request_id: "t-5".into(),
+        })
+        .await
+        .map(|_| ()),
+    ] {
+        let status = refused.expect_err("final");
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(rules(&status), ["R-TC-4"]);
+    }
+    let listed = anna
+        .list_time_entries(ListTimeEntriesRequest {
+            parent: staff.clone(),
+            ..ListTimeEntriesRequest::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .time_entries;
+    assert!(
+        listed.iter().all(|e| e.timesheet == sheet.name),
+        "{listed:?}"
+    );
+    service.stop().await.expect("stop");
+}

@@ -20,7 +20,22 @@ pub static ACCESS: AccessTable = AccessTable {
         ),
         // Overrun is the coordinator's to follow up (R-TC-2).
         ("ListOverruns", &[Role::Coordinator, Role::Finance]),
+        // Timesheets: the contact person opens and submits; only the coordinator approves or
+        // returns (R-TC-4, checked in the method); finance reads.
+        ("CreateTimesheet", TIMESHEET_KEEPERS),
+        ("SubmitTimesheet", TIMESHEET_KEEPERS),
+        ("ApproveTimesheet", &[Role::Coordinator]),
+        ("ReturnTimesheet", &[Role::Coordinator]),
+        (
+            "GetTimesheet",
+            &[Role::ContactPerson, Role::Coordinator, Role::Finance],
+        ),
+        (
+            "ListTimesheets",
+            &[Role::ContactPerson, Role::Coordinator, Role::Finance],
+        ),
     ],
 };
 
+const TIMESHEET_KEEPERS: &[Role] = &[Role::ContactPerson, Role::Coordinator];
 const REGISTRARS: &[Role] = &[Role::ContactPerson, Role::Coordinator];

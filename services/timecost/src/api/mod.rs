@@ -1,6 +1,7 @@
 //! The gRPC surface: proto <-> rows and the steps of each method; the rules live in `domain`.
 
 mod time;
+mod timesheets;
 
 use kontakt_platform::audit::AuditLog;
 use kontakt_platform::clock::SharedClock;
@@ -57,6 +58,48 @@ impl TimeCostService for TimeCostApi {
         request: Request<ListTimeEntriesRequest>,
     ) -> Result<Response<ListTimeEntriesResponse>, Status> {
         answer(self.list_time_entries(request).await)
+    }
+
+    async fn create_timesheet(
+        &self,
+        request: Request<CreateTimesheetRequest>,
+    ) -> Result<Response<Timesheet>, Status> {
+        answer(self.create_timesheet(request).await)
+    }
+
+    async fn get_timesheet(
+        &self,
+        request: Request<GetTimesheetRequest>,
+    ) -> Result<Response<Timesheet>, Status> {
+        answer(self.get_timesheet(request).await)
+    }
+
+    async fn list_timesheets(
+        &self,
+        request: Request<ListTimesheetsRequest>,
+    ) -> Result<Response<ListTimesheetsResponse>, Status> {
+        answer(self.list_timesheets(request).await)
+    }
+
+    async fn submit_timesheet(
+        &self,
+        request: Request<SubmitTimesheetRequest>,
+    ) -> Result<Response<Timesheet>, Status> {
+        answer(self.submit_timesheet(request).await)
+    }
+
+    async fn approve_timesheet(
+        &self,
+        request: Request<ApproveTimesheetRequest>,
+    ) -> Result<Response<Timesheet>, Status> {
+        answer(self.approve_timesheet(request).await)
+    }
+
+    async fn return_timesheet(
+        &self,
+        request: Request<ReturnTimesheetRequest>,
+    ) -> Result<Response<Timesheet>, Status> {
+        answer(self.return_timesheet(request).await)
     }
 
     async fn list_overruns(

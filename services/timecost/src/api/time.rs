@@ -32,7 +32,7 @@ fn entry_name(m: &str, assignment: &str, id: &str) -> String {
     format!("{}/timeEntries/{id}", assignment_name(m, assignment))
 }
 
-fn person_name(unit: &str, id: &str) -> String {
+pub(super) fn person_name(unit: &str, id: &str) -> String {
     format!("serviceUnits/{unit}/contactPersons/{id}")
 }
 
@@ -103,7 +103,15 @@ fn entry_to_proto(row: EntryRow) -> TimeEntry {
             .map(|r| entry_name(m, &row.assignment_id, &r))
             .unwrap_or_default(),
         contact_person: person_name(&row.unit, &row.contact_person_id),
-        timesheet: String::new(),
+        timesheet: row
+            .timesheet_id
+            .map(|t| {
+                format!(
+                    "{}/timesheets/{t}",
+                    person_name(&row.unit, &row.contact_person_id)
+                )
+            })
+            .unwrap_or_default(),
         cost: Some(Money {
             ore: pricing::to_ore(row.cost_units),
         }),
@@ -201,6 +209,8 @@ impl TimeCostApi {
                 ),
             ));
         }
+        self.open_for_entries(&mut tx, &a.unit, &a.contact_person_id, work_date)
+            .await?;
         let rate = match a.employment.as_str() {
             "PROVIDER" => a.agreed_hourly_ore,
             _ => {
@@ -262,6 +272,7 @@ impl TimeCostApi {
                     request_id: body.request_id.clone(),
                     registered_by: caller.principal.subject.clone(),
                     create_time: self.clock.now(),
+                    timesheet_id: None,
                 },
             )
             .await?;
@@ -305,6 +316,34 @@ impl TimeCostApi {
             .await?;
         tx.commit().await?;
         Ok(entry_to_proto(row))
+    }
+
+    /// Refuses entries on a day whose timesheet is submitted or approved (R-TC-4); the
+    /// timesheet is held until the caller commits, so an approval cannot slip in between.
+    async fn open_for_entries(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        unit: &str,
+        person: &str,
+        day: chrono::NaiveDate,
+    ) -> Result<(), ApiError> {
+        match self.store.timesheet_state_on(tx, unit, person, day).await? {
+            Some((id, state)) if state != "OPEN" => Err(refused(
+                "TIMESHEET_CLOSED",
+                "R-TC-4",
+                "time_entry.work_date",
+                format!(
+                    "{day} is in timesheet {id}, which is {}: {}",
+                    state.to_lowercase(),
+                    if state == "APPROVED" {
+                        "its entries are final"
+                    } else {
+                        "the coordinator returns it before anything changes"
+                    }
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     async fn publish_registered(
@@ -392,6 +431,8 @@ impl TimeCostApi {
                 "the entry is already reversed".into(),
             ));
         }
+        self.open_for_entries(&mut tx, &a.unit, &a.contact_person_id, original.work_date)
+            .await?;
         let (monday, _) = week::week_of(original.work_date);
         let counted = if original.counts {
             -original.minutes

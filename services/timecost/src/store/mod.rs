@@ -1,10 +1,12 @@
 //! SQL for the `timecost` schema, one section per aggregate.
 
 mod time;
+mod timesheets;
 
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use time::{AssignmentRow, EntryRow};
+pub use timesheets::TimesheetRow;
 
 #[derive(Clone)]
 pub struct Store {

@@ -38,6 +38,8 @@ pub struct EntryRow {
     pub request_id: String,
     pub registered_by: String,
     pub create_time: DateTime<Utc>,
+    /// The timesheet whose period holds the entry, if one is open for it.
+    pub timesheet_id: Option<String>,
 }
 
 /// A week's totals after an entry was added.
@@ -61,7 +63,7 @@ pub struct OverrunRow {
     pub person: String,
 }
 
-const ENTRY_COLUMNS: &str = "municipality, id, assignment_id, work_date, minutes, activity_kind, counts, note, reverses, unit, contact_person_id, cost_units, overrun, request_id, registered_by, create_time";
+const ENTRY_COLUMNS: &str = "municipality, id, assignment_id, work_date, minutes, activity_kind, counts, note, reverses, unit, contact_person_id, cost_units, overrun, request_id, registered_by, create_time, (SELECT t.id FROM timesheets t WHERE t.unit = time_entries.unit AND t.person_id = time_entries.contact_person_id AND time_entries.work_date BETWEEN t.period_start AND t.period_end) AS timesheet_id";
 
 impl Store {
     pub async fn assignment(

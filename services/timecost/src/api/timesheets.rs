@@ -1,0 +1,293 @@
+//! Timesheets (R-TC-4): a contact person's period, submitted by them (or a coordinator for
+//! them) and approved by the coordinator; approved entries are final (see `time`).
+
+use kontakt_platform::ApiError;
+use kontakt_platform::auth::{MunicipalityCode, Principal, Role};
+use kontakt_platform::resource::{check_etag, day, etag, valid_id};
+use kontakt_proto::common::v1::DateRange;
+use kontakt_proto::timecost::v1::{
+    ApproveTimesheetRequest, CreateTimesheetRequest, GetTimesheetRequest, ListTimesheetsRequest,
+    ListTimesheetsResponse, ReturnTimesheetRequest, SubmitTimesheetRequest, Timesheet,
+    TimesheetState,
+};
+use sqlx::PgConnection;
+use tonic::Request;
+
+use super::TimeCostApi;
+use super::time::person_name;
+use crate::store::TimesheetRow;
+
+/// The longest period one timesheet covers.
+const MAX_PERIOD_DAYS: i64 = 31;
+
+/// `serviceUnits/{unit}/contactPersons/{id}` → (unit, id).
+fn parse_person(name: &str, field: &str) -> Result<(String, String), ApiError> {
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["serviceUnits", unit, "contactPersons", id] if valid_id(unit) && valid_id(id) => {
+            Ok(((*unit).to_owned(), (*id).to_owned()))
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            "must be `serviceUnits/{unit}/contactPersons/{contact_person}`",
+        )),
+    }
+}
+
+/// `…/contactPersons/{id}/timesheets/{timesheet}` → (unit, person, timesheet).
+fn parse_timesheet(name: &str) -> Result<(String, String, String), ApiError> {
+    let wrong = || {
+        ApiError::invalid(
+            "name",
+            "must be `serviceUnits/{unit}/contactPersons/{contact_person}/timesheets/{timesheet}`",
+        )
+    };
+    let (person, id) = name.rsplit_once("/timesheets/").ok_or_else(wrong)?;
+    if !valid_id(id) {
+        return Err(wrong());
+    }
+    let (unit, person) = parse_person(person, "name").map_err(|_| wrong())?;
+    Ok((unit, person, id.to_owned()))
+}
+
+fn to_proto(row: TimesheetRow) -> Timesheet {
+    Timesheet {
+        name: format!(
+            "{}/timesheets/{}",
+            person_name(&row.unit, &row.person_id),
+            row.id
+        ),
+        period: Some(DateRange {
+            start: Some(row.period_start.into()),
+            end: Some(row.period_end.into()),
+        }),
+        state: TimesheetState::from_str_name(&format!("TIMESHEET_STATE_{}", row.state))
+            .unwrap_or(TimesheetState::Unspecified) as i32,
+        total_minutes: i32::try_from(row.total_minutes).unwrap_or(i32::MAX),
+        submit_time: row.submit_time.map(kontakt_proto::timestamp),
+        approver: row.approver,
+        approve_time: row.approve_time.map(kontakt_proto::timestamp),
+        create_time: Some(kontakt_proto::timestamp(row.create_time)),
+        update_time: Some(kontakt_proto::timestamp(row.update_time)),
+        etag: etag(row.revision),
+    }
+}
+
+fn wrong_state(row: &TimesheetRow, needed: &str) -> ApiError {
+    ApiError::FailedPrecondition {
+        reason: "TIMESHEET_STATE",
+        message: format!(
+            "the timesheet is {}; this needs it {needed}",
+            row.state.to_lowercase()
+        ),
+        violations: Vec::new(),
+    }
+}
+
+impl TimeCostApi {
+    /// Whether the caller may handle this person's timesheets: the person themselves, or a
+    /// coordinator acting for a municipality the person works in. NOT_FOUND otherwise.
+    async fn may_handle(
+        &self,
+        conn: &mut PgConnection,
+        principal: &Principal,
+        unit: &str,
+        person: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        if principal.contact_person.as_deref() == Some(person_name(unit, person).as_str()) {
+            return Ok(());
+        }
+        let coordinator = principal
+            .roles
+            .iter()
+            .any(|r| *r == Role::Coordinator || *r == Role::Finance);
+        let serves = self
+            .store
+            .person_municipalities(conn, unit, person)
+            .await?
+            .iter()
+            .filter_map(|m| MunicipalityCode::parse(m))
+            .any(|m| principal.serves(m));
+        if coordinator && serves {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(name))
+        }
+    }
+
+    pub(super) async fn create_timesheet(
+        &self,
+        request: Request<CreateTimesheetRequest>,
+    ) -> Result<Timesheet, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?.clone();
+        let body = request.into_inner();
+        let (unit, person) = parse_person(&body.parent, "parent")?;
+        let period = body.period.unwrap_or_default();
+        let start = day(period.start.as_ref(), "period.start")?
+            .ok_or_else(|| ApiError::invalid("period.start", "the first day is required"))?;
+        let end = day(period.end.as_ref(), "period.end")?
+            .ok_or_else(|| ApiError::invalid("period.end", "the last day is required"))?;
+        if end < start || (end - start).num_days() >= MAX_PERIOD_DAYS {
+            return Err(ApiError::invalid(
+                "period",
+                format!("1 to {MAX_PERIOD_DAYS} days, the end not before the start"),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        self.may_handle(&mut tx, &principal, &unit, &person, &body.parent)
+            .await?;
+        self.store
+            .lock_person_timesheets(&mut tx, &unit, &person)
+            .await?;
+        if let Some(other) = self
+            .store
+            .overlapping_timesheet(&mut tx, &unit, &person, start, end)
+            .await?
+        {
+            return Err(ApiError::AlreadyExists {
+                resource: format!("{}/timesheets/{other} (overlapping period)", body.parent),
+            });
+        }
+        let id = format!("{start}-{end}");
+        self.store
+            .insert_timesheet(&mut tx, &unit, &person, &id, start, end)
+            .await?;
+        let row = self
+            .store
+            .get_timesheet(&mut tx, &unit, &person, &id, false)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted timesheet not found")))?;
+        tx.commit().await?;
+        Ok(to_proto(row))
+    }
+
+    pub(super) async fn get_timesheet(
+        &self,
+        request: Request<GetTimesheetRequest>,
+    ) -> Result<Timesheet, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let name = &request.get_ref().name;
+        let (unit, person, id) = parse_timesheet(name)?;
+        let mut tx = self.store.begin().await?;
+        self.may_handle(&mut tx, principal, &unit, &person, name)
+            .await?;
+        let row = self
+            .store
+            .get_timesheet(&mut tx, &unit, &person, &id, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        tx.commit().await?;
+        Ok(to_proto(row))
+    }
+
+    pub(super) async fn list_timesheets(
+        &self,
+        request: Request<ListTimesheetsRequest>,
+    ) -> Result<ListTimesheetsResponse, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let parent = &request.get_ref().parent;
+        let (unit, person) = parse_person(parent, "parent")?;
+        let mut tx = self.store.begin().await?;
+        self.may_handle(&mut tx, principal, &unit, &person, parent)
+            .await?;
+        let rows = self.store.list_timesheets(&mut tx, &unit, &person).await?;
+        tx.commit().await?;
+        Ok(ListTimesheetsResponse {
+            timesheets: rows.into_iter().map(to_proto).collect(),
+        })
+    }
+
+    /// Moves a timesheet from `from` to `to`; only coordinators approve or return.
+    async fn step(
+        &self,
+        principal: &Principal,
+        name: &str,
+        given_etag: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Timesheet, ApiError> {
+        let (unit, person, id) = parse_timesheet(name)?;
+        let mut tx = self.store.begin().await?;
+        self.may_handle(&mut tx, principal, &unit, &person, name)
+            .await?;
+        if to != "SUBMITTED" && !principal.roles.contains(&Role::Coordinator) {
+            return Err(ApiError::PermissionDenied(
+                "the coordinator approves or returns timesheets (R-TC-4)".into(),
+            ));
+        }
+        let row = self
+            .store
+            .get_timesheet(&mut tx, &unit, &person, &id, true)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        check_etag(given_etag, row.revision)?;
+        if row.state != from {
+            return Err(wrong_state(&row, &from.to_lowercase()));
+        }
+        self.store
+            .step_timesheet(&mut tx, &row, to, &principal.subject)
+            .await?;
+        let row = self
+            .store
+            .get_timesheet(&mut tx, &unit, &person, &id, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        tx.commit().await?;
+        Ok(to_proto(row))
+    }
+
+    pub(super) async fn submit_timesheet(
+        &self,
+        request: Request<SubmitTimesheetRequest>,
+    ) -> Result<Timesheet, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let body = request.get_ref();
+        self.step(principal, &body.name, &body.etag, "OPEN", "SUBMITTED")
+            .await
+    }
+
+    pub(super) async fn approve_timesheet(
+        &self,
+        request: Request<ApproveTimesheetRequest>,
+    ) -> Result<Timesheet, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let body = request.get_ref();
+        self.step(principal, &body.name, &body.etag, "SUBMITTED", "APPROVED")
+            .await
+    }
+
+    pub(super) async fn return_timesheet(
+        &self,
+        request: Request<ReturnTimesheetRequest>,
+    ) -> Result<Timesheet, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let body = request.get_ref();
+        self.step(principal, &body.name, &body.etag, "SUBMITTED", "OPEN")
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timesheet_names_parse_and_bad_ones_name_the_field() {
+        assert_eq!(
+            parse_timesheet("serviceUnits/u/contactPersons/anna/timesheets/2026-12-01-2026-12-31")
+                .ok(),
+            Some((
+                "u".to_owned(),
+                "anna".to_owned(),
+                "2026-12-01-2026-12-31".to_owned()
+            ))
+        );
+        for bad in [
+            "serviceUnits/u/contactPersons/anna/timesheets/",
+            "serviceUnits/u/persons/anna/timesheets/t",
+            "contactPersons/anna/timesheets/t",
+        ] {
+            assert!(parse_timesheet(bad).is_err(), "{bad}");
+        }
+    }
+}
