@@ -34,8 +34,16 @@ pub static ACCESS: AccessTable = AccessTable {
             "ListTimesheets",
             &[Role::ContactPerson, Role::Coordinator, Role::Finance],
         ),
+        // Frames and PL rates are finance's data (R-BF-1); the coordinator reads the status.
+        ("CreateFrame", FINANCE),
+        ("CreateIndexationRate", FINANCE),
+        ("GetFrame", BUDGET_READERS),
+        ("ListIndexationRates", BUDGET_READERS),
+        ("GetBudgetStatus", BUDGET_READERS),
     ],
 };
 
+const FINANCE: &[Role] = &[Role::Finance, Role::Admin];
+const BUDGET_READERS: &[Role] = &[Role::Finance, Role::Coordinator, Role::Admin];
 const TIMESHEET_KEEPERS: &[Role] = &[Role::ContactPerson, Role::Coordinator];
 const REGISTRARS: &[Role] = &[Role::ContactPerson, Role::Coordinator];

@@ -1,5 +1,6 @@
 //! The gRPC surface: proto <-> rows and the steps of each method; the rules live in `domain`.
 
+mod frames;
 mod time;
 mod timesheets;
 
@@ -100,6 +101,41 @@ impl TimeCostService for TimeCostApi {
         request: Request<ReturnTimesheetRequest>,
     ) -> Result<Response<Timesheet>, Status> {
         answer(self.return_timesheet(request).await)
+    }
+
+    async fn create_frame(
+        &self,
+        request: Request<CreateFrameRequest>,
+    ) -> Result<Response<Frame>, Status> {
+        answer(self.create_frame(request).await)
+    }
+
+    async fn get_frame(
+        &self,
+        request: Request<GetFrameRequest>,
+    ) -> Result<Response<Frame>, Status> {
+        answer(self.get_frame(request).await)
+    }
+
+    async fn create_indexation_rate(
+        &self,
+        request: Request<CreateIndexationRateRequest>,
+    ) -> Result<Response<IndexationRate>, Status> {
+        answer(self.create_indexation_rate(request).await)
+    }
+
+    async fn list_indexation_rates(
+        &self,
+        request: Request<ListIndexationRatesRequest>,
+    ) -> Result<Response<ListIndexationRatesResponse>, Status> {
+        answer(self.list_indexation_rates(request).await)
+    }
+
+    async fn get_budget_status(
+        &self,
+        request: Request<GetBudgetStatusRequest>,
+    ) -> Result<Response<BudgetStatus>, Status> {
+        answer(self.get_budget_status(request).await)
     }
 
     async fn list_overruns(

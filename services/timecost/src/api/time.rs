@@ -120,7 +120,7 @@ fn entry_to_proto(row: EntryRow) -> TimeEntry {
     }
 }
 
-fn basis(employment: &str) -> Basis {
+pub(super) fn basis(employment: &str) -> Basis {
     match employment {
         "STAFF" => Basis::StaffCost,
         "HOURLY" => Basis::HourlyWage,
@@ -274,6 +274,17 @@ impl TimeCostApi {
                     create_time: self.clock.now(),
                     timesheet_id: None,
                 },
+            )
+            .await?;
+        self.store
+            .add_cost(
+                &mut tx,
+                &code,
+                &a.unit,
+                work_date,
+                super::frames::category(&a.employment),
+                row.cost_units,
+                row.minutes,
             )
             .await?;
         self.publish_registered(&mut tx, &a, &row).await?;
@@ -463,6 +474,17 @@ impl TimeCostApi {
                     create_time: self.clock.now(),
                     ..original
                 },
+            )
+            .await?;
+        self.store
+            .add_cost(
+                &mut tx,
+                &code,
+                &a.unit,
+                row.work_date,
+                super::frames::category(&a.employment),
+                row.cost_units,
+                row.minutes,
             )
             .await?;
         self.publish_registered(&mut tx, &a, &row).await?;

@@ -1,10 +1,12 @@
 //! SQL for the `timecost` schema, one section per aggregate.
 
+mod frames;
 mod time;
 mod timesheets;
 
 use sqlx::{PgPool, Postgres, Transaction};
 
+pub use frames::{FrameRow, RateRow as IndexRateRow, ShareRow};
 pub use time::{AssignmentRow, EntryRow};
 pub use timesheets::TimesheetRow;
 

@@ -1,0 +1,298 @@
+//! Budget status of a frame for a year (R-BF-2..4): spent, committed and free, overall, per
+//! municipality against its expected split, per month and per category. Every sum is taken of
+//! exact figures and rounded to øre once (see `pricing` and `frame`).
+
+use chrono::NaiveDate;
+
+use super::frame::{self, FrameError, Share};
+use super::pricing::{self, Basis};
+
+/// What the frame covers (R-BF-3), for time costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    ContactPersonPay,
+    ExternalPurchases,
+}
+
+/// Registered cost of one municipality, month and category, in exact units.
+pub struct Spend {
+    pub municipality: String,
+    pub month: NaiveDate,
+    pub category: Category,
+    pub cost_units: i64,
+    pub minutes: i64,
+}
+
+/// An active assignment's remaining time in the year.
+pub struct Forecast {
+    pub municipality: String,
+    pub minutes_per_week: i32,
+    pub basis: Basis,
+    /// Days it still runs after the status day, within the year and the frame's period.
+    pub days: i64,
+    /// Its hourly rate; `None` when none is on record (counted, not priced).
+    pub rate_ore: Option<i64>,
+}
+
+pub struct Inputs<'a> {
+    pub indexed_ore: i64,
+    pub shares: &'a [(String, Share)],
+    pub spend: &'a [Spend],
+    pub forecast: &'a [Forecast],
+    pub coordinator_per_year_ore: i64,
+    /// Days of the year up to and including the status day, and the year's length.
+    pub days_elapsed: i64,
+    pub days_in_year: i64,
+    pub threshold_basis_points: i32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct MunicipalityStatus {
+    pub municipality: String,
+    pub share: Share,
+    pub expected_ore: i64,
+    pub spent_ore: i64,
+    pub committed_ore: i64,
+    pub free_ore: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Status {
+    pub spent_ore: i64,
+    pub committed_ore: i64,
+    pub free_ore: i64,
+    pub threshold_passed: bool,
+    pub municipalities: Vec<MunicipalityStatus>,
+    /// (first day of the month, spent øre, net minutes), in month order.
+    pub months: Vec<(NaiveDate, i64, i64)>,
+    pub contact_person_pay_ore: i64,
+    pub external_purchases_ore: i64,
+    pub coordinator_ore: i64,
+    /// Active assignments with no rate on record: their time is not in `committed`.
+    pub unpriced_assignments: usize,
+}
+
+/// Exact forecast units ×7 (a week's minutes spread over its 7 days).
+fn forecast_units_times_7(f: &Forecast) -> i128 {
+    let eighths = pricing::eighths_per_hour(f.basis, f.rate_ore.unwrap_or(0));
+    i128::from(f.minutes_per_week) * i128::from(f.days) * i128::from(eighths)
+}
+
+/// Units ×7 to øre, half up, once.
+fn ore_from_units_times_7(units: i128) -> i64 {
+    let per_ore = i128::from(pricing::UNITS_PER_ORE) * 7;
+    let magnitude = (units.abs() * 2 + per_ore) / (per_ore * 2);
+    let signed = if units < 0 { -magnitude } else { magnitude };
+    i64::try_from(signed).unwrap_or(i64::MAX)
+}
+
+pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
+    let shares: Vec<Share> = i.shares.iter().map(|(_, s)| *s).collect();
+    let expected = frame::split_ore(i.indexed_ore, &shares)?;
+    let spent_units = |pred: &dyn Fn(&Spend) -> bool| -> i64 {
+        i.spend
+            .iter()
+            .filter(|s| pred(s))
+            .map(|s| s.cost_units)
+            .sum()
+    };
+    let committed_units = |m: Option<&str>| -> i128 {
+        i.forecast
+            .iter()
+            .filter(|f| m.is_none_or(|m| f.municipality == m))
+            .map(forecast_units_times_7)
+            .sum()
+    };
+    let coordinator_ore = i
+        .coordinator_per_year_ore
+        .saturating_mul(i.days_elapsed)
+        .checked_div(i.days_in_year)
+        .unwrap_or(0);
+    let coordinator_rest = i.coordinator_per_year_ore - coordinator_ore;
+    let pay = pricing::to_ore(spent_units(&|s| s.category == Category::ContactPersonPay));
+    let external = pricing::to_ore(spent_units(&|s| s.category == Category::ExternalPurchases));
+    let spent_ore = pricing::to_ore(spent_units(&|_| true)) + coordinator_ore;
+    let committed_ore = ore_from_units_times_7(committed_units(None)) + coordinator_rest;
+    let municipalities = i
+        .shares
+        .iter()
+        .zip(expected)
+        .map(|((m, share), expected_ore)| {
+            let spent = pricing::to_ore(spent_units(&|s| s.municipality == *m));
+            let committed = ore_from_units_times_7(committed_units(Some(m)));
+            MunicipalityStatus {
+                municipality: m.clone(),
+                share: *share,
+                expected_ore,
+                spent_ore: spent,
+                committed_ore: committed,
+                free_ore: expected_ore - spent - committed,
+            }
+        })
+        .collect();
+    let mut months: Vec<(NaiveDate, i64, i64)> = Vec::new();
+    for s in i.spend {
+        match months.iter_mut().find(|(m, _, _)| *m == s.month) {
+            Some(entry) => {
+                entry.1 += s.cost_units;
+                entry.2 += s.minutes;
+            }
+            None => months.push((s.month, s.cost_units, s.minutes)),
+        }
+    }
+    months.sort_by_key(|m| m.0);
+    let months = months
+        .into_iter()
+        .map(|(m, units, minutes)| (m, pricing::to_ore(units), minutes))
+        .collect();
+    let used = i128::from(spent_ore) + i128::from(committed_ore);
+    Ok(Status {
+        spent_ore,
+        committed_ore,
+        free_ore: i.indexed_ore - spent_ore - committed_ore,
+        threshold_passed: used * 10_000
+            >= i128::from(i.indexed_ore) * i128::from(i.threshold_basis_points),
+        municipalities,
+        months,
+        contact_person_pay_ore: pay,
+        external_purchases_ore: external,
+        coordinator_ore,
+        unpriced_assignments: i.forecast.iter().filter(|f| f.rate_ore.is_none()).count(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    fn shares() -> Vec<(String, Share)> {
+        vec![
+            (
+                "183".into(),
+                Share {
+                    numerator: 2,
+                    denominator: 3,
+                },
+            ),
+            (
+                "187".into(),
+                Share {
+                    numerator: 1,
+                    denominator: 3,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn spent_committed_and_free_add_up_per_municipality_and_overall() {
+        let shares = shares();
+        // Ishøj: 10 h at DKK 300 in March; Vallensbæk: 4 h from a provider at DKK 525 in April.
+        let spend = [
+            Spend {
+                municipality: "183".into(),
+                month: day(2026, 3, 1),
+                category: Category::ContactPersonPay,
+                cost_units: pricing::cost_units(Basis::StaffCost, 30_000, 600),
+                minutes: 600,
+            },
+            Spend {
+                municipality: "187".into(),
+                month: day(2026, 4, 1),
+                category: Category::ExternalPurchases,
+                cost_units: pricing::cost_units(Basis::ProviderPrice, 52_500, 240),
+                minutes: 240,
+            },
+        ];
+        // Ishøj: 3 h a week for 14 more days at DKK 300 = 6 h = DKK 1,800.
+        let forecast = [
+            Forecast {
+                municipality: "183".into(),
+                minutes_per_week: 180,
+                basis: Basis::StaffCost,
+                days: 14,
+                rate_ore: Some(30_000),
+            },
+            Forecast {
+                municipality: "187".into(),
+                minutes_per_week: 60,
+                basis: Basis::HourlyWage,
+                days: 7,
+                rate_ore: None,
+            },
+        ];
+        let status = status(&Inputs {
+            indexed_ore: 400_000_000,
+            shares: &shares,
+            spend: &spend,
+            forecast: &forecast,
+            coordinator_per_year_ore: 0,
+            days_elapsed: 120,
+            days_in_year: 365,
+            threshold_basis_points: 9_000,
+        })
+        .expect("status");
+        assert_eq!(status.spent_ore, 300_000 + 210_000);
+        assert_eq!(status.committed_ore, 180_000);
+        assert_eq!(status.free_ore, 400_000_000 - 510_000 - 180_000);
+        assert_eq!(status.contact_person_pay_ore, 300_000);
+        assert_eq!(status.external_purchases_ore, 210_000);
+        assert_eq!(status.unpriced_assignments, 1);
+        assert!(!status.threshold_passed);
+        let ishoj = &status.municipalities[0];
+        assert_eq!(ishoj.expected_ore, 266_666_600);
+        assert_eq!(ishoj.free_ore, 266_666_600 - 300_000 - 180_000);
+        assert_eq!(status.municipalities[1].expected_ore, 133_333_300);
+        assert_eq!(
+            status.months,
+            [
+                (day(2026, 3, 1), 300_000, 600),
+                (day(2026, 4, 1), 210_000, 240)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_coordinator_function_is_spent_pro_rata_and_the_rest_committed_r_bf_3() {
+        let shares = shares();
+        let status = status(&Inputs {
+            indexed_ore: 1_000_000,
+            shares: &shares,
+            spend: &[],
+            forecast: &[],
+            coordinator_per_year_ore: 365_000,
+            days_elapsed: 73,
+            days_in_year: 365,
+            threshold_basis_points: 10_000,
+        })
+        .expect("status");
+        assert_eq!(status.coordinator_ore, 73_000);
+        assert_eq!(status.spent_ore, 73_000);
+        assert_eq!(status.committed_ore, 292_000);
+    }
+
+    #[test]
+    fn the_threshold_is_passed_when_spent_and_committed_reach_it_r_bf_4() {
+        let shares = shares();
+        let at = |coordinator: i64| {
+            status(&Inputs {
+                indexed_ore: 1_000_000,
+                shares: &shares,
+                spend: &[],
+                forecast: &[],
+                coordinator_per_year_ore: coordinator,
+                days_elapsed: 1,
+                days_in_year: 365,
+                threshold_basis_points: 9_000,
+            })
+            .expect("status")
+            .threshold_passed
+        };
+        assert!(!at(899_999));
+        assert!(at(900_000));
+    }
+}
