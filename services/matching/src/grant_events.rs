@@ -4,8 +4,7 @@
 //! GrantEnded closes it, ends the assignment and cancels purchases in progress. Each is applied
 //! in the consumer's transaction and is harmless when replayed.
 
-use chrono::NaiveDate;
-use kontakt_platform::consumer::{HandleError, Handler, payload};
+use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
 use kontakt_proto::events::v1::Envelope;
 use kontakt_proto::matching::v1::Gender;
 use kontakt_proto::referral::v1::{
@@ -43,15 +42,6 @@ fn grant_key(grant: &str) -> Result<(&str, &str), HandleError> {
     }
 }
 
-fn date(
-    value: Option<&kontakt_proto::common::v1::Date>,
-    field: &str,
-) -> Result<NaiveDate, HandleError> {
-    value
-        .and_then(|d| d.to_naive())
-        .ok_or_else(|| HandleError::reject(format!("the event has no valid {field}")))
-}
-
 /// The referral's gender preference in matching's terms.
 pub fn preferred_gender(needs: Option<&Needs>) -> Gender {
     match needs.map(|n| n.gender_preference()) {
@@ -77,10 +67,6 @@ pub fn competence_codes(needs: Option<&Needs>) -> Vec<String> {
     codes
 }
 
-fn retry(err: sqlx::Error) -> HandleError {
-    HandleError::Retry(err.to_string())
-}
-
 #[tonic::async_trait]
 impl Handler for GrantEvents {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandleError> {
@@ -102,16 +88,15 @@ impl Handler for GrantEvents {
                         age_years: approved.age_years_at_start,
                         description: needs.map_or("", |n| n.description.as_str()),
                         minutes_per_week: approved.minutes_per_week,
-                        start_date: date(approved.start_date.as_ref(), "start_date")?,
-                        expected_end_date: date(
+                        start_date: event_date(approved.start_date.as_ref(), "start_date")?,
+                        expected_end_date: event_date(
                             approved.expected_end_date.as_ref(),
                             "expected_end_date",
                         )?,
                         grant_version: &approved.version,
                     },
                 )
-                .await
-                .map_err(retry)?;
+                .await?;
         } else if kind == GrantChanged::full_name() {
             let changed: GrantChanged = payload(event)?;
             let (m, id) = grant_key(&changed.grant)?;
@@ -123,60 +108,43 @@ impl Handler for GrantEvents {
                     id,
                     &RequestTerms {
                         minutes_per_week: changed.minutes_per_week,
-                        minutes_from: date(changed.effective_from.as_ref(), "effective_from")?,
-                        expected_end_date: date(
+                        minutes_from: event_date(
+                            changed.effective_from.as_ref(),
+                            "effective_from",
+                        )?,
+                        expected_end_date: event_date(
                             changed.expected_end_date.as_ref(),
                             "expected_end_date",
                         )?,
                         grant_version: &changed.version,
                     },
                 )
-                .await
-                .map_err(retry)?;
+                .await?;
             if !found {
                 return Err(HandleError::reject(format!(
                     "no matching request for {}: its GrantApproved was never seen",
                     changed.grant
                 )));
             }
-            if let Some(assignment) = self
-                .store
-                .active_assignment_of(tx, m, id)
-                .await
-                .map_err(retry)?
-            {
-                let from = date(changed.effective_from.as_ref(), "effective_from")?
+            if let Some(assignment) = self.store.active_assignment_of(tx, m, id).await? {
+                let from = event_date(changed.effective_from.as_ref(), "effective_from")?
                     .max(assignment.start_date);
                 crate::api::resize(&self.store, tx, &assignment, changed.minutes_per_week, from)
-                    .await
-                    .map_err(retry)?;
+                    .await?;
             }
         } else if kind == GrantEnded::full_name() {
             let ended: GrantEnded = payload(event)?;
             let (m, id) = grant_key(&ended.grant)?;
-            let end = date(ended.end_date.as_ref(), "end_date")?;
+            let end = event_date(ended.end_date.as_ref(), "end_date")?;
             // The request first, as every writer locks it (no deadlock with the coordinator).
-            self.store.lock_request(tx, m, id).await.map_err(retry)?;
-            if let Some(assignment) = self
-                .store
-                .active_assignment_of(tx, m, id)
-                .await
-                .map_err(retry)?
-            {
+            self.store.lock_request(tx, m, id).await?;
+            if let Some(assignment) = self.store.active_assignment_of(tx, m, id).await? {
                 let last = end.max(assignment.start_date);
                 crate::api::finish(&self.store, tx, &assignment, last, "the grant ended", false)
-                    .await
-                    .map_err(retry)?;
+                    .await?;
             }
-            self.store
-                .cancel_open_procurements(tx, m, id)
-                .await
-                .map_err(retry)?;
-            let found = self
-                .store
-                .close_request(tx, m, id, end)
-                .await
-                .map_err(retry)?;
+            self.store.cancel_open_procurements(tx, m, id).await?;
+            let found = self.store.close_request(tx, m, id, end).await?;
             if !found {
                 return Err(HandleError::reject(format!(
                     "no matching request for {}: its GrantApproved was never seen",

@@ -91,6 +91,16 @@ pub fn payload<M: prost::Message + prost::Name + Default>(
         .map_err(|err| HandleError::reject(format!("payload is not a {}: {err}", M::full_name())))
 }
 
+/// A date field of an event; an event without a valid one is rejected (it never will have one).
+pub fn event_date(
+    value: Option<&kontakt_proto::common::v1::Date>,
+    field: &str,
+) -> Result<chrono::NaiveDate, HandleError> {
+    value
+        .and_then(|d| d.to_naive())
+        .ok_or_else(|| HandleError::reject(format!("the event has no valid {field}")))
+}
+
 /// What a consuming service does with each event.
 #[tonic::async_trait]
 pub trait Handler: Send + Sync + 'static {

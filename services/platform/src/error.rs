@@ -161,6 +161,11 @@ impl From<ApiError> for Status {
 
 /// Database failures that are not a store's own business: lost connections and an exhausted
 /// pool are retryable (UNAVAILABLE); a cancelled statement is a deadline; the rest is internal.
+/// A method's result as gRPC answers it: the value, or the error mapped here.
+pub fn answer<T>(result: Result<T, ApiError>) -> Result<tonic::Response<T>, Status> {
+    result.map(tonic::Response::new).map_err(Status::from)
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {

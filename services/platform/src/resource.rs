@@ -14,6 +14,37 @@ pub fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// A write's `request_id` (AIP-155): 1 to 100 characters, the same on every retry.
+pub fn request_id(id: &str) -> Result<(), ApiError> {
+    if id.trim().is_empty() || id.chars().count() > 100 {
+        Err(ApiError::invalid(
+            "request_id",
+            "1 to 100 characters, the same on every retry",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `serviceUnits/{unit}/contactPersons/{id}`: a contact person's name, in every service.
+pub fn contact_person_name(unit: &str, id: &str) -> String {
+    format!("serviceUnits/{unit}/contactPersons/{id}")
+}
+
+/// (unit, id) from `serviceUnits/{unit}/contactPersons/{id}`, or INVALID_ARGUMENT naming
+/// `field`.
+pub fn parse_contact_person(name: &str, field: &str) -> Result<(String, String), ApiError> {
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["serviceUnits", unit, "contactPersons", id] if valid_id(unit) && valid_id(id) => {
+            Ok(((*unit).to_owned(), (*id).to_owned()))
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            "must be `serviceUnits/{unit}/contactPersons/{contact_person}`",
+        )),
+    }
+}
+
 /// A resource's etag (AIP-154) from its revision counter.
 pub fn etag(revision: i64) -> String {
     format!("\"{revision}\"")

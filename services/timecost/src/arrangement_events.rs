@@ -4,7 +4,7 @@
 //! consumer's transaction and is harmless when replayed.
 
 use chrono::NaiveDate;
-use kontakt_platform::consumer::{HandleError, Handler, payload};
+use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
 use kontakt_proto::events::v1::Envelope;
 use kontakt_proto::matching::v1::{
     AssignmentChanged, AssignmentEnded, AssignmentStarted, ContactPersonRatesChanged, Employment,
@@ -35,19 +35,6 @@ pub fn assignment_types() -> Vec<String> {
 
 pub struct ArrangementEvents;
 
-fn retry(err: sqlx::Error) -> HandleError {
-    HandleError::Retry(err.to_string())
-}
-
-fn date(
-    value: Option<&kontakt_proto::common::v1::Date>,
-    field: &str,
-) -> Result<NaiveDate, HandleError> {
-    value
-        .and_then(|d| d.to_naive())
-        .ok_or_else(|| HandleError::reject(format!("the event has no valid {field}")))
-}
-
 /// `municipalities/{m}/{collection}/{id}` → (m, id).
 fn key<'a>(name: &'a str, collection: &str) -> Result<(&'a str, &'a str), HandleError> {
     match name.split('/').collect::<Vec<_>>().as_slice() {
@@ -61,15 +48,9 @@ fn key<'a>(name: &'a str, collection: &str) -> Result<(&'a str, &'a str), Handle
 }
 
 /// `serviceUnits/{unit}/contactPersons/{id}` → (unit, id).
-fn person_key(name: &str) -> Result<(&str, &str), HandleError> {
-    match name.split('/').collect::<Vec<_>>().as_slice() {
-        ["serviceUnits", unit, "contactPersons", id] if !unit.is_empty() && !id.is_empty() => {
-            Ok((unit, id))
-        }
-        _ => Err(HandleError::reject(format!(
-            "not a contact person name: {name:?}"
-        ))),
-    }
+fn person_key(name: &str) -> Result<(String, String), HandleError> {
+    kontakt_platform::resource::parse_contact_person(name, "contact_person")
+        .map_err(|_| HandleError::reject(format!("not a contact person name: {name:?}")))
 }
 
 fn employment(value: i32) -> Result<&'static str, HandleError> {
@@ -93,7 +74,10 @@ async fn replace_rates(
     let mut ore = Vec::new();
     for rate in rates {
         let validity = rate.validity.as_ref();
-        from.push(date(validity.and_then(|v| v.start.as_ref()), "rate start")?);
+        from.push(event_date(
+            validity.and_then(|v| v.start.as_ref()),
+            "rate start",
+        )?);
         to.push(
             validity
                 .and_then(|v| v.end.as_ref())
@@ -105,8 +89,7 @@ async fn replace_rates(
         .bind(unit)
         .bind(id)
         .execute(&mut *tx)
-        .await
-        .map_err(retry)?;
+        .await?;
     sqlx::query(
         "INSERT INTO person_rates (unit, person_id, valid_from, valid_to, hourly_ore)
          SELECT $1, $2, f, t, o FROM unnest($3::date[], $4::date[], $5::bigint[]) AS r(f, t, o)
@@ -118,8 +101,7 @@ async fn replace_rates(
     .bind(to)
     .bind(ore)
     .execute(&mut *tx)
-    .await
-    .map_err(retry)?;
+    .await?;
     Ok(())
 }
 
@@ -130,7 +112,7 @@ impl Handler for ArrangementEvents {
         if kind == GrantApproved::full_name() {
             let e: GrantApproved = payload(event)?;
             let (m, id) = key(&e.grant, "grants")?;
-            let start = date(e.start_date.as_ref(), "start_date")?;
+            let start = event_date(e.start_date.as_ref(), "start_date")?;
             sqlx::query(
                 "INSERT INTO grants (municipality, id, person, start_date, expected_end_date)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -139,35 +121,38 @@ impl Handler for ArrangementEvents {
             .bind(id)
             .bind(&e.person)
             .bind(start)
-            .bind(date(e.expected_end_date.as_ref(), "expected_end_date")?)
+            .bind(event_date(
+                e.expected_end_date.as_ref(),
+                "expected_end_date",
+            )?)
             .execute(&mut *tx)
-            .await
-            .map_err(retry)?;
+            .await?;
             add_term(tx, m, id, start, e.minutes_per_week, &e.version).await?;
         } else if kind == GrantChanged::full_name() {
             let e: GrantChanged = payload(event)?;
             let (m, id) = key(&e.grant, "grants")?;
-            let from = date(e.effective_from.as_ref(), "effective_from")?;
+            let from = event_date(e.effective_from.as_ref(), "effective_from")?;
             add_term(tx, m, id, from, e.minutes_per_week, &e.version).await?;
             sqlx::query(
                 "UPDATE grants SET expected_end_date = $3 WHERE municipality = $1 AND id = $2",
             )
             .bind(m)
             .bind(id)
-            .bind(date(e.expected_end_date.as_ref(), "expected_end_date")?)
+            .bind(event_date(
+                e.expected_end_date.as_ref(),
+                "expected_end_date",
+            )?)
             .execute(&mut *tx)
-            .await
-            .map_err(retry)?;
+            .await?;
         } else if kind == GrantEnded::full_name() {
             let e: GrantEnded = payload(event)?;
             let (m, id) = key(&e.grant, "grants")?;
             sqlx::query("UPDATE grants SET end_date = $3 WHERE municipality = $1 AND id = $2")
                 .bind(m)
                 .bind(id)
-                .bind(date(e.end_date.as_ref(), "end_date")?)
+                .bind(event_date(e.end_date.as_ref(), "end_date")?)
                 .execute(&mut *tx)
-                .await
-                .map_err(retry)?;
+                .await?;
         } else if kind == AssignmentStarted::full_name() {
             let e: AssignmentStarted = payload(event)?;
             let (m, id) = key(&e.assignment, "assignments")?;
@@ -182,16 +167,15 @@ impl Handler for ArrangementEvents {
             .bind(m)
             .bind(id)
             .bind(grant)
-            .bind(unit)
-            .bind(person)
+            .bind(&unit)
+            .bind(&person)
             .bind(employment(e.employment)?)
             .bind(e.agreed_hourly_price.as_ref().map(|p| p.ore))
             .bind(e.minutes_per_week)
-            .bind(date(e.start_date.as_ref(), "start_date")?)
+            .bind(event_date(e.start_date.as_ref(), "start_date")?)
             .execute(&mut *tx)
-            .await
-            .map_err(retry)?;
-            replace_rates(tx, unit, person, &e.rates).await?;
+            .await?;
+            replace_rates(tx, &unit, &person, &e.rates).await?;
         } else if kind == AssignmentChanged::full_name() {
             let e: AssignmentChanged = payload(event)?;
             let (m, id) = key(&e.assignment, "assignments")?;
@@ -202,22 +186,20 @@ impl Handler for ArrangementEvents {
             .bind(id)
             .bind(e.minutes_per_week)
             .execute(&mut *tx)
-            .await
-            .map_err(retry)?;
+            .await?;
         } else if kind == AssignmentEnded::full_name() {
             let e: AssignmentEnded = payload(event)?;
             let (m, id) = key(&e.assignment, "assignments")?;
             sqlx::query("UPDATE assignments SET end_date = $3 WHERE municipality = $1 AND id = $2")
                 .bind(m)
                 .bind(id)
-                .bind(date(e.end_date.as_ref(), "end_date")?)
+                .bind(event_date(e.end_date.as_ref(), "end_date")?)
                 .execute(&mut *tx)
-                .await
-                .map_err(retry)?;
+                .await?;
         } else if kind == ContactPersonRatesChanged::full_name() {
             let e: ContactPersonRatesChanged = payload(event)?;
             let (unit, person) = person_key(&e.contact_person)?;
-            replace_rates(tx, unit, person, &e.rates).await?;
+            replace_rates(tx, &unit, &person, &e.rates).await?;
         }
         // Other types are not subscribed to; should one arrive, it has nothing to do here.
         Ok(())
@@ -245,8 +227,7 @@ async fn add_term(
     .bind(minutes)
     .bind(version)
     .execute(&mut *tx)
-    .await
-    .map_err(retry)?;
+    .await?;
     Ok(())
 }
 
@@ -263,7 +244,7 @@ mod tests {
         assert!(key("municipalities/183/grants/g", "assignments").is_err());
         assert_eq!(
             person_key("serviceUnits/u/contactPersons/anna").ok(),
-            Some(("u", "anna"))
+            Some(("u".to_owned(), "anna".to_owned()))
         );
         assert!(person_key("serviceUnits/u/persons/anna").is_err());
         assert!(employment(0).is_err());

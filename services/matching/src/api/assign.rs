@@ -55,17 +55,6 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-fn request_id_ok(id: &str) -> Result<(), ApiError> {
-    if id.trim().is_empty() || id.chars().count() > 100 {
-        Err(ApiError::invalid(
-            "request_id",
-            "1 to 100 characters, the same on every retry",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 fn refused(reason: &'static str, message: String, violations: Vec<RuleViolation>) -> ApiError {
     ApiError::FailedPrecondition {
         reason,
@@ -460,7 +449,7 @@ impl MatchingApi {
                 "0 (the grant's) or up to a week's minutes",
             ));
         }
-        request_id_ok(&body.request_id)?;
+        resource::request_id(&body.request_id)?;
         let code = m.to_string();
         let mut tx = self.store.begin().await?;
         let req = self
@@ -941,7 +930,7 @@ impl MatchingApi {
         let body = request.into_inner();
         let m = scoped_parent(&caller.principal, &body.parent)?;
         let code = m.to_string();
-        request_id_ok(&body.request_id)?;
+        resource::request_id(&body.request_id)?;
         let input = body
             .procurement
             .ok_or_else(|| ApiError::invalid("procurement", "required"))?;

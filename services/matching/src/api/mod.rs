@@ -8,6 +8,7 @@ pub(crate) use assign::{finish, resize};
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};
 use kontakt_platform::auth::{self, MunicipalityCode, Principal, Role};
 use kontakt_platform::clock::SharedClock;
+use kontakt_platform::error::answer;
 use kontakt_platform::resource::scoped_parent;
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::matching::v1::matching_service_server::MatchingService;
@@ -158,11 +159,6 @@ fn category_filter(value: i32) -> Result<Option<&'static str>, ApiError> {
             format!("unknown category {value}"),
         )),
     }
-}
-
-/// Answers with `result`, mapping the error to its gRPC status in the one place that does.
-fn answer<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 #[tonic::async_trait]

@@ -46,26 +46,9 @@ const UPDATABLE: [&str; 9] = [
     "rates",
 ];
 
-pub(super) fn person_name(unit: &str, id: &str) -> String {
-    format!("{UNITS}/{unit}/{PERSONS}/{id}")
-}
-
-/// `serviceUnits/{unit}/contactPersons/{id}` → (unit, id).
-pub(super) fn parse_person(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    let wrong = || {
-        ApiError::invalid(
-            field,
-            "must be `serviceUnits/{unit}/contactPersons/{contact_person}`",
-        )
-    };
-    let rest = name.strip_prefix("serviceUnits/").ok_or_else(wrong)?;
-    let (unit, rest) = rest.split_once('/').ok_or_else(wrong)?;
-    let id = resource::parse_top_level(rest, PERSONS, field).map_err(|_| wrong())?;
-    if !valid_id(unit) {
-        return Err(wrong());
-    }
-    Ok((unit.to_owned(), id.to_owned()))
-}
+pub(super) use kontakt_platform::resource::{
+    contact_person_name as person_name, parse_contact_person as parse_person,
+};
 
 /// Whether the caller may see this person: a contact person only themselves; others when they
 /// act for one of the municipalities the person serves.

@@ -6,6 +6,7 @@ mod timesheets;
 
 use kontakt_platform::audit::AuditLog;
 use kontakt_platform::clock::SharedClock;
+use kontakt_platform::error::answer;
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::timecost::v1::time_cost_service_server::TimeCostService;
 use kontakt_proto::timecost::v1::*;
@@ -31,11 +32,6 @@ impl TimeCostApi {
             audit,
         }
     }
-}
-
-/// Answers with `result`, mapping the error to its gRPC status in the one place that does.
-fn answer<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 #[tonic::async_trait]

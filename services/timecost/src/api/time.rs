@@ -32,9 +32,7 @@ fn entry_name(m: &str, assignment: &str, id: &str) -> String {
     format!("{}/timeEntries/{id}", assignment_name(m, assignment))
 }
 
-pub(super) fn person_name(unit: &str, id: &str) -> String {
-    format!("serviceUnits/{unit}/contactPersons/{id}")
-}
+pub(super) use kontakt_platform::resource::contact_person_name as person_name;
 
 fn refused(reason: &'static str, rule: &str, subject: &str, message: String) -> ApiError {
     ApiError::FailedPrecondition {
@@ -77,17 +75,6 @@ fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
     !only_contact_person
         || principal.contact_person.as_deref()
             == Some(person_name(&a.unit, &a.contact_person_id).as_str())
-}
-
-fn request_id_ok(id: &str) -> Result<(), ApiError> {
-    if id.trim().is_empty() || id.chars().count() > 100 {
-        Err(ApiError::invalid(
-            "request_id",
-            "1 to 100 characters, the same on every retry",
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 fn entry_to_proto(row: EntryRow) -> TimeEntry {
@@ -137,7 +124,7 @@ impl TimeCostApi {
         let body = request.into_inner();
         let (m, assignment_id) = scoped(&caller.principal, &body.parent, ASSIGNMENTS, "parent")?;
         let code = m.to_string();
-        request_id_ok(&body.request_id)?;
+        resource::request_id(&body.request_id)?;
         let input = body
             .time_entry
             .ok_or_else(|| ApiError::invalid("time_entry", "required"))?;
@@ -396,7 +383,7 @@ impl TimeCostApi {
         let body = request.into_inner();
         let (m, assignment_id, id) = parse_entry(&caller.principal, &body.name)?;
         let code = m.to_string();
-        request_id_ok(&body.request_id)?;
+        resource::request_id(&body.request_id)?;
         if body.note.chars().count() > MAX_NOTE {
             return Err(ApiError::invalid("note", "at most 500 characters"));
         }

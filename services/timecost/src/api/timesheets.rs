@@ -20,18 +20,7 @@ use crate::store::TimesheetRow;
 /// The longest period one timesheet covers.
 const MAX_PERIOD_DAYS: i64 = 31;
 
-/// `serviceUnits/{unit}/contactPersons/{id}` → (unit, id).
-fn parse_person(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    match name.split('/').collect::<Vec<_>>().as_slice() {
-        ["serviceUnits", unit, "contactPersons", id] if valid_id(unit) && valid_id(id) => {
-            Ok(((*unit).to_owned(), (*id).to_owned()))
-        }
-        _ => Err(ApiError::invalid(
-            field,
-            "must be `serviceUnits/{unit}/contactPersons/{contact_person}`",
-        )),
-    }
-}
+use kontakt_platform::resource::parse_contact_person as parse_person;
 
 /// `…/contactPersons/{id}/timesheets/{timesheet}` → (unit, person, timesheet).
 fn parse_timesheet(name: &str) -> Result<(String, String, String), ApiError> {
