@@ -40,6 +40,20 @@ pub static ACCESS: AccessTable = AccessTable {
         ("GetFrame", BUDGET_READERS),
         ("ListIndexationRates", BUDGET_READERS),
         ("GetBudgetStatus", BUDGET_READERS),
+        ("GetFrameEvaluation", BUDGET_READERS),
+        // Expenses follow time registration (R-TC-5); mileage rates are finance's data.
+        ("RegisterExpense", REGISTRARS),
+        ("ReverseExpense", REGISTRARS),
+        (
+            "ListExpenses",
+            &[Role::ContactPerson, Role::Coordinator, Role::Finance],
+        ),
+        ("CreateMileageRate", FINANCE),
+        ("ListMileageRates", BUDGET_READERS),
+        // Payroll takes approved hours (the coordinator approves them); invoice
+        // reconciliation is finance's.
+        ("ExportPayroll", &[Role::Finance, Role::Coordinator]),
+        ("ExportProviderPurchases", FINANCE),
     ],
 };
 

@@ -1,6 +1,7 @@
 //! The events time & cost prices from: the referral service's grants (hours per week by
 //! effective date, for overrun, R-TC-2) and the matching service's assignments and hourly rates
-//! (who may register, inside which dates, at which rate, R-TC-1, R-TC-3). Each is applied in the
+//! (who may register, inside which dates, at which rate, R-TC-1, R-TC-3), and the grants'
+//! supplementary allowances expenses are checked against (R-TC-5). Each is applied in the
 //! consumer's transaction and is harmless when replayed.
 
 use chrono::NaiveDate;
@@ -10,7 +11,9 @@ use kontakt_proto::matching::v1::{
     AssignmentChanged, AssignmentEnded, AssignmentStarted, ContactPersonRatesChanged, Employment,
     HourlyRate,
 };
-use kontakt_proto::referral::v1::{GrantApproved, GrantChanged, GrantEnded};
+use kontakt_proto::referral::v1::{
+    Allowance, AllowanceKind, AllowancePeriod, GrantApproved, GrantChanged, GrantEnded,
+};
 use prost::Name as _;
 use sqlx::PgConnection;
 
@@ -128,11 +131,13 @@ impl Handler for ArrangementEvents {
             .execute(&mut *tx)
             .await?;
             add_term(tx, m, id, start, e.minutes_per_week, &e.version).await?;
+            replace_allowances(tx, m, id, start, &e.allowances).await?;
         } else if kind == GrantChanged::full_name() {
             let e: GrantChanged = payload(event)?;
             let (m, id) = key(&e.grant, "grants")?;
             let from = event_date(e.effective_from.as_ref(), "effective_from")?;
             add_term(tx, m, id, from, e.minutes_per_week, &e.version).await?;
+            replace_allowances(tx, m, id, from, &e.allowances).await?;
             sqlx::query(
                 "UPDATE grants SET expected_end_date = $3 WHERE municipality = $1 AND id = $2",
             )
@@ -161,8 +166,8 @@ impl Handler for ArrangementEvents {
             sqlx::query(
                 "INSERT INTO assignments
                         (municipality, id, grant_id, unit, contact_person_id, employment,
-                         agreed_hourly_ore, minutes_per_week, start_date)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                         agreed_hourly_ore, minutes_per_week, start_date, provider_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             )
             .bind(m)
             .bind(id)
@@ -173,6 +178,11 @@ impl Handler for ArrangementEvents {
             .bind(e.agreed_hourly_price.as_ref().map(|p| p.ore))
             .bind(e.minutes_per_week)
             .bind(event_date(e.start_date.as_ref(), "start_date")?)
+            .bind(
+                e.provider
+                    .strip_prefix("providers/")
+                    .filter(|p| !p.is_empty()),
+            )
             .execute(&mut *tx)
             .await?;
             replace_rates(tx, &unit, &person, &e.rates).await?;
@@ -204,6 +214,58 @@ impl Handler for ArrangementEvents {
         // Other types are not subscribed to; should one arrive, it has nothing to do here.
         Ok(())
     }
+}
+
+/// The grant version's allowances from `from` (the whole set: a kind missing from it is no
+/// longer granted from that day, R-RV-13).
+async fn replace_allowances(
+    tx: &mut PgConnection,
+    m: &str,
+    grant: &str,
+    from: NaiveDate,
+    allowances: &[Allowance],
+) -> Result<(), HandleError> {
+    sqlx::query(
+        "DELETE FROM grant_allowances WHERE municipality = $1 AND grant_id = $2 AND effective_from = $3",
+    )
+    .bind(m)
+    .bind(grant)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?;
+    for a in allowances {
+        let kind = match AllowanceKind::try_from(a.kind) {
+            Ok(AllowanceKind::Mileage) => "MILEAGE",
+            Ok(AllowanceKind::Activity) => "ACTIVITY",
+            Ok(AllowanceKind::Interpreter) => "INTERPRETER",
+            _ => return Err(HandleError::reject("an allowance has no kind")),
+        };
+        let period = match AllowancePeriod::try_from(a.period) {
+            Ok(AllowancePeriod::Month) => "MONTH",
+            Ok(AllowancePeriod::Quarter) => "QUARTER",
+            Ok(AllowancePeriod::Year) => "YEAR",
+            Ok(AllowancePeriod::Grant) => "GRANT",
+            _ => return Err(HandleError::reject("an allowance has no period")),
+        };
+        sqlx::query(
+            "INSERT INTO grant_allowances
+                    (municipality, grant_id, effective_from, kind, amount_ore, period, end_date)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (municipality, grant_id, effective_from, kind) DO UPDATE
+                SET amount_ore = EXCLUDED.amount_ore, period = EXCLUDED.period,
+                    end_date = EXCLUDED.end_date",
+        )
+        .bind(m)
+        .bind(grant)
+        .bind(from)
+        .bind(kind)
+        .bind(a.amount.as_ref().map_or(0, |x| x.ore).max(0))
+        .bind(period)
+        .bind(a.end_date.as_ref().and_then(|d| d.to_naive()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The granted minutes from `from` (a replay of the same version changes nothing).

@@ -653,6 +653,11 @@ impl MatchingApi {
                 .map(|p| procurement_name(&code, p))
                 .unwrap_or_default(),
             agreed_hourly_price: money(row.agreed_hourly_ore),
+            provider: person
+                .provider_id
+                .as_deref()
+                .map(|p| format!("providers/{p}"))
+                .unwrap_or_default(),
             rates: rates_to_proto(
                 self.store
                     .rates_of(&mut tx, &[(unit.clone(), person_id.clone())])

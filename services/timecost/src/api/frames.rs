@@ -20,9 +20,9 @@ use crate::domain::budget::{self, Category, Forecast, Inputs, Spend};
 use crate::domain::frame::{self, FrameError, Share};
 use crate::store::{FrameRow, IndexRateRow as RateRow, ShareRow};
 
-const FRAMES: &str = "frames";
+pub(super) const FRAMES: &str = "frames";
 
-fn money(ore: i64) -> Option<Money> {
+pub(super) fn money(ore: i64) -> Option<Money> {
     Some(Money { ore })
 }
 
@@ -50,7 +50,7 @@ fn frame_to_proto(row: FrameRow, shares: &[ShareRow]) -> Frame {
     }
 }
 
-fn share_to_proto(s: &ShareRow) -> MunicipalityShare {
+pub(super) fn share_to_proto(s: &ShareRow) -> MunicipalityShare {
     MunicipalityShare {
         municipality: s.municipality.clone(),
         numerator: s.numerator,
@@ -78,7 +78,7 @@ fn may_see(principal: &Principal, shares: &[ShareRow]) -> bool {
         .any(|m| principal.serves(m))
 }
 
-fn frame_error(err: FrameError) -> ApiError {
+pub(super) fn frame_error(err: FrameError) -> ApiError {
     match err {
         FrameError::MissingRate(year) => ApiError::FailedPrecondition {
             reason: "INDEXATION_RATE_MISSING",
@@ -330,13 +330,15 @@ impl TimeCostApi {
         let id = resource::parse_top_level(frame_name, FRAMES, "name")?;
         let as_of = day(body.as_of.as_ref(), "as_of")?.unwrap_or_else(|| self.clock.today());
         let mut tx = self.store.begin().await?;
-        let (row, shares) = self
-            .store
-            .get_frame(&mut tx, id)
-            .await?
-            .filter(|(_, shares)| may_see(principal, shares))
-            .ok_or_else(|| ApiError::not_found(&body.name))?;
         let year = as_of.year();
+        let FrameYear {
+            row,
+            named_shares,
+            municipalities,
+            indexed,
+        } = self
+            .frame_year(&mut tx, principal, id, &body.name, year)
+            .await?;
         let year_start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(as_of);
         let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(as_of);
         let from = year_start.max(row.period_start);
@@ -344,32 +346,9 @@ impl TimeCostApi {
         if as_of < row.period_start || row.period_end.is_some_and(|end| as_of > end) {
             return Err(ApiError::invalid("as_of", "outside the frame's period"));
         }
-        let rates = self.store.rates(&mut tx).await?;
-        let indexed = frame::indexed_amount_ore(row.base_ore, row.base_year, year, |y| {
-            rates
-                .iter()
-                .find(|r| r.year == y)
-                .map(|r| r.rate_basis_points)
-        })
-        .map_err(frame_error)?;
-        let municipalities: Vec<String> = shares.iter().map(|s| s.municipality.clone()).collect();
-        let spend: Vec<Spend> = self
-            .store
+        let spend = self
             .spend(&mut tx, &municipalities, &row.service_units, from, as_of)
-            .await?
-            .into_iter()
-            .map(|s| Spend {
-                municipality: s.municipality,
-                month: s.month,
-                category: if s.category == "EXTERNAL_PURCHASES" {
-                    Category::ExternalPurchases
-                } else {
-                    Category::ContactPersonPay
-                },
-                cost_units: s.cost_units,
-                minutes: s.minutes,
-            })
-            .collect();
+            .await?;
         let forecast: Vec<Forecast> = self
             .store
             .forecast(&mut tx, &municipalities, &row.service_units, as_of, last)
@@ -381,18 +360,6 @@ impl TimeCostApi {
                 basis: super::time::basis(&f.employment),
                 days: f.days,
                 rate_ore: f.rate_ore,
-            })
-            .collect();
-        let named_shares: Vec<(String, Share)> = shares
-            .iter()
-            .map(|s| {
-                (
-                    s.municipality.clone(),
-                    Share {
-                        numerator: s.numerator,
-                        denominator: s.denominator,
-                    },
-                )
             })
             .collect();
         let status = budget::status(&Inputs {
@@ -423,6 +390,8 @@ impl TimeCostApi {
         }
         tx.commit().await?;
         Ok(BudgetStatus {
+            months: month_spend(&status),
+            spent_by_category: Some(category_spend(&status)),
             name: body.name.clone(),
             year,
             as_of: Some(as_of.into()),
@@ -447,30 +416,115 @@ impl TimeCostApi {
                     free: money(m.free_ore),
                 })
                 .collect(),
-            months: status
-                .months
-                .into_iter()
-                .map(|(month, spent, minutes)| MonthSpend {
-                    month: Some(month.into()),
-                    spent: money(spent),
-                    minutes,
-                })
-                .collect(),
-            spent_by_category: Some(CategorySpend {
-                contact_person_pay: money(status.contact_person_pay_ore),
-                external_purchases: money(status.external_purchases_ore),
-                coordinator_function: money(status.coordinator_ore),
-            }),
+
             frame: frame_name.to_owned(),
         })
+    }
+}
+
+pub(super) fn category_spend(status: &budget::Status) -> CategorySpend {
+    CategorySpend {
+        contact_person_pay: money(status.contact_person_pay_ore),
+        external_purchases: money(status.external_purchases_ore),
+        coordinator_function: money(status.coordinator_ore),
+        expenses: money(status.expenses_ore),
+    }
+}
+
+pub(super) fn month_spend(status: &budget::Status) -> Vec<MonthSpend> {
+    status
+        .months
+        .iter()
+        .map(|&(month, spent, minutes)| MonthSpend {
+            month: Some(month.into()),
+            spent: money(spent),
+            minutes,
+        })
+        .collect()
+}
+
+/// A frame as seen for one year: its row, its shares by municipality and its indexed amount.
+pub(super) struct FrameYear {
+    pub row: FrameRow,
+    pub named_shares: Vec<(String, Share)>,
+    pub municipalities: Vec<String>,
+    pub indexed: i64,
+}
+
+impl TimeCostApi {
+    /// The frame `id` if the caller acts for one of its municipalities (NOT_FOUND as `name`
+    /// otherwise), indexed to `year` (R-BF-1).
+    pub(super) async fn frame_year(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        principal: &Principal,
+        id: &str,
+        name: &str,
+        year: i32,
+    ) -> Result<FrameYear, ApiError> {
+        let (row, shares) = self
+            .store
+            .get_frame(tx, id)
+            .await?
+            .filter(|(_, shares)| may_see(principal, shares))
+            .ok_or_else(|| ApiError::not_found(name))?;
+        let rates = self.store.rates(tx).await?;
+        let indexed = frame::indexed_amount_ore(row.base_ore, row.base_year, year, |y| {
+            rates
+                .iter()
+                .find(|r| r.year == y)
+                .map(|r| r.rate_basis_points)
+        })
+        .map_err(frame_error)?;
+        Ok(FrameYear {
+            row,
+            municipalities: shares.iter().map(|s| s.municipality.clone()).collect(),
+            named_shares: shares
+                .iter()
+                .map(|s| {
+                    (
+                        s.municipality.clone(),
+                        Share {
+                            numerator: s.numerator,
+                            denominator: s.denominator,
+                        },
+                    )
+                })
+                .collect(),
+            indexed,
+        })
+    }
+
+    /// The frame area's spend rows from `from`'s month to `to`.
+    pub(super) async fn spend(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        municipalities: &[String],
+        units: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Spend>, ApiError> {
+        Ok(self
+            .store
+            .spend(tx, municipalities, units, from, to)
+            .await?
+            .into_iter()
+            .map(|s| Spend {
+                municipality: s.municipality,
+                month: s.month,
+                category: Category::from_code(&s.category).unwrap_or(Category::ContactPersonPay),
+                cost_units: s.cost_units,
+                minutes: s.minutes,
+            })
+            .collect())
     }
 }
 
 /// The time-cost category an assignment's employment falls in (R-BF-3).
 pub(super) fn category(employment: &str) -> &'static str {
     if employment == "PROVIDER" {
-        "EXTERNAL_PURCHASES"
+        Category::ExternalPurchases.code()
     } else {
-        "CONTACT_PERSON_PAY"
+        Category::ContactPersonPay.code()
     }
 }

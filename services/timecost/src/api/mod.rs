@@ -1,6 +1,8 @@
 //! The gRPC surface: proto <-> rows and the steps of each method; the rules live in `domain`.
 
+mod expenses;
 mod frames;
+mod reports;
 mod time;
 mod timesheets;
 
@@ -55,6 +57,41 @@ impl TimeCostService for TimeCostApi {
         request: Request<ListTimeEntriesRequest>,
     ) -> Result<Response<ListTimeEntriesResponse>, Status> {
         answer(self.list_time_entries(request).await)
+    }
+
+    async fn register_expense(
+        &self,
+        request: Request<RegisterExpenseRequest>,
+    ) -> Result<Response<Expense>, Status> {
+        answer(self.register_expense(request).await)
+    }
+
+    async fn reverse_expense(
+        &self,
+        request: Request<ReverseExpenseRequest>,
+    ) -> Result<Response<Expense>, Status> {
+        answer(self.reverse_expense(request).await)
+    }
+
+    async fn list_expenses(
+        &self,
+        request: Request<ListExpensesRequest>,
+    ) -> Result<Response<ListExpensesResponse>, Status> {
+        answer(self.list_expenses(request).await)
+    }
+
+    async fn create_mileage_rate(
+        &self,
+        request: Request<CreateMileageRateRequest>,
+    ) -> Result<Response<MileageRate>, Status> {
+        answer(self.create_mileage_rate(request).await)
+    }
+
+    async fn list_mileage_rates(
+        &self,
+        request: Request<ListMileageRatesRequest>,
+    ) -> Result<Response<ListMileageRatesResponse>, Status> {
+        answer(self.list_mileage_rates(request).await)
     }
 
     async fn create_timesheet(
@@ -132,6 +169,31 @@ impl TimeCostService for TimeCostApi {
         request: Request<GetBudgetStatusRequest>,
     ) -> Result<Response<BudgetStatus>, Status> {
         answer(self.get_budget_status(request).await)
+    }
+
+    async fn get_frame_evaluation(
+        &self,
+        request: Request<GetFrameEvaluationRequest>,
+    ) -> Result<Response<FrameEvaluation>, Status> {
+        answer(self.get_frame_evaluation(request).await)
+    }
+
+    type ExportPayrollStream = reports::CsvStream;
+
+    async fn export_payroll(
+        &self,
+        request: Request<ExportPayrollRequest>,
+    ) -> Result<Response<Self::ExportPayrollStream>, Status> {
+        answer(self.export_payroll(request).await)
+    }
+
+    type ExportProviderPurchasesStream = reports::CsvStream;
+
+    async fn export_provider_purchases(
+        &self,
+        request: Request<ExportProviderPurchasesRequest>,
+    ) -> Result<Response<Self::ExportProviderPurchasesStream>, Status> {
+        answer(self.export_provider_purchases(request).await)
     }
 
     async fn list_overruns(

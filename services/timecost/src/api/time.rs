@@ -24,7 +24,7 @@ use crate::store::{AssignmentRow, EntryRow};
 const ASSIGNMENTS: &str = "assignments";
 const MAX_NOTE: usize = 500;
 
-fn assignment_name(m: &str, id: &str) -> String {
+pub(super) fn assignment_name(m: &str, id: &str) -> String {
     format!("municipalities/{m}/{ASSIGNMENTS}/{id}")
 }
 
@@ -34,7 +34,12 @@ fn entry_name(m: &str, assignment: &str, id: &str) -> String {
 
 pub(super) use kontakt_platform::resource::contact_person_name as person_name;
 
-fn refused(reason: &'static str, rule: &str, subject: &str, message: String) -> ApiError {
+pub(super) fn refused(
+    reason: &'static str,
+    rule: &str,
+    subject: &str,
+    message: String,
+) -> ApiError {
     ApiError::FailedPrecondition {
         reason,
         violations: vec![RuleViolation {
@@ -70,11 +75,32 @@ fn parse_entry<'a>(
 }
 
 /// A contact person's own token: only their own assignments (R-TC-1); NOT_FOUND otherwise.
-fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
+pub(super) fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
     let only_contact_person = principal.roles.iter().all(|r| *r == Role::ContactPerson);
     !only_contact_person
         || principal.contact_person.as_deref()
             == Some(person_name(&a.unit, &a.contact_person_id).as_str())
+}
+
+/// R-TC-1: time and expenses land only inside the assignment's dates.
+pub(super) fn inside_assignment(
+    a: &AssignmentRow,
+    day: chrono::NaiveDate,
+    field: &str,
+) -> Result<(), ApiError> {
+    if day < a.start_date || a.end_date.is_some_and(|end| day > end) {
+        return Err(refused(
+            "OUTSIDE_ASSIGNMENT",
+            "R-TC-1",
+            field,
+            format!(
+                "the assignment runs from {}{}; time and expenses are registered only inside it",
+                a.start_date,
+                a.end_date.map(|e| format!(" to {e}")).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn entry_to_proto(row: EntryRow) -> TimeEntry {
@@ -184,20 +210,15 @@ impl TimeCostApi {
             .await?
             .filter(|a| may_register(&caller.principal, a))
             .ok_or_else(|| ApiError::not_found(&body.parent))?;
-        if work_date < a.start_date || a.end_date.is_some_and(|end| work_date > end) {
-            return Err(refused(
-                "OUTSIDE_ASSIGNMENT",
-                "R-TC-1",
-                "time_entry.work_date",
-                format!(
-                    "the assignment runs from {}{}; time is registered only inside it",
-                    a.start_date,
-                    a.end_date.map(|e| format!(" to {e}")).unwrap_or_default()
-                ),
-            ));
-        }
-        self.open_for_entries(&mut tx, &a.unit, &a.contact_person_id, work_date)
-            .await?;
+        inside_assignment(&a, work_date, "time_entry.work_date")?;
+        self.open_for_entries(
+            &mut tx,
+            &a.unit,
+            &a.contact_person_id,
+            work_date,
+            "time_entry.work_date",
+        )
+        .await?;
         let rate = match a.employment.as_str() {
             "PROVIDER" => a.agreed_hourly_ore,
             _ => {
@@ -318,18 +339,19 @@ impl TimeCostApi {
 
     /// Refuses entries on a day whose timesheet is submitted or approved (R-TC-4); the
     /// timesheet is held until the caller commits, so an approval cannot slip in between.
-    async fn open_for_entries(
+    pub(super) async fn open_for_entries(
         &self,
         tx: &mut sqlx::PgConnection,
         unit: &str,
         person: &str,
         day: chrono::NaiveDate,
+        field: &str,
     ) -> Result<(), ApiError> {
         match self.store.timesheet_state_on(tx, unit, person, day).await? {
             Some((id, state)) if state != "OPEN" => Err(refused(
                 "TIMESHEET_CLOSED",
                 "R-TC-4",
-                "time_entry.work_date",
+                field,
                 format!(
                     "{day} is in timesheet {id}, which is {}: {}",
                     state.to_lowercase(),
@@ -429,8 +451,14 @@ impl TimeCostApi {
                 "the entry is already reversed".into(),
             ));
         }
-        self.open_for_entries(&mut tx, &a.unit, &a.contact_person_id, original.work_date)
-            .await?;
+        self.open_for_entries(
+            &mut tx,
+            &a.unit,
+            &a.contact_person_id,
+            original.work_date,
+            "name",
+        )
+        .await?;
         let (monday, _) = week::week_of(original.work_date);
         let counted = if original.counts {
             -original.minutes

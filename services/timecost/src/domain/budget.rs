@@ -7,11 +7,34 @@ use chrono::NaiveDate;
 use super::frame::{self, FrameError, Share};
 use super::pricing::{self, Basis};
 
-/// What the frame covers (R-BF-3), for time costs.
+/// What the frame covers (R-BF-3): time costs by who delivers, and the expenses under the
+/// grants' allowances (R-TC-5). The coordinator function is a yearly cost line, not a spend row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
     ContactPersonPay,
     ExternalPurchases,
+    Expenses,
+}
+
+impl Category {
+    /// As kept in the monthly aggregates.
+    pub fn code(self) -> &'static str {
+        match self {
+            Category::ContactPersonPay => "CONTACT_PERSON_PAY",
+            Category::ExternalPurchases => "EXTERNAL_PURCHASES",
+            Category::Expenses => "EXPENSES",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Category::ContactPersonPay,
+            Category::ExternalPurchases,
+            Category::Expenses,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
 }
 
 /// Registered cost of one municipality, month and category, in exact units.
@@ -67,6 +90,7 @@ pub struct Status {
     pub months: Vec<(NaiveDate, i64, i64)>,
     pub contact_person_pay_ore: i64,
     pub external_purchases_ore: i64,
+    pub expenses_ore: i64,
     pub coordinator_ore: i64,
     /// Active assignments with no rate on record: their time is not in `committed`.
     pub unpriced_assignments: usize,
@@ -111,6 +135,7 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
     let coordinator_rest = i.coordinator_per_year_ore - coordinator_ore;
     let pay = pricing::to_ore(spent_units(&|s| s.category == Category::ContactPersonPay));
     let external = pricing::to_ore(spent_units(&|s| s.category == Category::ExternalPurchases));
+    let expenses = pricing::to_ore(spent_units(&|s| s.category == Category::Expenses));
     let spent_ore = pricing::to_ore(spent_units(&|_| true)) + coordinator_ore;
     let committed_ore = ore_from_units_times_7(committed_units(None)) + coordinator_rest;
     let municipalities = i
@@ -156,9 +181,16 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
         months,
         contact_person_pay_ore: pay,
         external_purchases_ore: external,
+        expenses_ore: expenses,
         coordinator_ore,
         unpriced_assignments: i.forecast.iter().filter(|f| f.rate_ore.is_none()).count(),
     })
+}
+
+/// Granted minutes over a span of days from "minute-days" (minutes per week × days in force):
+/// a week's minutes spread over its 7 days, rounded half up once, on the sum (R-FU-5 dataset).
+pub fn granted_minutes(minute_days: i64) -> i64 {
+    (minute_days * 2 + 7) / 14
 }
 
 #[cfg(test)]
@@ -207,6 +239,14 @@ mod tests {
                 cost_units: pricing::cost_units(Basis::ProviderPrice, 52_500, 240),
                 minutes: 240,
             },
+            // Ishøj: DKK 46.86 mileage in April, no minutes.
+            Spend {
+                municipality: "183".into(),
+                month: day(2026, 4, 1),
+                category: Category::Expenses,
+                cost_units: 4_686 * pricing::UNITS_PER_ORE,
+                minutes: 0,
+            },
         ];
         // Ishøj: 3 h a week for 14 more days at DKK 300 = 6 h = DKK 1,800.
         let forecast = [
@@ -236,24 +276,36 @@ mod tests {
             threshold_basis_points: 9_000,
         })
         .expect("status");
-        assert_eq!(status.spent_ore, 300_000 + 210_000);
+        assert_eq!(status.spent_ore, 300_000 + 210_000 + 4_686);
         assert_eq!(status.committed_ore, 180_000);
-        assert_eq!(status.free_ore, 400_000_000 - 510_000 - 180_000);
+        assert_eq!(status.free_ore, 400_000_000 - 514_686 - 180_000);
         assert_eq!(status.contact_person_pay_ore, 300_000);
         assert_eq!(status.external_purchases_ore, 210_000);
+        assert_eq!(status.expenses_ore, 4_686);
         assert_eq!(status.unpriced_assignments, 1);
         assert!(!status.threshold_passed);
         let ishoj = &status.municipalities[0];
         assert_eq!(ishoj.expected_ore, 266_666_600);
-        assert_eq!(ishoj.free_ore, 266_666_600 - 300_000 - 180_000);
+        assert_eq!(ishoj.free_ore, 266_666_600 - 304_686 - 180_000);
         assert_eq!(status.municipalities[1].expected_ore, 133_333_300);
         assert_eq!(
             status.months,
             [
                 (day(2026, 3, 1), 300_000, 600),
-                (day(2026, 4, 1), 210_000, 240)
+                (day(2026, 4, 1), 214_686, 240)
             ]
         );
+    }
+
+    #[test]
+    fn granted_minutes_spread_a_week_over_its_days_and_round_once() {
+        // 3 h a week for a whole non-leap year: 180 × 365 / 7 = 9,385.71 → 9,386.
+        assert_eq!(granted_minutes(180 * 365), 9_386);
+        assert_eq!(granted_minutes(180 * 7), 180);
+        // Two grants of 3.5 days each: per grant 90 minutes exactly; half a minute rounds up.
+        assert_eq!(granted_minutes(1), 0);
+        assert_eq!(granted_minutes(4), 1, "4/7 = 0.57");
+        assert_eq!(granted_minutes(0), 0);
     }
 
     #[test]

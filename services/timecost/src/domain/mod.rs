@@ -2,6 +2,7 @@
 //! I/O, so each rule is tested on its own against hand-computed figures.
 
 pub mod budget;
+pub mod expense;
 pub mod frame;
 pub mod pricing;
 pub mod week;

@@ -1,11 +1,14 @@
 //! SQL for the `timecost` schema, one section per aggregate.
 
+mod expenses;
 mod frames;
+mod reports;
 mod time;
 mod timesheets;
 
 use sqlx::{PgPool, Postgres, Transaction};
 
+pub use expenses::{ExpenseRow, MileageRateRow};
 pub use frames::{FrameRow, RateRow as IndexRateRow, ShareRow};
 pub use time::{AssignmentRow, EntryRow};
 pub use timesheets::TimesheetRow;

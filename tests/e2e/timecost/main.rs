@@ -22,6 +22,9 @@ use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient
 use kontakt_proto::timecost::v1::*;
 use tonic::Code;
 
+mod expenses;
+mod reports;
+
 type TimeCost = TimeCostServiceClient<AuthedChannel>;
 
 const ISHOJ: &str = "183";
@@ -77,6 +80,31 @@ async fn arrangement_in(
     minutes: i32,
     hourly_ore: i64,
 ) -> String {
+    arrangement_with(
+        db,
+        m,
+        grant,
+        person,
+        employment,
+        minutes,
+        hourly_ore,
+        Vec::new(),
+    )
+    .await
+}
+
+/// As [`arrangement_in`], the grant carrying supplementary `allowances` (R-RV-13).
+#[allow(clippy::too_many_arguments)]
+async fn arrangement_with(
+    db: &TestDatabase,
+    m: &str,
+    grant: &str,
+    person: &str,
+    employment: Employment,
+    minutes: i32,
+    hourly_ore: i64,
+    allowances: Vec<kontakt_proto::referral::v1::Allowance>,
+) -> String {
     let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
     let grant_name = format!("municipalities/{m}/grants/{grant}");
     let assignment = format!("municipalities/{m}/assignments/a-{grant}");
@@ -88,6 +116,7 @@ async fn arrangement_in(
         minutes_per_week: minutes,
         start_date: date(2026, 12, 1),
         expected_end_date: date(2027, 11, 30),
+        allowances,
         ..GrantApproved::default()
     };
     let provider = employment == Employment::Provider;
@@ -100,6 +129,11 @@ async fn arrangement_in(
         minutes_per_week: minutes,
         start_date: date(2026, 12, 1),
         agreed_hourly_price: provider.then_some(Money { ore: hourly_ore }),
+        provider: if provider {
+            "providers/misbrugshjaelp-aps".into()
+        } else {
+            String::new()
+        },
         rates: if provider {
             Vec::new()
         } else {
@@ -129,10 +163,14 @@ async fn arrangement_in(
 }
 
 fn contact_person(service: &TestService, name: &str) -> TimeCost {
+    contact_person_in(service, ISHOJ, name)
+}
+
+fn contact_person_in(service: &TestService, m: &str, name: &str) -> TimeCost {
     TimeCostServiceClient::new(service.with_token(&claims_token(Claims {
         sub: name.into(),
         kontakt_roles: vec!["contact_person".into()],
-        kontakt_municipalities: vec![ISHOJ.into()],
+        kontakt_municipalities: vec![m.into()],
         kontakt_contact_person: Some(name.into()),
         ..Claims::default()
     })))

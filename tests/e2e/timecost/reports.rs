@@ -1,0 +1,234 @@
+//! The annual frame evaluation dataset (R-FU-5) and the CSV exports for payroll (approved hours
+//! of hourly hires, R-TC-4) and invoice reconciliation (per provider and month), against
+//! hand-computed figures.
+
+use tokio_stream::StreamExt as _;
+
+use super::*;
+
+const KARIM_187: &str = "serviceUnits/vallensbaek/contactPersons/karim";
+const RUSTAM: &str = "serviceUnits/misbrugshjaelp-aps/contactPersons/rustam";
+
+async fn csv(stream: tonic::Streaming<CsvChunk>) -> (String, String, i64) {
+    let chunks: Vec<CsvChunk> = stream.map(|c| c.expect("chunk")).collect::<Vec<_>>().await;
+    let filename = chunks
+        .first()
+        .map(|c| c.filename.clone())
+        .unwrap_or_default();
+    let rows = chunks.last().map_or(0, |c| c.rows);
+    let data: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
+    (filename, String::from_utf8(data).expect("utf-8"), rows)
+}
+
+fn december(from: i32, to: i32) -> Option<DateRange> {
+    Some(DateRange {
+        start: date(2026, 12, from),
+        end: date(2026, 12, to),
+    })
+}
+
+#[tokio::test]
+async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let both = [ISHOJ, super::VALLENSBAEK];
+    // Ishøj: Anna (staff, DKK 300/h, 3 h a week) and Rustam from the provider (DKK 525/h,
+    // 2 h a week); Vallensbæk: Karim (hourly hire, DKK 200 wage, 2 h a week). All from 1 Dec.
+    let anna_a = arrangement(&db, "g-anna", ANNA, Employment::Staff, 180, 30_000).await;
+    let rustam_a = arrangement(&db, "g-rustam", RUSTAM, Employment::Provider, 120, 52_500).await;
+    let karim_a = arrangement_in(
+        &db,
+        super::VALLENSBAEK,
+        "g-karim",
+        KARIM_187,
+        Employment::Hourly,
+        120,
+        20_000,
+    )
+    .await;
+    let mut coordinator =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &both)));
+    let mut finance =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &both)));
+    for request in [
+        register(&anna_a, 2, 120, "face-to-face", "r-1"),
+        register(&rustam_a, 4, 90, "face-to-face", "r-2"),
+        register(&karim_a, 3, 60, "face-to-face", "r-3"),
+        register(&karim_a, 10, 30, "face-to-face", "r-4"),
+    ] {
+        coordinator.register_time(request).await.expect("time");
+    }
+    // Karim's first week is approved; the second only submitted: only the first is payroll's.
+    let mut karim = contact_person_in(&service, super::VALLENSBAEK, KARIM_187);
+    let mut sheets = Vec::new();
+    for (from, to) in [(1, 7), (8, 14)] {
+        let sheet = karim
+            .create_timesheet(CreateTimesheetRequest {
+                parent: KARIM_187.into(),
+                period: december(from, to),
+            })
+            .await
+            .expect("timesheet")
+            .into_inner();
+        let sheet = karim
+            .submit_timesheet(SubmitTimesheetRequest {
+                name: sheet.name,
+                etag: String::new(),
+            })
+            .await
+            .expect("submit")
+            .into_inner();
+        sheets.push(sheet);
+    }
+    coordinator
+        .approve_timesheet(ApproveTimesheetRequest {
+            name: sheets[0].name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("approve");
+
+    let frame = finance
+        .create_frame(CreateFrameRequest {
+            frame_id: "ishoj-vallensbaek".into(),
+            frame: Some(Frame {
+                display_name: "Kontaktpersonramme Ishøj/Vallensbæk".into(),
+                // Base year 2026: no indexation needed for the year itself.
+                base_amount: Some(Money { ore: 400_000_000 }),
+                base_year: 2026,
+                period: Some(DateRange {
+                    start: date(2026, 1, 1),
+                    end: None,
+                }),
+                shares: vec![
+                    MunicipalityShare {
+                        municipality: ISHOJ.into(),
+                        numerator: 2,
+                        denominator: 3,
+                    },
+                    MunicipalityShare {
+                        municipality: super::VALLENSBAEK.into(),
+                        numerator: 1,
+                        denominator: 3,
+                    },
+                ],
+                warning_threshold_basis_points: 9_000,
+                ..Frame::default()
+            }),
+        })
+        .await
+        .expect("frame")
+        .into_inner();
+    let evaluation = coordinator
+        .get_frame_evaluation(GetFrameEvaluationRequest {
+            name: format!("{}/evaluations/2026", frame.name),
+        })
+        .await
+        .expect("evaluation")
+        .into_inner();
+    assert_eq!(evaluation.as_of, date(2026, 12, 20), "up to today");
+    assert_eq!(evaluation.indexed_amount, Some(Money { ore: 400_000_000 }));
+    // Anna 2 h × 300 = 600.00; Rustam 1.5 h × 525 = 787.50; Karim 1.5 h × 225 = 337.50.
+    let by_category = evaluation.spent_by_category.expect("categories");
+    assert_eq!(by_category.contact_person_pay, Some(Money { ore: 93_750 }));
+    assert_eq!(by_category.external_purchases, Some(Money { ore: 78_750 }));
+    assert_eq!(evaluation.spent, Some(Money { ore: 172_500 }));
+    assert_eq!(evaluation.arrangements, 3);
+    // 1–20 December = 20 days: (180 + 120 + 120) × 20 / 7 = 1,200 minutes granted.
+    assert_eq!(evaluation.granted_minutes, 1_200);
+    assert_eq!(evaluation.delivered_minutes, 300);
+    let ishoj = &evaluation.municipalities[0];
+    assert_eq!(ishoj.municipality, ISHOJ);
+    assert_eq!(ishoj.expected, Some(Money { ore: 266_666_600 }));
+    assert_eq!(ishoj.spent, Some(Money { ore: 138_750 }));
+    assert_eq!(ishoj.arrangements, 2);
+    assert_eq!(ishoj.granted_minutes, 857, "(180 + 120) × 20 / 7 = 857.14");
+    assert_eq!(ishoj.delivered_minutes, 210);
+    let vallensbaek = &evaluation.municipalities[1];
+    assert_eq!(vallensbaek.expected, Some(Money { ore: 133_333_300 }));
+    assert_eq!(vallensbaek.spent, Some(Money { ore: 33_750 }));
+    assert_eq!(vallensbaek.granted_minutes, 343, "120 × 20 / 7 = 342.86");
+    assert_eq!(vallensbaek.delivered_minutes, 90);
+    let future = coordinator
+        .get_frame_evaluation(GetFrameEvaluationRequest {
+            name: format!("{}/evaluations/2027", frame.name),
+        })
+        .await
+        .expect_err("2027 has not begun");
+    assert_eq!(future.code(), Code::InvalidArgument);
+    let hidden =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &["329"])))
+            .get_frame_evaluation(GetFrameEvaluationRequest {
+                name: evaluation.name.clone(),
+            })
+            .await
+            .expect_err("Ringsted's coordinator");
+    assert_eq!(hidden.code(), Code::NotFound);
+
+    // Payroll: only Karim's approved week, wage + 12.5 % holiday pay.
+    let (filename, text, rows) = csv(finance
+        .export_payroll(ExportPayrollRequest {
+            parent: format!("municipalities/{}", super::VALLENSBAEK),
+            period: december(1, 31),
+        })
+        .await
+        .expect("payroll")
+        .into_inner())
+    .await;
+    assert_eq!(filename, "payroll-187-2026-12-01-2026-12-31.csv");
+    assert_eq!(rows, 1);
+    assert_eq!(
+        text,
+        format!(
+            "contact_person,timesheet,period_start,period_end,hourly_wage_dkk,minutes,hours,wage_dkk,holiday_pay_dkk,total_dkk\n\
+             {KARIM_187},{},2026-12-01,2026-12-07,200.00,60,1.00,200.00,25.00,225.00\n",
+            sheets[0].name
+        )
+    );
+    // Invoice reconciliation: Rustam's provider in December.
+    let (_, text, rows) = csv(finance
+        .export_provider_purchases(ExportProviderPurchasesRequest {
+            parent: format!("municipalities/{ISHOJ}"),
+            period: december(1, 31),
+        })
+        .await
+        .expect("purchases")
+        .into_inner())
+    .await;
+    assert_eq!(rows, 1);
+    assert_eq!(
+        text,
+        format!(
+            "provider,month,assignment,contact_person,hourly_price_dkk,minutes,hours,amount_dkk\n\
+             providers/misbrugshjaelp-aps,2026-12,{rustam_a},{RUSTAM},525.00,90,1.50,787.50\n"
+        )
+    );
+    // A period the wrong way round; someone else's municipality; a contact person.
+    let backwards = finance
+        .export_payroll(ExportPayrollRequest {
+            parent: format!("municipalities/{ISHOJ}"),
+            period: Some(DateRange {
+                start: date(2026, 12, 31),
+                end: date(2026, 12, 1),
+            }),
+        })
+        .await
+        .expect_err("backwards");
+    assert_eq!(backwards.code(), Code::InvalidArgument);
+    let elsewhere = finance
+        .export_provider_purchases(ExportProviderPurchasesRequest {
+            parent: "municipalities/329".into(),
+            period: december(1, 31),
+        })
+        .await
+        .expect_err("not theirs");
+    assert_eq!(elsewhere.code(), Code::NotFound);
+    let denied = contact_person(&service, ANNA)
+        .export_payroll(ExportPayrollRequest {
+            parent: format!("municipalities/{ISHOJ}"),
+            period: december(1, 31),
+        })
+        .await
+        .expect_err("not a contact person's");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
