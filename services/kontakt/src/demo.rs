@@ -1,5 +1,6 @@
-//! Demo data for `kontakt dev`: the reference policies of DOMAIN.md §10 (`demo/policies.json`)
-//! and fictional contact persons, a provider and its framework contract (`demo/people.json`),
+//! Demo data for `kontakt dev`: the reference policies of DOMAIN.md §10 (`demo/policies.json`),
+//! fictional contact persons, a provider and its framework contract (`demo/people.json`), and
+//! the Ishøj–Vallensbæk frame with example PL and mileage rates (`demo/finance.json`),
 //! loaded over gRPC as an administrator would, so the demo takes the same path (validation,
 //! audit) as real data. Loading twice changes nothing.
 
@@ -14,11 +15,143 @@ use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{
     ApprovalLevel, ApprovalRule, CreatePolicyRequest, MunicipalityPolicy,
 };
+use kontakt_proto::timecost::v1 as timecost;
+use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
 use serde::Deserialize;
 use tonic::transport::Channel;
 
 const POLICIES: &str = include_str!("../demo/policies.json");
 const PEOPLE: &str = include_str!("../demo/people.json");
+const FINANCE: &str = include_str!("../demo/finance.json");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FinanceFile {
+    #[serde(rename = "_comment")]
+    _comment: String,
+    indexation_rates: Vec<DemoIndexationRate>,
+    frames: Vec<DemoFrame>,
+    mileage_rates: Vec<DemoMileageRate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoIndexationRate {
+    year: i32,
+    rate_basis_points: i32,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoFrame {
+    id: String,
+    display_name: String,
+    base_amount_ore: i64,
+    base_year: i32,
+    period_start: String,
+    #[serde(default)]
+    period_end: Option<String>,
+    shares: Vec<DemoShare>,
+    service_units: Vec<String>,
+    coordinator_cost_per_year_ore: i64,
+    warning_threshold_basis_points: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoShare {
+    municipality: String,
+    numerator: i64,
+    denominator: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoMileageRate {
+    municipality: String,
+    valid_from: String,
+    ore_per_km: i64,
+    source: String,
+}
+
+/// The finance demo data as create requests: PL rates, frames, mileage rates.
+struct FinanceRequests {
+    indexation_rates: Vec<timecost::CreateIndexationRateRequest>,
+    frames: Vec<timecost::CreateFrameRequest>,
+    mileage_rates: Vec<timecost::CreateMileageRateRequest>,
+}
+
+fn finance_requests() -> anyhow::Result<FinanceRequests> {
+    let file: FinanceFile = serde_json::from_str(FINANCE).context("demo/finance.json")?;
+    let frames = file
+        .frames
+        .into_iter()
+        .map(|f| {
+            Ok(timecost::CreateFrameRequest {
+                frame_id: f.id,
+                frame: Some(timecost::Frame {
+                    display_name: f.display_name,
+                    base_amount: Some(Money {
+                        ore: f.base_amount_ore,
+                    }),
+                    base_year: f.base_year,
+                    period: period(&f.period_start, f.period_end.as_deref())?,
+                    shares: f
+                        .shares
+                        .into_iter()
+                        .map(|s| timecost::MunicipalityShare {
+                            municipality: s.municipality,
+                            numerator: s.numerator,
+                            denominator: s.denominator,
+                        })
+                        .collect(),
+                    service_units: f
+                        .service_units
+                        .iter()
+                        .map(|u| format!("serviceUnits/{u}"))
+                        .collect(),
+                    coordinator_cost_per_year: Some(Money {
+                        ore: f.coordinator_cost_per_year_ore,
+                    }),
+                    warning_threshold_basis_points: f.warning_threshold_basis_points,
+                    ..timecost::Frame::default()
+                }),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mileage_rates = file
+        .mileage_rates
+        .into_iter()
+        .map(|r| {
+            Ok(timecost::CreateMileageRateRequest {
+                parent: format!("municipalities/{}", r.municipality),
+                mileage_rate: Some(timecost::MileageRate {
+                    valid_from: Some(day(&r.valid_from)?),
+                    amount_per_km: Some(Money { ore: r.ore_per_km }),
+                    source: r.source,
+                    ..timecost::MileageRate::default()
+                }),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(FinanceRequests {
+        indexation_rates: file
+            .indexation_rates
+            .into_iter()
+            .map(|r| timecost::CreateIndexationRateRequest {
+                indexation_rate: Some(timecost::IndexationRate {
+                    year: r.year,
+                    rate_basis_points: r.rate_basis_points,
+                    source: r.source,
+                    ..timecost::IndexationRate::default()
+                }),
+            })
+            .collect(),
+        frames,
+        mileage_rates,
+    })
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -342,6 +475,8 @@ pub struct Loaded {
     pub policies: (usize, usize),
     pub providers: (usize, usize),
     pub contact_persons: (usize, usize),
+    /// PL rates, frames and mileage rates.
+    pub finance: (usize, usize),
 }
 
 /// Sends one create call, retrying while the service is still migrating (UNAVAILABLE) for up
@@ -381,11 +516,17 @@ fn count(tally: &mut (usize, usize), created: bool) {
     }
 }
 
-/// Loads the demo data into the referral service at `referral` and the matching service at
-/// `matching`, as `admin_token`.
-pub async fn load(referral: &str, matching: &str, admin_token: &str) -> anyhow::Result<Loaded> {
+/// Loads the demo data into the referral, matching and time & cost services at the given URLs,
+/// as `admin_token`.
+pub async fn load(
+    referral: &str,
+    matching: &str,
+    timecost: &str,
+    admin_token: &str,
+) -> anyhow::Result<Loaded> {
     let policies = policy_requests()?;
     let (providers, persons) = people_requests()?;
+    let finance = finance_requests()?;
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {admin_token}")
         .parse()
         .context("the admin token is not valid metadata")?;
@@ -401,7 +542,8 @@ pub async fn load(referral: &str, matching: &str, admin_token: &str) -> anyhow::
             .connect_lazy())
     };
     let referral = ReferralServiceClient::with_interceptor(channel(referral)?, authorize.clone());
-    let matching = MatchingServiceClient::with_interceptor(channel(matching)?, authorize);
+    let matching = MatchingServiceClient::with_interceptor(channel(matching)?, authorize.clone());
+    let timecost = TimeCostServiceClient::with_interceptor(channel(timecost)?, authorize);
     let mut loaded = Loaded::default();
     for request in policies {
         let what = format!("policy of {}", request.parent);
@@ -442,6 +584,39 @@ pub async fn load(referral: &str, matching: &str, admin_token: &str) -> anyhow::
         .await?;
         count(&mut loaded.contact_persons, created);
     }
+    for request in finance.indexation_rates {
+        let what = format!(
+            "indexation rate {}",
+            request.indexation_rate.as_ref().map_or(0, |r| r.year)
+        );
+        let created = create(&what, || {
+            let mut client = timecost.clone();
+            let request = request.clone();
+            async move { client.create_indexation_rate(request).await }
+        })
+        .await?;
+        count(&mut loaded.finance, created);
+    }
+    for request in finance.frames {
+        let what = format!("frame {}", request.frame_id);
+        let created = create(&what, || {
+            let mut client = timecost.clone();
+            let request = request.clone();
+            async move { client.create_frame(request).await }
+        })
+        .await?;
+        count(&mut loaded.finance, created);
+    }
+    for request in finance.mileage_rates {
+        let what = format!("mileage rate of {}", request.parent);
+        let created = create(&what, || {
+            let mut client = timecost.clone();
+            let request = request.clone();
+            async move { client.create_mileage_rate(request).await }
+        })
+        .await?;
+        count(&mut loaded.finance, created);
+    }
     Ok(loaded)
 }
 
@@ -467,6 +642,31 @@ mod tests {
         assert!(!ringsted.committee_required);
         let ishoj = requests[0].policy.as_ref().expect("policy");
         assert!(ishoj.committee_required && ishoj.plan_required);
+    }
+
+    #[test]
+    fn the_demo_finance_data_parses_with_the_seeds_frame_and_split() {
+        let finance = finance_requests().expect("demo/finance.json");
+        let frame = finance.frames[0].frame.as_ref().expect("frame");
+        assert_eq!(frame.base_amount.map(|m| m.ore), Some(400_000_000));
+        assert_eq!(frame.base_year, 2017);
+        let split: Vec<(i64, i64)> = frame
+            .shares
+            .iter()
+            .map(|s| (s.numerator, s.denominator))
+            .collect();
+        assert_eq!(split, [(2, 3), (1, 3)]);
+        let years: Vec<i32> = finance
+            .indexation_rates
+            .iter()
+            .filter_map(|r| r.indexation_rate.as_ref().map(|r| r.year))
+            .collect();
+        assert_eq!(
+            years,
+            (2018..=2027).collect::<Vec<_>>(),
+            "every year after 2017"
+        );
+        assert_eq!(finance.mileage_rates.len(), 3);
     }
 
     #[test]

@@ -135,16 +135,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if !args.no_demo {
         let referral = &peers.urls[&Service::Referral];
         let matching = &peers.urls[&Service::Matching];
+        let timecost = &peers.urls[&Service::Timecost];
         // A failure is reported, not fatal: the suite still runs and stops cleanly.
-        match crate::demo::load(referral, matching, &admin_token).await {
+        match crate::demo::load(referral, matching, timecost, &admin_token).await {
             Ok(loaded) => println!(
-                "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there); {} contact persons and {} provider (new: {}, {}).",
+                "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there); {} contact persons and {} provider (new: {}, {}); the Ishøj–Vallensbæk frame with example PL and mileage rates (new: {} of {}).",
                 loaded.policies.0,
                 loaded.policies.1,
                 loaded.contact_persons.0 + loaded.contact_persons.1,
                 loaded.providers.0 + loaded.providers.1,
                 loaded.contact_persons.0,
                 loaded.providers.0,
+                loaded.finance.0,
+                loaded.finance.0 + loaded.finance.1,
             ),
             Err(err) => eprintln!("Demo data not loaded: {err:#}"),
         }

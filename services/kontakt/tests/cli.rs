@@ -375,6 +375,8 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         }
     };
     assert!(demo.contains("(0 loaded, 3 already there)"), "{demo}");
+    // 10 PL rates, the frame and 3 mileage rates, all there from the first start.
+    assert!(demo.contains("(new: 0 of 14)"), "{demo}");
     let services = listening(&mut lines, 4).await;
     let channel = connect(services[0].1).await.expect("connect");
     wait_for_health(
