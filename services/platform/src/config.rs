@@ -77,6 +77,11 @@ pub struct ServerSettings {
     /// How often the database is probed for the health check.
     #[arg(long, env = "KONTAKT_HEALTH_INTERVAL", default_value = "2s", value_parser = crate::duration::parse)]
     pub health_interval: Duration,
+
+    /// How often a service's periodic jobs run (e.g. budget threshold warnings, due
+    /// follow-ups); one replica at a time runs each. 0s switches them off.
+    #[arg(long, env = "KONTAKT_SCHEDULER_INTERVAL", default_value = "60s", value_parser = crate::duration::parse)]
+    pub scheduler_interval: Duration,
 }
 
 impl Default for ServerSettings {
@@ -87,6 +92,7 @@ impl Default for ServerSettings {
             request_timeout: Duration::from_secs(30),
             concurrency_limit: 256,
             health_interval: Duration::from_secs(2),
+            scheduler_interval: Duration::from_secs(60),
         }
     }
 }

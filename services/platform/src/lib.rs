@@ -19,6 +19,7 @@ pub mod limits;
 pub mod outbox;
 pub mod pagination;
 pub mod resource;
+pub mod schedule;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,6 +1,7 @@
-//! Time & cost (schema `timecost`): time registration, pricing and budget frames. It serves the
-//! activity-kind catalogue and time registration on the assignments matching reports, priced by
-//! the rate of the day, with overrun flagged per week; frames and budget status come next.
+//! Time & cost (schema `timecost`): time and expenses registered on the assignments matching
+//! reports, priced by the rate of the day, overrun flagged per week, timesheets approved by the
+//! coordinator; budget frames shared by municipalities with their indexation, budget status and
+//! the warning when a frame runs low; the annual evaluation dataset and CSV exports.
 
 pub mod access;
 mod api;
@@ -31,12 +32,32 @@ pub static DEF: ServiceDef = ServiceDef {
 /// The service's gRPC routes over `pool` (whose connections use the `timecost` schema).
 pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Routes {
     let audit = AuditLog::start(pool.clone());
+    kontakt_platform::schedule::every(
+        pool.clone(),
+        settings.scheduler_interval,
+        threshold_check(pool.clone(), clock.clone()),
+    );
     let api = api::TimeCostApi::new(store::Store::new(pool), clock, audit);
     Routes::new(
         TimeCostServiceServer::new(api)
             .max_decoding_message_size(settings.max_message_bytes)
             .max_encoding_message_size(settings.max_message_bytes),
     )
+}
+
+/// The scheduled check that publishes FrameThresholdPassed without anyone reading the budget
+/// status (run by [`routes`] every `scheduler_interval`; tests run it with
+/// `kontakt_platform::schedule::run_once` on their own clock).
+pub fn threshold_check(
+    pool: PgPool,
+    clock: SharedClock,
+) -> std::sync::Arc<dyn kontakt_platform::schedule::Job> {
+    let audit = AuditLog::start(pool.clone());
+    std::sync::Arc::new(api::ThresholdCheck(api::TimeCostApi::new(
+        store::Store::new(pool),
+        clock,
+        audit,
+    )))
 }
 
 /// Applies the referral service's grant events and the matching service's assignment and rate

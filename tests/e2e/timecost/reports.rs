@@ -232,3 +232,63 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
         .expect_err("not a contact person's");
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn the_scheduled_check_warns_once_when_a_frame_runs_low_even_with_two_replicas() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let staff = arrangement(&db, "g-low", ANNA, Employment::Staff, 180, 30_000).await;
+    let mut finance =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &[ISHOJ])));
+    // A small frame (DKK 3,000) with a 90 % threshold: the forecast of 3 h a week at DKK 300
+    // for the rest of the year (DKK 1,414) stays below it; 12 h more registered pass it.
+    finance
+        .create_frame(CreateFrameRequest {
+            frame_id: "small".into(),
+            frame: Some(Frame {
+                display_name: "Small".into(),
+                base_amount: Some(Money { ore: 300_000 }),
+                base_year: 2026,
+                period: Some(DateRange {
+                    start: date(2026, 1, 1),
+                    end: None,
+                }),
+                shares: vec![MunicipalityShare {
+                    municipality: ISHOJ.into(),
+                    numerator: 1,
+                    denominator: 1,
+                }],
+                warning_threshold_basis_points: 9_000,
+                ..Frame::default()
+            }),
+        })
+        .await
+        .expect("frame");
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 20, 10, 0, 0).unwrap(),
+    ));
+    let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
+    let replica = |_| kontakt_timecost::threshold_check(pool.clone(), clock.clone());
+    let (a, b) = (replica(1), replica(2));
+    use kontakt_platform::schedule::run_once;
+    assert_eq!(run_once(&pool, a.as_ref()).await.expect("run"), Some(0));
+    contact_person(&service, ANNA)
+        .register_time(register(&staff, 2, 720, "face-to-face", "low-1"))
+        .await
+        .expect("time");
+    // Both replicas' schedulers tick at once: at most one holds the lock, and the warning is
+    // published exactly once however often they run afterwards.
+    let (first, second) = tokio::join!(run_once(&pool, a.as_ref()), run_once(&pool, b.as_ref()));
+    let ran: Vec<Option<usize>> = vec![first.expect("a"), second.expect("b")];
+    assert_eq!(
+        ran.iter().flatten().sum::<usize>(),
+        1,
+        "one published: {ran:?}"
+    );
+    for _ in 0..3 {
+        run_once(&pool, b.as_ref()).await.expect("again");
+        run_once(&pool, a.as_ref()).await.expect("again");
+    }
+    assert_eq!(outbox_count(&db, "FrameThresholdPassed").await, 1);
+    pool.close().await;
+}

@@ -291,6 +291,8 @@ pub fn test_server_settings() -> ServerSettings {
     ServerSettings {
         health_interval: Duration::from_millis(100),
         shutdown_grace: Duration::from_secs(10),
+        // Tests run scheduled jobs themselves, on their own clock.
+        scheduler_interval: Duration::ZERO,
         ..ServerSettings::default()
     }
 }

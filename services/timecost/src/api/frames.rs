@@ -330,6 +330,25 @@ impl TimeCostApi {
         let id = resource::parse_top_level(frame_name, FRAMES, "name")?;
         let as_of = day(body.as_of.as_ref(), "as_of")?.unwrap_or_else(|| self.clock.today());
         let mut tx = self.store.begin().await?;
+        let (status, _) = self
+            .budget_status(&mut tx, Some(principal), id, as_of)
+            .await?;
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    /// Frame `id`'s budget status on `as_of` (R-BF-4), publishing FrameThresholdPassed in `tx`
+    /// the first time a year's status passes the frame's threshold (then `true`). `principal` =
+    /// the caller who must act for one of the frame's municipalities; `None` = the service's
+    /// own scheduled check.
+    pub(super) async fn budget_status(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        principal: Option<&Principal>,
+        id: &str,
+        as_of: NaiveDate,
+    ) -> Result<(BudgetStatus, bool), ApiError> {
+        let frame_name = format!("{FRAMES}/{id}");
         let year = as_of.year();
         let FrameYear {
             row,
@@ -337,7 +356,13 @@ impl TimeCostApi {
             municipalities,
             indexed,
         } = self
-            .frame_year(&mut tx, principal, id, &body.name, year)
+            .frame_year(
+                tx,
+                principal,
+                id,
+                &format!("{frame_name}/budgetStatus"),
+                year,
+            )
             .await?;
         let year_start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(as_of);
         let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(as_of);
@@ -347,11 +372,11 @@ impl TimeCostApi {
             return Err(ApiError::invalid("as_of", "outside the frame's period"));
         }
         let spend = self
-            .spend(&mut tx, &municipalities, &row.service_units, from, as_of)
+            .spend(tx, &municipalities, &row.service_units, from, as_of)
             .await?;
         let forecast: Vec<Forecast> = self
             .store
-            .forecast(&mut tx, &municipalities, &row.service_units, as_of, last)
+            .forecast(tx, &municipalities, &row.service_units, as_of, last)
             .await?
             .into_iter()
             .map(|f| Forecast {
@@ -374,9 +399,10 @@ impl TimeCostApi {
         })
         .map_err(frame_error)?;
         // R-BF-4: the warning fires once per frame and year, when a status first shows it.
-        if status.threshold_passed && self.store.threshold_passed(&mut tx, id, year).await? {
+        let publish = status.threshold_passed && self.store.threshold_passed(tx, id, year).await?;
+        if publish {
             let event = FrameThresholdPassed {
-                frame: frame_name.to_owned(),
+                frame: frame_name.clone(),
                 municipalities: municipalities.clone(),
                 year,
                 threshold_basis_points: row.threshold_basis_points,
@@ -386,13 +412,12 @@ impl TimeCostApi {
                 free: money(status.free_ore),
                 as_of: Some(as_of.into()),
             };
-            outbox::write(&mut tx, SCHEMA, &NewEvent::new(&event, None, frame_name)).await?;
+            outbox::write(tx, SCHEMA, &NewEvent::new(&event, None, &frame_name)).await?;
         }
-        tx.commit().await?;
-        Ok(BudgetStatus {
+        let status = BudgetStatus {
             months: month_spend(&status),
             spent_by_category: Some(category_spend(&status)),
-            name: body.name.clone(),
+            name: format!("{frame_name}/budgetStatus"),
             year,
             as_of: Some(as_of.into()),
             indexed_amount: money(indexed),
@@ -416,9 +441,9 @@ impl TimeCostApi {
                     free: money(m.free_ore),
                 })
                 .collect(),
-
-            frame: frame_name.to_owned(),
-        })
+            frame: frame_name,
+        };
+        Ok((status, publish))
     }
 }
 
@@ -457,7 +482,7 @@ impl TimeCostApi {
     pub(super) async fn frame_year(
         &self,
         tx: &mut sqlx::PgConnection,
-        principal: &Principal,
+        principal: Option<&Principal>,
         id: &str,
         name: &str,
         year: i32,
@@ -466,7 +491,7 @@ impl TimeCostApi {
             .store
             .get_frame(tx, id)
             .await?
-            .filter(|(_, shares)| may_see(principal, shares))
+            .filter(|(_, shares)| principal.is_none_or(|p| may_see(p, shares)))
             .ok_or_else(|| ApiError::not_found(name))?;
         let rates = self.store.rates(tx).await?;
         let indexed = frame::indexed_amount_ore(row.base_ore, row.base_year, year, |y| {
@@ -517,6 +542,39 @@ impl TimeCostApi {
                 minutes: s.minutes,
             })
             .collect())
+    }
+}
+
+/// The scheduled budget check (R-BF-4): FrameThresholdPassed fires when spent + committed
+/// passes a frame's threshold even if nobody asks for the status — each frame in its period is
+/// looked at on today's date, one replica at a time (`kontakt_platform::schedule`).
+pub struct ThresholdCheck(pub TimeCostApi);
+
+#[tonic::async_trait]
+impl kontakt_platform::schedule::Job for ThresholdCheck {
+    fn name(&self) -> &'static str {
+        "timecost.frame-thresholds"
+    }
+
+    async fn run(&self, tx: &mut sqlx::PgConnection) -> Result<usize, sqlx::Error> {
+        let today = self.0.clock.today();
+        let mut published = 0;
+        for id in self.0.store.frames_in_period(tx, today).await? {
+            // Each frame in a savepoint: one that cannot be computed (e.g. a missing PL rate,
+            // which finance sees on GetBudgetStatus) does not hold up the others.
+            let mut frame = sqlx::Connection::begin(&mut *tx).await?;
+            match self.0.budget_status(&mut frame, None, &id, today).await {
+                Ok((_, publish)) => {
+                    frame.commit().await?;
+                    published += usize::from(publish);
+                }
+                Err(err) => {
+                    frame.rollback().await?;
+                    tracing::debug!(frame = %id, error = %err, "budget status not computed");
+                }
+            }
+        }
+        Ok(published)
     }
 }
 

@@ -3,6 +3,8 @@
 mod expenses;
 mod frames;
 mod reports;
+
+pub use frames::ThresholdCheck;
 mod time;
 mod timesheets;
 

@@ -125,7 +125,9 @@ impl TimeCostApi {
             named_shares,
             municipalities,
             indexed,
-        } = self.frame_year(&mut tx, principal, id, name, year).await?;
+        } = self
+            .frame_year(&mut tx, Some(principal), id, name, year)
+            .await?;
         let year_start = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(wrong)?;
         let year_end = NaiveDate::from_ymd_opt(year, 12, 31).ok_or_else(wrong)?;
         let from = year_start.max(row.period_start);

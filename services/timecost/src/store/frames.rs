@@ -148,6 +148,21 @@ impl Store {
         .await
     }
 
+    /// Frames whose period holds `day`.
+    pub async fn frames_in_period(
+        &self,
+        conn: &mut PgConnection,
+        day: NaiveDate,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM frames
+              WHERE period_start <= $1 AND (period_end IS NULL OR period_end >= $1) ORDER BY id",
+        )
+        .bind(day)
+        .fetch_all(conn)
+        .await
+    }
+
     pub async fn rates(&self, conn: &mut PgConnection) -> Result<Vec<RateRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT year, rate_basis_points, source, revision, create_time, update_time
