@@ -82,13 +82,13 @@ impl Service {
             }
             Service::Matching => kontakt_matching::routes(pool, clock, settings),
             Service::Timecost => kontakt_timecost::routes(pool, clock, settings),
-            Service::Followup => kontakt_followup::routes(pool, settings),
+            Service::Followup => kontakt_followup::routes(pool, clock, settings),
         })
     }
 
     /// The event feeds the service follows (DOMAIN.md §8). Matching follows the referral
     /// service's grant events; time & cost follows those and matching's assignment and rate
-    /// events; follow-up follows nothing yet.
+    /// events; follow-up follows the grant events.
     pub fn consumers(self, pool: &PgPool, peers: &Peers) -> anyhow::Result<Vec<Consumer>> {
         Ok(match self {
             Service::Matching => vec![peers.follow(
@@ -114,7 +114,14 @@ impl Service {
                     kontakt_timecost::arrangement_events(),
                 )?,
             ],
-            Service::Referral | Service::Followup => Vec::new(),
+            Service::Followup => vec![peers.follow(
+                self,
+                Service::Referral,
+                "grants-from-referral",
+                &kontakt_followup::grant_events::types(),
+                kontakt_followup::grant_events(),
+            )?],
+            Service::Referral => Vec::new(),
         })
     }
 

@@ -122,6 +122,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "KONTAKT_REQUEST_TIMEOUT",
         "KONTAKT_CONCURRENCY_LIMIT",
         "KONTAKT_HEALTH_INTERVAL",
+        "KONTAKT_SCHEDULER_INTERVAL",
         "KONTAKT_LOG_FORMAT",
         "KONTAKT_TRACE_FILTER",
         "RUST_LOG",

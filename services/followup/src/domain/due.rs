@@ -1,0 +1,214 @@
+//! When follow-ups fall due (R-FU-1): the first at the earliest of the statutory deadline after
+//! the start (BL §95: 3 months, data in `statutory_deadlines`), the policy's interval and the
+//! decision's review date; later ones within the policy's interval of the last one held — the
+//! stricter rule wins. Due dates are calendar dates (Europe/Copenhagen); "N months after" a day
+//! is the same day N months on, or that month's last day when it has no such day (30 November
+//! + 3 months = 28 February, or 29 in a leap year).
+
+use chrono::{Months, NaiveDate};
+
+/// The rules in force for a grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// Months after the start by which the first follow-up is held (BL §95).
+    pub statutory_first_months: u32,
+    /// The policy's interval between follow-ups (Ringsted: 6); `None` when the policy states
+    /// none (Ishøj: the counsellor sets the next date at each follow-up).
+    pub policy_interval_months: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DueError {
+    /// The next date must come after the day the follow-up was held.
+    NotAfterHeld,
+    /// Later than the policy allows: the latest allowed day.
+    AfterPolicy(NaiveDate),
+    /// The policy states no interval, so the follow-up must set the next date.
+    NextDateRequired,
+    /// Beyond the calendar.
+    OutOfRange,
+}
+
+/// `day` + `months`, clamped to the month's last day.
+pub fn add_months(day: NaiveDate, months: u32) -> Result<NaiveDate, DueError> {
+    day.checked_add_months(Months::new(months))
+        .ok_or(DueError::OutOfRange)
+}
+
+/// The first follow-up's due date (R-FU-1).
+pub fn first_due(
+    start: NaiveDate,
+    rules: Rules,
+    review: Option<NaiveDate>,
+) -> Result<NaiveDate, DueError> {
+    let statutory = add_months(start, rules.statutory_first_months)?;
+    let policy = rules
+        .policy_interval_months
+        .map(|m| add_months(start, m))
+        .transpose()?;
+    Ok([Some(statutory), policy, review.filter(|r| *r >= start)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(statutory))
+}
+
+/// The next follow-up's due date after one held on `held`: the counsellor's `proposed` date,
+/// never later than the policy's interval allows; the interval's end when none is proposed.
+pub fn next_due(
+    held: NaiveDate,
+    rules: Rules,
+    proposed: Option<NaiveDate>,
+) -> Result<NaiveDate, DueError> {
+    let latest = rules
+        .policy_interval_months
+        .map(|m| add_months(held, m))
+        .transpose()?;
+    match (proposed, latest) {
+        (Some(p), _) if p <= held => Err(DueError::NotAfterHeld),
+        (Some(p), Some(latest)) if p > latest => Err(DueError::AfterPolicy(latest)),
+        (Some(p), _) => Ok(p),
+        (None, Some(latest)) => Ok(latest),
+        (None, None) => Err(DueError::NextDateRequired),
+    }
+}
+
+/// The next due date after the grant changed from `effective_from` by a decision not taken at
+/// a follow-up (e.g. the committee changed the hours): the changed measure is followed up like
+/// a new one, at the latest the statutory months after the change — never later than it was.
+pub fn after_change(
+    next: NaiveDate,
+    effective_from: NaiveDate,
+    rules: Rules,
+) -> Result<NaiveDate, DueError> {
+    Ok(next.min(add_months(effective_from, rules.statutory_first_months)?))
+}
+
+/// Where an open follow-up stands on `today` with reminders `lead_days` ahead (R-FU-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    Scheduled,
+    Due,
+    Overdue,
+}
+
+pub fn standing(due: NaiveDate, today: NaiveDate, lead_days: u32) -> Standing {
+    if today > due {
+        Standing::Overdue
+    } else if due - chrono::Days::new(u64::from(lead_days)) <= today {
+        Standing::Due
+    } else {
+        Standing::Scheduled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    /// Ishøj and Vallensbæk: no interval in the policy; the counsellor sets the next date.
+    const ISHOJ: Rules = Rules {
+        statutory_first_months: 3,
+        policy_interval_months: None,
+    };
+    /// Ringsted: at least every 6 months.
+    const RINGSTED: Rules = Rules {
+        statutory_first_months: 3,
+        policy_interval_months: Some(6),
+    };
+    /// A stricter third policy: every 2 months.
+    const STRICT: Rules = Rules {
+        statutory_first_months: 3,
+        policy_interval_months: Some(2),
+    };
+
+    #[test]
+    fn the_first_follow_up_is_at_most_three_months_after_the_start_bl_95() {
+        assert_eq!(first_due(d(2026, 12, 1), ISHOJ, None), Ok(d(2027, 3, 1)));
+        // Ringsted's 6 months is looser than the law: the law wins.
+        assert_eq!(first_due(d(2026, 12, 1), RINGSTED, None), Ok(d(2027, 3, 1)));
+        // A 2-month policy is stricter than the law: the policy wins.
+        assert_eq!(first_due(d(2026, 12, 1), STRICT, None), Ok(d(2027, 2, 1)));
+        // A review date set by the decision comes first when it is earlier.
+        assert_eq!(
+            first_due(d(2026, 12, 1), RINGSTED, Some(d(2027, 1, 15))),
+            Ok(d(2027, 1, 15))
+        );
+        assert_eq!(
+            first_due(d(2026, 12, 1), RINGSTED, Some(d(2027, 6, 1))),
+            Ok(d(2027, 3, 1))
+        );
+    }
+
+    #[test]
+    fn month_ends_and_leap_years_clamp_to_the_last_day_of_the_month() {
+        assert_eq!(first_due(d(2026, 11, 30), ISHOJ, None), Ok(d(2027, 2, 28)));
+        assert_eq!(first_due(d(2027, 11, 30), ISHOJ, None), Ok(d(2028, 2, 29)));
+        assert_eq!(first_due(d(2027, 12, 31), STRICT, None), Ok(d(2028, 2, 29)));
+        assert_eq!(
+            first_due(d(2026, 8, 31), RINGSTED, None),
+            Ok(d(2026, 11, 30))
+        );
+        // Ringsted's later follow-ups: 31 August + 6 months = 28 February.
+        assert_eq!(next_due(d(2026, 8, 31), RINGSTED, None), Ok(d(2027, 2, 28)));
+        assert_eq!(next_due(d(2027, 8, 31), RINGSTED, None), Ok(d(2028, 2, 29)));
+    }
+
+    #[test]
+    fn later_follow_ups_are_within_the_policy_interval_or_set_by_the_counsellor() {
+        assert_eq!(next_due(d(2027, 3, 1), RINGSTED, None), Ok(d(2027, 9, 1)));
+        assert_eq!(
+            next_due(d(2027, 3, 1), RINGSTED, Some(d(2027, 6, 1))),
+            Ok(d(2027, 6, 1)),
+            "earlier is always allowed"
+        );
+        assert_eq!(
+            next_due(d(2027, 3, 1), RINGSTED, Some(d(2027, 9, 2))),
+            Err(DueError::AfterPolicy(d(2027, 9, 1)))
+        );
+        assert_eq!(
+            next_due(d(2027, 3, 1), ISHOJ, None),
+            Err(DueError::NextDateRequired)
+        );
+        assert_eq!(
+            next_due(d(2027, 3, 1), ISHOJ, Some(d(2027, 12, 1))),
+            Ok(d(2027, 12, 1))
+        );
+        assert_eq!(
+            next_due(d(2027, 3, 1), STRICT, Some(d(2027, 3, 1))),
+            Err(DueError::NotAfterHeld)
+        );
+    }
+
+    #[test]
+    fn a_grant_changed_mid_interval_is_followed_up_within_three_months_of_the_change() {
+        // Ringsted, next follow-up 1 September; the hours change from 15 April: due 15 July.
+        assert_eq!(
+            after_change(d(2027, 9, 1), d(2027, 4, 15), RINGSTED),
+            Ok(d(2027, 7, 15))
+        );
+        // A change shortly before a follow-up that is already due sooner moves nothing.
+        assert_eq!(
+            after_change(d(2027, 5, 1), d(2027, 4, 15), RINGSTED),
+            Ok(d(2027, 5, 1))
+        );
+        // Changed on 30 November: due at the latest 28 February.
+        assert_eq!(
+            after_change(d(2027, 6, 1), d(2026, 11, 30), ISHOJ),
+            Ok(d(2027, 2, 28))
+        );
+    }
+
+    #[test]
+    fn a_follow_up_is_due_inside_the_lead_time_and_overdue_after_its_day() {
+        let due = d(2027, 3, 1);
+        assert_eq!(standing(due, d(2027, 2, 14), 14), Standing::Scheduled);
+        assert_eq!(standing(due, d(2027, 2, 15), 14), Standing::Due);
+        assert_eq!(standing(due, due, 14), Standing::Due);
+        assert_eq!(standing(due, d(2027, 3, 2), 14), Standing::Overdue);
+    }
+}

@@ -1,0 +1,112 @@
+//! The referral service's grant events, applied in the consumer's transaction: an approval
+//! makes the schedule and its first follow-up (R-FU-1), a change not taken at a follow-up
+//! brings the next follow-up forward if needed, an end cancels what is still open. Replays
+//! change nothing.
+
+use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
+use kontakt_proto::events::v1::Envelope;
+use kontakt_proto::referral::v1::{GrantApproved, GrantChanged, GrantEnded};
+use prost::Name as _;
+use sqlx::PgConnection;
+
+use crate::domain::due::{self, DueError, Rules};
+use crate::store::{ScheduleRow, Store};
+
+/// The event types to follow the referral service with.
+pub fn types() -> Vec<String> {
+    vec![
+        GrantApproved::full_name(),
+        GrantChanged::full_name(),
+        GrantEnded::full_name(),
+    ]
+}
+
+pub struct GrantEvents;
+
+/// `municipalities/{m}/grants/{id}` → (m, id).
+fn grant_key(name: &str) -> Result<(String, String), HandleError> {
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["municipalities", m, "grants", id] if !m.is_empty() && !id.is_empty() => {
+            Ok(((*m).to_owned(), (*id).to_owned()))
+        }
+        _ => Err(HandleError::reject(format!("not a grant name: {name:?}"))),
+    }
+}
+
+fn due_error(err: DueError) -> HandleError {
+    HandleError::reject(format!("no due date can be computed: {err:?}"))
+}
+
+pub fn rules_of(s: &ScheduleRow) -> Rules {
+    Rules {
+        statutory_first_months: u32::try_from(s.statutory_months).unwrap_or(3),
+        policy_interval_months: u32::try_from(s.interval_months).ok().filter(|m| *m > 0),
+    }
+}
+
+#[tonic::async_trait]
+impl Handler for GrantEvents {
+    async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandleError> {
+        let kind = event.r#type.as_str();
+        if kind == GrantApproved::full_name() {
+            let e: GrantApproved = payload(event)?;
+            let (m, grant) = grant_key(&e.grant)?;
+            let start = event_date(e.start_date.as_ref(), "start_date")?;
+            let statutory = Store::statutory_months(tx, start).await?.ok_or_else(|| {
+                HandleError::reject(format!("no BL §95 deadline in force on {start}"))
+            })?;
+            let schedule = ScheduleRow {
+                municipality: m.clone(),
+                grant_id: grant.clone(),
+                person: e.person.clone(),
+                counsellor: e.counsellor.clone(),
+                start_date: start,
+                expected_end_date: e.expected_end_date.as_ref().and_then(|d| d.to_naive()),
+                interval_months: e.follow_up_interval_months.max(0),
+                statutory_months: statutory,
+                state: "ACTIVE".into(),
+                end_date: None,
+                revision: 1,
+                create_time: chrono::Utc::now(),
+                update_time: chrono::Utc::now(),
+            };
+            if Store::insert_schedule(tx, &schedule).await? {
+                let review = e.review_date.as_ref().and_then(|d| d.to_naive());
+                let first =
+                    due::first_due(start, rules_of(&schedule), review).map_err(due_error)?;
+                Store::insert_follow_up(tx, &m, &grant, first, &e.counsellor).await?;
+            }
+        } else if kind == GrantChanged::full_name() {
+            let e: GrantChanged = payload(event)?;
+            let (m, grant) = grant_key(&e.grant)?;
+            let Some(schedule) = Store::lock_schedule(tx, &m, &grant).await? else {
+                return Err(HandleError::reject(format!(
+                    "{} was never approved here",
+                    e.grant
+                )));
+            };
+            Store::set_expected_end(
+                tx,
+                &m,
+                &grant,
+                e.expected_end_date.as_ref().and_then(|d| d.to_naive()),
+            )
+            .await?;
+            // A change decided at a follow-up already set the next date there.
+            if e.follow_up.is_empty()
+                && let Some(next) = Store::open_due(tx, &m, &grant).await?
+            {
+                let from = event_date(e.effective_from.as_ref(), "effective_from")?;
+                let moved =
+                    due::after_change(next, from, rules_of(&schedule)).map_err(due_error)?;
+                Store::move_open(tx, &m, &grant, moved).await?;
+            }
+        } else if kind == GrantEnded::full_name() {
+            let e: GrantEnded = payload(event)?;
+            let (m, grant) = grant_key(&e.grant)?;
+            let end = event_date(e.end_date.as_ref(), "end_date")?;
+            Store::end_schedule(tx, &m, &grant, end).await?;
+        }
+        Ok(())
+    }
+}

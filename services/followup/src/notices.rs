@@ -1,0 +1,70 @@
+//! The scheduled job that pushes FollowUpDue (a lead time before the due date) and
+//! FollowUpOverdue (after it) once per follow-up (R-FU-4). It claims rows with
+//! `FOR UPDATE SKIP LOCKED` and marks them published in the same transaction as the outbox
+//! rows, and runs under the platform scheduler's advisory lock, so two replicas never publish
+//! the same notice twice.
+
+use kontakt_platform::clock::SharedClock;
+use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_proto::followup::v1::{FollowUpDue, FollowUpOverdue};
+use sqlx::PgConnection;
+
+use crate::store::Store;
+
+/// Notices per kind and run; the rest wait for the next tick.
+const BATCH: i64 = 1_000;
+
+pub struct Notices {
+    pub clock: SharedClock,
+}
+
+fn follow_up_name(m: &str, id: &str) -> String {
+    format!("municipalities/{m}/followUps/{id}")
+}
+
+#[tonic::async_trait]
+impl kontakt_platform::schedule::Job for Notices {
+    fn name(&self) -> &'static str {
+        "followup.notices"
+    }
+
+    async fn run(&self, tx: &mut PgConnection) -> Result<usize, sqlx::Error> {
+        let today = self.clock.today();
+        let mut published = 0;
+        for f in Store::claim_notices(tx, today, false, BATCH).await? {
+            let name = follow_up_name(&f.municipality, &f.id);
+            let event = FollowUpDue {
+                follow_up: name.clone(),
+                grant: format!("municipalities/{}/grants/{}", f.municipality, f.grant_id),
+                municipality: f.municipality.clone(),
+                counsellor: f.counsellor.clone(),
+                due_date: Some(f.due_date.into()),
+            };
+            outbox::write(
+                tx,
+                crate::SCHEMA,
+                &NewEvent::new(&event, Some(f.municipality), &name),
+            )
+            .await?;
+            published += 1;
+        }
+        for f in Store::claim_notices(tx, today, true, BATCH).await? {
+            let name = follow_up_name(&f.municipality, &f.id);
+            let event = FollowUpOverdue {
+                follow_up: name.clone(),
+                grant: format!("municipalities/{}/grants/{}", f.municipality, f.grant_id),
+                municipality: f.municipality.clone(),
+                counsellor: f.counsellor.clone(),
+                due_date: Some(f.due_date.into()),
+            };
+            outbox::write(
+                tx,
+                crate::SCHEMA,
+                &NewEvent::new(&event, Some(f.municipality), &name),
+            )
+            .await?;
+            published += 1;
+        }
+        Ok(published)
+    }
+}
