@@ -17,7 +17,7 @@ use kontakt_proto::timecost::v1::{
 use tonic::Request;
 use tonic_types::FieldViolation;
 
-use super::time::{assignment_name, inside_assignment, may_register, person_name, refused};
+use super::time::{assignment_name, inside_assignment, person_name, refused};
 use super::{SCHEMA, TimeCostApi};
 use crate::domain::budget::Category;
 use crate::domain::expense::{self, Allowance, Period};
@@ -265,11 +265,8 @@ impl TimeCostApi {
             return Ok(expense_to_proto(done));
         }
         let a = self
-            .store
-            .assignment(&mut tx, &code, assignment_id)
-            .await?
-            .filter(|a| may_register(&caller.principal, a))
-            .ok_or_else(|| ApiError::not_found(&body.parent))?;
+            .registrable(&mut tx, &caller, &code, assignment_id, &body.parent)
+            .await?;
         inside_assignment(&a, new.date, "expense.expense_date")?;
         self.open_for_entries(
             &mut tx,
@@ -425,11 +422,8 @@ impl TimeCostApi {
             return Ok(expense_to_proto(done));
         }
         let a = self
-            .store
-            .assignment(&mut tx, &code, assignment_id)
-            .await?
-            .filter(|a| may_register(&caller.principal, a))
-            .ok_or_else(|| ApiError::not_found(&body.name))?;
+            .registrable(&mut tx, &caller, &code, assignment_id, &body.name)
+            .await?;
         let original = self
             .store
             .lock_expense(&mut tx, &code, assignment_id, id)
@@ -511,11 +505,8 @@ impl TimeCostApi {
             .transpose()?;
         let mut conn = self.store.begin().await?;
         let a = self
-            .store
-            .assignment(&mut conn, &code, assignment_id)
-            .await?
-            .filter(|a| may_register(&caller.principal, a))
-            .ok_or_else(|| ApiError::not_found(&body.parent))?;
+            .registrable(&mut conn, &caller, &code, assignment_id, &body.parent)
+            .await?;
         conn.commit().await?;
         let rows = self
             .store

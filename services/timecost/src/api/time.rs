@@ -75,7 +75,7 @@ fn parse_entry<'a>(
 }
 
 /// A contact person's own token: only their own assignments (R-TC-1); NOT_FOUND otherwise.
-pub(super) fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
+fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
     let only_contact_person = principal.roles.iter().all(|r| *r == Role::ContactPerson);
     !only_contact_person
         || principal.contact_person.as_deref()
@@ -205,11 +205,8 @@ impl TimeCostApi {
             return Ok(entry_to_proto(done));
         }
         let a = self
-            .store
-            .assignment(&mut tx, &code, assignment_id)
-            .await?
-            .filter(|a| may_register(&caller.principal, a))
-            .ok_or_else(|| ApiError::not_found(&body.parent))?;
+            .registrable(&mut tx, &caller, &code, assignment_id, &body.parent)
+            .await?;
         inside_assignment(&a, work_date, "time_entry.work_date")?;
         self.open_for_entries(
             &mut tx,
@@ -337,6 +334,23 @@ impl TimeCostApi {
         Ok(entry_to_proto(row))
     }
 
+    /// The assignment as the caller may register on or read it (R-TC-1): a contact person
+    /// only their own; NOT_FOUND as `name` otherwise.
+    pub(super) async fn registrable(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        caller: &Caller,
+        municipality: &str,
+        id: &str,
+        name: &str,
+    ) -> Result<AssignmentRow, ApiError> {
+        self.store
+            .assignment(conn, municipality, id)
+            .await?
+            .filter(|a| may_register(&caller.principal, a))
+            .ok_or_else(|| ApiError::not_found(name))
+    }
+
     /// Refuses entries on a day whose timesheet is submitted or approved (R-TC-4); the
     /// timesheet is held until the caller commits, so an approval cannot slip in between.
     pub(super) async fn open_for_entries(
@@ -425,11 +439,8 @@ impl TimeCostApi {
             return Ok(entry_to_proto(done));
         }
         let a = self
-            .store
-            .assignment(&mut tx, &code, assignment_id)
-            .await?
-            .filter(|a| may_register(&caller.principal, a))
-            .ok_or_else(|| ApiError::not_found(&body.name))?;
+            .registrable(&mut tx, &caller, &code, assignment_id, &body.name)
+            .await?;
         let original = self
             .store
             .lock_entry(&mut tx, &code, assignment_id, id)
@@ -532,11 +543,8 @@ impl TimeCostApi {
             .transpose()?;
         let mut conn = self.store.begin().await?;
         let a = self
-            .store
-            .assignment(&mut conn, &code, assignment_id)
-            .await?
-            .filter(|a| may_register(&caller.principal, a))
-            .ok_or_else(|| ApiError::not_found(&body.parent))?;
+            .registrable(&mut conn, &caller, &code, assignment_id, &body.parent)
+            .await?;
         conn.commit().await?;
         let rows = self
             .store
