@@ -51,3 +51,9 @@ CREATE TABLE follow_up_settings (
     due_lead_days  int NOT NULL CHECK (due_lead_days BETWEEN 0 AND 90)
 );
 INSERT INTO follow_up_settings (municipality, due_lead_days) VALUES ('*', 14);
+
+-- The reminder lead time in force for a municipality (its row, else the default row).
+CREATE FUNCTION due_lead_days(m text) RETURNS int LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT due_lead_days FROM follow_up_settings WHERE municipality = m),
+                    (SELECT due_lead_days FROM follow_up_settings WHERE municipality = '*'), 14)
+$$;

@@ -12,7 +12,6 @@ use kontakt_proto::followup::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::domain::due::{self, Standing};
-use crate::grant_events::rules_of;
 use crate::store::{FollowUpRow, ScheduleRow, Store};
 
 const GRANTS: &str = "grants";
@@ -54,8 +53,10 @@ fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
     }
 }
 
-fn schedule_to_proto(row: ScheduleRow, next: Option<&FollowUpRow>) -> Schedule {
-    let rules = rules_of(&row);
+/// `follow_ups` are the schedule's, by due date: the first is the first follow-up as it was
+/// scheduled, the open one the next.
+fn schedule_to_proto(row: ScheduleRow, follow_ups: &[FollowUpRow]) -> Schedule {
+    let next = follow_ups.iter().find(|f| f.state == "SCHEDULED");
     Schedule {
         name: format!(
             "{}/followUpSchedule",
@@ -67,9 +68,7 @@ fn schedule_to_proto(row: ScheduleRow, next: Option<&FollowUpRow>) -> Schedule {
             ScheduleState::Active
         } as i32,
         start_date: Some(row.start_date.into()),
-        first_due_date: due::add_months(row.start_date, rules.statutory_first_months)
-            .ok()
-            .map(Into::into),
+        first_due_date: follow_ups.first().map(|f| f.due_date.into()),
         interval_months: row.interval_months,
         next_follow_up: next
             .map(|f| format!("municipalities/{}/followUps/{}", f.municipality, f.id))
@@ -111,13 +110,7 @@ impl FollowUpApi {
                 &row.person,
             )])
             .await?;
-        let next = follow_ups.iter().find(|f| f.state == "SCHEDULED");
-        let mut schedule = schedule_to_proto(row.clone(), next);
-        // The first due date as actually scheduled (it may be earlier than BL §95's).
-        if let Some(first) = follow_ups.first() {
-            schedule.first_due_date = Some(first.due_date.into());
-        }
-        Ok(schedule)
+        Ok(schedule_to_proto(row, &follow_ups))
     }
 
     async fn list_follow_ups(

@@ -46,8 +46,7 @@ const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, star
 
 /// A follow-up with its schedule's child and its municipality's lead time (alias `f`).
 const FOLLOW_UP_SELECT: &str = "SELECT f.municipality, f.id, f.grant_id, f.due_date, f.state, f.counsellor, f.revision, f.create_time, f.update_time, s.person,
-        coalesce((SELECT due_lead_days FROM follow_up_settings WHERE municipality = f.municipality),
-                 (SELECT due_lead_days FROM follow_up_settings WHERE municipality = '*'), 14) AS lead_days
+        due_lead_days(f.municipality) AS lead_days
    FROM follow_ups f JOIN schedules s ON s.municipality = f.municipality AND s.grant_id = f.grant_id";
 
 impl Store {
@@ -248,13 +247,10 @@ impl Store {
 
     /// The municipality's reminder lead time in days.
     pub async fn lead_days(&self, municipality: &str) -> Result<i32, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT coalesce((SELECT due_lead_days FROM follow_up_settings WHERE municipality = $1),
-                             (SELECT due_lead_days FROM follow_up_settings WHERE municipality = '*'), 14)",
-        )
-        .bind(municipality)
-        .fetch_one(&self.pool)
-        .await
+        sqlx::query_scalar("SELECT due_lead_days($1)")
+            .bind(municipality)
+            .fetch_one(&self.pool)
+            .await
     }
 
     /// Open follow-ups due on or before `last`, earliest first, after the cursor.
@@ -297,8 +293,7 @@ impl Store {
         } else {
             (
                 "due_published",
-                "f.due_date - coalesce((SELECT due_lead_days FROM follow_up_settings WHERE municipality = f.municipality),
-                                       (SELECT due_lead_days FROM follow_up_settings WHERE municipality = '*'), 14) <= $1",
+                "f.due_date - due_lead_days(f.municipality) <= $1",
             )
         };
         let claimed: Vec<FollowUpRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -3,12 +3,12 @@
 //! flagged — never silently accepted — above it. Corrections are reversals, as for time.
 
 use chrono::NaiveDate;
+use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, day, scoped, scoped_parent, valid_id};
-use kontakt_platform::{ApiError, pagination};
-use kontakt_proto::common::v1::{DateRange, Money};
+use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
     AllowanceUse, CreateMileageRateRequest, Expense, ExpenseKind, ExpenseRegistered,
     ListExpensesRequest, ListExpensesResponse, ListMileageRatesRequest, ListMileageRatesResponse,
@@ -17,6 +17,7 @@ use kontakt_proto::timecost::v1::{
 use tonic::Request;
 use tonic_types::FieldViolation;
 
+use super::frames::money;
 use super::time::{assignment_name, inside_assignment, person_name, refused};
 use super::{SCHEMA, TimeCostApi};
 use crate::domain::budget::Category;
@@ -51,10 +52,6 @@ fn kind_of(code: &str) -> ExpenseKind {
         "INTERPRETER" => ExpenseKind::Interpreter,
         _ => ExpenseKind::Unspecified,
     }
-}
-
-fn money(ore: i64) -> Option<Money> {
-    Some(Money { ore })
 }
 
 fn allowance_use(row: &ExpenseRow) -> AllowanceUse {
@@ -496,38 +493,23 @@ impl TimeCostApi {
     ) -> Result<ListExpensesResponse, ApiError> {
         let caller = Caller::of(&request, "expense registration")?;
         let body = request.into_inner();
-        let (m, assignment_id) = scoped(&caller.principal, &body.parent, ASSIGNMENTS, "parent")?;
-        let code = m.to_string();
-        let page_size = pagination::page_size(body.page_size)?;
-        let scope = format!("expenses?{}", body.parent);
-        let after = pagination::decode_token(&scope, &body.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
-        let mut conn = self.store.begin().await?;
-        let a = self
-            .registrable(&mut conn, &caller, &code, assignment_id, &body.parent)
-            .await?;
-        conn.commit().await?;
-        let rows = self
-            .store
-            .list_expenses(
-                &code,
-                assignment_id,
-                after.as_ref().map(|(t, id)| (*t, id.as_str())),
-                page_size + 1,
+        let page = self
+            .open_page(
+                &caller,
+                "expenses",
+                &body.parent,
+                body.page_size,
+                &body.page_token,
             )
             .await?;
-        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            pagination::time_key(r.create_time, &r.id)
-        });
-        self.audit
-            .record(vec![caller.entry(
-                "ListExpenses",
-                Action::Read,
-                &body.parent,
-                m,
-                &a.person,
-            )])
+        let rows = self
+            .store
+            .list_expenses(&page.code, page.assignment_id, page.after(), page.limit())
+            .await?;
+        let (rows, next_page_token) = self
+            .close_page(&caller, "ListExpenses", &page, rows, |r| {
+                (r.create_time, &r.id)
+            })
             .await?;
         Ok(ListExpensesResponse {
             expenses: rows.into_iter().map(expense_to_proto).collect(),

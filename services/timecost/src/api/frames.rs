@@ -50,9 +50,19 @@ fn frame_to_proto(row: FrameRow, shares: &[ShareRow]) -> Frame {
     }
 }
 
-pub(super) fn share_to_proto(s: &ShareRow) -> MunicipalityShare {
+fn share_to_proto(s: &ShareRow) -> MunicipalityShare {
+    share(
+        &s.municipality,
+        Share {
+            numerator: s.numerator,
+            denominator: s.denominator,
+        },
+    )
+}
+
+pub(super) fn share(municipality: &str, s: Share) -> MunicipalityShare {
     MunicipalityShare {
-        municipality: s.municipality.clone(),
+        municipality: municipality.to_owned(),
         numerator: s.numerator,
         denominator: s.denominator,
     }
@@ -429,11 +439,7 @@ impl TimeCostApi {
                 .municipalities
                 .into_iter()
                 .map(|m| MunicipalityBudget {
-                    share: Some(MunicipalityShare {
-                        municipality: m.municipality.clone(),
-                        numerator: m.share.numerator,
-                        denominator: m.share.denominator,
-                    }),
+                    share: Some(share(&m.municipality, m.share)),
                     municipality: m.municipality,
                     expected: money(m.expected_ore),
                     spent: money(m.spent_ore),

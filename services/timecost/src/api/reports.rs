@@ -17,9 +17,9 @@ use tokio_stream::Stream;
 use tonic::{Request, Status};
 
 use super::TimeCostApi;
-use super::frames::{FRAMES, FrameYear, category_spend, money, month_spend};
+use super::frames::{FRAMES, FrameYear, category_spend, money, month_spend, share};
+use super::time::person_name;
 use crate::domain::budget::{self, Inputs};
-use crate::domain::frame::Share;
 use crate::domain::pricing::{self, Basis};
 
 pub type CsvStream = Pin<Box<dyn Stream<Item = Result<CsvChunk, Status>> + Send>>;
@@ -94,10 +94,6 @@ fn export_period(period: Option<&DateRange>) -> Result<(NaiveDate, NaiveDate), A
         return Err(ApiError::invalid("period", "at most 366 days"));
     }
     Ok((start, end))
-}
-
-fn person(unit: &str, id: &str) -> String {
-    resource::contact_person_name(unit, id)
 }
 
 impl TimeCostApi {
@@ -224,8 +220,8 @@ impl TimeCostApi {
                 let _ = write!(
                     line,
                     "{},{}/timesheets/{},{},{},{},{},{},{},{},{}",
-                    person(&r.unit, &r.contact_person_id),
-                    person(&r.unit, &r.contact_person_id),
+                    person_name(&r.unit, &r.contact_person_id),
+                    person_name(&r.unit, &r.contact_person_id),
                     r.timesheet_id,
                     r.period_start,
                     r.period_end,
@@ -266,7 +262,7 @@ impl TimeCostApi {
                     r.provider_id,
                     r.month.format("%Y-%m"),
                     r.assignment_id,
-                    person(&r.unit, &r.contact_person_id),
+                    person_name(&r.unit, &r.contact_person_id),
                     kroner(r.agreed_hourly_ore),
                     r.minutes,
                     hours(r.minutes),
@@ -279,14 +275,6 @@ impl TimeCostApi {
             "provider,month,assignment,contact_person,hourly_price_dkk,minutes,hours,amount_dkk",
             lines,
         ))
-    }
-}
-
-fn share(municipality: &str, s: Share) -> kontakt_proto::timecost::v1::MunicipalityShare {
-    kontakt_proto::timecost::v1::MunicipalityShare {
-        municipality: municipality.to_owned(),
-        numerator: s.numerator,
-        denominator: s.denominator,
     }
 }
 
