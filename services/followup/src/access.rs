@@ -11,7 +11,25 @@ pub static ACCESS: AccessTable = AccessTable {
         ("GetSchedule", READERS),
         ("ListFollowUps", READERS),
         ("ListDueFollowUps", READERS),
+        ("GetFollowUp", READERS),
+        // The counsellor records the follow-up (R-FU-3); its outcome changes the grant.
+        ("CompleteFollowUp", &[Role::Counsellor]),
+        (
+            "GetFollowUpSettings",
+            &[
+                Role::Counsellor,
+                Role::Coordinator,
+                Role::CaseSystem,
+                Role::Admin,
+            ],
+        ),
+        ("UpdateFollowUpSettings", &[Role::Admin]),
+        // The frame's yearly evaluation is prepared by coordination and finance (R-FU-5).
+        ("ListFrameEvaluations", FRAME_PEOPLE),
+        ("CompleteFrameEvaluation", FRAME_PEOPLE),
     ],
 };
+
+const FRAME_PEOPLE: &[Role] = &[Role::Coordinator, Role::Finance, Role::Admin];
 
 const READERS: &[Role] = &[Role::Counsellor, Role::Coordinator, Role::CaseSystem];

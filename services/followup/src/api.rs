@@ -5,28 +5,45 @@ use chrono::{Days, NaiveDate};
 use kontakt_platform::audit::{Action, AuditLog, Caller};
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::error::answer;
-use kontakt_platform::resource::{day, etag, scoped, scoped_parent};
+use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_platform::resource::{check_etag, day, etag, parse_top_level, scoped, scoped_parent};
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::followup::v1::follow_up_service_server::FollowUpService;
 use kontakt_proto::followup::v1::*;
+use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::domain::due::{self, Standing};
-use crate::store::{FollowUpRow, ScheduleRow, Store};
+use crate::domain::record::{self, Context, RecordError};
+use crate::frame_evaluations::{EvaluationDone, EvaluationRow, FrameStore, evaluation_name};
+use crate::grant_events::rules_of;
+use crate::store::{Completion, FollowUpRow, ScheduleRow, Store};
 
 const GRANTS: &str = "grants";
 
 pub struct FollowUpApi {
     pub store: Store,
+    pub frames: FrameStore,
     pub clock: SharedClock,
     pub audit: AuditLog,
 }
+
+const FOLLOW_UPS: &str = "followUps";
+const SETTINGS: &str = "followUpSettings";
+const MAX_TEXT: usize = 4000;
 
 fn grant_name(m: &str, id: &str) -> String {
     format!("municipalities/{m}/{GRANTS}/{id}")
 }
 
 fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
+    // A completed follow-up's record holds what was recorded; a stored record that cannot be
+    // decoded is shown without it rather than hiding the follow-up.
+    let recorded = row
+        .record
+        .as_deref()
+        .and_then(|r| FollowUp::decode(r).ok())
+        .unwrap_or_default();
     let state = match row.state.as_str() {
         "COMPLETED" => FollowUpState::Completed,
         "CANCELLED" => FollowUpState::Cancelled,
@@ -49,7 +66,8 @@ fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
         update_time: Some(kontakt_proto::timestamp(row.update_time)),
         etag: etag(row.revision),
-        ..FollowUp::default()
+        completed_by: row.completed_by.unwrap_or_default(),
+        ..recorded
     }
 }
 
@@ -216,6 +234,383 @@ impl FollowUpApi {
     }
 }
 
+fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation {
+    let state = if row.state == "COMPLETED" {
+        FrameEvaluationState::Completed
+    } else {
+        match due::standing(
+            row.due_date,
+            today,
+            u32::try_from(row.lead_days).unwrap_or(0),
+        ) {
+            Standing::Scheduled => FrameEvaluationState::Scheduled,
+            Standing::Due => FrameEvaluationState::Due,
+            Standing::Overdue => FrameEvaluationState::Overdue,
+        }
+    };
+    let name = evaluation_name(&row.frame_id, row.year);
+    FrameEvaluation {
+        dataset: name.clone(),
+        name,
+        year: row.year,
+        due_date: Some(row.due_date.into()),
+        state: state as i32,
+        committee: row.committee,
+        summary: row.summary,
+        completed_date: row.completed_date.map(Into::into),
+        create_time: Some(kontakt_proto::timestamp(row.create_time)),
+        update_time: Some(kontakt_proto::timestamp(row.update_time)),
+        etag: etag(row.revision),
+        municipalities: row.municipalities,
+        completed_by: row.completed_by,
+    }
+}
+
+fn text_ok(text: &str, max: usize) -> bool {
+    text.chars().count() <= max && !text.chars().any(|c| c.is_control() && c != '\n')
+}
+
+impl FollowUpApi {
+    async fn get_follow_up(
+        &self,
+        request: Request<GetFollowUpRequest>,
+    ) -> Result<FollowUp, ApiError> {
+        let caller = Caller::of(&request, "follow-up")?;
+        let name = &request.get_ref().name;
+        let (m, id) = scoped(&caller.principal, name, FOLLOW_UPS, "name")?;
+        let row = self
+            .store
+            .follow_up(&m.to_string(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        self.audit
+            .record(vec![caller.entry(
+                "GetFollowUp",
+                Action::Read,
+                name,
+                m,
+                &row.person,
+            )])
+            .await?;
+        Ok(follow_up_to_proto(row, self.clock.today()))
+    }
+
+    /// Records a held follow-up (R-FU-2, R-FU-3) with its next follow-up, and publishes
+    /// FollowUpCompleted in the same transaction; the referral service acts on the outcome.
+    async fn complete_follow_up(
+        &self,
+        request: Request<CompleteFollowUpRequest>,
+    ) -> Result<FollowUp, ApiError> {
+        let caller = Caller::of(&request, "follow-up")?;
+        let input = request
+            .into_inner()
+            .follow_up
+            .ok_or_else(|| ApiError::invalid("follow_up", "required"))?;
+        let (m, id) = scoped(&caller.principal, &input.name, FOLLOW_UPS, "follow_up.name")?;
+        let code = m.to_string();
+        let today = self.clock.today();
+        let mut tx = self.store.begin().await?;
+        let row = Store::lock_follow_up(&mut tx, &code, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&input.name))?;
+        let schedule = Store::lock_schedule(&mut tx, &code, &row.grant_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(std::io::Error::other("a follow-up without its schedule"))
+            })?;
+        let held = record::check(
+            &input,
+            &Context {
+                today,
+                municipality: &code,
+                start_date: schedule.start_date,
+                rules: rules_of(&schedule),
+                coordinator_required: schedule.coordinator_required,
+            },
+        )
+        .map_err(|err| match err {
+            RecordError::Fields(wrong) => ApiError::InvalidArgument(wrong),
+            RecordError::Rules(violations) => ApiError::FailedPrecondition {
+                reason: "RULES_NOT_MET",
+                message: format!(
+                    "the follow-up cannot be recorded so: {}",
+                    violations
+                        .iter()
+                        .map(|v| format!("{} {}", v.rule, v.subject))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                violations,
+            },
+        })?;
+        let encoded = held.record.encode_to_vec();
+        match row.state.as_str() {
+            // A retry of the same record answers with the follow-up as it is.
+            "COMPLETED" if row.record.as_deref() == Some(encoded.as_slice()) => {
+                tx.commit().await?;
+                return Ok(follow_up_to_proto(row, today));
+            }
+            "COMPLETED" => {
+                return Err(ApiError::FailedPrecondition {
+                    reason: "FOLLOW_UP_COMPLETED",
+                    message: format!(
+                        "the follow-up was already recorded as held on {}; the next one is the grant's open follow-up",
+                        row.completed_date
+                            .map(|d| d.to_string())
+                            .unwrap_or_default()
+                    ),
+                    violations: Vec::new(),
+                });
+            }
+            "CANCELLED" => {
+                return Err(ApiError::FailedPrecondition {
+                    reason: "FOLLOW_UP_CANCELLED",
+                    message: "the follow-up was cancelled because the grant ended".into(),
+                    violations: Vec::new(),
+                });
+            }
+            _ => {}
+        }
+        check_etag(&input.etag, row.revision)?;
+        let outcome = held
+            .outcome
+            .as_str_name()
+            .trim_start_matches("FOLLOW_UP_OUTCOME_");
+        Store::complete_follow_up(
+            &mut tx,
+            &code,
+            id,
+            &Completion {
+                outcome,
+                completed_date: held.completed_date,
+                completed_by: &caller.principal.subject,
+                record: &encoded,
+            },
+        )
+        .await?;
+        if let Some(next) = held.next_due {
+            Store::insert_follow_up(&mut tx, &code, &row.grant_id, next, &schedule.counsellor)
+                .await?;
+        }
+        let name = format!("municipalities/{code}/{FOLLOW_UPS}/{id}");
+        let completed = FollowUpCompleted {
+            follow_up: name.clone(),
+            grant: grant_name(&code, &row.grant_id),
+            assignment: String::new(),
+            municipality: code.clone(),
+            outcome: held.outcome as i32,
+            adjusted_minutes_per_week: held.record.adjusted_minutes_per_week,
+            completed_date: held.record.completed_date,
+            next_due_date: held.record.next_due_date,
+            counsellor: schedule.counsellor.clone(),
+            approval_level: held.record.approval_level,
+            justification: held.record.justification.clone(),
+            outcome_effective_date: held.record.outcome_effective_date,
+            completed_by: caller.principal.subject.clone(),
+        };
+        outbox::write(
+            &mut tx,
+            crate::SCHEMA,
+            &NewEvent::new(&completed, Some(code.clone()), &name),
+        )
+        .await?;
+        caller
+            .wrote(
+                &mut tx,
+                "CompleteFollowUp",
+                Action::Update,
+                &name,
+                m,
+                &schedule.person,
+            )
+            .await?;
+        let saved = Store::lock_follow_up(&mut tx, &code, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&name))?;
+        tx.commit().await?;
+        Ok(follow_up_to_proto(saved, today))
+    }
+
+    async fn get_follow_up_settings(
+        &self,
+        request: Request<GetFollowUpSettingsRequest>,
+    ) -> Result<FollowUpSettings, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let name = &request.get_ref().name;
+        let m = settings_owner(principal, name, "name")?;
+        self.settings(&m.to_string()).await
+    }
+
+    async fn settings(&self, code: &str) -> Result<FollowUpSettings, ApiError> {
+        let (days, is_default, revision) = self.store.settings(code).await?;
+        Ok(FollowUpSettings {
+            name: format!("municipalities/{code}/{SETTINGS}"),
+            due_lead_days: days,
+            is_default,
+            etag: etag(revision),
+        })
+    }
+
+    async fn update_follow_up_settings(
+        &self,
+        request: Request<UpdateFollowUpSettingsRequest>,
+    ) -> Result<FollowUpSettings, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?.clone();
+        let input = request
+            .into_inner()
+            .settings
+            .ok_or_else(|| ApiError::invalid("settings", "required"))?;
+        let m = settings_owner(&principal, &input.name, "settings.name")?;
+        if !(0..=90).contains(&input.due_lead_days) {
+            return Err(ApiError::invalid(
+                "settings.due_lead_days",
+                "0 to 90 days before the due date",
+            ));
+        }
+        let code = m.to_string();
+        let (_, _, revision) = self.store.settings(&code).await?;
+        check_etag(&input.etag, revision)?;
+        let expected = (!input.etag.is_empty()).then_some(revision);
+        if !self
+            .store
+            .set_lead_days(&code, input.due_lead_days, expected)
+            .await?
+        {
+            return Err(ApiError::Aborted {
+                reason: "ETAG_MISMATCH",
+                message: "the settings changed since they were read; read them again".into(),
+            });
+        }
+        self.settings(&code).await
+    }
+
+    /// The frame, if the caller acts for one of its municipalities (NOT_FOUND otherwise, so
+    /// existence does not leak).
+    async fn visible_frame(
+        &self,
+        principal: &kontakt_platform::auth::Principal,
+        id: &str,
+        name: &str,
+    ) -> Result<crate::frame_evaluations::FrameRow, ApiError> {
+        self.frames
+            .frame(id)
+            .await?
+            .filter(|f| {
+                f.municipalities
+                    .iter()
+                    .filter_map(|m| kontakt_platform::auth::MunicipalityCode::parse(m))
+                    .any(|m| principal.serves(m))
+            })
+            .ok_or_else(|| ApiError::not_found(name))
+    }
+
+    async fn list_frame_evaluations(
+        &self,
+        request: Request<ListFrameEvaluationsRequest>,
+    ) -> Result<ListFrameEvaluationsResponse, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let parent = &request.get_ref().parent;
+        let id = parse_top_level(parent, "frames", "parent")?;
+        self.visible_frame(principal, id, parent).await?;
+        let today = self.clock.today();
+        Ok(ListFrameEvaluationsResponse {
+            frame_evaluations: self
+                .frames
+                .evaluations(id)
+                .await?
+                .into_iter()
+                .map(|r| evaluation_to_proto(r, today))
+                .collect(),
+        })
+    }
+
+    async fn complete_frame_evaluation(
+        &self,
+        request: Request<CompleteFrameEvaluationRequest>,
+    ) -> Result<FrameEvaluation, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?.clone();
+        let input = request.into_inner();
+        let (frame, year) = input
+            .name
+            .strip_prefix("frames/")
+            .and_then(|rest| rest.split_once("/evaluations/"))
+            .and_then(|(f, y)| Some((f, y.parse::<i32>().ok()?)))
+            .filter(|(f, _)| kontakt_platform::resource::valid_id(f))
+            .ok_or_else(|| {
+                ApiError::invalid("name", "must be `frames/{frame}/evaluations/{year}`")
+            })?;
+        let committee = input.committee.trim();
+        if committee.is_empty() || !text_ok(&input.committee, 200) {
+            return Err(ApiError::invalid("committee", "1 to 200 characters"));
+        }
+        let summary = input.summary.trim();
+        if summary.is_empty() || !text_ok(&input.summary, MAX_TEXT) {
+            return Err(ApiError::invalid("summary", "1 to 4000 characters"));
+        }
+        let today = self.clock.today();
+        let completed = day(input.completed_date.as_ref(), "completed_date")?.ok_or_else(|| {
+            ApiError::invalid("completed_date", "the day it was completed is required")
+        })?;
+        if completed > today {
+            return Err(ApiError::invalid(
+                "completed_date",
+                format!("not in the future (today is {today})"),
+            ));
+        }
+        self.visible_frame(&principal, frame, &input.name).await?;
+        let mut tx = self.store.begin().await?;
+        let row = FrameStore::lock_evaluation(&mut tx, frame, year)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&input.name))?;
+        if row.state == "COMPLETED" {
+            // The same conclusion again is a retry; anything else would rewrite history.
+            return if row.summary == summary
+                && row.committee == committee
+                && row.completed_date == Some(completed)
+            {
+                tx.commit().await?;
+                Ok(evaluation_to_proto(row, today))
+            } else {
+                Err(ApiError::FailedPrecondition {
+                    reason: "EVALUATION_COMPLETED",
+                    message: format!("the {year} evaluation was already completed"),
+                    violations: Vec::new(),
+                })
+            };
+        }
+        check_etag(&input.etag, row.revision)?;
+        FrameStore::complete_evaluation(
+            &mut tx,
+            frame,
+            year,
+            &EvaluationDone {
+                committee,
+                summary,
+                completed_date: completed,
+                completed_by: &principal.subject,
+            },
+        )
+        .await?;
+        let saved = FrameStore::lock_evaluation(&mut tx, frame, year)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&input.name))?;
+        tx.commit().await?;
+        Ok(evaluation_to_proto(saved, today))
+    }
+}
+
+/// `municipalities/{code}/followUpSettings` for a municipality the caller acts for.
+fn settings_owner(
+    principal: &kontakt_platform::auth::Principal,
+    name: &str,
+    field: &str,
+) -> Result<kontakt_platform::auth::MunicipalityCode, ApiError> {
+    let parent = name.strip_suffix(&format!("/{SETTINGS}")).ok_or_else(|| {
+        ApiError::invalid(field, "must be `municipalities/{code}/followUpSettings`")
+    })?;
+    scoped_parent(principal, parent)
+}
+
 #[tonic::async_trait]
 impl FollowUpService for FollowUpApi {
     async fn get_schedule(
@@ -237,5 +632,47 @@ impl FollowUpService for FollowUpApi {
         request: Request<ListDueFollowUpsRequest>,
     ) -> Result<Response<ListDueFollowUpsResponse>, Status> {
         answer(self.list_due_follow_ups(request).await)
+    }
+
+    async fn get_follow_up(
+        &self,
+        request: Request<GetFollowUpRequest>,
+    ) -> Result<Response<FollowUp>, Status> {
+        answer(self.get_follow_up(request).await)
+    }
+
+    async fn complete_follow_up(
+        &self,
+        request: Request<CompleteFollowUpRequest>,
+    ) -> Result<Response<FollowUp>, Status> {
+        answer(self.complete_follow_up(request).await)
+    }
+
+    async fn get_follow_up_settings(
+        &self,
+        request: Request<GetFollowUpSettingsRequest>,
+    ) -> Result<Response<FollowUpSettings>, Status> {
+        answer(self.get_follow_up_settings(request).await)
+    }
+
+    async fn update_follow_up_settings(
+        &self,
+        request: Request<UpdateFollowUpSettingsRequest>,
+    ) -> Result<Response<FollowUpSettings>, Status> {
+        answer(self.update_follow_up_settings(request).await)
+    }
+
+    async fn list_frame_evaluations(
+        &self,
+        request: Request<ListFrameEvaluationsRequest>,
+    ) -> Result<Response<ListFrameEvaluationsResponse>, Status> {
+        answer(self.list_frame_evaluations(request).await)
+    }
+
+    async fn complete_frame_evaluation(
+        &self,
+        request: Request<CompleteFrameEvaluationRequest>,
+    ) -> Result<Response<FrameEvaluation>, Status> {
+        answer(self.complete_frame_evaluation(request).await)
     }
 }

@@ -66,6 +66,7 @@ impl Handler for GrantEvents {
                 statutory_months: statutory,
                 state: "ACTIVE".into(),
                 end_date: None,
+                coordinator_required: e.follow_up_coordinator_required,
                 revision: 1,
                 create_time: chrono::Utc::now(),
                 update_time: chrono::Utc::now(),

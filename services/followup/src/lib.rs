@@ -7,6 +7,7 @@
 pub mod access;
 mod api;
 pub mod domain;
+pub mod frame_evaluations;
 pub mod grant_events;
 mod notices;
 mod store;
@@ -45,8 +46,14 @@ pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Ro
         settings.scheduler_interval,
         notices(clock.clone()),
     );
+    schedule::every(
+        pool.clone(),
+        settings.scheduler_interval,
+        frame_notices(clock.clone()),
+    );
     let api = api::FollowUpApi {
         audit: AuditLog::start(pool.clone()),
+        frames: frame_evaluations::FrameStore { pool: pool.clone() },
         store: store::Store::new(pool),
         clock,
     };
@@ -66,4 +73,16 @@ pub fn notices(clock: SharedClock) -> Arc<dyn Job> {
 /// Applies the referral service's grant events (subscribe it to [`grant_events::types`]).
 pub fn grant_events() -> Arc<dyn kontakt_platform::consumer::Handler> {
     Arc::new(grant_events::GrantEvents)
+}
+
+/// The job scheduling each frame's yearly evaluation and publishing FrameEvaluationDue and
+/// FrameEvaluationOverdue (R-FU-5).
+pub fn frame_notices(clock: SharedClock) -> Arc<dyn Job> {
+    Arc::new(frame_evaluations::Notices { clock })
+}
+
+/// Applies the time & cost service's FrameCreated (subscribe it to
+/// [`frame_evaluations::types`]).
+pub fn frame_events(clock: SharedClock) -> Arc<dyn kontakt_platform::consumer::Handler> {
+    Arc::new(frame_evaluations::FrameEvents { clock })
 }

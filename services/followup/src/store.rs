@@ -20,6 +20,7 @@ pub struct ScheduleRow {
     pub statutory_months: i32,
     pub state: String,
     pub end_date: Option<NaiveDate>,
+    pub coordinator_required: bool,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
@@ -33,6 +34,10 @@ pub struct FollowUpRow {
     pub due_date: NaiveDate,
     pub state: String,
     pub counsellor: String,
+    pub completed_date: Option<NaiveDate>,
+    pub completed_by: Option<String>,
+    /// The encoded record of a completed follow-up (its input fields).
+    pub record: Option<Vec<u8>>,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
@@ -42,10 +47,11 @@ pub struct FollowUpRow {
     pub lead_days: i32,
 }
 
-const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, expected_end_date, interval_months, statutory_months, state, end_date, revision, create_time, update_time";
+const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, expected_end_date, interval_months, statutory_months, state, end_date, coordinator_required, revision, create_time, update_time";
 
 /// A follow-up with its schedule's child and its municipality's lead time (alias `f`).
-const FOLLOW_UP_SELECT: &str = "SELECT f.municipality, f.id, f.grant_id, f.due_date, f.state, f.counsellor, f.revision, f.create_time, f.update_time, s.person,
+const FOLLOW_UP_SELECT: &str = "SELECT f.municipality, f.id, f.grant_id, f.due_date, f.state, f.counsellor,
+        f.completed_date, f.completed_by, f.record, f.revision, f.create_time, f.update_time, s.person,
         due_lead_days(f.municipality) AS lead_days
    FROM follow_ups f JOIN schedules s ON s.municipality = f.municipality AND s.grant_id = f.grant_id";
 
@@ -79,8 +85,8 @@ impl Store {
         let done = sqlx::query(
             "INSERT INTO schedules
                     (municipality, grant_id, person, counsellor, start_date, expected_end_date,
-                     interval_months, statutory_months, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE') ON CONFLICT DO NOTHING",
+                     interval_months, statutory_months, state, coordinator_required)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', $9) ON CONFLICT DO NOTHING",
         )
         .bind(&s.municipality)
         .bind(&s.grant_id)
@@ -90,30 +96,33 @@ impl Store {
         .bind(s.expected_end_date)
         .bind(s.interval_months)
         .bind(s.statutory_months)
+        .bind(s.coordinator_required)
         .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
+    /// A grant's next follow-up; returns its id.
     pub async fn insert_follow_up(
         conn: &mut PgConnection,
         municipality: &str,
         grant: &str,
         due: NaiveDate,
         counsellor: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<String, sqlx::Error> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
         sqlx::query(
             "INSERT INTO follow_ups (municipality, id, grant_id, due_date, state, counsellor)
              VALUES ($1, $2, $3, $4, 'SCHEDULED', $5)",
         )
         .bind(municipality)
-        .bind(uuid::Uuid::now_v7().simple().to_string())
+        .bind(&id)
         .bind(grant)
         .bind(due)
         .bind(counsellor)
         .execute(conn)
         .await?;
-        Ok(())
+        Ok(id)
     }
 
     /// The schedule, locked for the event that changes it.
@@ -320,4 +329,104 @@ impl Store {
         .await?;
         Ok(claimed)
     }
+
+    pub async fn follow_up(
+        &self,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<FollowUpRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{FOLLOW_UP_SELECT} WHERE f.municipality = $1 AND f.id = $2"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// The follow-up, locked for recording it.
+    pub async fn lock_follow_up(
+        conn: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<FollowUpRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{FOLLOW_UP_SELECT} WHERE f.municipality = $1 AND f.id = $2 FOR UPDATE OF f"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+    }
+
+    pub async fn complete_follow_up(
+        conn: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+        done: &Completion<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE follow_ups
+                SET state = 'COMPLETED', outcome = $3, completed_date = $4, completed_by = $5,
+                    record = $6, revision = revision + 1, update_time = now()
+              WHERE municipality = $1 AND id = $2",
+        )
+        .bind(municipality)
+        .bind(id)
+        .bind(done.outcome)
+        .bind(done.completed_date)
+        .bind(done.completed_by)
+        .bind(done.record)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// A municipality's reminder lead time: (days, whether it is the default, revision).
+    pub async fn settings(&self, municipality: &str) -> Result<(i32, bool, i64), sqlx::Error> {
+        let own: Option<(i32, i64)> = sqlx::query_as(
+            "SELECT due_lead_days, revision FROM follow_up_settings WHERE municipality = $1",
+        )
+        .bind(municipality)
+        .fetch_optional(&self.pool)
+        .await?;
+        match own {
+            Some((days, revision)) => Ok((days, false, revision)),
+            None => Ok((self.lead_days(municipality).await?, true, 0)),
+        }
+    }
+
+    /// Sets a municipality's lead time if its revision is still `revision` (0 = none yet);
+    /// `false` when another change came first. Reminders not yet sent follow the new time.
+    pub async fn set_lead_days(
+        &self,
+        municipality: &str,
+        days: i32,
+        revision: Option<i64>,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO follow_up_settings (municipality, due_lead_days) VALUES ($1, $2)
+             ON CONFLICT (municipality) DO UPDATE
+                SET due_lead_days = $2, revision = follow_up_settings.revision + 1
+              WHERE $3::bigint IS NULL OR follow_up_settings.revision = $3",
+        )
+        .bind(municipality)
+        .bind(days)
+        .bind(revision)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// What a held follow-up records.
+pub struct Completion<'a> {
+    pub outcome: &'a str,
+    pub completed_date: NaiveDate,
+    pub completed_by: &'a str,
+    pub record: &'a [u8],
 }

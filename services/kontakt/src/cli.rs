@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use kontakt_platform::auth::dev_key::DevKey;
 use kontakt_platform::auth::service_token::ServiceToken;
 use kontakt_platform::auth::{Claims, MunicipalityCode, Role, Verifier};
-use kontakt_platform::clock::SystemClock;
+use kontakt_platform::clock::{SharedClock, SystemClock};
 use kontakt_platform::config::{AuthSettings, DatabaseSettings, ServerSettings, TelemetrySettings};
 use kontakt_platform::cpr_vault::{CprKeySettings, CprVault};
 use kontakt_platform::server::{ServeOptions, serve};
@@ -315,10 +315,11 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(peers = ?args.peers, "peer services");
 
     let pool = args.service.pool(options, &args.database);
+    let clock: SharedClock = Arc::new(SystemClock);
     let routes = args
         .service
-        .routes(pool.clone(), Arc::new(SystemClock), cpr, &args.server)?;
-    let consumers = args.service.consumers(&pool, &args.peers.peers())?;
+        .routes(pool.clone(), clock.clone(), cpr, &args.server)?;
+    let consumers = args.service.consumers(&pool, clock, &args.peers.peers())?;
     serve(
         *def,
         routes,

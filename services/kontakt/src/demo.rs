@@ -185,6 +185,8 @@ struct DemoPolicy {
     #[serde(default)]
     follow_up_interval_months: i32,
     #[serde(default)]
+    follow_up_coordinator_required: bool,
+    #[serde(default)]
     activity_money_cap_per_quarter_ore: Option<i64>,
     #[serde(default)]
     own_consent_age_years: i32,
@@ -235,6 +237,7 @@ fn policy_requests() -> anyhow::Result<Vec<CreatePolicyRequest>> {
                     plan_required: p.plan_required,
                     network_statement_required: p.network_statement_required,
                     follow_up_interval_months: p.follow_up_interval_months,
+                    follow_up_coordinator_required: p.follow_up_coordinator_required,
                     activity_money_cap_per_quarter: p
                         .activity_money_cap_per_quarter_ore
                         .map(|ore| Money { ore }),

@@ -88,8 +88,14 @@ impl Service {
 
     /// The event feeds the service follows (DOMAIN.md §8). Matching follows the referral
     /// service's grant events; time & cost follows those and matching's assignment and rate
-    /// events; follow-up follows the grant events.
-    pub fn consumers(self, pool: &PgPool, peers: &Peers) -> anyhow::Result<Vec<Consumer>> {
+    /// events; follow-up follows the grant events and time & cost's frames, and referral follows
+    /// follow-up's outcomes.
+    pub fn consumers(
+        self,
+        pool: &PgPool,
+        clock: SharedClock,
+        peers: &Peers,
+    ) -> anyhow::Result<Vec<Consumer>> {
         Ok(match self {
             Service::Matching => vec![peers.follow(
                 self,
@@ -114,14 +120,29 @@ impl Service {
                     kontakt_timecost::arrangement_events(),
                 )?,
             ],
-            Service::Followup => vec![peers.follow(
+            Service::Followup => vec![
+                peers.follow(
+                    self,
+                    Service::Referral,
+                    "grants-from-referral",
+                    &kontakt_followup::grant_events::types(),
+                    kontakt_followup::grant_events(),
+                )?,
+                peers.follow(
+                    self,
+                    Service::Timecost,
+                    "frames-from-timecost",
+                    &kontakt_followup::frame_evaluations::types(),
+                    kontakt_followup::frame_events(clock),
+                )?,
+            ],
+            Service::Referral => vec![peers.follow(
                 self,
-                Service::Referral,
-                "grants-from-referral",
-                &kontakt_followup::grant_events::types(),
-                kontakt_followup::grant_events(),
+                Service::Followup,
+                "outcomes-from-followup",
+                &kontakt_referral::follow_up_outcome_types(),
+                kontakt_referral::follow_up_outcomes(pool.clone(), clock),
             )?],
-            Service::Referral => Vec::new(),
         })
     }
 
@@ -211,8 +232,8 @@ pub fn spawn(launch: Launch) -> anyhow::Result<ServiceHandle> {
         peers,
     } = launch;
     let pool = service.pool(database, &db_settings);
-    let routes = service.routes(pool.clone(), clock, cpr, &server_settings)?;
-    let consumers = service.consumers(&pool, &peers)?;
+    let routes = service.routes(pool.clone(), clock.clone(), cpr, &server_settings)?;
+    let consumers = service.consumers(&pool, clock, &peers)?;
     ServiceHandle::spawn(
         *service.def(),
         routes,

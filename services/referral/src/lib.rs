@@ -1,5 +1,6 @@
-//! Referral & visitation (schema `referral`): where every arrangement begins. For now it serves
-//! the legal-basis catalogue (DOMAIN.md §3); referrals, decisions and grants build on it.
+//! Referral & visitation (schema `referral`): where every arrangement begins — the legal-basis
+//! catalogue (DOMAIN.md §3), policies, cases, referrals, decisions and grants, whose changes and
+//! ends also come from follow-up outcomes (R-FU-2).
 
 pub mod access;
 mod api;
@@ -44,6 +45,23 @@ pub fn routes(
             .max_decoding_message_size(settings.max_message_bytes)
             .max_encoding_message_size(settings.max_message_bytes),
     )
+}
+
+/// Applies the follow-up service's outcomes to grants (R-FU-2): subscribe it to
+/// [`follow_up_outcome_types`].
+pub fn follow_up_outcomes(
+    pool: PgPool,
+    clock: SharedClock,
+) -> Arc<dyn kontakt_platform::consumer::Handler> {
+    Arc::new(api::FollowUpOutcomes {
+        store: store::Store::new(pool),
+        clock,
+    })
+}
+
+/// The event types [`follow_up_outcomes`] follows.
+pub fn follow_up_outcome_types() -> Vec<String> {
+    api::FollowUpOutcomes::types()
 }
 
 /// Re-encrypts every stored CPR number that is not under the vault's active key (after a key

@@ -3,6 +3,7 @@
 //! the grant listed, changed and ended (`grants`), and matching following it (`matching_requests`).
 
 mod fields;
+mod follow_up_outcomes;
 mod grants;
 mod matching_requests;
 

@@ -431,6 +431,38 @@ pub async fn start_following(
     .await
 }
 
+/// Starts `services` on `database`, each following the others, with `clock`. The listeners
+/// are bound first, so services that follow each other (referral and follow-up) find each
+/// other from the start.
+pub async fn start_together(
+    services: &[Service],
+    database: &TestDatabase,
+    clock: SharedClock,
+) -> anyhow::Result<Vec<TestService>> {
+    let mut listeners = Vec::new();
+    for service in services {
+        let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        listeners.push((*service, listener.local_addr()?, listener));
+    }
+    let addrs: Vec<(Service, SocketAddr)> = listeners.iter().map(|(s, a, _)| (*s, *a)).collect();
+    let mut started = Vec::new();
+    for (service, _, listener) in listeners {
+        started.push(
+            launch_on(
+                service,
+                database.options.clone(),
+                test_server_settings(),
+                clock.clone(),
+                service.holds_cpr().then(cpr_vault),
+                listener,
+                peers(&addrs),
+            )
+            .await?,
+        );
+    }
+    Ok(started)
+}
+
 async fn launch_on(
     service: Service,
     database: PgConnectOptions,

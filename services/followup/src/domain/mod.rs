@@ -2,3 +2,4 @@
 //! each is tested on its own under the reference policies and others.
 
 pub mod due;
+pub mod record;

@@ -3,6 +3,8 @@
 
 mod workflow;
 
+pub(crate) use workflow::FollowUpOutcomes;
+
 use std::sync::Arc;
 
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};

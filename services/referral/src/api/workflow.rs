@@ -19,17 +19,21 @@ use kontakt_proto::referral::v1::{
     SubmitReferralRequest, TargetGroup, UpdateReferralRequest, VisitationDecided,
 };
 use prost::Message as _;
+use sqlx::PgConnection;
 use tonic::Request;
 use tonic_types::FieldViolation;
 
 mod grants;
+mod outcomes;
+
+pub(crate) use outcomes::FollowUpOutcomes;
 
 use super::ReferralApi;
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
 use crate::domain::policy::Policy;
 use crate::domain::submission::{self, Submission};
-use crate::store::{CaseRow, MeetingRow, NewGrant, ReferralFilter, ReferralRow, Tx};
+use crate::store::{CaseRow, MeetingRow, NewGrant, ReferralFilter, ReferralRow, Store, Tx};
 
 const SCHEMA: &str = "referral";
 const MAX_TEXT: usize = 4000;
@@ -384,28 +388,11 @@ impl ReferralApi {
     /// The policy in force on `day` for `municipality`, or a FAILED_PRECONDITION saying none is.
     async fn policy_on(
         &self,
-        tx: &mut Tx,
+        tx: &mut PgConnection,
         municipality: &str,
         day: NaiveDate,
     ) -> Result<Policy, ApiError> {
-        let row = self
-            .store
-            .policy_on(tx, municipality, day)
-            .await?
-            .ok_or_else(|| ApiError::FailedPrecondition {
-                reason: "NO_POLICY",
-                message: format!(
-                    "municipality {municipality} has no service standard in force on {day}; an administrator adds one with CreatePolicy"
-                ),
-                violations: Vec::new(),
-            })?;
-        let proto: MunicipalityPolicy = decode(&row.body)?;
-        Policy::parse(&proto).map_err(|wrong| {
-            ApiError::internal(std::io::Error::other(format!(
-                "stored policy {} is invalid: {wrong:?}",
-                row.id
-            )))
-        })
+        policy_in_force(&self.store, tx, municipality, day).await
     }
 
     pub(super) async fn create_policy(
@@ -1416,6 +1403,7 @@ impl ReferralApi {
                     .unwrap_or(0),
                 compulsory_until: compulsory_until.map(Into::into),
                 review_date: review.map(Into::into),
+                follow_up_coordinator_required: policy.follow_up_coordinator_required,
             };
             outbox::write(
                 &mut tx,
@@ -1461,4 +1449,31 @@ fn check_plan_belongs(plan: &str, municipality: &str, case_id: &str) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// The municipality's service standard in force on `day` (the latest version from on or before
+/// it); FAILED_PRECONDITION when it has none.
+pub(crate) async fn policy_in_force(
+    store: &Store,
+    tx: &mut PgConnection,
+    municipality: &str,
+    day: NaiveDate,
+) -> Result<Policy, ApiError> {
+    let row = store
+            .policy_on(tx, municipality, day)
+            .await?
+            .ok_or_else(|| ApiError::FailedPrecondition {
+                reason: "NO_POLICY",
+                message: format!(
+                    "municipality {municipality} has no service standard in force on {day}; an administrator adds one with CreatePolicy"
+                ),
+                violations: Vec::new(),
+            })?;
+    let proto: MunicipalityPolicy = decode(&row.body)?;
+    Policy::parse(&proto).map_err(|wrong| {
+        ApiError::internal(std::io::Error::other(format!(
+            "stored policy {} is invalid: {wrong:?}",
+            row.id
+        )))
+    })
 }

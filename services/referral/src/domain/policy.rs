@@ -35,6 +35,8 @@ pub struct Policy {
     pub network_statement_required: bool,
     /// R-FU-1; `None` = no later interval stated.
     pub follow_up_interval_months: Option<u32>,
+    /// Whether the coordinator takes part in every follow-up (R-FU-3; Ishøj).
+    pub follow_up_coordinator_required: bool,
     /// R-RV-9, in øre per quarter; `None` = no cap.
     pub activity_money_cap_per_quarter: Option<i64>,
     /// R-RV-3; `None` = the young person's own consent is not required.
@@ -146,6 +148,7 @@ impl Policy {
                 plan_required: p.plan_required,
                 network_statement_required: p.network_statement_required,
                 follow_up_interval_months: positive(p.follow_up_interval_months),
+                follow_up_coordinator_required: p.follow_up_coordinator_required,
                 activity_money_cap_per_quarter: cap,
                 own_consent_age_years: positive(p.own_consent_age_years),
                 approval_rules: rules,
@@ -180,6 +183,7 @@ pub mod examples {
             plan_required: true,
             network_statement_required: false,
             follow_up_interval_months: None,
+            follow_up_coordinator_required: true,
             activity_money_cap_per_quarter: None,
             own_consent_age_years: None,
             approval_rules: vec![ApprovalRule {
@@ -202,6 +206,7 @@ pub mod examples {
             plan_required: false,
             network_statement_required: true,
             follow_up_interval_months: Some(6),
+            follow_up_coordinator_required: false,
             activity_money_cap_per_quarter: Some(60_000),
             own_consent_age_years: None,
             approval_rules: vec![
@@ -231,6 +236,7 @@ pub mod examples {
             plan_required: true,
             network_statement_required: false,
             follow_up_interval_months: Some(4),
+            follow_up_coordinator_required: false,
             activity_money_cap_per_quarter: None,
             own_consent_age_years: Some(15),
             approval_rules: vec![

@@ -8,7 +8,7 @@ use kontakt_platform::resource::{self, day, etag, valid_id};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::timecost::v1::{
     BudgetStatus, CategorySpend, CreateFrameRequest, CreateIndexationRateRequest, Frame,
-    FrameThresholdPassed, GetBudgetStatusRequest, GetFrameRequest, IndexationRate,
+    FrameCreated, FrameThresholdPassed, GetBudgetStatusRequest, GetFrameRequest, IndexationRate,
     ListIndexationRatesRequest, ListIndexationRatesResponse, MonthSpend, MunicipalityBudget,
     MunicipalityShare,
 };
@@ -253,8 +253,17 @@ impl TimeCostApi {
             .get_frame(&mut tx, &body.frame_id)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted frame not found")))?;
+        let frame = frame_to_proto(row, &shares);
+        // The follow-up service schedules the frame's yearly evaluation from this (R-FU-5).
+        let created = FrameCreated {
+            frame: frame.name.clone(),
+            display_name: frame.display_name.clone(),
+            municipalities: shares.iter().map(|s| s.municipality.clone()).collect(),
+            period: frame.period,
+        };
+        outbox::write(&mut tx, SCHEMA, &NewEvent::new(&created, None, &frame.name)).await?;
         tx.commit().await?;
-        Ok(frame_to_proto(row, &shares))
+        Ok(frame)
     }
 
     pub(super) async fn get_frame(

@@ -8,20 +8,21 @@ use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::referral::v1::{
-    ApprovalLevel, ChangeGrantRequest, EndGrantRequest, GetGrantRequest, Grant, GrantChanged,
-    GrantEndReason, GrantEnded, GrantState, GrantVersion, ListGrantVersionsRequest,
+    Allowance, ApprovalLevel, ChangeGrantRequest, EndGrantRequest, GetGrantRequest, Grant,
+    GrantChanged, GrantEndReason, GrantEnded, GrantState, GrantVersion, ListGrantVersionsRequest,
     ListGrantVersionsResponse, ListGrantsRequest, ListGrantsResponse,
 };
 use prost::Message as _;
+use sqlx::PgConnection;
 use tonic::Request;
 
 use super::{
     Caller, MAX_TEXT, ReferralApi, SCHEMA, Tx, check_etag, day, decode, grant_name, person_name,
-    rules_broken, scoped, scoped_parent, text_ok, valid_id,
+    policy_in_force, rules_broken, scoped, scoped_parent, text_ok, valid_id,
 };
 use crate::domain::decision::Approval;
 use crate::domain::grant::{self, Change, Ending};
-use crate::store::{GrantEnd, GrantFilter, GrantRow, NewVersion, VersionRow};
+use crate::store::{GrantEnd, GrantFilter, GrantRow, NewVersion, Store, VersionRow};
 
 /// ChangeGrant's mask: the terms a version carries.
 const CHANGEABLE: [&str; 3] = ["minutes_per_week", "allowances", "expected_end_date"];
@@ -315,105 +316,30 @@ impl ReferralApi {
             ));
         }
         check_follow_up(&request.follow_up, &m)?;
-
-        let today = self.clock.today();
-        let mut tx = self.store.begin().await?;
-        let row = self
-            .store
-            .lock_grant(&mut tx, &m, id, today)
-            .await?
-            .ok_or_else(|| ApiError::not_found(&request.name))?;
-        // R-RV-10: a retry finds the version its first attempt made and changes nothing.
-        if self
-            .store
-            .version_by_request(&mut tx, &m, id, &request.request_id)
-            .await?
-            .is_some()
-        {
-            tx.commit().await?;
-            return Ok(grant_to_proto(row));
-        }
-        check_etag(&request.etag, row.revision)?;
-        let latest = self.store.latest_version(&mut tx, &m, id).await?;
-        let previous: GrantVersion = decode(&latest.body)?;
-        let mut next = GrantVersion {
-            minutes_per_week: latest.minutes_per_week,
-            allowances: previous.allowances.clone(),
-            expected_end_date: Some(row.expected_end_date.into()),
-            approval_level: level as i32,
-            decider: caller.principal.subject.clone(),
-            justification: request.justification.trim().to_owned(),
-            follow_up: request.follow_up.clone(),
-            ..GrantVersion::default()
+        let chosen_has = |term: &str| chosen.contains(&term);
+        let terms = NewTerms {
+            effective_from,
+            minutes_per_week: chosen_has("minutes_per_week").then_some(request.minutes_per_week),
+            allowances: chosen_has("allowances").then_some(request.allowances.as_slice()),
+            expected_end: new_end.filter(|_| chosen_has("expected_end_date")),
+            level,
+            decider: &caller.principal.subject,
+            justification: &request.justification,
+            follow_up: &request.follow_up,
+            request_id: &request.request_id,
+            etag: &request.etag,
         };
-        for path in &chosen {
-            match *path {
-                "minutes_per_week" => next.minutes_per_week = request.minutes_per_week,
-                "allowances" => next.allowances.clone_from(&request.allowances),
-                _ => next.expected_end_date = new_end.map(Into::into),
+        let mut tx = self.store.begin().await?;
+        match change_terms(&self.store, &mut tx, &m, id, self.clock.today(), &terms).await? {
+            Step::Retry(row) => {
+                tx.commit().await?;
+                Ok(grant_to_proto(row))
+            }
+            Step::Done(row, changed) => {
+                self.commit_grant_step(tx, &caller, "ChangeGrant", &changed, municipality, &row)
+                    .await
             }
         }
-        let expected_end = new_end
-            .filter(|_| chosen.contains(&"expected_end_date"))
-            .unwrap_or(row.expected_end_date);
-        let policy = self.policy_on(&mut tx, &m, effective_from).await?;
-        let violations = grant::check_change(&Change {
-            active: row.state == "ACTIVE",
-            latest_from: latest.effective_from,
-            effective_from,
-            changes_something: next.minutes_per_week != latest.minutes_per_week
-                || next.allowances != previous.allowances
-                || expected_end != row.expected_end_date,
-            terms: Approval {
-                policy: &policy,
-                level,
-                minutes_per_week: next.minutes_per_week,
-                start: Some(effective_from),
-                expected_end: Some(expected_end),
-                review: None,
-                allowances: &next.allowances,
-                justification: &next.justification,
-                under_age: false,
-            },
-        });
-        if !violations.is_empty() {
-            return Err(rules_broken("the grant cannot be changed so", violations));
-        }
-        let count = self.store.count_versions(&mut tx, &m, id).await?;
-        let version_id = format!("v{}", count + 1);
-        self.store
-            .insert_version(
-                &mut tx,
-                &NewVersion {
-                    municipality: &m,
-                    grant_id: id,
-                    id: &version_id,
-                    minutes_per_week: next.minutes_per_week,
-                    effective_from,
-                    expected_end_date: expected_end,
-                    body: &next.encode_to_vec(),
-                    request_id: &request.request_id,
-                },
-                &latest.id,
-            )
-            .await?;
-        let name = grant_name(&m, id);
-        let person = person_name(&m, &row.person_id);
-        let changed = GrantChanged {
-            grant: name.clone(),
-            version: format!("{name}/versions/{version_id}"),
-            previous_version: format!("{name}/versions/{}", latest.id),
-            municipality: m.clone(),
-            effective_from: Some(effective_from.into()),
-            minutes_per_week: next.minutes_per_week,
-            previous_minutes_per_week: latest.minutes_per_week,
-            allowances: next.allowances.clone(),
-            expected_end_date: Some(expected_end.into()),
-            follow_up: request.follow_up.clone(),
-            person: person.clone(),
-        };
-        self.commit_grant_step(tx, &caller, "ChangeGrant", &changed, municipality, &row)
-            .await
     }
 
     pub(in crate::api) async fn end_grant(
@@ -435,10 +361,6 @@ impl ReferralApi {
                     "PURPOSE_MET, CANNOT_BE_MET, MOVED, AGED_OUT, CONSENT_WITHDRAWN, COMPULSORY_CONDITION_ENDED or OTHER",
                 )
             })?;
-        let reason_column = reason
-            .as_str_name()
-            .trim_start_matches("GRANT_END_REASON_")
-            .to_owned();
         if !text_ok(&request.note, MAX_TEXT) {
             return Err(ApiError::invalid("note", "at most 4000 characters"));
         }
@@ -450,85 +372,27 @@ impl ReferralApi {
         }
         let level = approval_level(request.approval_level, Some(ApprovalLevel::OwnAuthority))?;
         check_follow_up(&request.follow_up, &m)?;
-
-        let today = self.clock.today();
-        let mut tx = self.store.begin().await?;
-        let row = self
-            .store
-            .lock_grant(&mut tx, &m, id, today)
-            .await?
-            .ok_or_else(|| ApiError::not_found(&request.name))?;
-        if row.state == "ENDED" {
-            // A retry of the same end is answered with the grant; any other end is refused.
-            return if row.end_date == Some(end_date)
-                && row.end_reason.as_deref() == Some(reason_column.as_str())
-            {
-                tx.commit().await?;
-                Ok(grant_to_proto(row))
-            } else {
-                Err(ApiError::FailedPrecondition {
-                    reason: "GRANT_ENDED",
-                    message: format!(
-                        "the grant already ended on {}",
-                        row.end_date.map(|d| d.to_string()).unwrap_or_default()
-                    ),
-                    violations: Vec::new(),
-                })
-            };
-        }
-        check_etag(&request.etag, row.revision)?;
-        let facts = self.store.legal_basis_facts(&mut tx).await?;
-        let basis_without_consent = row
-            .legal_basis
-            .strip_prefix("legalBases/")
-            .and_then(|code| facts.get(code))
-            .is_some_and(|f| f.without_consent);
-        let violations = grant::check_end(&Ending {
-            start_date: row.start_date,
-            expected_end_date: row.expected_end_date,
+        let terms = EndTerms {
             end_date,
             reason,
             note: &request.note,
             level,
             authority_reference: &request.authority_reference,
-            compulsory_until: row.compulsory_until,
-            basis_without_consent,
-        });
-        if !violations.is_empty() {
-            return Err(rules_broken("the grant cannot be ended so", violations));
-        }
-        let withdrawn = self
-            .store
-            .end_grant(
-                &mut tx,
-                &m,
-                id,
-                &GrantEnd {
-                    end_date,
-                    reason: &reason_column,
-                    note: request.note.trim(),
-                    level: level.as_str_name().trim_start_matches("APPROVAL_LEVEL_"),
-                    authority_reference: request.authority_reference.trim(),
-                    ended_by: &caller.principal.subject,
-                },
-            )
-            .await?;
-        let name = grant_name(&m, id);
-        let person = person_name(&m, &row.person_id);
-        let ended = GrantEnded {
-            grant: name.clone(),
-            municipality: m.clone(),
-            end_date: Some(end_date.into()),
-            reason: reason as i32,
-            follow_up: request.follow_up.clone(),
-            person: person.clone(),
-            withdrawn_versions: withdrawn
-                .iter()
-                .map(|v| format!("{name}/versions/{v}"))
-                .collect(),
+            ended_by: &caller.principal.subject,
+            follow_up: &request.follow_up,
+            etag: &request.etag,
         };
-        self.commit_grant_step(tx, &caller, "EndGrant", &ended, municipality, &row)
-            .await
+        let mut tx = self.store.begin().await?;
+        match end_terms(&self.store, &mut tx, &m, id, self.clock.today(), &terms).await? {
+            Step::Retry(row) => {
+                tx.commit().await?;
+                Ok(grant_to_proto(row))
+            }
+            Step::Done(row, ended) => {
+                self.commit_grant_step(tx, &caller, "EndGrant", &ended, municipality, &row)
+                    .await
+            }
+        }
     }
 
     /// The end of every grant step: its event and audit row join the step's transaction, which
@@ -569,4 +433,225 @@ impl ReferralApi {
         tx.commit().await?;
         Ok(grant_to_proto(saved))
     }
+}
+
+/// What a grant step did: nothing, because it is a retry of one already made (the grant as it
+/// is), or the change with its event, to be committed with it.
+pub(crate) enum Step<E> {
+    Retry(GrantRow),
+    Done(GrantRow, E),
+}
+
+/// New terms for a grant from a day (R-RV-11), decided at a follow-up or by ChangeGrant. A term
+/// that is `None` carries over from the latest version.
+pub(crate) struct NewTerms<'a> {
+    pub effective_from: NaiveDate,
+    pub minutes_per_week: Option<i32>,
+    pub allowances: Option<&'a [Allowance]>,
+    pub expected_end: Option<NaiveDate>,
+    pub level: ApprovalLevel,
+    pub decider: &'a str,
+    pub justification: &'a str,
+    pub follow_up: &'a str,
+    /// The idempotency key: the same key twice makes one version.
+    pub request_id: &'a str,
+    /// Empty to skip the check.
+    pub etag: &'a str,
+}
+
+/// Makes a grant's new version in `tx` if the rules allow it (R-RV-6, R-RV-9, R-RV-11..13, on
+/// the policy in force on its first day); FAILED_PRECONDITION names each rule broken.
+pub(crate) async fn change_terms(
+    store: &Store,
+    tx: &mut PgConnection,
+    m: &str,
+    id: &str,
+    today: NaiveDate,
+    t: &NewTerms<'_>,
+) -> Result<Step<GrantChanged>, ApiError> {
+    let name = grant_name(m, id);
+    let row = store
+        .lock_grant(tx, m, id, today)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&name))?;
+    // R-RV-10: a retry finds the version its first attempt made and changes nothing.
+    if store
+        .version_by_request(tx, m, id, t.request_id)
+        .await?
+        .is_some()
+    {
+        return Ok(Step::Retry(row));
+    }
+    check_etag(t.etag, row.revision)?;
+    let latest = store.latest_version(tx, m, id).await?;
+    let previous: GrantVersion = decode(&latest.body)?;
+    let next = GrantVersion {
+        minutes_per_week: t.minutes_per_week.unwrap_or(latest.minutes_per_week),
+        allowances: t
+            .allowances
+            .map_or_else(|| previous.allowances.clone(), <[Allowance]>::to_vec),
+        expected_end_date: Some(t.expected_end.unwrap_or(row.expected_end_date).into()),
+        approval_level: t.level as i32,
+        decider: t.decider.to_owned(),
+        justification: t.justification.trim().to_owned(),
+        follow_up: t.follow_up.to_owned(),
+        ..GrantVersion::default()
+    };
+    let expected_end = t.expected_end.unwrap_or(row.expected_end_date);
+    let policy = policy_in_force(store, tx, m, t.effective_from).await?;
+    let violations = grant::check_change(&Change {
+        active: row.state == "ACTIVE",
+        latest_from: latest.effective_from,
+        effective_from: t.effective_from,
+        changes_something: next.minutes_per_week != latest.minutes_per_week
+            || next.allowances != previous.allowances
+            || expected_end != row.expected_end_date,
+        terms: Approval {
+            policy: &policy,
+            level: t.level,
+            minutes_per_week: next.minutes_per_week,
+            start: Some(t.effective_from),
+            expected_end: Some(expected_end),
+            review: None,
+            allowances: &next.allowances,
+            justification: &next.justification,
+            under_age: false,
+        },
+    });
+    if !violations.is_empty() {
+        return Err(rules_broken("the grant cannot be changed so", violations));
+    }
+    let count = store.count_versions(tx, m, id).await?;
+    let version_id = format!("v{}", count + 1);
+    store
+        .insert_version(
+            tx,
+            &NewVersion {
+                municipality: m,
+                grant_id: id,
+                id: &version_id,
+                minutes_per_week: next.minutes_per_week,
+                effective_from: t.effective_from,
+                expected_end_date: expected_end,
+                body: &next.encode_to_vec(),
+                request_id: t.request_id,
+            },
+            &latest.id,
+        )
+        .await?;
+    let changed = GrantChanged {
+        grant: name.clone(),
+        version: format!("{name}/versions/{version_id}"),
+        previous_version: format!("{name}/versions/{}", latest.id),
+        municipality: m.to_owned(),
+        effective_from: Some(t.effective_from.into()),
+        minutes_per_week: next.minutes_per_week,
+        previous_minutes_per_week: latest.minutes_per_week,
+        allowances: next.allowances,
+        expected_end_date: Some(expected_end.into()),
+        follow_up: t.follow_up.to_owned(),
+        person: person_name(m, &row.person_id),
+    };
+    Ok(Step::Done(row, changed))
+}
+
+/// The end of a grant (R-RV-4, R-RV-11), decided at a follow-up or by EndGrant.
+pub(crate) struct EndTerms<'a> {
+    pub end_date: NaiveDate,
+    pub reason: GrantEndReason,
+    pub note: &'a str,
+    pub level: ApprovalLevel,
+    pub authority_reference: &'a str,
+    pub ended_by: &'a str,
+    pub follow_up: &'a str,
+    /// Empty to skip the check.
+    pub etag: &'a str,
+}
+
+/// Ends a grant in `tx` if the rules allow it; the same end again is a retry, any other end of
+/// an ended grant FAILED_PRECONDITION.
+pub(crate) async fn end_terms(
+    store: &Store,
+    tx: &mut PgConnection,
+    m: &str,
+    id: &str,
+    today: NaiveDate,
+    e: &EndTerms<'_>,
+) -> Result<Step<GrantEnded>, ApiError> {
+    let name = grant_name(m, id);
+    let reason_column = e
+        .reason
+        .as_str_name()
+        .trim_start_matches("GRANT_END_REASON_")
+        .to_owned();
+    let row = store
+        .lock_grant(tx, m, id, today)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&name))?;
+    if row.state == "ENDED" {
+        // A retry of the same end is answered with the grant; any other end is refused.
+        return if row.end_date == Some(e.end_date)
+            && row.end_reason.as_deref() == Some(reason_column.as_str())
+        {
+            Ok(Step::Retry(row))
+        } else {
+            Err(ApiError::FailedPrecondition {
+                reason: "GRANT_ENDED",
+                message: format!(
+                    "the grant already ended on {}",
+                    row.end_date.map(|d| d.to_string()).unwrap_or_default()
+                ),
+                violations: Vec::new(),
+            })
+        };
+    }
+    check_etag(e.etag, row.revision)?;
+    let facts = store.legal_basis_facts(tx).await?;
+    let basis_without_consent = row
+        .legal_basis
+        .strip_prefix("legalBases/")
+        .and_then(|code| facts.get(code))
+        .is_some_and(|f| f.without_consent);
+    let violations = grant::check_end(&Ending {
+        start_date: row.start_date,
+        expected_end_date: row.expected_end_date,
+        end_date: e.end_date,
+        reason: e.reason,
+        note: e.note,
+        level: e.level,
+        authority_reference: e.authority_reference,
+        compulsory_until: row.compulsory_until,
+        basis_without_consent,
+    });
+    if !violations.is_empty() {
+        return Err(rules_broken("the grant cannot be ended so", violations));
+    }
+    let withdrawn = store
+        .end_grant(
+            tx,
+            m,
+            id,
+            &GrantEnd {
+                end_date: e.end_date,
+                reason: &reason_column,
+                note: e.note.trim(),
+                level: e.level.as_str_name().trim_start_matches("APPROVAL_LEVEL_"),
+                authority_reference: e.authority_reference.trim(),
+                ended_by: e.ended_by,
+            },
+        )
+        .await?;
+    let ended = GrantEnded {
+        grant: name.clone(),
+        municipality: m.to_owned(),
+        end_date: Some(e.end_date.into()),
+        reason: e.reason as i32,
+        follow_up: e.follow_up.to_owned(),
+        person: person_name(m, &row.person_id),
+        withdrawn_versions: withdrawn
+            .iter()
+            .map(|v| format!("{name}/versions/{v}"))
+            .collect(),
+    };
+    Ok(Step::Done(row, ended))
 }
