@@ -59,14 +59,38 @@ async fn listening(
     found
 }
 
+/// A different number on each call, for file names.
+fn rand_suffix() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// `kontakt serve referral` on `db` as a child process, SERVING, with a channel to it.
 async fn serve_referral(
     db: &kontakt_harness::TestDatabase,
     env: &[(&str, &str)],
 ) -> (Child, tonic::transport::Channel) {
+    // The referral service follows follow-up's outcomes; no follow-up service runs here, so
+    // its consumer retries quietly against a closed port.
+    let token_file = std::env::temp_dir().join(format!(
+        "kontakt-service-token-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::write(
+        &token_file,
+        kontakt_harness::claims_token(kontakt_platform::auth::Claims {
+            sub: "kontakt-test-services".into(),
+            kontakt_roles: vec!["service".into()],
+            ..kontakt_platform::auth::Claims::default()
+        }),
+    )
+    .expect("token file");
     let mut child = kontakt()
         .args(["serve", "referral", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", &db.url)
+        .env("KONTAKT_FOLLOWUP_URL", "http://127.0.0.1:1")
+        .env("KONTAKT_SERVICE_TOKEN_FILE", &token_file)
         .envs(env.iter().copied())
         .spawn()
         .expect("start kontakt serve");

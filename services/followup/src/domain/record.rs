@@ -250,7 +250,7 @@ pub fn check(input: &FollowUp, ctx: &Context<'_>) -> Result<Held, RecordError> {
             "not before the day the follow-up was held",
         );
     }
-    if matches!(ApprovalLevel::try_from(input.approval_level), Err(_)) {
+    if ApprovalLevel::try_from(input.approval_level).is_err() {
         field(&mut wrong, "follow_up.approval_level", "not a known level");
     }
     if !text_ok(&input.summary, MAX_TEXT) {
@@ -405,7 +405,7 @@ mod tests {
         let mut late = held(FollowUpOutcome::Continue);
         late.next_due_date = Some(d(2027, 5, 3).into());
         assert_eq!(
-            rules_of(check(&late, &ctx(Some(6), false)).unwrap_err()),
+            rules_of(check(&late, &ctx(Some(6), false)).expect_err("refused")),
             [("R-FU-1".into(), "follow_up.next_due_date".into())]
         );
     }
@@ -415,7 +415,7 @@ mod tests {
         let mut alone = held(FollowUpOutcome::Continue);
         alone.participants.truncate(1);
         assert_eq!(
-            rules_of(check(&alone, &ctx(None, true)).unwrap_err()),
+            rules_of(check(&alone, &ctx(None, true)).expect_err("refused")),
             [
                 ("R-FU-3".into(), "follow_up.participants".into()),
                 ("R-FU-1".into(), "follow_up.next_due_date".into())
@@ -437,7 +437,7 @@ mod tests {
     fn outcomes_carry_only_what_belongs_to_them() {
         let mut adjust = held(FollowUpOutcome::Adjust);
         assert_eq!(
-            fields_of(check(&adjust, &ctx(Some(6), false)).unwrap_err()),
+            fields_of(check(&adjust, &ctx(Some(6), false)).expect_err("refused")),
             ["follow_up.adjusted_minutes_per_week"]
         );
         adjust.adjusted_minutes_per_week = 120;
@@ -447,7 +447,7 @@ mod tests {
         end.next_due_date = Some(d(2027, 1, 1).into());
         end.adjusted_minutes_per_week = 60;
         assert_eq!(
-            fields_of(check(&end, &ctx(Some(6), false)).unwrap_err()),
+            fields_of(check(&end, &ctx(Some(6), false)).expect_err("refused")),
             [
                 "follow_up.adjusted_minutes_per_week",
                 "follow_up.next_due_date"
@@ -470,7 +470,7 @@ mod tests {
             ..FollowUp::default()
         };
         assert_eq!(
-            fields_of(check(&input, &ctx(Some(6), false)).unwrap_err()),
+            fields_of(check(&input, &ctx(Some(6), false)).expect_err("refused")),
             [
                 "follow_up.participants[0].role",
                 "follow_up.participants[0].display_name",
@@ -484,7 +484,7 @@ mod tests {
         let mut before_start = held(FollowUpOutcome::Continue);
         before_start.completed_date = Some(d(2026, 7, 31).into());
         assert_eq!(
-            fields_of(check(&before_start, &ctx(Some(6), false)).unwrap_err()),
+            fields_of(check(&before_start, &ctx(Some(6), false)).expect_err("refused")),
             ["follow_up.completed_date"]
         );
     }
