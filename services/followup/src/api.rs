@@ -14,7 +14,7 @@ use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::domain::due::{self, Standing};
-use crate::domain::record::{self, Context, RecordError};
+use crate::domain::record::{self, Context, RecordError, text_ok};
 use crate::frame_evaluations::{EvaluationDone, EvaluationRow, FrameStore, evaluation_name};
 use crate::grant_events::rules_of;
 use crate::store::{Completion, FollowUpRow, ScheduleRow, Store};
@@ -264,10 +264,6 @@ fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation 
         municipalities: row.municipalities,
         completed_by: row.completed_by,
     }
-}
-
-fn text_ok(text: &str, max: usize) -> bool {
-    text.chars().count() <= max && !text.chars().any(|c| c.is_control() && c != '\n')
 }
 
 impl FollowUpApi {

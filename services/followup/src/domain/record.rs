@@ -48,7 +48,8 @@ pub enum RecordError {
     Rules(Vec<RuleViolation>),
 }
 
-fn text_ok(text: &str, max: usize) -> bool {
+/// At most `max` characters and no control characters but newlines.
+pub fn text_ok(text: &str, max: usize) -> bool {
     text.chars().count() <= max && !text.chars().any(|c| c.is_control() && c != '\n')
 }
 
