@@ -442,6 +442,20 @@ pub(crate) enum Step<E> {
     Done(GrantRow, E),
 }
 
+impl<E: prost::Name> Step<E> {
+    /// The event to publish for municipality `m`'s grant: none for a retry.
+    pub(crate) fn event(&self, m: &str) -> Option<NewEvent> {
+        match self {
+            Step::Retry(_) => None,
+            Step::Done(row, event) => Some(NewEvent::new(
+                event,
+                Some(m.to_owned()),
+                grant_name(m, &row.id),
+            )),
+        }
+    }
+}
+
 /// New terms for a grant from a day (R-RV-11), decided at a follow-up or by ChangeGrant. A term
 /// that is `None` carries over from the latest version.
 pub(crate) struct NewTerms<'a> {
@@ -485,19 +499,19 @@ pub(crate) async fn change_terms(
     check_etag(t.etag, row.revision)?;
     let latest = store.latest_version(tx, m, id).await?;
     let previous: GrantVersion = decode(&latest.body)?;
+    let expected_end = t.expected_end.unwrap_or(row.expected_end_date);
     let next = GrantVersion {
         minutes_per_week: t.minutes_per_week.unwrap_or(latest.minutes_per_week),
         allowances: t
             .allowances
             .map_or_else(|| previous.allowances.clone(), <[Allowance]>::to_vec),
-        expected_end_date: Some(t.expected_end.unwrap_or(row.expected_end_date).into()),
+        expected_end_date: Some(expected_end.into()),
         approval_level: t.level as i32,
         decider: t.decider.to_owned(),
         justification: t.justification.trim().to_owned(),
         follow_up: t.follow_up.to_owned(),
         ..GrantVersion::default()
     };
-    let expected_end = t.expected_end.unwrap_or(row.expected_end_date);
     let policy = policy_in_force(store, tx, m, t.effective_from).await?;
     let violations = grant::check_change(&Change {
         active: row.state == "ACTIVE",

@@ -24,7 +24,7 @@ use kontakt_proto::referral::v1::{ApprovalLevel, FollowUpOutcomeRefused, GrantEn
 use prost::Name as _;
 use sqlx::PgConnection;
 
-use super::grants::{EndTerms, NewTerms, Step, change_terms, end_terms};
+use super::grants::{EndTerms, NewTerms, change_terms, end_terms};
 use super::{SCHEMA, grant_name};
 use crate::store::Store;
 
@@ -128,12 +128,7 @@ impl Handler for FollowUpOutcomes {
                 },
             )
             .await
-            .map(|step| match step {
-                Step::Retry(_) => None,
-                Step::Done(row, changed) => {
-                    Some((row, NewEvent::new(&changed, Some(m.to_owned()), &e.grant)))
-                }
-            })
+            .map(|step| step.event(m))
         } else {
             let reason = if outcome == FollowUpOutcome::End {
                 GrantEndReason::PurposeMet
@@ -158,16 +153,11 @@ impl Handler for FollowUpOutcomes {
                 },
             )
             .await
-            .map(|step| match step {
-                Step::Retry(_) => None,
-                Step::Done(row, ended) => {
-                    Some((row, NewEvent::new(&ended, Some(m.to_owned()), &e.grant)))
-                }
-            })
+            .map(|step| step.event(m))
         };
         match result {
             Ok(None) => Ok(()),
-            Ok(Some((_, next))) => {
+            Ok(Some(next)) => {
                 outbox::write(tx, SCHEMA, &next).await?;
                 Ok(())
             }
