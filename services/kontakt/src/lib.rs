@@ -3,7 +3,7 @@
 
 pub mod access_log;
 pub mod cli;
-mod demo;
+pub mod demo;
 mod dev;
 
 use std::net::SocketAddr;

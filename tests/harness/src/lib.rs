@@ -463,6 +463,29 @@ pub async fn start_together(
     Ok(started)
 }
 
+/// Starts `service` again on `addr`, where it ran before it was stopped, following the peers
+/// at `addrs` with `clock`: a restart mid-scenario, so that the services following it find it
+/// where it was and it resumes its own subscriptions from its stored cursors.
+pub async fn start_again(
+    service: Service,
+    database: &TestDatabase,
+    addr: SocketAddr,
+    addrs: &[(Service, SocketAddr)],
+    clock: SharedClock,
+) -> anyhow::Result<TestService> {
+    let listener = kontakt::bind(addr).await?;
+    launch_on(
+        service,
+        database.options.clone(),
+        test_server_settings(),
+        clock,
+        service.holds_cpr().then(cpr_vault),
+        listener,
+        peers(addrs),
+    )
+    .await
+}
+
 async fn launch_on(
     service: Service,
     database: PgConnectOptions,
