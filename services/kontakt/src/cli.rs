@@ -44,6 +44,9 @@ pub enum Command {
     AccessLog(AccessLogArgs),
     /// Re-encrypt stored CPR numbers under the active key after a key rotation.
     RekeyCpr(RekeyCprArgs),
+    /// Everyday questions over gRPC, answered as tables: due follow-ups, budget status, unmet
+    /// demand, a grant's history; exports with a progress indicator.
+    Ctl(crate::ctl::CtlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +66,14 @@ pub struct AccessLogArgs {
     /// An auditor's token.
     #[arg(long, env = "KONTAKT_TOKEN", hide_env_values = true)]
     pub token: String,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+}
+
+/// Where a client command finds the four services (defaults: `kontakt dev`'s).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Services")]
+pub struct Endpoints {
     /// Referral service URL.
     #[arg(
         long,
@@ -278,6 +289,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Token(args) => token(args),
             Command::AccessLog(args) => access_log(args).await,
             Command::RekeyCpr(args) => rekey_cpr(args).await,
+            Command::Ctl(args) => crate::ctl::run(args).await,
         }
     });
     match result {
@@ -363,10 +375,10 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
 
 async fn access_log(args: AccessLogArgs) -> anyhow::Result<()> {
     let endpoints = [
-        ("referral", args.referral_url),
-        ("matching", args.matching_url),
-        ("timecost", args.timecost_url),
-        ("followup", args.followup_url),
+        ("referral", args.endpoints.referral_url),
+        ("matching", args.endpoints.matching_url),
+        ("timecost", args.endpoints.timecost_url),
+        ("followup", args.endpoints.followup_url),
     ];
     let entries = crate::access_log::gather(&endpoints, &args.token, &args.person).await?;
     println!(

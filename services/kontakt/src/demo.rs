@@ -20,6 +20,8 @@ use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient
 use serde::Deserialize;
 use tonic::transport::Channel;
 
+pub mod arrangements;
+
 const POLICIES: &str = include_str!("../demo/policies.json");
 const PEOPLE: &str = include_str!("../demo/people.json");
 const FINANCE: &str = include_str!("../demo/finance.json");
@@ -482,6 +484,32 @@ pub struct Loaded {
     pub finance: (usize, usize),
 }
 
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> anyhow::Result<Self> {
+        Ok(Self(
+            format!("Bearer {token}")
+                .parse()
+                .context("the token is not valid metadata")?,
+        ))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
 /// Sends one create call, retrying while the service is still migrating (UNAVAILABLE) for up
 /// to a minute. `true` = created, `false` = it was already there.
 async fn create<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<bool>
@@ -530,15 +558,7 @@ pub async fn load(
     let policies = policy_requests()?;
     let (providers, persons) = people_requests()?;
     let finance = finance_requests()?;
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {admin_token}")
-        .parse()
-        .context("the admin token is not valid metadata")?;
-    let authorize = move |mut request: tonic::Request<()>| {
-        request
-            .metadata_mut()
-            .insert("authorization", bearer.clone());
-        Ok(request)
-    };
+    let authorize = Bearer::new(admin_token)?;
     let channel = |url: &str| -> anyhow::Result<Channel> {
         Ok(Channel::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(5))

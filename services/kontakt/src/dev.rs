@@ -151,6 +151,30 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             ),
             Err(err) => eprintln!("Demo data not loaded: {err:#}"),
         }
+        let mint = |claims: Claims| {
+            key.mint(claims, std::time::Duration::from_secs(3600))
+                .map_err(anyhow::Error::msg)
+        };
+        let stories = crate::demo::arrangements::load(
+            &crate::demo::arrangements::Urls {
+                referral,
+                matching,
+                timecost,
+            },
+            &crate::demo::arrangements::Tokens { mint: &mint },
+            chrono::Utc::now().date_naive(),
+        )
+        .await;
+        match stories {
+            Ok(0) => println!(
+                "Demo arrangements: the {} are there already.",
+                crate::demo::arrangements::COUNT
+            ),
+            Ok(made) => println!(
+                "Demo arrangements: {made} loaded (referrals in draft and awaiting a decision, grants waiting for a contact person, arrangements with hours registered, a purchase, an ended grant)."
+            ),
+            Err(err) => eprintln!("Demo arrangements not loaded: {err:#}"),
+        }
     }
 
     println!();

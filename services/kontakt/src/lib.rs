@@ -3,8 +3,10 @@
 
 pub mod access_log;
 pub mod cli;
+mod ctl;
 pub mod demo;
 mod dev;
+mod progress;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -367,6 +367,67 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         assert_eq!(policies[0].min_age_years, min_age, "{municipality}");
     }
 
+    // The demo arrangements, seen through `kontakt ctl` as an operator would see them.
+    let ctl = |args: &[&str]| {
+        let token = std::process::Command::new(KONTAKT)
+            .arg("token")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args([
+                "--role",
+                "counsellor",
+                "--role",
+                "coordinator",
+                "--role",
+                "finance",
+            ])
+            .args([
+                "--municipality",
+                "183",
+                "--municipality",
+                "187",
+                "--municipality",
+                "329",
+            ])
+            .output()
+            .expect("kontakt token");
+        let url = |i: usize| format!("http://{}", services[i].1);
+        let out = std::process::Command::new(KONTAKT)
+            .arg("ctl")
+            .args(["--referral-url", &url(0), "--matching-url", &url(1)])
+            .args(["--timecost-url", &url(2), "--followup-url", &url(3)])
+            .args(args)
+            .env(
+                "KONTAKT_TOKEN",
+                String::from_utf8_lossy(&token.stdout).trim(),
+            )
+            .output()
+            .expect("kontakt ctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let due = ctl(&["due-follow-ups", "--municipality", "329"]);
+    assert!(due.starts_with("DUE ") && due.contains("overdue"), "{due}");
+    let unmet = ctl(&["unmet-demand", "--municipality", "183"]);
+    assert!(unmet.contains("language-somali"), "{unmet}");
+    let budget = ctl(&["budget", "--frame", "ishoj-vallensbaek"]);
+    assert!(
+        budget.contains("\n183  ") && budget.contains("2/3"),
+        "{budget}"
+    );
+    let grant = due
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(2))
+        .expect("a grant in the table")
+        .to_owned();
+    let history = ctl(&["grant-history", &grant]);
+    assert!(history.contains("\nv1  "), "{history}");
+
     let postmaster = data_dir.join("pgdata").join("postmaster.pid");
     assert!(
         postmaster.exists(),
@@ -402,6 +463,8 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
     assert!(demo.contains("(0 loaded, 3 already there)"), "{demo}");
     // 10 PL rates, the frame and 3 mileage rates, all there from the first start.
     assert!(demo.contains("(new: 0 of 14)"), "{demo}");
+    let stories = lines.next_line().await.expect("read").expect("a line");
+    assert_eq!(stories, "Demo arrangements: the 12 are there already.");
     let services = listening(&mut lines, 4).await;
     let channel = connect(services[0].1).await.expect("connect");
     wait_for_health(
