@@ -233,23 +233,9 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
             .all(|w| w[0].score >= w[1].score)
     );
     // Only people who serve Ishøj are considered: Ringsted's are not (R-MP-3).
-    assert!(
-        proposal
-            .candidates
-            .iter()
-            .map(|c| &c.contact_person)
-            .chain(proposal.excluded.iter().map(|e| &e.contact_person))
-            .all(|p| p.starts_with("serviceUnits/ishoejgaard/")),
-        "{proposal:?}"
-    );
+    assert!(considers_only(&proposal, "ishoejgaard"), "{proposal:?}");
     let assignment_a = coordinator
-        .assign_contact_person(matching::AssignContactPersonRequest {
-            matching_request: request_a.clone(),
-            contact_person: JONAS.into(),
-            start_date: date(2026, 12, 1),
-            minutes_per_week: 0,
-            request_id: "assign-a".into(),
-        })
+        .assign_contact_person(assign(&request_a, JONAS, "assign-a"))
         .await
         .expect("assigned")
         .into_inner();
@@ -322,13 +308,7 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
         .await
         .expect("order");
     let assignment_b = coordinator
-        .assign_contact_person(matching::AssignContactPersonRequest {
-            matching_request: request_b.clone(),
-            contact_person: KARIM.into(),
-            start_date: date(2026, 12, 1),
-            minutes_per_week: 0,
-            request_id: "assign-b".into(),
-        })
+        .assign_contact_person(assign(&request_b, KARIM, "assign-b"))
         .await
         .expect("the provider's person")
         .into_inner();

@@ -22,6 +22,7 @@ use kontakt_platform::auth::{Claims, Role};
 use kontakt_platform::clock::ManualClock;
 use kontakt_proto::common::v1::Date;
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
+use kontakt_proto::matching::v1 as matching;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1 as referral;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
@@ -317,6 +318,30 @@ async fn submit(
         })
         .await
         .map(tonic::Response::into_inner)
+}
+
+/// The coordinator's assignment of `person` to `request` from 1 December 2026, for the grant's
+/// hours.
+fn assign(request: &str, person: &str, request_id: &str) -> matching::AssignContactPersonRequest {
+    matching::AssignContactPersonRequest {
+        matching_request: request.into(),
+        contact_person: person.into(),
+        start_date: date(2026, 12, 1),
+        minutes_per_week: 0,
+        request_id: request_id.into(),
+    }
+}
+
+/// Whether everyone a proposal considered (ranked or excluded) is of the unit `unit`: people
+/// who do not serve the child's municipality are not considered at all (R-MP-3).
+fn considers_only(proposal: &matching::ProposeCandidatesResponse, unit: &str) -> bool {
+    let prefix = format!("serviceUnits/{unit}/");
+    proposal
+        .candidates
+        .iter()
+        .map(|c| &c.contact_person)
+        .chain(proposal.excluded.iter().map(|e| &e.contact_person))
+        .all(|p| p.starts_with(&prefix))
 }
 
 /// An approval of `minutes` a week from 1 December 2026 for a year, at `level`.

@@ -171,15 +171,7 @@ async fn ringsted_age_hours_and_own_authority_then_own_staff_and_follow_ups_ever
     })
     .await;
     assert!(!proposal.candidates.is_empty());
-    assert!(
-        proposal
-            .candidates
-            .iter()
-            .map(|c| &c.contact_person)
-            .chain(proposal.excluded.iter().map(|e| &e.contact_person))
-            .all(|p| p.starts_with("serviceUnits/ringsted/")),
-        "{proposal:?}"
-    );
+    assert!(considers_only(&proposal, "ringsted"), "{proposal:?}");
     let foreign = coordinator
         .create_procurement(matching::CreateProcurementRequest {
             parent: format!("municipalities/{RINGSTED}"),
@@ -196,13 +188,7 @@ async fn ringsted_age_hours_and_own_authority_then_own_staff_and_follow_ups_ever
         .expect_err("not Ringsted's contract");
     assert_eq!(foreign.code(), Code::InvalidArgument);
     let assigned = coordinator
-        .assign_contact_person(matching::AssignContactPersonRequest {
-            matching_request: request.clone(),
-            contact_person: SOFIE.into(),
-            start_date: date(2026, 12, 1),
-            minutes_per_week: 0,
-            request_id: "assign".into(),
-        })
+        .assign_contact_person(assign(&request, SOFIE, "assign"))
         .await
         .expect("assigned")
         .into_inner();
