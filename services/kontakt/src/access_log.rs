@@ -3,7 +3,8 @@
 use anyhow::Context as _;
 use kontakt_proto::audit::v1::access_log_service_client::AccessLogServiceClient;
 use kontakt_proto::audit::v1::{AccessLogEntry, ListAccessLogEntriesRequest};
-use tonic::metadata::MetadataValue;
+
+use crate::client::Bearer;
 
 /// Every entry about `person` in every service at `endpoints` (name, URL), newest first. A
 /// service that cannot be asked is an error: a partial log would look complete.
@@ -12,9 +13,7 @@ pub async fn gather(
     token: &str,
     person: &str,
 ) -> anyhow::Result<Vec<AccessLogEntry>> {
-    let bearer: MetadataValue<_> = format!("Bearer {token}")
-        .parse()
-        .context("the token is not valid metadata")?;
+    let bearer = Bearer::new(token)?;
     let mut entries = Vec::new();
     for (service, url) in endpoints {
         let channel = tonic::transport::Endpoint::from_shared(url.clone())
@@ -22,16 +21,7 @@ pub async fn gather(
             .connect()
             .await
             .with_context(|| format!("{service} at {url} cannot be reached"))?;
-        let bearer = bearer.clone();
-        let mut client = AccessLogServiceClient::with_interceptor(
-            channel,
-            move |mut request: tonic::Request<()>| {
-                request
-                    .metadata_mut()
-                    .insert("authorization", bearer.clone());
-                Ok(request)
-            },
-        );
+        let mut client = AccessLogServiceClient::with_interceptor(channel, bearer.clone());
         let mut page_token = String::new();
         loop {
             let page = client

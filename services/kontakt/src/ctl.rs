@@ -4,8 +4,10 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
 
+use crate::cli::Endpoints;
+use crate::client::{Authed, Bearer, channel};
+use crate::progress::Progress;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -18,12 +20,6 @@ use kontakt_proto::referral::v1 as referral;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::timecost::v1 as timecost;
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
-
-use crate::cli::Endpoints;
-use crate::demo::Bearer;
-use crate::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
@@ -89,15 +85,6 @@ pub enum CtlCommand {
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("not a YYYY-MM-DD date: {text}"))
-}
-
-type Authed = InterceptedService<Channel, Bearer>;
-
-fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(url.to_owned())
-        .with_context(|| format!("`{url}` is not a URL"))?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
 }
 
 /// A failed call as the error the user reads: the service, the code and its message.

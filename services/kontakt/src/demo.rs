@@ -4,8 +4,7 @@
 //! loaded over gRPC as an administrator would, so the demo takes the same path (validation,
 //! audit) as real data. Loading twice changes nothing.
 
-use std::time::Duration;
-
+use crate::client::{Bearer, channel, retrying};
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use kontakt_proto::common::v1::{DateRange, Money};
@@ -18,7 +17,6 @@ use kontakt_proto::referral::v1::{
 use kontakt_proto::timecost::v1 as timecost;
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
 use serde::Deserialize;
-use tonic::transport::Channel;
 
 pub mod arrangements;
 
@@ -484,58 +482,21 @@ pub struct Loaded {
     pub finance: (usize, usize),
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl Bearer {
-    pub fn new(token: &str) -> anyhow::Result<Self> {
-        Ok(Self(
-            format!("Bearer {token}")
-                .parse()
-                .context("the token is not valid metadata")?,
-        ))
-    }
-}
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 /// Sends one create call, retrying while the service is still migrating (UNAVAILABLE) for up
 /// to a minute. `true` = created, `false` = it was already there.
-async fn create<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<bool>
+async fn create<T, F, Fut>(what: &str, call: F) -> anyhow::Result<bool>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match call().await {
-            Ok(_) => return Ok(true),
-            Err(status) if status.code() == tonic::Code::AlreadyExists => return Ok(false),
-            Err(status)
-                if status.code() == tonic::Code::Unavailable
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(status) => {
-                return Err(anyhow::anyhow!(
-                    "loading the demo {what}: {:?} {}",
-                    status.code(),
-                    status.message()
-                ));
-            }
-        }
+    match retrying(&[tonic::Code::Unavailable], call).await {
+        Ok(_) => Ok(true),
+        Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(false),
+        Err(status) => Err(anyhow::anyhow!(
+            "loading the demo {what}: {:?} {}",
+            status.code(),
+            status.message()
+        )),
     }
 }
 
@@ -559,11 +520,6 @@ pub async fn load(
     let (providers, persons) = people_requests()?;
     let finance = finance_requests()?;
     let authorize = Bearer::new(admin_token)?;
-    let channel = |url: &str| -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy())
-    };
     let referral = ReferralServiceClient::with_interceptor(channel(referral)?, authorize.clone());
     let matching = MatchingServiceClient::with_interceptor(channel(matching)?, authorize.clone());
     let timecost = TimeCostServiceClient::with_interceptor(channel(timecost)?, authorize);

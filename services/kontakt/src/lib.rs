@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod cli;
+mod client;
 mod ctl;
 pub mod demo;
 mod dev;

@@ -318,7 +318,8 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
     // --- Hours in December: an overrun (330 of 300 minutes), a reversal, an approved sheet.
     suite.set_today("2026-12-20T10:00:00Z");
     let mut jonas = suite.contact_person(JONAS, &[ISHOJ, VALLENSBAEK]);
-    let registered = |entry: timecost::TimeEntry| ore(entry.cost.as_ref());
+    // What each entry cost, as time & cost priced it: the budget must add up to these.
+    let registered = |entry: &timecost::TimeEntry| ore(entry.cost.as_ref());
     let mut spent_a = 0;
     let first = eventually("the assignment in time & cost", || {
         let mut c = jonas.clone();
@@ -331,14 +332,14 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
         }
     })
     .await;
-    spent_a += registered(first.clone());
+    spent_a += registered(&first);
     let over = jonas
         .register_time(register(&assignment_a.name, 9, 180, "a-2"))
         .await
         .expect("over")
         .into_inner();
     assert!(over.overrun, "330 minutes of 300 are flagged (R-TC-2)");
-    spent_a += registered(over.clone());
+    spent_a += registered(&over);
     let mut overruns = suite.timecost(Role::Coordinator, &[ISHOJ, VALLENSBAEK]);
     let flagged = overruns
         .list_overruns(timecost::ListOverrunsRequest {
@@ -365,9 +366,9 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
         .expect("reversed")
         .into_inner();
     assert_eq!(reversal.reverses, over.name);
-    spent_a += registered(reversal);
+    spent_a += registered(&reversal);
     spent_a += registered(
-        jonas
+        &jonas
             .register_time(register(&assignment_a.name, 10, 120, "a-3"))
             .await
             .expect("the right day")
@@ -416,7 +417,7 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
         })
         .await;
         assert_eq!(ore(entry.cost.as_ref()), 2 * 52_500, "the agreed price");
-        spent_b += registered(entry);
+        spent_b += registered(&entry);
     }
 
     // --- The shared frame: DKK 4,000,000 in 2017 prices indexed by the PL rates to 2026, split

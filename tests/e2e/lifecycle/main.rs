@@ -8,17 +8,15 @@
 mod ishoj;
 mod ringsted;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, admin_token, claims_token, fresh_database,
-    start_together, token,
+    AuthedChannel, TestDatabase, TestService, admin_token, contact_person_token, eventually,
+    fresh_database, start_together, token, violations,
 };
-use kontakt_platform::auth::{Claims, Role};
+use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
 use kontakt_proto::common::v1::Date;
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
@@ -27,7 +25,6 @@ use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1 as referral;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
-use tonic_types::StatusExt as _;
 
 type Referrals = ReferralServiceClient<AuthedChannel>;
 type Matching = MatchingServiceClient<AuthedChannel>;
@@ -145,13 +142,7 @@ impl Suite {
 
     /// Time & cost as the contact person `person` (`serviceUnits/{unit}/contactPersons/{id}`).
     fn contact_person(&self, person: &str, municipalities: &[&str]) -> TimeCost {
-        let token = claims_token(Claims {
-            sub: person.rsplit('/').next().unwrap_or(person).into(),
-            kontakt_roles: vec![Role::ContactPerson.as_str().into()],
-            kontakt_municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
-            kontakt_contact_person: Some(person.into()),
-            ..Claims::default()
-        });
+        let token = contact_person_token(person, municipalities);
         TimeCostServiceClient::new(self.service(Service::Timecost).with_token(&token))
     }
 
@@ -167,34 +158,6 @@ struct Stopped {
     service: Service,
     addr: SocketAddr,
     addrs: Vec<(Service, SocketAddr)>,
-}
-
-/// Polls `check` every 50 ms for up to 30 s: events cross the services asynchronously.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..600 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// The (rule, field) pairs of a FAILED_PRECONDITION.
-fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    status
-        .get_details_precondition_failure()
-        .map(|p| {
-            p.violations
-                .into_iter()
-                .map(|v| (v.r#type, v.subject))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// What a counsellor writes about one child; the rest of a referral is the same for all.

@@ -4,7 +4,7 @@
 //! rule named and changes nothing; an allowed ADJUST makes a new grant version from the next
 //! day; END ends the grant (purpose met), which ends the schedule. Roles are checked.
 
-use kontakt_harness::start_together;
+use kontakt_harness::{eventually, start_together};
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
 use kontakt_proto::followup::v1::{
     CompleteFollowUpRequest, FollowUp, FollowUpOutcome, FollowUpState, GetFollowUpRequest,
@@ -16,21 +16,6 @@ use super::grants::{RINGSTED, granted, with_policy};
 use super::*;
 
 type FollowUps = FollowUpServiceClient<AuthedChannel>;
-
-/// Polls `check` every 50 ms for up to 20 s: events cross the services asynchronously.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..400 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 async fn schedule(client: &mut FollowUps, grant: &str) -> Option<Schedule> {
     client

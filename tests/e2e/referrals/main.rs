@@ -13,7 +13,7 @@ use std::time::Duration;
 use kontakt::Service;
 use kontakt_harness::{
     AuthedChannel, TestDatabase, TestService, fresh_database, start_with, test_server_settings,
-    token,
+    token, violations,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -167,18 +167,6 @@ fn complete_fields(name: &str, etag: &str, plan: &str) -> Referral {
         network_statement: "no family nearby".into(),
         ..Referral::default()
     }
-}
-
-fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    status
-        .get_details_precondition_failure()
-        .map(|p| {
-            p.violations
-                .into_iter()
-                .map(|v| (v.r#type, v.subject))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn add_assessment(counsellor: &mut Client, referral: &str) {

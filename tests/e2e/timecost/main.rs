@@ -7,10 +7,10 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, claims_token, fresh_database, start_with,
+    AuthedChannel, TestDatabase, TestService, contact_person_token, fresh_database, start_with,
     test_db_settings, test_server_settings, token,
 };
-use kontakt_platform::auth::{Claims, Role};
+use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
 use kontakt_proto::common::v1::{Date, DateRange, Money};
 use kontakt_proto::events::v1::Envelope;
@@ -167,13 +167,7 @@ fn contact_person(service: &TestService, name: &str) -> TimeCost {
 }
 
 fn contact_person_in(service: &TestService, m: &str, name: &str) -> TimeCost {
-    TimeCostServiceClient::new(service.with_token(&claims_token(Claims {
-        sub: name.into(),
-        kontakt_roles: vec!["contact_person".into()],
-        kontakt_municipalities: vec![m.into()],
-        kontakt_contact_person: Some(name.into()),
-        ..Claims::default()
-    })))
+    TimeCostServiceClient::new(service.with_token(&contact_person_token(name, &[m])))
 }
 
 fn register(

@@ -143,6 +143,18 @@ pub fn token(roles: &[Role], municipalities: &[&str]) -> String {
     })
 }
 
+/// A token for the contact person `person` (`serviceUnits/{unit}/contactPersons/{id}`) of
+/// `municipalities`, valid for an hour.
+pub fn contact_person_token(person: &str, municipalities: &[&str]) -> String {
+    claims_token(Claims {
+        sub: person.rsplit('/').next().unwrap_or(person).into(),
+        kontakt_roles: vec![Role::ContactPerson.as_str().into()],
+        kontakt_municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
+        kontakt_contact_person: Some(person.into()),
+        ..Claims::default()
+    })
+}
+
 /// A token with exactly these claims (issuer, audience and times are filled in).
 pub fn claims_token(claims: Claims) -> String {
     test_key()
@@ -640,6 +652,35 @@ async fn drop_stale_databases(server: &Server) -> anyhow::Result<()> {
     }
     admin.close().await?;
     Ok(())
+}
+
+/// Polls `check` every 50 ms for up to 30 s: events cross the services asynchronously.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..600 {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The (rule, field) pairs of a FAILED_PRECONDITION's details.
+pub fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_precondition_failure()
+        .map(|p| {
+            p.violations
+                .into_iter()
+                .map(|v| (v.r#type, v.subject))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

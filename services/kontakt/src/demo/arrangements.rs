@@ -7,8 +7,6 @@
 //!
 //! The children, their CPR numbers and their cases are fictional.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use chrono::{Datelike as _, Months, NaiveDate};
 use kontakt_platform::auth::{Claims, Role};
@@ -19,15 +17,14 @@ use kontakt_proto::referral::v1 as referral;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::timecost::v1 as timecost;
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::Code;
 
-use super::Bearer;
+use crate::client::{Authed, Bearer, channel, retrying};
 use crate::progress::Progress;
 
-type Referrals = ReferralServiceClient<InterceptedService<Channel, Bearer>>;
-type Matching = MatchingServiceClient<InterceptedService<Channel, Bearer>>;
-type TimeCost = TimeCostServiceClient<InterceptedService<Channel, Bearer>>;
+type Referrals = ReferralServiceClient<Authed>;
+type Matching = MatchingServiceClient<Authed>;
+type TimeCost = TimeCostServiceClient<Authed>;
 
 /// How far an arrangement has come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,12 +238,6 @@ pub struct Urls<'a> {
     pub referral: &'a str,
     pub matching: &'a str,
     pub timecost: &'a str,
-}
-
-fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
 }
 
 /// The municipalities a unit's coordinator serves: Ishøjgård both of its, Ringsted its own.
@@ -618,31 +609,23 @@ async fn tell(
 }
 
 async fn wait_for_request(coordinator: &Matching, name: &str) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let found = coordinator
-            .clone()
-            .get_matching_request(matching::GetMatchingRequestRequest { name: name.into() })
-            .await;
-        match found {
-            Ok(_) => return Ok(()),
-            Err(status)
-                if matches!(
-                    status.code(),
-                    tonic::Code::NotFound | tonic::Code::Unavailable
-                ) && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(status) => anyhow::bail!("the matching request {name} did not open: {status}"),
+    retrying(&[Code::NotFound, Code::Unavailable], || {
+        let mut c = coordinator.clone();
+        let name = name.to_owned();
+        async move {
+            c.get_matching_request(matching::GetMatchingRequestRequest { name })
+                .await
         }
-    }
+    })
+    .await
+    .map_err(|status| anyhow::anyhow!("the matching request {name} did not open: {status}"))?;
+    Ok(())
 }
 
 /// Two meetings a week for the last four weeks (or since the start), within the grant's
 /// minutes; time & cost learns of the assignment from matching's event a moment later.
 async fn register_recent_weeks(
-    mut registrar: TimeCost,
+    registrar: TimeCost,
     assignment: &str,
     start: NaiveDate,
     today: NaiveDate,
@@ -668,24 +651,16 @@ async fn register_recent_weeks(
                 }),
                 request_id: format!("demo-{assignment}-{n}"),
             };
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            loop {
-                match registrar.register_time(request.clone()).await {
-                    Ok(_) => break,
-                    // Not known yet: the AssignmentStarted event is on its way.
-                    Err(status)
-                        if matches!(
-                            status.code(),
-                            tonic::Code::NotFound | tonic::Code::Unavailable
-                        ) && tokio::time::Instant::now() < deadline =>
-                    {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(status) => {
-                        anyhow::bail!("registering time on {assignment} for {day}: {status}")
-                    }
-                }
-            }
+            // Not known yet (NOT_FOUND): the AssignmentStarted event is on its way.
+            retrying(&[Code::NotFound, Code::Unavailable], || {
+                let mut c = registrar.clone();
+                let request = request.clone();
+                async move { c.register_time(request).await }
+            })
+            .await
+            .map_err(|status| {
+                anyhow::anyhow!("registering time on {assignment} for {day}: {status}")
+            })?;
         }
         day = day.succ_opt().unwrap_or(today);
     }
