@@ -3,7 +3,7 @@
 
 pub mod access_log;
 pub mod cli;
-mod client;
+pub mod client;
 mod ctl;
 pub mod demo;
 mod dev;

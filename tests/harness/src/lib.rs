@@ -22,7 +22,6 @@ use kontakt_platform::server::ServiceHandle;
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnectOptions;
 use tokio::sync::OnceCell;
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -198,38 +197,16 @@ pub fn admin_token() -> String {
     token(&[Role::Admin], &["183", "187", "329"])
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone, Debug)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Bearer {
-    pub fn new(token: &str) -> Self {
-        Self(
-            format!("Bearer {token}")
-                .parse()
-                .expect("a token is valid metadata"),
-        )
-    }
-}
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-/// A channel whose calls carry `token`.
-pub type AuthedChannel = InterceptedService<Channel, Bearer>;
+/// A channel whose calls carry `token` (the binary's own client interceptor).
+pub type AuthedChannel = kontakt::client::Authed;
 
 pub fn authed(channel: Channel, token: &str) -> AuthedChannel {
-    InterceptedService::new(channel, Bearer::new(token))
+    InterceptedService::new(
+        channel,
+        kontakt::client::Bearer::new(token).expect("a token is valid metadata"),
+    )
 }
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 async fn server() -> anyhow::Result<&'static Server> {
