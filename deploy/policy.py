@@ -1,0 +1,571 @@
+#!/usr/bin/env python3
+"""Kontakt's deployment policy, checked on rendered manifests (`kubectl kustomize` output).
+
+    policy.py [--overlay NAME | --min-replicas N] RENDERED.yaml...
+
+Lists every violation as `<kind>/<name>: <what is wrong>` and exits 1, or prints `policy OK`.
+
+Each kontakt service (referral, matching, timecost, followup) must have: a Deployment running
+`kontakt serve <service>` with enough replicas (2 for overlays named prod*, else 1), a rolling
+update that never drops below that, the standard labels; a ClusterIP Service of the same name
+with a port `grpc` (appProtocol grpc); its own ServiceAccount without an API token; the three
+gRPC health probes (readiness on "", startup and liveness on "liveness"); requests and limits;
+the hardened securityContext; a PodDisruptionBudget; an autoscaling/v2 HPA; topology spread
+over nodes and zones; a grace period covering the preStop sleep plus KONTAKT_SHUTDOWN_GRACE;
+network policies admitting only the services that follow its feed plus kontakt.dk/client pods,
+and letting it reach only DNS, PostgreSQL, the feeds it follows, the collector and the identity
+provider; and a migration Job reaching only DNS and PostgreSQL.
+
+Every workload (Deployment, StatefulSet, Job, ...) must run as non-root without privilege
+escalation, drop all capabilities, use the RuntimeDefault seccomp profile and a read-only root
+filesystem, set requests and limits, mount no API token, and be selected by a NetworkPolicy.
+"""
+
+import argparse
+import ipaddress
+import json
+import re
+import sys
+
+import yaml
+
+# The services, their ports, and whose event feeds each follows (consumer -> producers).
+PORTS = {"referral": 50051, "matching": 50052, "timecost": 50053, "followup": 50054}
+FOLLOWS = {
+    "referral": ["followup"],
+    "matching": ["referral"],
+    "timecost": ["referral", "matching"],
+    "followup": ["referral", "timecost"],
+}
+# Who calls each service: the services that follow its feed.
+CALLERS = {s: [c for c, producers in FOLLOWS.items() if s in producers] for s in PORTS}
+
+CLIENT_LABEL = ("kontakt.dk/client", "true")
+SERVICE_UID = 65532
+DEFAULT_SHUTDOWN_GRACE = "20s"  # the binary's default when KONTAKT_SHUTDOWN_GRACE is unset
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+CLUSTER_SCOPED = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PriorityClass", "StorageClass", "PersistentVolume", "IngressClass", "RuntimeClass",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+}
+
+# Egress destinations, by what a NetworkPolicy peer points at.
+DNS, POSTGRES, COLLECTOR, IDP = "DNS", "PostgreSQL", "the OTel collector", "the identity provider"
+DESTINATION_PORTS = {DNS: {(53, "UDP"), (53, "TCP")}, POSTGRES: {(5432, "TCP")},
+                     COLLECTOR: {(4317, "TCP")}, IDP: {(443, "TCP")}}
+
+
+def feed(service):
+    return f"{service}'s feed"
+
+
+# --- reading the render -----------------------------------------------------------------------
+
+def load(paths):
+    docs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            docs.extend(d for d in yaml.safe_load_all(f) if d)
+    return docs
+
+
+def ref(doc):
+    return f"{doc.get('kind')}/{meta(doc).get('name')}"
+
+
+def meta(doc):
+    return doc.get("metadata") or {}
+
+
+def namespace(doc):
+    return meta(doc).get("namespace")
+
+
+def pod_template(workload):
+    spec = workload.get("spec") or {}
+    if workload["kind"] == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return spec.get("template") or {}
+
+
+def pod_spec(workload):
+    return pod_template(workload).get("spec") or {}
+
+
+def pod_labels(workload):
+    return (pod_template(workload).get("metadata") or {}).get("labels") or {}
+
+
+def containers(spec):
+    return (spec.get("initContainers") or []) + (spec.get("containers") or [])
+
+
+def selects(selector, labels):
+    """Whether a LabelSelector selects `labels` (an empty selector selects everything)."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def duration_seconds(text):
+    """Seconds in a duration such as 20s, 1m30s or 500ms; None if it is not one."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", str(text).replace(" ", ""))
+    if not parts or "".join(n + u for n, u in parts) != str(text).replace(" ", ""):
+        return None
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+class Render:
+    def __init__(self, docs):
+        self.docs = docs
+
+    def of_kind(self, kind, ns=None):
+        return [d for d in self.docs if d.get("kind") == kind and (ns is None or namespace(d) == ns)]
+
+    def get(self, kind, name, ns):
+        for d in self.of_kind(kind, ns):
+            if meta(d).get("name") == name:
+                return d
+        return None
+
+    def policies_for(self, workload):
+        """NetworkPolicies in the workload's namespace whose podSelector picks its pods."""
+        labels = pod_labels(workload)
+        return [p for p in self.of_kind("NetworkPolicy", namespace(workload))
+                if selects((p.get("spec") or {}).get("podSelector"), labels)]
+
+
+def policy_types(policy):
+    spec = policy.get("spec") or {}
+    if spec.get("policyTypes"):
+        return set(spec["policyTypes"])
+    return {"Ingress"} | ({"Egress"} if spec.get("egress") else set())
+
+
+def rule_ports(rule):
+    """(port, protocol) pairs of a rule; None means every port."""
+    ports = rule.get("ports")
+    if not ports:
+        return None
+    return {(p.get("port"), p.get("protocol", "TCP")) for p in ports}
+
+
+# --- every workload ---------------------------------------------------------------------------
+
+def check_workload(w, render, out):
+    name = ref(w)
+    spec = pod_spec(w)
+    psc = spec.get("securityContext") or {}
+    cs = containers(spec)
+    if not cs:
+        out.append(f"{name}: no containers")
+        return
+    if not (psc.get("runAsNonRoot") is True
+            or all((c.get("securityContext") or {}).get("runAsNonRoot") is True for c in cs)):
+        out.append(f"{name}: runAsNonRoot is not true (pod or every container)")
+    pod_seccomp = (psc.get("seccompProfile") or {}).get("type")
+    if spec.get("automountServiceAccountToken") is not False:
+        out.append(f"{name}: automountServiceAccountToken is not false on the pod")
+    for c in cs:
+        cname = f"{name}: container {c.get('name')}"
+        sc = c.get("securityContext") or {}
+        if sc.get("runAsNonRoot") is False:
+            out.append(f"{cname}: runAsNonRoot is false")
+        seccomp = (sc.get("seccompProfile") or {}).get("type", pod_seccomp)
+        if seccomp != "RuntimeDefault":
+            out.append(f"{cname}: seccompProfile is not RuntimeDefault (pod or container)")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"{cname}: allowPrivilegeEscalation is not false")
+        if sc.get("privileged") is True:
+            out.append(f"{cname}: privileged")
+        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+            out.append(f"{cname}: capabilities do not drop ALL")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            out.append(f"{cname}: readOnlyRootFilesystem is not true")
+        resources = c.get("resources") or {}
+        for section in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if not (resources.get(section) or {}).get(resource):
+                    out.append(f"{cname}: no {resource} {section[:-1]}")
+    if not render.policies_for(w):
+        out.append(f"{name}: no NetworkPolicy selects its pods")
+
+
+# --- network policies of kontakt pods ---------------------------------------------------------
+
+def classify_egress_peer(peer, ports, service):
+    """What an egress peer reaches: (destination, allowed ports) or (None, why not allowed)."""
+    if "ipBlock" in peer:
+        cidr = (peer["ipBlock"] or {}).get("cidr", "")
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            return None, f"an ipBlock {cidr!r} that is not a network"
+        if network.prefixlen == 0:
+            return None, f"ipBlock {cidr} (everywhere)"
+        # An address outside the cluster: the external database or the identity provider.
+        if ports and ports <= DESTINATION_PORTS[POSTGRES]:
+            return POSTGRES, DESTINATION_PORTS[POSTGRES]
+        if ports and ports <= DESTINATION_PORTS[IDP]:
+            return IDP, DESTINATION_PORTS[IDP]
+        return None, f"ipBlock {cidr} on ports other than 5432 (PostgreSQL) or 443 (identity provider)"
+    ns_sel = peer.get("namespaceSelector")
+    pod_sel = peer.get("podSelector")
+    labels = (pod_sel or {}).get("matchLabels") or {}
+    if ns_sel is not None:
+        if (ns_sel.get("matchLabels") == {"kubernetes.io/metadata.name": "kube-system"}
+                and labels == {"k8s-app": "kube-dns"} and not (pod_sel or {}).get("matchExpressions")):
+            return DNS, DESTINATION_PORTS[DNS]
+        return None, f"pods in other namespaces ({json.dumps(peer, sort_keys=True)})"
+    if pod_sel is None or not labels:
+        return None, f"every pod in the namespace ({json.dumps(peer, sort_keys=True)})"
+    if labels.get("app.kubernetes.io/name") == "postgres" or "cnpg.io/cluster" in labels:
+        return POSTGRES, DESTINATION_PORTS[POSTGRES]
+    if labels.get("app.kubernetes.io/name") == "otel-collector":
+        return COLLECTOR, DESTINATION_PORTS[COLLECTOR]
+    component = labels.get("app.kubernetes.io/component")
+    if labels.get("app.kubernetes.io/name") == "kontakt" and component in FOLLOWS.get(service, []):
+        return feed(component), {(PORTS[component], "TCP")}
+    return None, f"pods it has no business with ({json.dumps(labels, sort_keys=True)})"
+
+
+def check_egress(owner, policies, service, allowed, out):
+    """Egress of pods selected by `policies` may reach only `allowed` destinations, and must
+    reach all of them. `service` names the kontakt service whose feeds count as destinations."""
+    if not any("Egress" in policy_types(p) for p in policies):
+        out.append(f"{owner}: no NetworkPolicy with policyType Egress selects it (egress is open)")
+        return
+    reached = {}
+    for p in policies:
+        if "Egress" not in policy_types(p):
+            continue
+        for i, rule in enumerate((p.get("spec") or {}).get("egress") or [], 1):
+            where = f"{ref(p)}: egress rule {i}"
+            ports = rule_ports(rule)
+            if not rule.get("to"):
+                out.append(f"{where} has no 'to' (allows every destination)")
+                continue
+            if ports is None:
+                out.append(f"{where} has no ports (allows every port)")
+                continue
+            for peer in rule["to"]:
+                destination, detail = classify_egress_peer(peer, ports, service)
+                if destination is None:
+                    out.append(f"{where} allows {detail}")
+                elif destination not in allowed:
+                    out.append(f"{where} allows {destination}, which {owner} must not reach")
+                elif not ports <= detail:
+                    out.append(f"{where} allows {destination} on ports other than "
+                               f"{sorted(p for p, _ in detail)}")
+                else:
+                    reached.setdefault(destination, set()).update(ports)
+    for destination in allowed:
+        if destination == IDP:  # only where tokens are checked against a URL (prod)
+            continue
+        if destination not in reached:
+            out.append(f"{owner}: its NetworkPolicies do not let it reach {destination}")
+
+
+def check_ingress(owner, policies, service, out):
+    """Ingress only from the services that follow `service`'s feed and kontakt.dk/client pods,
+    only on its port; all of those admitted. With service None: no ingress at all."""
+    if not any("Ingress" in policy_types(p) for p in policies):
+        out.append(f"{owner}: no NetworkPolicy with policyType Ingress selects it (ingress is open)")
+        return
+    port = PORTS.get(service)
+    admitted = set()
+    for p in policies:
+        if "Ingress" not in policy_types(p):
+            continue
+        for i, rule in enumerate((p.get("spec") or {}).get("ingress") or [], 1):
+            where = f"{ref(p)}: ingress rule {i}"
+            if service is None:
+                out.append(f"{where} admits traffic to {owner}, which takes none")
+                continue
+            if not rule.get("from"):
+                out.append(f"{where} has no 'from' (admits every source)")
+                continue
+            ports = rule_ports(rule)
+            if ports is None:
+                out.append(f"{where} has no ports (admits every port)")
+            elif ports != {(port, "TCP")}:
+                out.append(f"{where} admits ports other than {port}")
+            for peer in rule["from"]:
+                labels = (peer.get("podSelector") or {}).get("matchLabels") or {}
+                exprs = (peer.get("podSelector") or {}).get("matchExpressions")
+                if "ipBlock" in peer:
+                    out.append(f"{where} admits ipBlock {peer['ipBlock'].get('cidr')}")
+                elif peer.get("namespaceSelector") is not None:
+                    if labels.get(CLIENT_LABEL[0]) == CLIENT_LABEL[1]:
+                        admitted.add("client")
+                    else:
+                        out.append(f"{where} admits pods of other namespaces that are not "
+                                   f"{CLIENT_LABEL[0]}={CLIENT_LABEL[1]}")
+                elif labels.get(CLIENT_LABEL[0]) == CLIENT_LABEL[1]:
+                    admitted.add("client")
+                elif (labels.get("app.kubernetes.io/name") == "kontakt" and not exprs
+                      and labels.get("app.kubernetes.io/component") in CALLERS[service]):
+                    admitted.add(labels["app.kubernetes.io/component"])
+                else:
+                    out.append(f"{where} admits {json.dumps(peer, sort_keys=True)}, not a service "
+                               f"following {service}'s feed nor a {CLIENT_LABEL[0]} pod")
+    if service is None:
+        return
+    for caller in CALLERS[service]:
+        if caller not in admitted:
+            out.append(f"{owner}: its NetworkPolicies do not admit {caller}, which follows its feed")
+    if "client" not in admitted:
+        out.append(f"{owner}: its NetworkPolicies do not admit {CLIENT_LABEL[0]}={CLIENT_LABEL[1]} pods")
+
+
+# --- kontakt services -------------------------------------------------------------------------
+
+def find_serving_container(d):
+    for c in pod_spec(d).get("containers") or []:
+        if (c.get("args") or [])[:1] == ["serve"]:
+            return c
+    return None
+
+
+def shutdown_grace(c, render, ns):
+    for e in c.get("env") or []:
+        if e.get("name") == "KONTAKT_SHUTDOWN_GRACE" and "value" in e:
+            return e["value"]
+    value = DEFAULT_SHUTDOWN_GRACE
+    for source in c.get("envFrom") or []:
+        cm_name = (source.get("configMapRef") or {}).get("name")
+        cm = render.get("ConfigMap", cm_name, ns) if cm_name else None
+        if cm and "KONTAKT_SHUTDOWN_GRACE" in (cm.get("data") or {}):
+            value = cm["data"]["KONTAKT_SHUTDOWN_GRACE"]  # later sources win, as in Kubernetes
+    return value
+
+
+def check_service(service, render, min_replicas, out):
+    port = PORTS[service]
+    deployments = [d for d in render.of_kind("Deployment")
+                   if (meta(d).get("labels") or {}).get("app.kubernetes.io/name") == "kontakt"
+                   and (meta(d).get("labels") or {}).get("app.kubernetes.io/component") == service]
+    if len(deployments) != 1:
+        out.append(f"Deployment/{service}: expected one kontakt Deployment with component "
+                   f"{service}, found {len(deployments)}")
+        return
+    d = deployments[0]
+    name, ns, spec = ref(d), namespace(d), d.get("spec") or {}
+    pspec, labels = pod_spec(d), pod_labels(d)
+
+    expected_labels = {"app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": service,
+                       "app.kubernetes.io/part-of": "kontakt"}
+    for key, value in expected_labels.items():
+        if (meta(d).get("labels") or {}).get(key) != value:
+            out.append(f"{name}: label {key}={value} missing")
+        if labels.get(key) != value:
+            out.append(f"{name}: pod template label {key}={value} missing")
+    if (spec.get("selector") or {}).get("matchLabels") != {
+            "app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": service}:
+        out.append(f"{name}: selector is not app.kubernetes.io/name=kontakt + component={service}")
+
+    replicas = spec.get("replicas", 1)
+    if replicas < min_replicas:
+        out.append(f"{name}: replicas {replicas} is below {min_replicas}")
+    strategy = spec.get("strategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate" or str(rolling.get("maxUnavailable")) not in ("0", "0%"):
+        out.append(f"{name}: rolling update without maxUnavailable 0")
+    if str(rolling.get("maxSurge")) in ("None", "0", "0%"):
+        out.append(f"{name}: rolling update without maxSurge")
+
+    c = find_serving_container(d)
+    if c is None or c.get("args") != ["serve", service]:
+        out.append(f"{name}: no container runs `kontakt serve {service}` (args [serve, {service}])")
+        c = c or ((pspec.get("containers") or [{}])[0])
+    cname = f"{name}: container {c.get('name')}"
+    if not any(p.get("containerPort") == port and p.get("name") == "grpc" for p in c.get("ports") or []):
+        out.append(f"{cname}: no container port {port} named grpc")
+
+    # Service
+    svc = render.get("Service", service, ns)
+    if svc is None:
+        out.append(f"{name}: no Service named {service}")
+    else:
+        sspec = svc.get("spec") or {}
+        if sspec.get("type", "ClusterIP") != "ClusterIP":
+            out.append(f"{ref(svc)}: type is not ClusterIP")
+        if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
+            out.append(f"{ref(svc)}: selector does not select {name}'s pods")
+        grpc = [p for p in sspec.get("ports") or [] if p.get("name") == "grpc"]
+        if not grpc:
+            out.append(f"{ref(svc)}: no port named grpc")
+        for p in grpc:
+            if p.get("appProtocol") != "grpc":
+                out.append(f"{ref(svc)}: port grpc without appProtocol grpc")
+            if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
+                out.append(f"{ref(svc)}: port grpc is not {port} -> grpc")
+
+    # ServiceAccount
+    sa_name = pspec.get("serviceAccountName")
+    sa = render.get("ServiceAccount", sa_name, ns) if sa_name else None
+    if sa is None:
+        out.append(f"{name}: no ServiceAccount of its own (serviceAccountName {sa_name!r} not in the render)")
+    elif sa.get("automountServiceAccountToken") is not False:
+        out.append(f"{ref(sa)}: automountServiceAccountToken is not false")
+
+    # Probes
+    for probe, health in (("readinessProbe", ""), ("livenessProbe", "liveness"), ("startupProbe", "liveness")):
+        grpc = (c.get(probe) or {}).get("grpc")
+        if grpc is None:
+            out.append(f"{cname}: no gRPC {probe}")
+        elif grpc.get("port") != port or (grpc.get("service") or "") != health:
+            out.append(f"{cname}: {probe} is not gRPC health on port {port}, service {health!r}")
+
+    # Security context (beyond the every-workload rules)
+    psc = pspec.get("securityContext") or {}
+    for key, value in (("runAsNonRoot", True), ("runAsUser", SERVICE_UID), ("runAsGroup", SERVICE_UID)):
+        if psc.get(key) != value:
+            out.append(f"{name}: pod securityContext {key} is not {value}")
+    if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        out.append(f"{name}: pod securityContext seccompProfile is not RuntimeDefault")
+    if (c.get("securityContext") or {}).get("privileged") is not False:
+        out.append(f"{cname}: privileged is not set to false")
+
+    # PodDisruptionBudget, HorizontalPodAutoscaler
+    pdbs = [p for p in render.of_kind("PodDisruptionBudget", ns)
+            if selects((p.get("spec") or {}).get("selector"), labels)]
+    if not pdbs:
+        out.append(f"{name}: no PodDisruptionBudget selects its pods")
+    for p in pdbs:
+        if (p.get("spec") or {}).get("maxUnavailable") != 1:
+            out.append(f"{ref(p)}: maxUnavailable is not 1")
+    hpas = [h for h in render.of_kind("HorizontalPodAutoscaler", ns)
+            if ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+            and h["spec"]["scaleTargetRef"].get("name") == meta(d).get("name")]
+    if not hpas:
+        out.append(f"{name}: no HorizontalPodAutoscaler targets it")
+    for h in hpas:
+        hspec = h.get("spec") or {}
+        if h.get("apiVersion") != "autoscaling/v2":
+            out.append(f"{ref(h)}: not autoscaling/v2")
+        if hspec.get("minReplicas", 1) < min_replicas:
+            out.append(f"{ref(h)}: minReplicas {hspec.get('minReplicas', 1)} is below {min_replicas}")
+        if hspec.get("maxReplicas", 0) < hspec.get("minReplicas", 1):
+            out.append(f"{ref(h)}: maxReplicas below minReplicas")
+        if not any((m.get("resource") or {}).get("name") == "cpu" for m in hspec.get("metrics") or []):
+            out.append(f"{ref(h)}: does not scale on CPU")
+
+    # Topology spread
+    spread = {t.get("topologyKey"): t for t in pspec.get("topologySpreadConstraints") or []}
+    for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone"):
+        t = spread.get(key)
+        if t is None:
+            out.append(f"{name}: no topologySpreadConstraint over {key}")
+            continue
+        if t.get("whenUnsatisfiable") != "ScheduleAnyway":
+            out.append(f"{name}: topology spread over {key} is not ScheduleAnyway")
+        if not selects(t.get("labelSelector"), labels):
+            out.append(f"{name}: topology spread over {key} does not select its pods")
+        if "pod-template-hash" not in (t.get("matchLabelKeys") or []):
+            out.append(f"{name}: topology spread over {key} without matchLabelKeys [pod-template-hash]")
+
+    # Shutdown: the grace period covers the preStop sleep and the drain.
+    grace_text = shutdown_grace(c, render, ns)
+    grace = duration_seconds(grace_text)
+    sleep = ((((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}).get("seconds"))
+    tgps = pspec.get("terminationGracePeriodSeconds")
+    if sleep is None:
+        out.append(f"{cname}: no preStop sleep action")
+    if grace is None:
+        out.append(f"{name}: KONTAKT_SHUTDOWN_GRACE {grace_text!r} is not a duration")
+    elif tgps is None:
+        out.append(f"{name}: terminationGracePeriodSeconds not set")
+    elif tgps < grace + (sleep or 0):
+        out.append(f"{name}: terminationGracePeriodSeconds {tgps} is less than preStop sleep "
+                   f"{sleep or 0}s + KONTAKT_SHUTDOWN_GRACE {grace_text}")
+
+    # Network
+    policies = render.policies_for(d)
+    if not any({"Ingress", "Egress"} <= policy_types(p) for p in policies):
+        out.append(f"{name}: no NetworkPolicy with policyTypes Ingress and Egress selects it")
+    check_ingress(name, policies, service, out)
+    check_egress(name, policies, service,
+                 {DNS, POSTGRES, COLLECTOR, IDP} | {feed(p) for p in FOLLOWS[service]}, out)
+
+    # Migration Job
+    jobs = [j for j in render.of_kind("Job", ns)
+            if (meta(j).get("labels") or {}).get("app.kubernetes.io/component") == f"{service}-migrate"]
+    if not jobs:
+        out.append(f"{name}: no migration Job (component {service}-migrate)")
+    for j in jobs:
+        jlabels = pod_labels(j)
+        if jlabels.get("kontakt.dk/job") != "migrate" or jlabels.get("app.kubernetes.io/name") != "kontakt":
+            out.append(f"{ref(j)}: pods not labelled app.kubernetes.io/name=kontakt, kontakt.dk/job=migrate")
+        jc = (pod_spec(j).get("containers") or [{}])[0]
+        if jc.get("args") != ["migrate", service, "--grant-to", f"kontakt_{service}"]:
+            out.append(f"{ref(j)}: does not run `kontakt migrate {service} --grant-to kontakt_{service}`")
+        url = [e for e in jc.get("env") or [] if e.get("name") == "DATABASE_URL"]
+        key = (((url[0].get("valueFrom") or {}).get("secretKeyRef") or {}) if url else {})
+        if (key.get("name"), key.get("key")) != ("kontakt-db", f"{service}-migrate-url"):
+            out.append(f"{ref(j)}: DATABASE_URL is not Secret kontakt-db key {service}-migrate-url")
+        jpolicies = render.policies_for(j)
+        check_ingress(ref(j), jpolicies, None, out)
+        check_egress(ref(j), jpolicies, None, {DNS, POSTGRES}, out)
+
+
+# --- the whole render -------------------------------------------------------------------------
+
+def check(docs, min_replicas):
+    """Every violation in the rendered documents, as `<kind>/<name>: <what>` lines."""
+    render = Render(docs)
+    out = []
+    namespaces = {namespace(d) for d in docs if d.get("kind") not in CLUSTER_SCOPED}
+    if len(namespaces) > 1 or None in namespaces:
+        for d in docs:
+            if d.get("kind") not in CLUSTER_SCOPED and namespace(d) is None:
+                out.append(f"{ref(d)}: no namespace (the others are in {sorted(n for n in namespaces if n)})")
+        if len(namespaces - {None}) > 1:
+            out.append(f"render: objects in several namespaces {sorted(n for n in namespaces if n)}")
+    for d in docs:
+        if d.get("kind") in WORKLOAD_KINDS:
+            check_workload(d, render, out)
+    for service in PORTS:
+        check_service(service, render, min_replicas, out)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", help="rendered manifests (multi-document YAML)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--overlay", help="overlay name: prod* needs 2 replicas, others 1")
+    group.add_argument("--min-replicas", type=int, help="replicas each service needs at least")
+    args = parser.parse_args(argv)
+    if args.min_replicas is not None:
+        min_replicas = args.min_replicas
+    else:
+        min_replicas = 2 if (args.overlay or "").startswith("prod") else 1
+    violations = check(load(args.files), min_replicas)
+    for v in violations:
+        print(v)
+    if violations:
+        print(f"policy: {len(violations)} violation(s)")
+        return 1
+    print(f"policy OK ({len(PORTS)} services, min replicas {min_replicas})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

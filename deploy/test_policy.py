@@ -1,0 +1,251 @@
+"""Tests of policy.py: it passes the real renders and names what is wrong in broken copies.
+
+Reads the renders from $KONTAKT_RENDER_DIR/<overlay>.yaml (deploy/check sets it); without it,
+renders the overlays itself with kubectl ($KUBECTL or kubectl on PATH).
+
+    KONTAKT_RENDER_DIR=/tmp/render python -m unittest test_policy    (in deploy/)
+"""
+
+import contextlib
+import copy
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import policy
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OVERLAYS = {"dev": 1, "prod": 2, "prod-cnpg": 2}  # overlay -> replicas each service needs
+RENDERS = {}  # overlay -> documents
+PATHS = {}  # overlay -> rendered file
+
+
+def setUpModule():
+    directory = os.environ.get("KONTAKT_RENDER_DIR")
+    if not directory:
+        kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
+        if not kubectl:
+            raise RuntimeError("set KONTAKT_RENDER_DIR (deploy/check does) or put kubectl on PATH")
+        directory = tempfile.mkdtemp(prefix="kontakt-render-")
+        for overlay in OVERLAYS:
+            with open(os.path.join(directory, f"{overlay}.yaml"), "w", encoding="utf-8") as f:
+                subprocess.run([kubectl, "kustomize", os.path.join(HERE, "overlays", overlay)],
+                               stdout=f, check=True)
+    for overlay in OVERLAYS:
+        PATHS[overlay] = os.path.join(directory, f"{overlay}.yaml")
+        RENDERS[overlay] = policy.load([PATHS[overlay]])
+
+
+def find(docs, kind, name):
+    for d in docs:
+        if d["kind"] == kind and d["metadata"]["name"] == name:
+            return d
+    raise KeyError(f"{kind}/{name}")
+
+
+def container(docs, kind, name):
+    return find(docs, kind, name)["spec"]["template"]["spec"]["containers"][0]
+
+
+def without(docs, kind, name):
+    find(docs, kind, name)  # it must be there to begin with
+    return [d for d in docs if not (d["kind"] == kind and d["metadata"]["name"] == name)]
+
+
+class RealRenders(unittest.TestCase):
+    def test_every_overlay_passes(self):
+        for overlay, replicas in OVERLAYS.items():
+            with self.subTest(overlay=overlay):
+                self.assertEqual(policy.check(RENDERS[overlay], replicas), [])
+
+    def test_the_overlay_name_sets_the_replicas_needed(self):
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            self.assertEqual(policy.main(["--overlay", "dev", PATHS["dev"]]), 0)
+            self.assertEqual(policy.main(["--overlay", "prod", PATHS["dev"]]), 1)
+            self.assertEqual(policy.main(["--min-replicas", "2", PATHS["prod"]]), 0)
+        self.assertIn("Deployment/referral: replicas 1 is below 2", output.getvalue().splitlines())
+
+
+class BrokenCopies(unittest.TestCase):
+    """Each test breaks one thing in a copy of a render and expects that exact violation."""
+
+    def violations(self, docs, replicas=2):
+        found = policy.check(docs, replicas)
+        for line in found:
+            self.assertRegex(line, r"^[A-Za-z]+/[^:\s]+: ", "violations read <kind>/<name>: <what>")
+        return found
+
+    def assertViolation(self, docs, expected, replicas=2):
+        found = self.violations(docs, replicas)
+        self.assertIn(expected, found, "\n".join(found))
+
+    def prod(self):
+        return copy.deepcopy(RENDERS["prod"])
+
+    def test_writable_root_filesystem(self):
+        docs = self.prod()
+        del container(docs, "Deployment", "referral")["securityContext"]["readOnlyRootFilesystem"]
+        self.assertViolation(docs, "Deployment/referral: container kontakt: readOnlyRootFilesystem is not true")
+
+    def test_writable_root_filesystem_in_any_workload(self):
+        docs = copy.deepcopy(RENDERS["dev"])
+        container(docs, "StatefulSet", "postgres")["securityContext"]["readOnlyRootFilesystem"] = False
+        self.assertViolation(docs, "StatefulSet/postgres: container postgres: readOnlyRootFilesystem is not true", 1)
+
+    def test_privilege_escalation_and_capabilities_in_a_job(self):
+        docs = self.prod()
+        sc = container(docs, "Job", "timecost-migrate")["securityContext"]
+        del sc["allowPrivilegeEscalation"]
+        sc["capabilities"]["drop"] = ["NET_RAW"]
+        found = self.violations(docs)
+        self.assertIn("Job/timecost-migrate: container migrate: allowPrivilegeEscalation is not false", found)
+        self.assertIn("Job/timecost-migrate: container migrate: capabilities do not drop ALL", found)
+
+    def test_root_and_unconfined(self):
+        docs = self.prod()
+        pod = find(docs, "Deployment", "otel-collector")["spec"]["template"]["spec"]
+        del pod["securityContext"]["runAsNonRoot"]
+        pod["securityContext"]["seccompProfile"]["type"] = "Unconfined"
+        found = self.violations(docs)
+        self.assertIn("Deployment/otel-collector: runAsNonRoot is not true (pod or every container)", found)
+        self.assertIn("Deployment/otel-collector: container otel-collector: seccompProfile is not "
+                      "RuntimeDefault (pod or container)", found)
+
+    def test_missing_limits(self):
+        docs = self.prod()
+        del container(docs, "Deployment", "matching")["resources"]["limits"]["memory"]
+        self.assertViolation(docs, "Deployment/matching: container kontakt: no memory limit")
+
+    def test_no_pod_disruption_budget(self):
+        docs = without(self.prod(), "PodDisruptionBudget", "matching")
+        self.assertViolation(docs, "Deployment/matching: no PodDisruptionBudget selects its pods")
+
+    def test_no_autoscaler(self):
+        docs = without(self.prod(), "HorizontalPodAutoscaler", "followup")
+        self.assertViolation(docs, "Deployment/followup: no HorizontalPodAutoscaler targets it")
+
+    def test_egress_rule_to_everywhere(self):
+        docs = self.prod()
+        egress = find(docs, "NetworkPolicy", "timecost")["spec"]["egress"]
+        egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
+        self.assertViolation(docs, f"NetworkPolicy/timecost: egress rule {len(egress)} has no 'to' "
+                                   "(allows every destination)")
+
+    def test_egress_to_the_whole_internet(self):
+        docs = self.prod()
+        rule = find(docs, "NetworkPolicy", "kontakt-to-postgres")["spec"]["egress"][0]
+        rule["to"] = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+        self.assertViolation(docs, "NetworkPolicy/kontakt-to-postgres: egress rule 1 allows ipBlock 0.0.0.0/0 (everywhere)")
+
+    def test_egress_to_a_feed_it_does_not_follow(self):
+        docs = self.prod()
+        egress = find(docs, "NetworkPolicy", "matching")["spec"]["egress"]
+        egress.append({"to": [{"podSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": "followup"}}}],
+            "ports": [{"port": 50054, "protocol": "TCP"}]})
+        found = self.violations(docs)
+        self.assertTrue(any(v.startswith(f"NetworkPolicy/matching: egress rule {len(egress)} allows pods "
+                                         "it has no business with") for v in found), found)
+
+    def test_no_egress_to_a_followed_feed(self):
+        docs = self.prod()
+        egress = find(docs, "NetworkPolicy", "timecost")["spec"]["egress"]
+        egress[:] = [r for r in egress if r["ports"][0]["port"] != 50052]
+        self.assertViolation(docs, "Deployment/timecost: its NetworkPolicies do not let it reach matching's feed")
+
+    def test_no_database_egress(self):
+        docs = without(self.prod(), "NetworkPolicy", "kontakt-to-postgres")
+        found = self.violations(docs)
+        self.assertIn("Deployment/referral: its NetworkPolicies do not let it reach PostgreSQL", found)
+        self.assertIn("Job/referral-migrate: its NetworkPolicies do not let it reach PostgreSQL", found)
+
+    def test_ingress_from_a_service_that_is_no_caller(self):
+        docs = self.prod()
+        peers = find(docs, "NetworkPolicy", "followup")["spec"]["ingress"][0]["from"]
+        peers.append({"podSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": "matching"}}})
+        found = self.violations(docs)
+        self.assertTrue(any(v.startswith("NetworkPolicy/followup: ingress rule 1 admits") and
+                            "not a service following followup's feed" in v for v in found), found)
+
+    def test_ingress_not_admitting_a_caller(self):
+        docs = self.prod()
+        ingress = find(docs, "NetworkPolicy", "referral")["spec"]["ingress"][0]
+        ingress["from"] = [p for p in ingress["from"]
+                           if p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component") != "timecost"]
+        self.assertViolation(docs, "Deployment/referral: its NetworkPolicies do not admit timecost, which follows its feed")
+
+    def test_ingress_from_everywhere(self):
+        docs = self.prod()
+        find(docs, "NetworkPolicy", "matching")["spec"]["ingress"].append({})
+        self.assertViolation(docs, "NetworkPolicy/matching: ingress rule 2 has no 'from' (admits every source)")
+
+    def test_ingress_to_a_migration_job(self):
+        docs = self.prod()
+        find(docs, "NetworkPolicy", "kontakt-migrate")["spec"]["ingress"] = [
+            {"from": [{"podSelector": {}}]}]
+        self.assertViolation(docs, "NetworkPolicy/kontakt-migrate: ingress rule 1 admits traffic to "
+                                   "Job/referral-migrate, which takes none")
+
+    def test_workload_without_network_policy(self):
+        docs = without(without(self.prod(), "NetworkPolicy", "otel-collector"),
+                       "NetworkPolicy", "kontakt-default-deny")
+        self.assertViolation(docs, "Deployment/otel-collector: no NetworkPolicy selects its pods")
+
+    def test_missing_liveness_probe(self):
+        docs = self.prod()
+        del container(docs, "Deployment", "followup")["livenessProbe"]
+        self.assertViolation(docs, "Deployment/followup: container kontakt: no gRPC livenessProbe")
+
+    def test_readiness_on_the_liveness_service(self):
+        docs = self.prod()
+        container(docs, "Deployment", "matching")["readinessProbe"]["grpc"]["service"] = "liveness"
+        self.assertViolation(docs, "Deployment/matching: container kontakt: readinessProbe is not gRPC "
+                                   "health on port 50052, service ''")
+
+    def test_one_replica_in_prod(self):
+        docs = self.prod()
+        find(docs, "Deployment", "referral")["spec"]["replicas"] = 1
+        self.assertViolation(docs, "Deployment/referral: replicas 1 is below 2")
+
+    def test_rollout_that_takes_pods_away(self):
+        docs = self.prod()
+        find(docs, "Deployment", "timecost")["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = 1
+        self.assertViolation(docs, "Deployment/timecost: rolling update without maxUnavailable 0")
+
+    def test_grace_period_shorter_than_the_drain(self):
+        docs = self.prod()
+        config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("kontakt-config"))
+        config["data"]["KONTAKT_SHUTDOWN_GRACE"] = "40s"
+        self.assertViolation(docs, "Deployment/referral: terminationGracePeriodSeconds 30 is less than "
+                                   "preStop sleep 5s + KONTAKT_SHUTDOWN_GRACE 40s")
+
+    def test_service_account_with_token(self):
+        docs = self.prod()
+        find(docs, "ServiceAccount", "referral")["automountServiceAccountToken"] = True
+        self.assertViolation(docs, "ServiceAccount/referral: automountServiceAccountToken is not false")
+
+    def test_service_port_without_app_protocol(self):
+        docs = self.prod()
+        del find(docs, "Service", "timecost")["spec"]["ports"][0]["appProtocol"]
+        self.assertViolation(docs, "Service/timecost: port grpc without appProtocol grpc")
+
+    def test_spread_without_pod_template_hash(self):
+        docs = self.prod()
+        pod = find(docs, "Deployment", "followup")["spec"]["template"]["spec"]
+        del pod["topologySpreadConstraints"][1]["matchLabelKeys"]
+        self.assertViolation(docs, "Deployment/followup: topology spread over topology.kubernetes.io/zone "
+                                   "without matchLabelKeys [pod-template-hash]")
+
+    def test_object_left_without_namespace(self):
+        docs = self.prod()
+        del find(docs, "Service", "otel-collector")["metadata"]["namespace"]
+        self.assertViolation(docs, "Service/otel-collector: no namespace (the others are in ['kontakt'])")
+
+
+if __name__ == "__main__":
+    unittest.main()
