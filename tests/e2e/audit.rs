@@ -102,11 +102,11 @@ async fn nobody_can_update_delete_or_truncate_the_audit_log() {
             .execute(&pool)
             .await
             .expect_err(statement);
-        let code = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned());
-        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {error}");
+        assert_eq!(
+            kontakt_harness::sqlstate(&error).as_deref(),
+            Some("42501"),
+            "{statement}: {error}"
+        );
     }
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
         .fetch_one(&pool)

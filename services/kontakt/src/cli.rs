@@ -47,6 +47,11 @@ pub enum Command {
     /// Everyday questions over gRPC, answered as tables: due follow-ups, budget status, unmet
     /// demand, a grant's history; exports with a progress indicator.
     Ctl(crate::ctl::CtlArgs),
+    /// Load the demo data (reference policies, people, frame, twelve arrangements) into running
+    /// services that trust the dev key in --data-dir (e.g. the dev overlay in a cluster).
+    Demo(DemoArgs),
+    /// Ask a service whether it is SERVING (exit 0) or not (exit 1), e.g. as an exec probe.
+    Health(crate::health::HealthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +263,15 @@ fn parse_municipality(value: &str) -> Result<MunicipalityCode, String> {
 }
 
 #[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    /// The data directory holding the dev signing key the services trust.
+    #[arg(long, env = "KONTAKT_DEV_DATA_DIR", default_value = ".kontakt/dev")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// The services to migrate; all when none is named.
     #[arg(value_enum)]
@@ -265,6 +279,10 @@ pub struct MigrateArgs {
     /// PostgreSQL URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// After migrating, grant this role what the running service needs on its schema (and no
+    /// more: no DDL, no UPDATE or DELETE on the audit log). Needs exactly one service named.
+    #[arg(long, env = "KONTAKT_GRANT_TO")]
+    pub grant_to: Option<String>,
     #[command(flatten)]
     pub telemetry: TelemetrySettings,
 }
@@ -290,6 +308,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::AccessLog(args) => access_log(args).await,
             Command::RekeyCpr(args) => rekey_cpr(args).await,
             Command::Ctl(args) => crate::ctl::run(args).await,
+            Command::Health(args) => crate::health::run(args).await,
+            Command::Demo(args) => demo(args).await,
         }
     });
     match result {
@@ -321,6 +341,8 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0u16; 8], args.service.default_port())));
+    // Before the address is printed: whoever reads it may stop us at once.
+    let stop = shutdown::signal();
     let listener = crate::bind(listen).await?;
     // Printed, not only logged: scripts and tests read the real port when listening on :0.
     println!("{} listening on {}", def.name, listener.local_addr()?);
@@ -343,7 +365,22 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
             migrate_on_start: args.database.migrate_on_start,
             consumers,
         },
-        shutdown::signal(),
+        stop,
+    )
+    .await
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let key = DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?;
+    let admin_token = crate::dev::admin_token(&key)?;
+    crate::demo::load_everything(
+        &crate::demo::arrangements::Urls {
+            referral: &args.endpoints.referral_url,
+            matching: &args.endpoints.matching_url,
+            timecost: &args.endpoints.timecost_url,
+        },
+        &key,
+        &admin_token,
     )
     .await
 }
@@ -419,6 +456,12 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     } else {
         args.services
     };
+    // Each service runs as its own role, so one role for several schemas is a mistake.
+    if args.grant_to.is_some() && services.len() != 1 {
+        anyhow::bail!(
+            "--grant-to needs exactly one service: `kontakt migrate <service> --grant-to <role>`"
+        );
+    }
     for service in services {
         let def = service.def();
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -429,6 +472,20 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         db::migrate(&pool, def.schema, def.migrator)
             .await
             .with_context(|| format!("migrating {}", def.name))?;
+        if let Some(role) = &args.grant_to {
+            db::grant_runtime_role(&pool, def.schema, role)
+                .await
+                .with_context(|| {
+                    format!(
+                        "granting role `{role}` its rights on schema `{}`",
+                        def.schema
+                    )
+                })?;
+            println!(
+                "{}: role `{role}` may use schema `{}`",
+                def.name, def.schema
+            );
+        }
         let latest = def
             .migrator
             .iter()
@@ -442,4 +499,52 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         pool.close().await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every setting any command reads from the environment, as (flag, variable).
+    fn settings(command: &clap::Command, found: &mut Vec<(String, String)>) {
+        for arg in command.get_arguments() {
+            if let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) {
+                let pair = (format!("--{long}"), env.to_string_lossy().into_owned());
+                if !found.contains(&pair) {
+                    found.push(pair);
+                }
+            }
+        }
+        for sub in command.get_subcommands() {
+            settings(sub, found);
+        }
+    }
+
+    #[test]
+    fn the_readme_settings_table_lists_every_flag_and_variable() {
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split_once("### Settings")
+            .expect("the README has a Settings section")
+            .1;
+        let mut found = Vec::new();
+        settings(&Cli::command(), &mut found);
+        assert!(found.len() > 25, "{found:?}");
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|(flag, env)| {
+                !table.lines().any(|line| {
+                    line.starts_with('|')
+                        && line.contains(&format!("`{flag}`"))
+                        && line.contains(&format!("`{env}`"))
+                })
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README's settings table lacks: {missing:?}"
+        );
+    }
 }

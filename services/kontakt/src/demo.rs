@@ -2,7 +2,9 @@
 //! fictional contact persons, a provider and its framework contract (`demo/people.json`), and
 //! the Ishøj–Vallensbæk frame with example PL and mileage rates (`demo/finance.json`),
 //! loaded over gRPC as an administrator would, so the demo takes the same path (validation,
-//! audit) as real data. Loading twice changes nothing.
+//! audit) as real data. Loading twice changes nothing. Then the twelve arrangements
+//! (`arrangements`). `kontakt dev` loads it all; `kontakt demo` loads it into services running
+//! elsewhere (e.g. the dev overlay in a cluster) that trust the same dev key.
 
 use crate::client::{Bearer, channel, retrying};
 use anyhow::Context as _;
@@ -505,6 +507,55 @@ fn count(tally: &mut (usize, usize), created: bool) {
         tally.0 += 1;
     } else {
         tally.1 += 1;
+    }
+}
+
+/// The reference data, then the arrangements, each reported on stdout (a failure on stderr);
+/// errs if either failed. The arrangements are made by counsellor, committee, coordinator and
+/// contact person with their own tokens, signed by `key`.
+pub async fn load_everything(
+    urls: &arrangements::Urls<'_>,
+    key: &kontakt_platform::auth::dev_key::DevKey,
+    admin_token: &str,
+) -> anyhow::Result<()> {
+    let reference = load(urls.referral, urls.matching, urls.timecost, admin_token).await;
+    match &reference {
+        Ok(loaded) => println!(
+            "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there); {} contact persons and {} provider (new: {}, {}); the Ishøj–Vallensbæk frame with example PL and mileage rates (new: {} of {}).",
+            loaded.policies.0,
+            loaded.policies.1,
+            loaded.contact_persons.0 + loaded.contact_persons.1,
+            loaded.providers.0 + loaded.providers.1,
+            loaded.contact_persons.0,
+            loaded.providers.0,
+            loaded.finance.0,
+            loaded.finance.0 + loaded.finance.1,
+        ),
+        Err(err) => eprintln!("Demo data not loaded: {err:#}"),
+    }
+    let mint = |claims: kontakt_platform::auth::Claims| {
+        key.mint(claims, std::time::Duration::from_secs(3600))
+            .map_err(anyhow::Error::msg)
+    };
+    let stories = arrangements::load(
+        urls,
+        &arrangements::Tokens { mint: &mint },
+        chrono::Utc::now().date_naive(),
+    )
+    .await;
+    match &stories {
+        Ok(0) => println!(
+            "Demo arrangements: the {} are there already.",
+            arrangements::COUNT
+        ),
+        Ok(made) => println!(
+            "Demo arrangements: {made} loaded (referrals in draft and awaiting a decision, grants waiting for a contact person, arrangements with hours registered, a purchase, an ended grant)."
+        ),
+        Err(err) => eprintln!("Demo arrangements not loaded: {err:#}"),
+    }
+    match (reference, stories) {
+        (Ok(_), Ok(_)) => Ok(()),
+        _ => anyhow::bail!("the demo data was not loaded in full (see above)"),
     }
 }
 

@@ -16,7 +16,7 @@ use kontakt_platform::{db, shutdown, telemetry};
 use sqlx::postgres::PgConnectOptions;
 
 use crate::cli::DevArgs;
-use crate::{Launch, Peers, Service};
+use crate::{Launch, Peers, Service, ServiceHandle};
 
 /// The database the suite uses inside the embedded server.
 const DEV_DATABASE: &str = "kontakt";
@@ -63,18 +63,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)?,
     );
-    let admin_token = key
-        .mint(
-            Claims {
-                sub: "dev-admin".into(),
-                name: "Development administrator".into(),
-                kontakt_roles: vec![Role::Admin.as_str().into()],
-                kontakt_municipalities: DEV_MUNICIPALITIES.iter().map(|m| m.to_string()).collect(),
-                ..Claims::default()
-            },
-            std::time::Duration::from_secs(8 * 3600),
-        )
-        .map_err(anyhow::Error::msg)?;
+    let admin_token = admin_token(&key)?;
 
     // CPR keys of this data directory's own (the referral service stores CPR numbers).
     let cpr = Arc::new(
@@ -116,6 +105,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         listeners.push((service, listener));
     }
 
+    // Before anything is announced: whoever reads the addresses may stop us at once.
+    let stop = shutdown::signal();
+    tokio::pin!(stop);
     let mut handles = Vec::new();
     for (service, listener) in listeners {
         let handle = crate::spawn(Launch {
@@ -132,90 +124,32 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         handles.push(handle);
     }
 
+    // Ctrl-C while the demo loads stops the suite, as it would once it runs.
+    let mut stopped_early = false;
     if !args.no_demo {
-        let referral = &peers.urls[&Service::Referral];
-        let matching = &peers.urls[&Service::Matching];
-        let timecost = &peers.urls[&Service::Timecost];
-        // A failure is reported, not fatal: the suite still runs and stops cleanly.
-        match crate::demo::load(referral, matching, timecost, &admin_token).await {
-            Ok(loaded) => println!(
-                "Demo data: the reference policies of Ishøj, Vallensbæk and Ringsted ({} loaded, {} already there); {} contact persons and {} provider (new: {}, {}); the Ishøj–Vallensbæk frame with example PL and mileage rates (new: {} of {}).",
-                loaded.policies.0,
-                loaded.policies.1,
-                loaded.contact_persons.0 + loaded.contact_persons.1,
-                loaded.providers.0 + loaded.providers.1,
-                loaded.contact_persons.0,
-                loaded.providers.0,
-                loaded.finance.0,
-                loaded.finance.0 + loaded.finance.1,
-            ),
-            Err(err) => eprintln!("Demo data not loaded: {err:#}"),
-        }
-        let mint = |claims: Claims| {
-            key.mint(claims, std::time::Duration::from_secs(3600))
-                .map_err(anyhow::Error::msg)
+        let urls = crate::demo::arrangements::Urls {
+            referral: &peers.urls[&Service::Referral],
+            matching: &peers.urls[&Service::Matching],
+            timecost: &peers.urls[&Service::Timecost],
         };
-        let stories = crate::demo::arrangements::load(
-            &crate::demo::arrangements::Urls {
-                referral,
-                matching,
-                timecost,
-            },
-            &crate::demo::arrangements::Tokens { mint: &mint },
-            chrono::Utc::now().date_naive(),
-        )
-        .await;
-        match stories {
-            Ok(0) => println!(
-                "Demo arrangements: the {} are there already.",
-                crate::demo::arrangements::COUNT
-            ),
-            Ok(made) => println!(
-                "Demo arrangements: {made} loaded (referrals in draft and awaiting a decision, grants waiting for a contact person, arrangements with hours registered, a purchase, an ended grant)."
-            ),
-            Err(err) => eprintln!("Demo arrangements not loaded: {err:#}"),
+        let load = crate::demo::load_everything(&urls, &key, &admin_token);
+        tokio::select! {
+            // Reported as it happened; the suite runs on without it.
+            _ = load => {}
+            () = &mut stop => stopped_early = true,
         }
     }
-
-    println!();
-    println!("Kontakt dev is running:");
-    for handle in &handles {
-        println!(
-            "  {:<9} listening on {}  ({})",
-            handle.name,
-            handle.local_addr,
-            Service::ALL
-                .iter()
-                .find(|s| s.def().name == handle.name)
-                .map_or("", |s| s.def().grpc_name)
-        );
-    }
-    match &embedded {
-        Some(pg) => println!(
-            "  database  {shown_url}  (embedded; data in {})",
-            pg.data_dir().display()
-        ),
-        None => println!("  database  DATABASE_URL"),
-    }
-    println!();
-    println!("Admin token (8 h; more with `kontakt token --role ROLE --municipality CODE`):");
-    println!("  export TOKEN={admin_token}");
-    if let Some(first) = handles.first() {
-        let addr = first.local_addr;
-        println!();
-        println!("Try:  grpcurl -plaintext {addr} list");
-        println!("      grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
-        println!(
-            "      grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {addr} kontakt.referral.v1.ReferralService/ListLegalBases"
-        );
-    }
-    println!("Stop with Ctrl-C.");
 
     // Run until a signal, or until a service fails by itself.
-    let failed = tokio::select! {
-        () = shutdown::signal() => None,
-        (result, index, _) = select_all(handles.iter_mut().map(|h| Box::pin(h.join()))) => {
-            Some((index, result))
+    let failed = if stopped_early {
+        None
+    } else {
+        announce(&handles, embedded.as_ref(), &shown_url, &admin_token);
+        tokio::select! {
+            () = &mut stop => None,
+            (result, index, _) = select_all(handles.iter_mut().map(|h| Box::pin(h.join()))) => {
+                Some((index, result))
+            }
         }
     };
     let mut outcome = Ok(());
@@ -241,6 +175,48 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     outcome
 }
 
+/// What `kontakt dev` runs and where, for the person at the terminal.
+fn announce(
+    handles: &[ServiceHandle],
+    embedded: Option<&EmbeddedPostgres>,
+    shown_url: &str,
+    admin_token: &str,
+) {
+    println!();
+    println!("Kontakt dev is running:");
+    for handle in handles {
+        println!(
+            "  {:<9} listening on {}  ({})",
+            handle.name,
+            handle.local_addr,
+            Service::ALL
+                .iter()
+                .find(|s| s.def().name == handle.name)
+                .map_or("", |s| s.def().grpc_name)
+        );
+    }
+    match embedded {
+        Some(pg) => println!(
+            "  database  {shown_url}  (embedded; data in {})",
+            pg.data_dir().display()
+        ),
+        None => println!("  database  DATABASE_URL"),
+    }
+    println!();
+    println!("Admin token (8 h; more with `kontakt token --role ROLE --municipality CODE`):");
+    println!("  export TOKEN={admin_token}");
+    if let Some(first) = handles.first() {
+        let addr = first.local_addr;
+        println!();
+        println!("Try:  grpcurl -plaintext {addr} list");
+        println!("      grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
+        println!(
+            "      grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {addr} kontakt.referral.v1.ReferralService/ListLegalBases"
+        );
+    }
+    println!("Stop with Ctrl-C.");
+}
+
 async fn create_database(admin: PgConnectOptions, name: &str) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let mut conn = sqlx::PgConnection::connect_with(&admin)
@@ -259,4 +235,19 @@ async fn create_database(admin: PgConnectOptions, name: &str) -> anyhow::Result<
     }
     conn.close().await?;
     Ok(())
+}
+
+/// The dev administrator's token (all the demo municipalities), for loading the demo data.
+pub(crate) fn admin_token(key: &DevKey) -> anyhow::Result<String> {
+    key.mint(
+        Claims {
+            sub: "dev-admin".into(),
+            name: "Development administrator".into(),
+            kontakt_roles: vec![Role::Admin.as_str().into()],
+            kontakt_municipalities: DEV_MUNICIPALITIES.iter().map(|m| m.to_string()).collect(),
+            ..Claims::default()
+        },
+        std::time::Duration::from_secs(8 * 3600),
+    )
+    .map_err(anyhow::Error::msg)
 }

@@ -7,6 +7,7 @@ pub mod client;
 mod ctl;
 pub mod demo;
 mod dev;
+mod health;
 mod progress;
 
 use std::net::SocketAddr;

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use kontakt_harness::{connect, fresh_database, wait_for_health};
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
-use kontakt_proto::referral::v1::{ListLegalBasesRequest, ListPoliciesRequest};
+use kontakt_proto::referral::v1::{GetGrantRequest, ListLegalBasesRequest, ListPoliciesRequest};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use sqlx::Connection as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -480,7 +481,7 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .await
         .expect("exits")
         .expect("status");
-    assert!(status.success());
+    assert!(status.success(), "clean exit: {status}");
 }
 
 #[tokio::test]
@@ -522,10 +523,79 @@ async fn migrate_applies_the_named_services_schemas_and_only_those() {
     assert!(again.status.success());
 }
 
-/// A minimal OTLP/gRPC collector: it keeps every span it is sent.
+/// A minimal OTLP/gRPC collector: it keeps every span it is sent, and of metrics each data
+/// point's metric name and attributes.
 #[derive(Clone, Default)]
 struct Collector {
     spans: std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+    points: std::sync::Arc<std::sync::Mutex<Vec<MetricPoint>>>,
+}
+
+#[derive(Clone, Debug)]
+struct MetricPoint {
+    name: String,
+    attributes: Vec<(String, String)>,
+}
+
+impl MetricPoint {
+    fn has(&self, key: &str, value: &str) -> bool {
+        self.attributes.iter().any(|(k, v)| k == key && v == value)
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
+    for Collector
+{
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value};
+        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+        let text = |attributes: &[KeyValue]| -> Vec<(String, String)> {
+            attributes
+                .iter()
+                .map(|kv| {
+                    let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                        Some(Value::StringValue(s)) => s.clone(),
+                        Some(Value::IntValue(i)) => i.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    (kv.key.clone(), value)
+                })
+                .collect()
+        };
+        let mut points = self.points.lock().expect("lock");
+        let metrics = request
+            .into_inner()
+            .resource_metrics
+            .into_iter()
+            .flat_map(|r| r.scope_metrics)
+            .flat_map(|s| s.metrics);
+        for metric in metrics {
+            let attributes: Vec<Vec<(String, String)>> = match &metric.data {
+                Some(Data::Histogram(h)) => {
+                    h.data_points.iter().map(|p| text(&p.attributes)).collect()
+                }
+                Some(Data::Gauge(g)) => g.data_points.iter().map(|p| text(&p.attributes)).collect(),
+                Some(Data::Sum(s)) => s.data_points.iter().map(|p| text(&p.attributes)).collect(),
+                _ => Vec::new(),
+            };
+            points.extend(attributes.into_iter().map(|attributes| MetricPoint {
+                name: metric.name.clone(),
+                attributes,
+            }));
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
 }
 
 #[tonic::async_trait]
@@ -555,7 +625,8 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
 }
 
 #[tokio::test]
-async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
+async fn spans_and_metrics_are_exported_over_otlp_and_spans_continue_the_callers_trace() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
 
     let collector = Collector::default();
@@ -566,6 +637,7 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(MetricsServiceServer::new(collector.clone()))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
 
@@ -576,6 +648,7 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
         ],
     )
     .await;
@@ -590,6 +663,7 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
             .parse()
             .expect("header"),
     );
+    let channel_for_metrics = channel.clone();
     ReferralServiceClient::new(kontakt_harness::authed(
         channel,
         &kontakt_harness::admin_token(),
@@ -622,6 +696,51 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
         "the server span is a child of the caller's"
     );
 
+    // Metrics: a refused call is counted under its code beside the successful one; the pool's
+    // use is reported; probes are not counted.
+    let refused = ReferralServiceClient::new(kontakt_harness::authed(
+        channel_for_metrics,
+        &kontakt_harness::admin_token(),
+    ))
+    .get_grant(GetGrantRequest {
+        name: "not a grant name".into(),
+    })
+    .await
+    .expect_err("a malformed name is refused");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let points = kontakt_harness::eventually("the call metrics to reach the collector", || {
+        let points = collector.points.clone();
+        async move {
+            let points = points.lock().expect("lock").clone();
+            let duration = |method: &str, code: &str| {
+                points.iter().any(|p| {
+                    p.name == "rpc.server.duration"
+                        && p.has("rpc.service", "kontakt.referral.v1.ReferralService")
+                        && p.has("rpc.method", method)
+                        && p.has("rpc.grpc.status_code", code)
+                })
+            };
+            (duration("ListLegalBases", "0") && duration("GetGrant", "3")).then_some(points)
+        }
+    })
+    .await;
+    assert!(
+        points
+            .iter()
+            .any(|p| p.name == "kontakt.db.pool.connections" && p.has("state", "idle")),
+        "pool use is exported"
+    );
+    assert!(
+        points.iter().any(|p| p.name == "kontakt.db.pool.max"),
+        "pool size is exported"
+    );
+    assert!(
+        !points
+            .iter()
+            .any(|p| p.has("rpc.service", "grpc.health.v1.Health")),
+        "health probes are not counted"
+    );
+
     terminate(&child);
     let status = child.wait().await.expect("status");
     assert!(status.success());
@@ -630,4 +749,143 @@ async fn spans_are_exported_over_otlp_and_continue_the_callers_trace() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Production's database roles: `deploy/sql/roles.sql` makes them, `kontakt migrate <service>
+/// --grant-to` migrates as the schema's owner and grants the runtime role its rights, and the
+/// service runs as that role: its own tables only, no DDL, and the audit log append-only.
+#[tokio::test]
+async fn services_run_as_roles_with_only_the_rights_they_need() {
+    const SERVICES: [&str; 4] = ["referral", "matching", "timecost", "followup"];
+    let db = fresh_database().await.expect("database");
+    let mut admin = db.connect().await.expect("connect");
+    let roles_sql = include_str!("../../../deploy/sql/roles.sql");
+    for _ in 0..2 {
+        // Twice: running it again must change nothing.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(roles_sql))
+            .execute(&mut admin)
+            .await
+            .expect("roles.sql runs");
+    }
+
+    let refused = kontakt()
+        .args([
+            "migrate",
+            "referral",
+            "matching",
+            "--grant-to",
+            "kontakt_referral",
+        ])
+        .env("DATABASE_URL", db.url_as("kontakt_referral_owner"))
+        .output()
+        .await
+        .expect("run kontakt migrate");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("exactly one service"));
+
+    for service in SERVICES {
+        let output = kontakt()
+            .args([
+                "migrate",
+                service,
+                "--grant-to",
+                &format!("kontakt_{service}"),
+            ])
+            .env(
+                "DATABASE_URL",
+                db.url_as(&format!("kontakt_{service}_owner")),
+            )
+            .output()
+            .await
+            .expect("run kontakt migrate");
+        assert!(
+            output.status.success(),
+            "{service}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // Every table of every schema, checked for every runtime role.
+    let rights: Vec<(String, String, String, bool, bool, bool, bool)> = sqlx::query_as(
+        "SELECT r.rolname::text, t.schemaname::text, t.tablename::text,
+                has_table_privilege(r.rolname, format('%I.%I', t.schemaname, t.tablename), 'SELECT'),
+                has_table_privilege(r.rolname, format('%I.%I', t.schemaname, t.tablename), 'INSERT'),
+                has_table_privilege(r.rolname, format('%I.%I', t.schemaname, t.tablename), 'UPDATE'),
+                has_table_privilege(r.rolname, format('%I.%I', t.schemaname, t.tablename), 'DELETE')
+         FROM pg_roles r, pg_tables t
+         WHERE r.rolname IN ('kontakt_referral', 'kontakt_matching', 'kontakt_timecost', 'kontakt_followup')
+           AND t.schemaname IN ('referral', 'matching', 'timecost', 'followup')
+         ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("privileges");
+    assert!(
+        rights.len() > 40,
+        "every table is checked: {}",
+        rights.len()
+    );
+    for (role, schema, table, select, insert, update, delete) in rights {
+        let expected = if role != format!("kontakt_{schema}") {
+            (false, false, false, false)
+        } else if table == "audit_log" {
+            (true, true, false, false)
+        } else if table.starts_with("_kontakt_platform_migrations") || table == "_sqlx_migrations" {
+            (true, false, false, false)
+        } else {
+            (true, true, true, true)
+        };
+        assert_eq!(
+            (select, insert, update, delete),
+            expected,
+            "{role} on {schema}.{table}: (select, insert, update, delete)"
+        );
+    }
+
+    // As the runtime role itself: no DDL, no rewriting the audit log (refused by privilege,
+    // before the append-only trigger is even asked), no other schema.
+    let mut runtime =
+        sqlx::PgConnection::connect_with(&db.options.clone().username("kontakt_referral"))
+            .await
+            .expect("connect as kontakt_referral");
+    for statement in [
+        "CREATE TABLE referral.intruder (id int)",
+        "UPDATE referral.audit_log SET purpose = 'rewritten'",
+        "DELETE FROM referral.audit_log",
+        "TRUNCATE referral.audit_log",
+        "DROP TABLE referral.legal_bases",
+        "SELECT count(*) FROM matching.audit_log",
+        "CREATE TABLE public.intruder (id int)",
+    ] {
+        let error = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut runtime)
+            .await
+            .expect_err(statement);
+        assert_eq!(
+            kontakt_harness::sqlstate(&error).as_deref(),
+            Some("42501"),
+            "{statement}: {error}"
+        );
+    }
+
+    // And the service itself runs as that role, with migrations left to the job.
+    let runtime_url = db.url_as("kontakt_referral");
+    let (mut child, channel) = serve_referral(
+        &db,
+        &[
+            ("DATABASE_URL", runtime_url.as_str()),
+            ("KONTAKT_MIGRATE_ON_START", "false"),
+        ],
+    )
+    .await;
+    let answer = ReferralServiceClient::new(kontakt_harness::authed(
+        channel,
+        &kontakt_harness::admin_token(),
+    ))
+    .list_legal_bases(ListLegalBasesRequest::default())
+    .await
+    .expect("a call as the runtime role");
+    assert!(!answer.get_ref().legal_bases.is_empty());
+    terminate(&child);
+    assert!(child.wait().await.expect("status").success());
 }

@@ -72,12 +72,22 @@ pub async fn migrate(
     schema: &'static str,
     migrator: &Migrator,
 ) -> Result<(), MigrateError> {
-    // `schema` is a compile-time identifier from the service crate, never user input.
-    sqlx::query(AssertSqlSafe(format!(
-        "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-    )))
-    .execute(pool)
-    .await?;
+    // In production the schema exists already, made by deploy/sql/roles.sql and owned by the
+    // role migrating it, which may not create schemas: `CREATE SCHEMA IF NOT EXISTS` checks
+    // that right before it looks, so look first.
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        // `schema` is a compile-time identifier from the service crate, never user input.
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+        )))
+        .execute(pool)
+        .await?;
+    }
     PLATFORM.run(pool).await?;
     migrator.run(pool).await
 }
@@ -110,4 +120,50 @@ async fn applied(
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Tables only migrations write: the running service reads them (to know its schema is
+/// current) and nothing more.
+const MIGRATION_TABLES: [&str; 2] = ["_kontakt_platform_migrations", "_sqlx_migrations"];
+
+/// Gives `role` what a running service needs on `schema` and nothing more: use of the schema,
+/// reading and writing its tables and sequences, reading the migration tables, and only
+/// reading and appending to the audit log (auditors read it through the service). It cannot
+/// create, alter or drop anything. Run after every migration (`kontakt migrate --grant-to`),
+/// so the tables a migration adds are covered at once; running it again changes nothing.
+pub async fn grant_runtime_role(
+    pool: &PgPool,
+    schema: &'static str,
+    role: &str,
+) -> Result<(), sqlx::Error> {
+    // The statements are built by the server's own `format('%I')`, which quotes the role name
+    // however it is spelled; `role` never reaches the SQL text unquoted.
+    let statements: Vec<String> = sqlx::query_scalar(
+        "SELECT format(s, $1::text, $2::text) FROM unnest($3::text[]) WITH ORDINALITY AS t(s, n) ORDER BY n",
+    )
+    .bind(schema)
+    .bind(role)
+    .bind(
+        [
+            "GRANT USAGE ON SCHEMA %I TO %I",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I",
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I",
+            "REVOKE UPDATE, DELETE, TRUNCATE ON %1$I.audit_log FROM %2$I",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(MIGRATION_TABLES.iter().map(|table| {
+            format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %1$I.{table} FROM %2$I")
+        }))
+        .collect::<Vec<_>>(),
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    for statement in statements {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }

@@ -16,6 +16,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod feed;
 pub mod limits;
+pub mod metrics;
 pub mod outbox;
 pub mod pagination;
 pub mod resource;

@@ -23,7 +23,11 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
-use crate::{access_log, consumer, db, feed, limits, telemetry};
+use crate::{access_log, consumer, db, feed, limits, metrics, telemetry};
+
+/// The health service name that is SERVING while the process runs (Kubernetes' liveness and
+/// startup probes ask for it; readiness asks for "", which follows the database).
+pub const LIVENESS: &str = "liveness";
 
 /// What a service crate tells the platform about itself.
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +80,12 @@ pub async fn serve(
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);
     set_status(&reporter, def, ServingStatus::NotServing).await;
+    // Liveness: SERVING for as long as the process answers, whatever the database does, so a
+    // database outage makes pods unready but never gets them restarted.
+    reporter
+        .set_service_status(LIVENESS, ServingStatus::Serving)
+        .await;
+    let _pool_gauges = metrics::observe_pool(pool.clone());
 
     let reflection_v1 = reflection(def)
         .build_v1()
@@ -109,6 +119,7 @@ pub async fn serve(
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .trace_fn(telemetry::server_span)
+        .layer(metrics::RpcMetricsLayer::new())
         .layer(limits::LimitsLayer::new(
             settings.request_timeout,
             settings.concurrency_limit,

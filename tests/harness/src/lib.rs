@@ -245,6 +245,17 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The same database as another role (the test servers trust local connections, so no
+    /// password), as a URL for a child process.
+    pub fn url_as(&self, role: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").expect("a postgres:// URL");
+        let rest = match rest.split_once('@') {
+            Some((userinfo, after)) if !userinfo.contains('/') => after,
+            _ => rest,
+        };
+        format!("{scheme}://{role}@{rest}")
+    }
+
     /// A plain connection (no schema on the search path), for a test to look or hold locks.
     pub async fn connect(&self) -> anyhow::Result<sqlx::PgConnection> {
         Ok(sqlx::PgConnection::connect_with(&self.options).await?)
@@ -644,6 +655,14 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// The SQLSTATE of a database error (e.g. `42501`, insufficient privilege), if it is one.
+pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned())
 }
 
 /// The (rule, field) pairs of a FAILED_PRECONDITION's details.
