@@ -8,7 +8,7 @@ mod ctl;
 pub mod demo;
 mod dev;
 mod health;
-mod progress;
+pub mod progress;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
