@@ -25,7 +25,10 @@ pub fn pool(
 ) -> PgPool {
     let options = options
         .application_name(&format!("kontakt-{schema}"))
-        .options([("search_path", schema)]);
+        // JIT compiles a plan for tens of milliseconds once its estimated cost is high; the
+        // services' queries are short, indexed ones whose estimates can still pass that bar
+        // (a candidate pool over thousands of people), where it only adds latency.
+        .options([("search_path", schema), ("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
         .acquire_timeout(settings.db_acquire_timeout)

@@ -220,6 +220,12 @@ impl MatchingApi {
             n if n < 0 => return Err(ApiError::invalid("max_candidates", "must not be negative")),
             n => n.min(100) as usize,
         };
+        // Held to the end of the call; a closed semaphore never happens (it lives with `self`).
+        let _turn = self
+            .proposals
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Unavailable("shutting down".into()))?;
         let mut tx = self.store.begin().await?;
         let row = self
             .locked_request(&mut tx, m, id, &body.matching_request)
@@ -251,10 +257,16 @@ impl MatchingApi {
         let demand = demand(&row, day);
         let ranking = ranking::rank(&demand, &candidates);
         let unmet = ranking::unmet(&demand, &ranking);
+        // Candidates are made from the rows in order: a proposal's position in both, by name.
+        let position: std::collections::HashMap<&str, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect();
         let display = |name: &str| {
-            rows.iter()
-                .find(|r| person_name(&r.unit, &r.id) == name)
-                .map(|r| r.display_name.clone())
+            position
+                .get(name)
+                .map(|&i| rows[i].display_name.clone())
                 .unwrap_or_default()
         };
         // The best candidate is the proposal; none leaves the request open.
@@ -339,10 +351,9 @@ impl MatchingApi {
                         })
                         .collect(),
                     missing_competences: competence_names(&p.missing_competences),
-                    employment: candidates
-                        .iter()
-                        .find(|c| c.id == p.candidate)
-                        .map_or(0, |c| c.employment as i32),
+                    employment: position
+                        .get(p.candidate.as_str())
+                        .map_or(0, |&i| candidates[i].employment as i32),
                     free_minutes_per_week: candidates
                         .iter()
                         .find(|c| c.id == p.candidate)

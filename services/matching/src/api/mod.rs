@@ -26,6 +26,10 @@ pub struct MatchingApi {
     store: Store,
     clock: SharedClock,
     audit: AuditLog,
+    /// Proposals rank a whole candidate pool (thousands of people in a large municipality) in
+    /// memory: this many at a time per CPU keeps a burst of them from multiplying the process's
+    /// memory, without costing throughput (they are CPU-bound either way).
+    proposals: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
@@ -55,10 +59,12 @@ fn needs_of(row: &RequestRow) -> MatchingNeeds {
 
 impl MatchingApi {
     pub fn new(store: Store, clock: SharedClock, audit: AuditLog) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             store,
             clock,
             audit,
+            proposals: std::sync::Arc::new(tokio::sync::Semaphore::new(cpus.max(2))),
         }
     }
 
