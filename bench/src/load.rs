@@ -263,7 +263,7 @@ mod tests {
         };
         let stats = closed_loop(plan, |seq: u64| async move {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            if seq % 10 == 0 {
+            if seq.is_multiple_of(10) {
                 Err(format!("call {seq} failed"))
             } else {
                 Ok(())
