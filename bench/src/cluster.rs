@@ -167,16 +167,31 @@ impl Cluster {
 
     /// Stops every service with SIGTERM and waits for them.
     pub async fn stop(mut self) {
-        for (_, child) in &self.processes {
-            if let Some(pid) = child.id() {
-                let _ = nix::sys::signal::kill(
+        for (service, child) in &self.processes {
+            if let Some(pid) = child.id()
+                && let Err(err) = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
                     nix::sys::signal::Signal::SIGTERM,
-                );
+                )
+            {
+                eprintln!("warning: cannot stop {service} (pid {pid}): {err}");
             }
         }
-        for (_, child) in &mut self.processes {
-            let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+        for (service, child) in &mut self.processes {
+            match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+                Ok(Ok(status)) if status.success() => {}
+                Ok(Ok(status)) => eprintln!(
+                    "warning: {service} exited with {status}; see {}",
+                    self.logs.join(format!("{service}.log")).display()
+                ),
+                Ok(Err(err)) => eprintln!("warning: waiting for {service}: {err}"),
+                Err(_) => {
+                    eprintln!("warning: {service} did not stop within 10 s of SIGTERM; killing it");
+                    if let Err(err) = child.kill().await {
+                        eprintln!("warning: cannot kill {service}: {err}");
+                    }
+                }
+            }
         }
     }
 }

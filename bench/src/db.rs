@@ -61,8 +61,10 @@ impl Server {
     }
 
     pub fn stop(self) {
-        if let Some(pg) = self.embedded {
-            let _ = pg.stop();
+        if let Some(pg) = self.embedded
+            && let Err(err) = pg.stop()
+        {
+            eprintln!("warning: the embedded PostgreSQL did not stop cleanly: {err}");
         }
     }
 }

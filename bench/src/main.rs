@@ -67,9 +67,12 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::task::block_in_place(|| db::Server::open(&out))?;
     let outcome = run(&args, &server, size, timing, &out).await;
     if !args.keep {
-        let _ = db::drop_database(&server.options, DATABASE).await;
+        warn_unless_dropped(db::drop_database(&server.options, DATABASE).await, DATABASE);
     }
-    let _ = db::drop_database(&server.options, PGBENCH_DATABASE).await;
+    warn_unless_dropped(
+        db::drop_database(&server.options, PGBENCH_DATABASE).await,
+        PGBENCH_DATABASE,
+    );
     tokio::task::block_in_place(|| server.stop());
     outcome
 }
@@ -96,7 +99,7 @@ async fn run(
         let mut bench = workloads::Bench::new(&cluster, pool, size, timing, args.streams)?;
         bench.load_base_data().await?;
         eprintln!("==> references");
-        let pgbench = references::PgBench::init(&server.options, PGBENCH_DATABASE, 10).await?;
+        let pgbench = references::PgBench::init(server, PGBENCH_DATABASE, 10).await?;
         bench.run_all(&pgbench).await
     }
     .await;
@@ -104,4 +107,11 @@ async fn run(
     let (references, results) = outcome?;
     report::print(&machine, size, args.streams, &references, &results);
     Ok(())
+}
+
+/// Teardown goes on after a failed drop, but says what it left behind.
+fn warn_unless_dropped(outcome: anyhow::Result<()>, database: &str) {
+    if let Err(err) = outcome {
+        eprintln!("warning: the database {database} is left on the server: {err:#}");
+    }
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sqlx::postgres::PgConnectOptions;
 use tokio::process::Command;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -15,8 +14,8 @@ use crate::load::{self, Plan, Stats};
 /// `pgbench` against its own database on the benchmark's server.
 pub struct PgBench {
     bin: PathBuf,
-    server: PgConnectOptions,
-    database: String,
+    /// The database's URL (a socket directory for the embedded server travels in it).
+    url: String,
 }
 
 /// What a pgbench run gives.
@@ -27,9 +26,10 @@ pub struct PgBenchResult {
 }
 
 impl PgBench {
-    /// Creates (or re-creates) `database` and fills it at `scale` (100,000 accounts per unit).
+    /// Creates (or re-creates) `database` on `server` and fills it at `scale` (100,000 accounts
+    /// per unit).
     pub async fn init(
-        server: &PgConnectOptions,
+        server: &crate::db::Server,
         database: &str,
         scale: u32,
     ) -> anyhow::Result<Self> {
@@ -37,16 +37,14 @@ impl PgBench {
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .join("pgbench");
         anyhow::ensure!(bin.exists(), "pgbench is not at {}", bin.display());
-        crate::db::recreate_database(server, database).await?;
+        crate::db::recreate_database(&server.options, database).await?;
         let bench = Self {
             bin,
-            server: server.clone(),
-            database: database.to_owned(),
+            url: server.url(database),
         };
-        let output = bench
-            .command()
+        let output = Command::new(&bench.bin)
             .args(["-i", "-q", "-s", &scale.to_string()])
-            .arg(&bench.database)
+            .arg(&bench.url)
             .output()
             .await?;
         anyhow::ensure!(
@@ -57,18 +55,6 @@ impl PgBench {
         Ok(bench)
     }
 
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.bin);
-        command
-            .arg("-h")
-            .arg(self.server.get_host())
-            .arg("-p")
-            .arg(self.server.get_port().to_string())
-            .arg("-U")
-            .arg(self.server.get_username());
-        command
-    }
-
     /// `pgbench -S` (select only) when `select_only`, else the built-in tpcb-like script, with
     /// `clients` connections on two threads for `duration`.
     pub async fn run(
@@ -77,14 +63,14 @@ impl PgBench {
         clients: usize,
         duration: Duration,
     ) -> anyhow::Result<PgBenchResult> {
-        let mut command = self.command();
+        let mut command = Command::new(&self.bin);
         if select_only {
             command.arg("-S");
         }
         let output = command
             .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T"])
             .arg(duration.as_secs().max(1).to_string())
-            .arg(&self.database)
+            .arg(&self.url)
             .output()
             .await?;
         let stdout = String::from_utf8_lossy(&output.stdout);
