@@ -9,6 +9,7 @@ pub mod dev_key;
 pub mod keys;
 pub mod principal;
 pub mod service_token;
+pub mod token_cache;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -33,6 +34,7 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     leeway_secs: u64,
+    verified: token_cache::TokenCache,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -71,12 +73,31 @@ impl Verifier {
             issuer,
             audience: settings.jwt_audience.clone(),
             leeway_secs: settings.jwt_leeway.as_secs(),
+            verified: token_cache::TokenCache::default(),
         })
     }
 
     /// Verifies a token and turns its claims into a principal. Reasons are safe to show the
-    /// caller: they never contain the token.
+    /// caller: they never contain the token. A token verified before is taken from the cache
+    /// while it is current and its key is still in the set.
     pub async fn verify(&self, token: &str) -> Result<Principal, String> {
+        let key = token_cache::key(token);
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(hit) = self.verified.get(&key, now, self.leeway_secs) {
+            if self.keys.get(&hit.kid).await.is_some() {
+                return Ok(hit.principal);
+            }
+            // The key was removed from the set: verify afresh (and refuse).
+            self.verified.forget(&key);
+        }
+        let verified = self.verify_signed(token).await?;
+        let principal = verified.principal.clone();
+        self.verified.insert(key, verified, now, self.leeway_secs);
+        Ok(principal)
+    }
+
+    /// The full check: key by `kid`, algorithm, signature, issuer, audience, `exp` and `nbf`.
+    async fn verify_signed(&self, token: &str) -> Result<token_cache::Verified, String> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| "the token is not a well-formed JWT".to_owned())?;
         let kid = header
@@ -97,11 +118,18 @@ impl Verifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.leeway = self.leeway_secs;
+        validation.validate_nbf = true;
         validation.required_spec_claims =
             HashSet::from(["exp", "iss", "aud", "sub"].map(String::from));
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
             .map_err(|e| describe(e.kind()))?;
-        Principal::from_claims(data.claims)
+        let (not_before, expires) = (data.claims.nbf, data.claims.exp);
+        Ok(token_cache::Verified {
+            principal: Principal::from_claims(data.claims)?,
+            kid,
+            not_before,
+            expires,
+        })
     }
 }
 
@@ -320,5 +348,75 @@ mod tests {
             .await
             .expect_err("algorithm confusion");
         assert!(reason.contains("does not match"), "{reason}");
+    }
+
+    async fn dev_verifier(dir: &std::path::Path) -> (dev_key::DevKey, Verifier) {
+        let key = dev_key::DevKey::load_or_create(dir).expect("key");
+        let verifier = Verifier::load(&AuthSettings {
+            jwks_url: None,
+            jwks_file: Some(key.jwks_path().to_owned()),
+            jwt_issuer: Some(dev_key::DEV_ISSUER.into()),
+            jwt_audience: dev_key::DEV_AUDIENCE.into(),
+            jwt_leeway: std::time::Duration::from_secs(30),
+        })
+        .await
+        .expect("verifier");
+        (key, verifier)
+    }
+
+    fn dev_claims() -> Claims {
+        Claims {
+            iss: dev_key::DEV_ISSUER.into(),
+            aud: principal::Audience::One(dev_key::DEV_AUDIENCE.into()),
+            ..claims()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_for_later_is_refused_until_its_nbf() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (key, verifier) = dev_verifier(dir.path()).await;
+        let now = jsonwebtoken::get_current_timestamp();
+        let later = key
+            .sign(&Claims {
+                nbf: Some(now + 3_600),
+                ..dev_claims()
+            })
+            .expect("sign");
+        let reason = verifier.verify(&later).await.expect_err("not valid yet");
+        assert!(reason.contains("not valid yet"), "{reason}");
+        // Within the leeway it is accepted.
+        let soon = key
+            .sign(&Claims {
+                nbf: Some(now + 10),
+                ..dev_claims()
+            })
+            .expect("sign");
+        verifier.verify(&soon).await.expect("nbf within the leeway");
+    }
+
+    #[tokio::test]
+    async fn a_reused_token_gives_the_same_principal_and_a_changed_one_is_checked_afresh() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (key, verifier) = dev_verifier(dir.path()).await;
+        let token = key.sign(&dev_claims()).expect("sign");
+        let first = verifier.verify(&token).await.expect("valid");
+        let again = verifier.verify(&token).await.expect("valid from the cache");
+        assert_eq!(first, again);
+        // One changed byte of the signature is not a cache hit: it is verified, and refused.
+        let mut forged = token.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).expect("ascii");
+        assert!(verifier.verify(&forged).await.is_err());
+        // An expired token that was once verified is refused, not served from the cache.
+        let expired = key
+            .sign(&Claims {
+                exp: jsonwebtoken::get_current_timestamp() - 3_600,
+                ..dev_claims()
+            })
+            .expect("sign");
+        let reason = verifier.verify(&expired).await.expect_err("expired");
+        assert!(reason.contains("expired"), "{reason}");
     }
 }

@@ -110,6 +110,9 @@ pub struct Claims {
     pub iss: String,
     pub aud: Audience,
     pub exp: u64,
+    /// Not before: a token issued for later is refused until then (with the leeway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     #[serde(default)]
     pub iat: u64,
 }
