@@ -354,12 +354,10 @@ impl MatchingApi {
                     employment: position
                         .get(p.candidate.as_str())
                         .map_or(0, |&i| candidates[i].employment as i32),
-                    free_minutes_per_week: candidates
-                        .iter()
-                        .find(|c| c.id == p.candidate)
-                        .map_or(0, |c| {
-                            c.weekly_capacity_minutes - c.other_duties_minutes - c.booked_minutes
-                        }),
+                    free_minutes_per_week: position.get(p.candidate.as_str()).map_or(0, |&i| {
+                        let c = &candidates[i];
+                        c.weekly_capacity_minutes - c.other_duties_minutes - c.booked_minutes
+                    }),
                 })
                 .collect(),
             excluded: ranking

@@ -294,7 +294,10 @@ impl Store {
         .await
     }
 
-    /// The candidate pool for a ranking (see [`Pool`]), by (unit, id).
+    /// The candidate pool for a ranking (see [`Pool`]), by (unit, id). Everyone in it serves
+    /// the pool's municipality, the only one ranking asks about, so `municipalities` holds just
+    /// that one: a provider's people may serve a whole region, and decoding their lists was a
+    /// good part of a proposal's cost.
     pub async fn candidates(
         &self,
         conn: &mut PgConnection,
@@ -302,7 +305,8 @@ impl Store {
     ) -> Result<Vec<CandidateRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT p.unit, p.id, p.display_name, p.employment, p.competences, p.gender,
-                    p.municipalities, p.state, p.weekly_capacity_minutes, p.other_duties_minutes,
+                    ARRAY[$1::text] AS municipalities, p.state, p.weekly_capacity_minutes,
+                    p.other_duties_minutes,
                     p.booked_minutes, p.certificate_result, p.certificate_expiry,
                     CASE WHEN p.employment = 'PROVIDER' THEN
                          (SELECT min(c.hourly_ore) FROM framework_contracts c
