@@ -52,14 +52,31 @@ async fn call_with(
         .map(|_| ())
 }
 
-#[tokio::test]
-async fn calls_without_a_valid_token_are_unauthenticated_with_the_reason() {
-    let db = fresh_database().await.expect("database");
-    let running = start(Service::Referral, &db).await.expect("service");
-    let channel = &running.channel;
+/// A token that names no algorithm (`alg: none`) and carries no signature.
+fn unsigned(claims: &Claims) -> String {
+    let signed = signed_as_is(claims);
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(signed.split('.').next().expect("jwt"))
+            .expect("header"),
+    )
+    .expect("json");
+    let none = serde_json::json!({ "alg": "none", "typ": "JWT", "kid": header["kid"] });
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(none.to_string()),
+        URL_SAFE_NO_PAD.encode(serde_json::to_string(claims).expect("json"))
+    )
+}
 
+/// Every way a token can be wrong, with a word the refusal must contain.
+fn abused_tokens() -> Vec<(&'static str, Option<String>, &'static str)> {
     let expired = Claims {
         exp: now() - 3600,
+        ..valid_claims()
+    };
+    let not_yet = Claims {
+        nbf: Some(now() + 3600),
         ..valid_claims()
     };
     let foreign_issuer = Claims {
@@ -85,45 +102,47 @@ async fn calls_without_a_valid_token_are_unauthenticated_with_the_reason() {
             .expect("json")
         )
     );
-
-    let cases: Vec<(&str, Option<String>, &str)> = vec![
+    let bearer = |token: String| Some(format!("Bearer {token}"));
+    vec![
         ("no metadata", None, "missing"),
         (
             "not a bearer token",
             Some("Basic dXNlcjpwYXNz".into()),
             "Bearer",
         ),
-        ("not a JWT", Some("Bearer not-a-jwt".into()), "well-formed"),
+        ("not a JWT", bearer("not-a-jwt".into()), "well-formed"),
+        ("alg none", bearer(unsigned(&valid_claims())), "well-formed"),
+        ("expired", bearer(signed_as_is(&expired)), "expired"),
         (
-            "expired",
-            Some(format!("Bearer {}", signed_as_is(&expired))),
-            "expired",
+            "not yet valid",
+            bearer(signed_as_is(&not_yet)),
+            "not valid yet",
         ),
         (
             "wrong issuer",
-            Some(format!("Bearer {}", signed_as_is(&foreign_issuer))),
+            bearer(signed_as_is(&foreign_issuer)),
             "issuer",
         ),
         (
             "wrong audience",
-            Some(format!("Bearer {}", signed_as_is(&foreign_audience))),
+            bearer(signed_as_is(&foreign_audience)),
             "audience",
         ),
         (
-            "unknown key",
-            Some(format!(
-                "Bearer {}",
-                untrusted_key.sign(&valid_claims()).expect("sign")
-            )),
+            "wrong key",
+            bearer(untrusted_key.sign(&valid_claims()).expect("sign")),
             "unknown key",
         ),
-        (
-            "tampered claims",
-            Some(format!("Bearer {tampered_payload}")),
-            "signature",
-        ),
-    ];
-    for (case, authorization, reason) in cases {
+        ("tampered claims", bearer(tampered_payload), "signature"),
+    ]
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated_with_the_reason() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    let channel = &running.channel;
+    for (case, authorization, reason) in abused_tokens() {
         let status = call_with(channel, authorization.as_deref())
             .await
             .expect_err(case);
@@ -136,12 +155,104 @@ async fn calls_without_a_valid_token_are_unauthenticated_with_the_reason() {
     }
 
     // The same call with a good token goes through; probes need no token at all.
+    let valid = signed_as_is(&valid_claims());
     call_with(channel, Some(&format!("Bearer {valid}")))
         .await
         .expect("a valid token is accepted");
     kontakt_harness::wait_for_health(channel, "", ServingStatus::Serving, Duration::from_secs(1))
         .await
         .expect("health needs no token");
+    running.stop().await.expect("stop");
+}
+
+/// The same abuse against every method of every service (its own API, the access log and the
+/// event feed): each is refused as UNAUTHENTICATED before the method runs.
+#[tokio::test]
+async fn every_service_refuses_every_abused_token_on_every_method() {
+    let db = fresh_database().await.expect("database");
+    let mut refused = 0;
+    for service in Service::ALL {
+        let running = start(service, &db).await.expect("service");
+        for table in [
+            service.def().access,
+            &kontakt_platform::access_log::ACCESS,
+            &kontakt_platform::feed::ACCESS,
+        ] {
+            for method in kontakt_proto::method_names(table.service) {
+                let path = format!("/{}/{method}", table.service);
+                for (case, authorization, reason) in abused_tokens() {
+                    let mut request = tonic::Request::new(());
+                    if let Some(value) = &authorization {
+                        request
+                            .metadata_mut()
+                            .insert("authorization", value.parse().expect("metadata"));
+                    }
+                    let status = raw_request(running.channel.clone(), &path, request)
+                        .await
+                        .expect_err(case);
+                    assert_eq!(
+                        status.code(),
+                        Code::Unauthenticated,
+                        "{path}, {case}: {status:?}"
+                    );
+                    assert!(
+                        status.message().contains(reason),
+                        "{path}, {case}: `{}` should say `{reason}`",
+                        status.message()
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        running.stop().await.expect("stop");
+    }
+    println!("abused tokens refused: {refused}");
+}
+
+/// Invalid UTF-8 in metadata (HTTP/2 allows the bytes) is refused like any other bad token.
+#[tokio::test]
+async fn metadata_that_is_not_utf8_is_refused_not_a_crash() {
+    let db = fresh_database().await.expect("database");
+    let running = start(Service::Referral, &db).await.expect("service");
+    let valid = signed_as_is(&valid_claims());
+    for (key, value) in [
+        ("authorization", b"Bearer \xff\xfe\x80".to_vec()),
+        (
+            "authorization",
+            [b"Bearer ".as_slice(), valid.as_bytes(), b"\xff"].concat(),
+        ),
+        ("x-request-id", b"\xc3\x28".to_vec()),
+        ("traceparent", b"00-\xff\xff-00".to_vec()),
+    ] {
+        let mut request = tonic::Request::new(ListLegalBasesRequest::default());
+        request.metadata_mut().insert(
+            key,
+            tonic::metadata::MetadataValue::try_from(value.as_slice()).expect("opaque bytes"),
+        );
+        if key != "authorization" {
+            request.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {valid}").parse().expect("metadata"),
+            );
+        }
+        let outcome = ReferralServiceClient::new(running.channel.clone())
+            .list_legal_bases(request)
+            .await;
+        match (key, outcome) {
+            ("authorization", Err(status)) => {
+                assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+            }
+            ("authorization", Ok(_)) => panic!("a garbled token was accepted"),
+            (_, outcome) => {
+                if let Err(status) = outcome {
+                    assert!(
+                        !matches!(status.code(), Code::Internal | Code::Unknown),
+                        "{key}: {status:?}"
+                    );
+                }
+            }
+        }
+    }
     running.stop().await.expect("stop");
 }
 
@@ -170,25 +281,42 @@ async fn raw_call(
     channel: kontakt_harness::AuthedChannel,
     path: &str,
 ) -> Result<(), tonic::Status> {
+    raw_request(channel, path, tonic::Request::new(())).await
+}
+
+async fn raw_request<C>(
+    channel: C,
+    path: &str,
+    request: tonic::Request<()>,
+) -> Result<(), tonic::Status>
+where
+    C: tonic::client::GrpcService<tonic::body::Body> + Clone,
+    C::Error: Into<tonic::codegen::StdError>,
+    C::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <C::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
     if path.ends_with("/kontakt.events.v1.EventFeedService/Subscribe") {
         let mut feed =
             kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient::new(
                 channel,
             );
+        let (metadata, extensions, ()) = request.into_parts();
         return feed
-            .subscribe(kontakt_proto::events::v1::SubscribeRequest::default())
+            .subscribe(tonic::Request::from_parts(
+                metadata,
+                extensions,
+                kontakt_proto::events::v1::SubscribeRequest::default(),
+            ))
             .await
             .map(|_| ());
     }
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        .map_err(|e| tonic::Status::unavailable(e.into().to_string()))?;
     let path = tonic::codegen::http::uri::PathAndQuery::try_from(path.to_owned()).expect("path");
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    grpc.unary(tonic::Request::new(()), path, codec)
-        .await
-        .map(|_| ())
+    grpc.unary(request, path, codec).await.map(|_| ())
 }
 
 /// Each service's access table, role by role and for the caller's own and another
