@@ -122,6 +122,36 @@ impl ApiError {
     }
 }
 
+/// What a client is sent about an error is bounded, whatever the input was: an error echoing a
+/// 20,000-character field once made trailers larger than a client accepts (the call then failed
+/// as an HTTP/2 protocol error instead of INVALID_ARGUMENT).
+/// (The details travel base64-encoded in a trailer; hyper's clients accept 16 KiB of headers.)
+const MAX_MESSAGE_BYTES: usize = 1_000;
+const MAX_VALUE_BYTES: usize = 120;
+const MAX_VIOLATIONS: usize = 20;
+
+/// `text` cut to at most `max` bytes at a character boundary, marked with `…` where it was cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let cut = (0..=max)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}…", &text[..cut])
+}
+
+/// The first [`MAX_VIOLATIONS`] of `items`, each bounded, and a note of how many were left out.
+fn bounded_list<T>(items: Vec<T>, bound: impl Fn(T) -> T, more: impl FnOnce(usize) -> T) -> Vec<T> {
+    let total = items.len();
+    let mut kept: Vec<T> = items.into_iter().take(MAX_VIOLATIONS).map(bound).collect();
+    if total > MAX_VIOLATIONS {
+        kept.push(more(total - MAX_VIOLATIONS));
+    }
+    kept
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         let code = error.code();
@@ -135,22 +165,45 @@ impl From<ApiError> for Status {
                 message
             }
             ApiError::NotFound { resource } | ApiError::AlreadyExists { resource } => {
-                metadata.insert("resource".to_owned(), resource.clone());
+                metadata.insert("resource".to_owned(), bounded(resource, MAX_VALUE_BYTES));
                 error.to_string()
             }
             other => other.to_string(),
         };
+        let message = bounded(&message, MAX_MESSAGE_BYTES);
         let mut details: Vec<ErrorDetail> =
             vec![ErrorInfo::new(error.reason(), ERROR_DOMAIN, metadata).into()];
         match error {
             ApiError::InvalidArgument(violations) => {
+                let violations = bounded_list(
+                    violations,
+                    |v| {
+                        FieldViolation::new(
+                            bounded(&v.field, MAX_VALUE_BYTES),
+                            bounded(&v.description, MAX_VALUE_BYTES),
+                        )
+                    },
+                    |more| FieldViolation::new("", format!("and {more} more")),
+                );
                 details.push(BadRequest::new(violations).into());
             }
             ApiError::FailedPrecondition { violations, .. } if !violations.is_empty() => {
-                let violations: Vec<PreconditionViolation> = violations
-                    .into_iter()
-                    .map(|v| PreconditionViolation::new(v.rule, v.subject, v.description))
-                    .collect();
+                let violations: Vec<PreconditionViolation> = bounded_list(
+                    violations,
+                    |v| RuleViolation {
+                        rule: bounded(&v.rule, MAX_VALUE_BYTES),
+                        subject: bounded(&v.subject, MAX_VALUE_BYTES),
+                        description: bounded(&v.description, MAX_VALUE_BYTES),
+                    },
+                    |more| RuleViolation {
+                        rule: String::new(),
+                        subject: String::new(),
+                        description: format!("and {more} more"),
+                    },
+                )
+                .into_iter()
+                .map(|v| PreconditionViolation::new(v.rule, v.subject, v.description))
+                .collect();
                 details.push(PreconditionFailure::new(violations).into());
             }
             _ => {}
@@ -178,6 +231,12 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::Database(db) => match db.code().as_deref() {
                 // query_canceled: statement_timeout or a cancelled call.
                 Some("57014") => Self::DeadlineExceeded,
+                // Text PostgreSQL cannot store (a NUL character) or longer than its column: the
+                // caller's input, refused. Fields are validated before this; this is the net.
+                Some("22021" | "22P05" | "22001") => Self::invalid(
+                    "",
+                    "text must not contain the NUL character (U+0000) and must fit its field",
+                ),
                 // admin_shutdown, crash_shutdown, cannot_connect_now: the server is restarting.
                 Some("57P01" | "57P02" | "57P03") => {
                     Self::Unavailable("the database is restarting; retry later".into())
@@ -249,5 +308,39 @@ mod tests {
     fn a_lost_database_is_retryable_not_internal() {
         let error = ApiError::from(sqlx::Error::PoolTimedOut);
         assert_eq!(Status::from(error).code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn what_a_client_is_sent_stays_small_whatever_the_input() {
+        let huge = "é".repeat(20_000);
+        let mut violations: Vec<FieldViolation> = (0..500)
+            .map(|i| FieldViolation::new(format!("items[{i}].{huge}"), huge.clone()))
+            .collect();
+        violations.push(FieldViolation::new("last", "x"));
+        let status = Status::from(ApiError::InvalidArgument(violations));
+        assert!(status.message().len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
+        let bad = status
+            .get_error_details()
+            .bad_request()
+            .cloned()
+            .expect("BadRequest");
+        assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS + 1);
+        assert_eq!(
+            bad.field_violations[MAX_VIOLATIONS].description,
+            "and 481 more"
+        );
+        assert!(
+            status.details().len() < 16 * 1024,
+            "{} bytes",
+            status.details().len()
+        );
+        let status = Status::from(ApiError::not_found(huge));
+        let info = status
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .expect("ErrorInfo");
+        assert!(info.metadata["resource"].len() <= MAX_VALUE_BYTES + '…'.len_utf8());
+        assert_eq!(bounded("aé", 2), "a…", "cut at a character boundary");
     }
 }

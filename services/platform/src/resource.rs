@@ -14,12 +14,13 @@ pub fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// A write's `request_id` (AIP-155): 1 to 100 characters, the same on every retry.
+/// A write's `request_id` (AIP-155): 1 to 100 characters, no control characters, the same on
+/// every retry.
 pub fn request_id(id: &str) -> Result<(), ApiError> {
-    if id.trim().is_empty() || id.chars().count() > 100 {
+    if id.trim().is_empty() || id.chars().count() > 100 || id.chars().any(char::is_control) {
         Err(ApiError::invalid(
             "request_id",
-            "1 to 100 characters, the same on every retry",
+            "1 to 100 characters without control characters, the same on every retry",
         ))
     } else {
         Ok(())
