@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kontakt::Service;
+use kontakt_harness::faults::world_readable_tempdir;
 use kontakt_harness::{fresh_database, start, start_with, test_server_settings, wait_for_health};
 use kontakt_platform::clock::SystemClock;
 use kontakt_proto::matching::v1::ListCompetencesRequest;
@@ -473,12 +474,4 @@ async fn calls_beyond_the_concurrency_limit_are_refused_at_once() {
         .expect("join")
         .expect("the admitted call completes");
     running.stop().await.expect("stop");
-}
-
-/// PostgreSQL runs as an unprivileged user when the tests run as root; it must reach the dir.
-fn world_readable_tempdir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
 }

@@ -71,6 +71,15 @@ async fn serve_referral(
     db: &kontakt_harness::TestDatabase,
     env: &[(&str, &str)],
 ) -> (Child, tonic::transport::Channel) {
+    serve_referral_on(db, env, "127.0.0.1:0").await
+}
+
+/// The same, listening on `listen` (so a restarted process is found where it was).
+async fn serve_referral_on(
+    db: &kontakt_harness::TestDatabase,
+    env: &[(&str, &str)],
+    listen: &str,
+) -> (Child, tonic::transport::Channel) {
     // The referral service follows follow-up's outcomes; no follow-up service runs here, so
     // its consumer retries quietly against a closed port.
     let token_file = std::env::temp_dir().join(format!(
@@ -88,7 +97,7 @@ async fn serve_referral(
     )
     .expect("token file");
     let mut child = kontakt()
-        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .args(["serve", "referral", "--listen", listen])
         .env("DATABASE_URL", &db.url)
         .env("KONTAKT_FOLLOWUP_URL", "http://127.0.0.1:1")
         .env("KONTAKT_SERVICE_TOKEN_FILE", &token_file)
@@ -259,6 +268,76 @@ async fn sigterm_lets_an_in_flight_call_finish_before_the_process_exits() {
         .expect("exits after draining")
         .expect("status");
     assert!(status.success(), "clean exit: {status}");
+}
+
+/// A service killed outright (SIGKILL: no drain, no goodbye) under a write load and started
+/// again where it was: every write it acknowledged is stored once, and the clients' retries
+/// with the same request id made no second one.
+#[tokio::test]
+async fn sigkill_under_load_loses_no_acknowledged_write_and_retries_duplicate_nothing() {
+    use kontakt_harness::faults::{Tally, lost_and_duplicated, under_referral_load};
+    use kontakt_platform::auth::Role;
+    use kontakt_proto::referral::v1::CreatePersonRequest;
+
+    let db = fresh_database().await.expect("database");
+    let listen = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        free.local_addr().expect("address").to_string()
+    };
+    let (child, channel) = serve_referral_on(&db, &[], &listen).await;
+    let channel = kontakt_harness::authed(
+        channel,
+        &kontakt_harness::token(&[Role::Counsellor], &["183"]),
+    );
+    let person = ReferralServiceClient::new(channel.clone())
+        .create_person(CreatePersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: "010114-4234".into(),
+            display_name: "Test Barn".into(),
+        })
+        .await
+        .expect("person")
+        .into_inner()
+        .name;
+
+    let tally = std::sync::Arc::new(Tally::default());
+    let mut restarted = None;
+    let (slot, db_ref, listen_ref) = (&mut restarted, &db, &listen);
+    let acknowledged = under_referral_load(channel, &person, &tally, move || async move {
+        let mut killed = child;
+        let pid = Pid::from_raw(killed.id().expect("still running") as i32);
+        kill(pid, Signal::SIGKILL).expect("SIGKILL");
+        let status = killed.wait().await.expect("reaped");
+        assert!(!status.success(), "killed, not exited: {status}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        *slot = Some(serve_referral_on(db_ref, &[], listen_ref).await.0);
+    })
+    .await;
+    let mut restarted = restarted.expect("restarted");
+
+    let mut conn = db.connect().await.expect("connect");
+    let (lost, duplicated) = lost_and_duplicated(&mut conn, &acknowledged)
+        .await
+        .expect("count");
+    let faults = tally.faults();
+    println!(
+        "sigkill: faults={faults} acknowledged={} lost={lost} duplicated={duplicated}",
+        acknowledged.len() * 2
+    );
+    terminate(&restarted);
+    let status = tokio::time::timeout(Duration::from_secs(15), restarted.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert!(status.success(), "clean exit: {status}");
+    let unexpected = tally.unexpected();
+    assert!(
+        unexpected.is_empty(),
+        "calls around the kill got non-retryable answers:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(faults > 0, "the kill was not felt: the test proves nothing");
+    assert_eq!((lost, duplicated), (0, 0));
 }
 
 #[tokio::test]

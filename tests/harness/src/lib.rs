@@ -5,6 +5,8 @@
 //! - A fresh database per test, so tests run in parallel without seeing each other.
 //! - Services started on `127.0.0.1:0`, waited on until SERVING, with a connected channel.
 
+pub mod faults;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

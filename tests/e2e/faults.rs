@@ -1,0 +1,91 @@
+//! Faults injected under load, with the promise checked afterwards in the database: every
+//! acknowledged write is there once, no retry made a second one, and a call during the fault
+//! got a retryable status, never INTERNAL. Each test prints
+//! `faults=N acknowledged=N lost=N duplicated=N`. (A service killed with SIGKILL is in
+//! `services/kontakt/tests/cli.rs`, where the `kontakt` binary is at hand.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kontakt::Service;
+use kontakt_harness::faults::{
+    Tally, lost_and_duplicated, under_referral_load, world_readable_tempdir,
+};
+use kontakt_harness::{start_with, test_server_settings, token};
+use kontakt_platform::auth::Role;
+use kontakt_platform::clock::SystemClock;
+use kontakt_proto::referral::v1::CreatePersonRequest;
+use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+use sqlx::Connection as _;
+
+/// Writers keep creating cases and referrals (each a retried, idempotent call) while
+/// PostgreSQL is stopped for two seconds and started again; the service is never restarted.
+#[tokio::test]
+async fn postgres_restarted_during_writes_loses_and_duplicates_nothing() {
+    let dir = world_readable_tempdir();
+    let pg = Arc::new(
+        kontakt_harness::own_postgres(&dir.path().join("pg"))
+            .await
+            .expect("own postgres"),
+    );
+    let running = start_with(
+        Service::Referral,
+        pg.connect_options("postgres"),
+        test_server_settings(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("referral on its own PostgreSQL");
+    let channel = running.with_token(&token(&[Role::Counsellor], &["183"]));
+    let person = ReferralServiceClient::new(channel.clone())
+        .create_person(CreatePersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: "010114-4234".into(),
+            display_name: "Test Barn".into(),
+        })
+        .await
+        .expect("person")
+        .into_inner()
+        .name;
+
+    let tally = Arc::new(Tally::default());
+    let acknowledged = under_referral_load(channel, &person, &tally, || async {
+        let stopper = pg.clone();
+        tokio::task::spawn_blocking(move || stopper.stop())
+            .await
+            .expect("join")
+            .expect("stop postgres");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let starter = pg.clone();
+        tokio::task::spawn_blocking(move || starter.restart())
+            .await
+            .expect("join")
+            .expect("restart postgres");
+    })
+    .await;
+    running.stop().await.expect("clean stop");
+
+    let mut db = sqlx::PgConnection::connect_with(&pg.connect_options("postgres"))
+        .await
+        .expect("connect");
+    let (lost, duplicated) = lost_and_duplicated(&mut db, &acknowledged)
+        .await
+        .expect("count");
+    let faults = tally.faults();
+    println!(
+        "postgres restart: faults={faults} acknowledged={} lost={lost} duplicated={duplicated}",
+        acknowledged.len() * 2
+    );
+    let unexpected = tally.unexpected();
+    assert!(
+        unexpected.is_empty(),
+        "calls during the outage got non-retryable answers:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        faults > 0,
+        "the outage was not felt: the test proves nothing"
+    );
+    assert!(!acknowledged.is_empty());
+    assert_eq!((lost, duplicated), (0, 0));
+}

@@ -1,0 +1,236 @@
+//! Fault injection helpers: a load's tally of retried and refused calls.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tonic::Code;
+
+/// How long one test may keep retrying before it gives up (a bound, not a measurement).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The statuses a client retries a write on (with the same `request_id`): the service's
+/// UNAVAILABLE, DEADLINE_EXCEEDED and ABORTED, and the client's own "transport error" when the
+/// connection died with the call in flight (tonic reports it as UNKNOWN; whether the write
+/// landed is unknown, which is what the request id is for).
+pub fn retryable(status: &tonic::Status) -> bool {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted => true,
+        Code::Unknown => status.message() == "transport error",
+        _ => false,
+    }
+}
+
+/// What the load saw.
+#[derive(Default)]
+pub struct Tally {
+    /// Calls refused with a retryable status while the fault lasted.
+    faults: AtomicUsize,
+    /// Calls refused with anything else (INTERNAL above all): each fails the test.
+    unexpected: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    /// Retryable refusals seen.
+    pub fn faults(&self) -> usize {
+        self.faults.load(Ordering::Relaxed)
+    }
+
+    /// Non-retryable refusals seen, each described.
+    pub fn unexpected(&self) -> Vec<String> {
+        self.unexpected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Calls `call` until it is answered, retrying (the same request, so the same
+    /// `request_id`) on the statuses a client is told to retry.
+    pub async fn until_acknowledged<T, F, Fut>(&self, what: &str, mut call: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let started = Instant::now();
+        loop {
+            match call().await {
+                Ok(answer) => return Some(answer.into_inner()),
+                Err(status) if retryable(&status) && started.elapsed() < PATIENCE => {
+                    self.faults.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(status) => {
+                    self.unexpected
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(format!("{what}: {:?} {}", status.code(), status.message()));
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A temporary directory PostgreSQL can reach: it runs as an unprivileged user when the tests
+/// run as root.
+pub fn world_readable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// One unit of the referral write load, acknowledged: a case (idempotent by its external id)
+/// and its draft referral (idempotent by its request id).
+#[derive(Clone, Debug)]
+pub struct Acknowledged {
+    pub external_id: String,
+    pub case: String,
+    pub request_id: String,
+    pub referral: String,
+}
+
+/// Writer `writer` of the referral load: creates cases and referrals for `person` in 183 until
+/// `fault_over` is set and it has made at least 20, each call retried until acknowledged.
+pub fn referral_writer(
+    writer: usize,
+    channel: crate::AuthedChannel,
+    person: String,
+    tally: std::sync::Arc<Tally>,
+    fault_over: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<Acknowledged>> {
+    use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+    use kontakt_proto::referral::v1::{Case, CreateCaseRequest, CreateReferralRequest, Referral};
+    tokio::spawn(async move {
+        let client = ReferralServiceClient::new(channel);
+        let mut acknowledged = Vec::new();
+        let mut i = 0;
+        while !(fault_over.load(Ordering::Relaxed) && i >= 20) && i < 2_000 {
+            let external_id = format!("w{writer}-{i}");
+            let request = CreateCaseRequest {
+                parent: "municipalities/183".into(),
+                case: Some(Case {
+                    case_system: "nexus".into(),
+                    external_id: external_id.clone(),
+                    kle_number: "27.27.24".into(),
+                    person: person.clone(),
+                    ..Case::default()
+                }),
+            };
+            let Some(case) = tally
+                .until_acknowledged("CreateCase", || {
+                    let (mut client, request) = (client.clone(), request.clone());
+                    async move { client.create_case(request).await }
+                })
+                .await
+            else {
+                break;
+            };
+            let request_id = format!("req-{external_id}");
+            let request = CreateReferralRequest {
+                parent: "municipalities/183".into(),
+                referral: Some(Referral {
+                    case: case.name.clone(),
+                    ..Referral::default()
+                }),
+                request_id: request_id.clone(),
+            };
+            let Some(referral) = tally
+                .until_acknowledged("CreateReferral", || {
+                    let (mut client, request) = (client.clone(), request.clone());
+                    async move { client.create_referral(request).await }
+                })
+                .await
+            else {
+                break;
+            };
+            acknowledged.push(Acknowledged {
+                external_id,
+                case: case.name,
+                request_id,
+                referral: referral.name,
+            });
+            i += 1;
+        }
+        acknowledged
+    })
+}
+
+/// (lost, duplicated) among `acknowledged`, counted in the referral schema of `db`: each case
+/// and referral must be stored exactly once, under the name the caller was given.
+pub async fn lost_and_duplicated(
+    db: &mut sqlx::PgConnection,
+    acknowledged: &[Acknowledged],
+) -> anyhow::Result<(usize, usize)> {
+    let cases = ids_by_key(
+        db,
+        "SELECT external_id, id FROM referral.cases WHERE municipality = '183'",
+    )
+    .await?;
+    let referrals = ids_by_key(
+        db,
+        "SELECT request_id, id FROM referral.referrals WHERE municipality = '183'",
+    )
+    .await?;
+    let (mut lost, mut duplicated) = (0, 0);
+    for unit in acknowledged {
+        for (stored, name) in [
+            (cases.get(&unit.external_id), &unit.case),
+            (referrals.get(&unit.request_id), &unit.referral),
+        ] {
+            match stored.map(Vec::as_slice) {
+                Some([id]) if name.ends_with(&format!("/{id}")) => {}
+                None | Some([] | [_]) => lost += 1,
+                Some(_) => duplicated += 1,
+            }
+        }
+    }
+    Ok((lost, duplicated))
+}
+
+async fn ids_by_key(
+    db: &mut sqlx::PgConnection,
+    query: &'static str,
+) -> anyhow::Result<std::collections::HashMap<String, Vec<String>>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(query).fetch_all(db).await?;
+    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (key, id) in rows {
+        by_key.entry(key).or_default().push(id);
+    }
+    Ok(by_key)
+}
+
+/// Runs `fault` under four referral writers and returns what they had acknowledged once it is
+/// over, with the figures line printed by the caller.
+pub async fn under_referral_load<F, Fut>(
+    channel: crate::AuthedChannel,
+    person: &str,
+    tally: &std::sync::Arc<Tally>,
+    fault: F,
+) -> Vec<Acknowledged>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let fault_over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            referral_writer(
+                w,
+                channel.clone(),
+                person.to_owned(),
+                tally.clone(),
+                fault_over.clone(),
+            )
+        })
+        .collect();
+    // Let the load run, then inject the fault under it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fault().await;
+    fault_over.store(true, Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.expect("writer"));
+    }
+    acknowledged
+}
