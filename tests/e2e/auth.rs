@@ -165,6 +165,23 @@ async fn calls_without_a_valid_token_are_unauthenticated_with_the_reason() {
     running.stop().await.expect("stop");
 }
 
+/// Every method a service serves, with the access table that governs it: its own API, the
+/// access log and the event feed.
+fn every_method(service: Service) -> Vec<(&'static kontakt_platform::auth::AccessTable, String)> {
+    [
+        service.def().access,
+        &kontakt_platform::access_log::ACCESS,
+        &kontakt_platform::feed::ACCESS,
+    ]
+    .into_iter()
+    .flat_map(|table| {
+        kontakt_proto::method_names(table.service)
+            .into_iter()
+            .map(move |method| (table, method))
+    })
+    .collect()
+}
+
 /// The same abuse against every method of every service (its own API, the access log and the
 /// event feed): each is refused as UNAUTHENTICATED before the method runs.
 #[tokio::test]
@@ -173,35 +190,29 @@ async fn every_service_refuses_every_abused_token_on_every_method() {
     let mut refused = 0;
     for service in Service::ALL {
         let running = start(service, &db).await.expect("service");
-        for table in [
-            service.def().access,
-            &kontakt_platform::access_log::ACCESS,
-            &kontakt_platform::feed::ACCESS,
-        ] {
-            for method in kontakt_proto::method_names(table.service) {
-                let path = format!("/{}/{method}", table.service);
-                for (case, authorization, reason) in abused_tokens() {
-                    let mut request = tonic::Request::new(());
-                    if let Some(value) = &authorization {
-                        request
-                            .metadata_mut()
-                            .insert("authorization", value.parse().expect("metadata"));
-                    }
-                    let status = raw_request(running.channel.clone(), &path, request)
-                        .await
-                        .expect_err(case);
-                    assert_eq!(
-                        status.code(),
-                        Code::Unauthenticated,
-                        "{path}, {case}: {status:?}"
-                    );
-                    assert!(
-                        status.message().contains(reason),
-                        "{path}, {case}: `{}` should say `{reason}`",
-                        status.message()
-                    );
-                    refused += 1;
+        for (table, method) in every_method(service) {
+            let path = format!("/{}/{method}", table.service);
+            for (case, authorization, reason) in abused_tokens() {
+                let mut request = tonic::Request::new(());
+                if let Some(value) = &authorization {
+                    request
+                        .metadata_mut()
+                        .insert("authorization", value.parse().expect("metadata"));
                 }
+                let status = raw_request(running.channel.clone(), &path, request)
+                    .await
+                    .expect_err(case);
+                assert_eq!(
+                    status.code(),
+                    Code::Unauthenticated,
+                    "{path}, {case}: {status:?}"
+                );
+                assert!(
+                    status.message().contains(reason),
+                    "{path}, {case}: `{}` should say `{reason}`",
+                    status.message()
+                );
+                refused += 1;
             }
         }
         running.stop().await.expect("stop");
@@ -327,29 +338,22 @@ async fn every_method_admits_exactly_the_roles_its_access_table_names() {
     let db = fresh_database().await.expect("database");
     for service in Service::ALL {
         let running = start(service, &db).await.expect("service");
-        for table in [
-            service.def().access,
-            &kontakt_platform::access_log::ACCESS,
-            &kontakt_platform::feed::ACCESS,
-        ] {
-            for method in kontakt_proto::method_names(table.service) {
-                let allowed = table.roles(&method).expect("every method has a row");
-                let path = format!("/{}/{method}", table.service);
-                for role in Role::ALL {
-                    for municipality in ["183", "329"] {
-                        let token = token(&[role], &[municipality]);
-                        let outcome = raw_call(running.with_token(&token), &path).await;
-                        let denied =
-                            matches!(&outcome, Err(s) if s.code() == Code::PermissionDenied);
-                        let unauthenticated =
-                            matches!(&outcome, Err(s) if s.code() == Code::Unauthenticated);
-                        assert!(!unauthenticated, "{path} as {role}: {outcome:?}");
-                        assert_eq!(
-                            denied,
-                            !allowed.contains(&role),
-                            "{path} as {role} for {municipality}: {outcome:?}"
-                        );
-                    }
+        for (table, method) in every_method(service) {
+            let allowed = table.roles(&method).expect("every method has a row");
+            let path = format!("/{}/{method}", table.service);
+            for role in Role::ALL {
+                for municipality in ["183", "329"] {
+                    let token = token(&[role], &[municipality]);
+                    let outcome = raw_call(running.with_token(&token), &path).await;
+                    let denied = matches!(&outcome, Err(s) if s.code() == Code::PermissionDenied);
+                    let unauthenticated =
+                        matches!(&outcome, Err(s) if s.code() == Code::Unauthenticated);
+                    assert!(!unauthenticated, "{path} as {role}: {outcome:?}");
+                    assert_eq!(
+                        denied,
+                        !allowed.contains(&role),
+                        "{path} as {role} for {municipality}: {outcome:?}"
+                    );
                 }
             }
         }

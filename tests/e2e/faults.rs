@@ -14,8 +14,6 @@ use kontakt_harness::faults::{
 use kontakt_harness::{start_with, test_server_settings, token};
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::SystemClock;
-use kontakt_proto::referral::v1::CreatePersonRequest;
-use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use sqlx::Connection as _;
 
 /// Writers keep creating cases and referrals (each a retried, idempotent call) while
@@ -37,19 +35,9 @@ async fn postgres_restarted_during_writes_loses_and_duplicates_nothing() {
     .await
     .expect("referral on its own PostgreSQL");
     let channel = running.with_token(&token(&[Role::Counsellor], &["183"]));
-    let person = ReferralServiceClient::new(channel.clone())
-        .create_person(CreatePersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: "010114-4234".into(),
-            display_name: "Test Barn".into(),
-        })
-        .await
-        .expect("person")
-        .into_inner()
-        .name;
 
     let tally = Arc::new(Tally::default());
-    let acknowledged = under_referral_load(channel, &person, &tally, || async {
+    let acknowledged = under_referral_load(channel, &tally, || async {
         let stopper = pg.clone();
         tokio::task::spawn_blocking(move || stopper.stop())
             .await

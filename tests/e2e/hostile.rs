@@ -467,7 +467,7 @@ async fn call(
 /// A token with every role, for two municipalities, so calls get past authorisation and reach
 /// the handlers' own validation.
 fn all_roles_token() -> String {
-    let now = jsonwebtoken_now();
+    let now = unix_now();
     claims_token(Claims {
         sub: "hostile-tester".into(),
         kontakt_roles: [
@@ -494,7 +494,7 @@ fn all_roles_token() -> String {
     })
 }
 
-fn jsonwebtoken_now() -> u64 {
+fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")

@@ -277,7 +277,6 @@ async fn sigterm_lets_an_in_flight_call_finish_before_the_process_exits() {
 async fn sigkill_under_load_loses_no_acknowledged_write_and_retries_duplicate_nothing() {
     use kontakt_harness::faults::{Tally, lost_and_duplicated, under_referral_load};
     use kontakt_platform::auth::Role;
-    use kontakt_proto::referral::v1::CreatePersonRequest;
 
     let db = fresh_database().await.expect("database");
     let listen = {
@@ -289,21 +288,11 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_retries_duplicate_no
         channel,
         &kontakt_harness::token(&[Role::Counsellor], &["183"]),
     );
-    let person = ReferralServiceClient::new(channel.clone())
-        .create_person(CreatePersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: "010114-4234".into(),
-            display_name: "Test Barn".into(),
-        })
-        .await
-        .expect("person")
-        .into_inner()
-        .name;
 
     let tally = std::sync::Arc::new(Tally::default());
     let mut restarted = None;
     let (slot, db_ref, listen_ref) = (&mut restarted, &db, &listen);
-    let acknowledged = under_referral_load(channel, &person, &tally, move || async move {
+    let acknowledged = under_referral_load(channel, &tally, move || async move {
         let mut killed = child;
         let pid = Pid::from_raw(killed.id().expect("still running") as i32);
         kill(pid, Signal::SIGKILL).expect("SIGKILL");

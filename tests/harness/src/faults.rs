@@ -200,11 +200,11 @@ async fn ids_by_key(
     Ok(by_key)
 }
 
-/// Runs `fault` under four referral writers and returns what they had acknowledged once it is
-/// over, with the figures line printed by the caller.
+/// Registers the load's child in 183, then runs `fault` under four referral writers and returns
+/// what they had acknowledged once it is over (the caller prints the figures). `channel` calls
+/// as a counsellor of 183.
 pub async fn under_referral_load<F, Fut>(
     channel: crate::AuthedChannel,
-    person: &str,
     tally: &std::sync::Arc<Tally>,
     fault: F,
 ) -> Vec<Acknowledged>
@@ -212,13 +212,25 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    use kontakt_proto::referral::v1::CreatePersonRequest;
+    use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+    let person = ReferralServiceClient::new(channel.clone())
+        .create_person(CreatePersonRequest {
+            parent: "municipalities/183".into(),
+            cpr: "010114-4234".into(),
+            display_name: "Test Barn".into(),
+        })
+        .await
+        .expect("the load's child")
+        .into_inner()
+        .name;
     let fault_over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|w| {
             referral_writer(
                 w,
                 channel.clone(),
-                person.to_owned(),
+                person.clone(),
                 tally.clone(),
                 fault_over.clone(),
             )
