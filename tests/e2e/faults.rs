@@ -7,13 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kontakt::Service;
 use kontakt_harness::faults::{
-    Tally, lost_and_duplicated, under_referral_load, world_readable_tempdir,
+    Tally, assert_nothing_lost, referral_on_own_postgres, under_referral_load,
+    world_readable_tempdir,
 };
-use kontakt_harness::{start_with, test_server_settings, token};
+use kontakt_harness::token;
 use kontakt_platform::auth::Role;
-use kontakt_platform::clock::SystemClock;
 use sqlx::Connection as _;
 
 /// Writers keep creating cases and referrals (each a retried, idempotent call) while
@@ -21,19 +20,7 @@ use sqlx::Connection as _;
 #[tokio::test]
 async fn postgres_restarted_during_writes_loses_and_duplicates_nothing() {
     let dir = world_readable_tempdir();
-    let pg = Arc::new(
-        kontakt_harness::own_postgres(&dir.path().join("pg"))
-            .await
-            .expect("own postgres"),
-    );
-    let running = start_with(
-        Service::Referral,
-        pg.connect_options("postgres"),
-        test_server_settings(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .expect("referral on its own PostgreSQL");
+    let (pg, running) = referral_on_own_postgres(dir.path()).await;
     let channel = running.with_token(&token(&[Role::Counsellor], &["183"]));
 
     let tally = Arc::new(Tally::default());
@@ -56,24 +43,5 @@ async fn postgres_restarted_during_writes_loses_and_duplicates_nothing() {
     let mut db = sqlx::PgConnection::connect_with(&pg.connect_options("postgres"))
         .await
         .expect("connect");
-    let (lost, duplicated) = lost_and_duplicated(&mut db, &acknowledged)
-        .await
-        .expect("count");
-    let faults = tally.faults();
-    println!(
-        "postgres restart: faults={faults} acknowledged={} lost={lost} duplicated={duplicated}",
-        acknowledged.len() * 2
-    );
-    let unexpected = tally.unexpected();
-    assert!(
-        unexpected.is_empty(),
-        "calls during the outage got non-retryable answers:\n{}",
-        unexpected.join("\n")
-    );
-    assert!(
-        faults > 0,
-        "the outage was not felt: the test proves nothing"
-    );
-    assert!(!acknowledged.is_empty());
-    assert_eq!((lost, duplicated), (0, 0));
+    assert_nothing_lost("postgres restart", &mut db, &acknowledged, &tally).await;
 }

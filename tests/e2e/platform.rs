@@ -126,17 +126,7 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
 #[tokio::test]
 async fn health_follows_the_database_down_and_back_without_a_restart() {
     let dir = world_readable_tempdir();
-    let pg = kontakt_harness::own_postgres(&dir.path().join("pg"))
-        .await
-        .expect("own postgres");
-    let running = start_with(
-        Service::Referral,
-        pg.connect_options("postgres"),
-        test_server_settings(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .expect("SERVING on our own PostgreSQL");
+    let (pg, running) = kontakt_harness::faults::referral_on_own_postgres(dir.path()).await;
     let name = Service::Referral.def().grpc_name;
     let mut client = ReferralServiceClient::new(running.admin());
     client
@@ -144,7 +134,6 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
         .await
         .expect("a call works while the database is up");
 
-    let pg = Arc::new(pg);
     let stopper = pg.clone();
     tokio::task::spawn_blocking(move || stopper.stop())
         .await

@@ -158,7 +158,7 @@ pub fn referral_writer(
 
 /// (lost, duplicated) among `acknowledged`, counted in the referral schema of `db`: each case
 /// and referral must be stored exactly once, under the name the caller was given.
-pub async fn lost_and_duplicated(
+async fn lost_and_duplicated(
     db: &mut sqlx::PgConnection,
     acknowledged: &[Acknowledged],
 ) -> anyhow::Result<(usize, usize)> {
@@ -245,4 +245,59 @@ where
         acknowledged.extend(writer.await.expect("writer"));
     }
     acknowledged
+}
+
+/// The promise after `fault`: counts `acknowledged` in `db`, prints the figures line
+/// (`<fault>: faults=N acknowledged=N lost=N duplicated=N`) and fails unless every call was
+/// answered or refused retryably, the fault was felt, and nothing is lost or duplicated.
+pub async fn assert_nothing_lost(
+    fault: &str,
+    db: &mut sqlx::PgConnection,
+    acknowledged: &[Acknowledged],
+    tally: &Tally,
+) {
+    let (lost, duplicated) = lost_and_duplicated(db, acknowledged)
+        .await
+        .expect("counting the acknowledged writes");
+    let faults = tally.faults();
+    println!(
+        "{fault}: faults={faults} acknowledged={} lost={lost} duplicated={duplicated}",
+        acknowledged.len() * 2
+    );
+    let unexpected = tally.unexpected();
+    assert!(
+        unexpected.is_empty(),
+        "calls around the {fault} got non-retryable answers:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        faults > 0,
+        "the {fault} was not felt: the test proves nothing"
+    );
+    assert!(!acknowledged.is_empty(), "nothing was acknowledged");
+    assert_eq!((lost, duplicated), (0, 0), "lost, duplicated");
+}
+
+/// The referral service on a PostgreSQL of the test's own in `dir` (for tests that stop and
+/// restart the server), SERVING.
+pub async fn referral_on_own_postgres(
+    dir: &std::path::Path,
+) -> (
+    std::sync::Arc<kontakt_platform::embedded_pg::EmbeddedPostgres>,
+    crate::TestService,
+) {
+    let pg = std::sync::Arc::new(
+        crate::own_postgres(&dir.join("pg"))
+            .await
+            .expect("own postgres"),
+    );
+    let running = crate::start_with(
+        kontakt::Service::Referral,
+        pg.connect_options("postgres"),
+        crate::test_server_settings(),
+        std::sync::Arc::new(kontakt_platform::clock::SystemClock),
+    )
+    .await
+    .expect("referral SERVING on its own PostgreSQL");
+    (pg, running)
 }
