@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kontakt::Service;
-use kontakt_harness::faults::world_readable_tempdir;
+use kontakt_harness::faults::{release, world_readable_tempdir};
 use kontakt_harness::{fresh_database, start, start_with, test_server_settings, wait_for_health};
 use kontakt_platform::clock::SystemClock;
 use kontakt_proto::matching::v1::ListCompetencesRequest;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{GetLegalBasisRequest, ListLegalBasesRequest};
-use sqlx::Connection as _;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -346,27 +345,9 @@ async fn referral_with(
     .expect("service")
 }
 
-/// Ends the transaction holding the lock of [`lock_legal_bases`].
-async fn release(mut lock: sqlx::PgConnection) {
-    sqlx::query("ROLLBACK")
-        .execute(&mut lock)
-        .await
-        .expect("release");
-    lock.close().await.expect("close");
-}
-
-/// Holds an exclusive lock on the legal-basis table, so calls that read it wait in PostgreSQL.
+/// Holds the legal-basis table locked, so calls that read it wait in PostgreSQL.
 async fn lock_legal_bases(db: &kontakt_harness::TestDatabase) -> sqlx::PgConnection {
-    let mut conn = db.connect().await.expect("connect");
-    sqlx::query("BEGIN")
-        .execute(&mut conn)
-        .await
-        .expect("begin");
-    sqlx::query("LOCK TABLE referral.legal_bases IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut conn)
-        .await
-        .expect("lock");
-    conn
+    kontakt_harness::faults::lock_table(db, "referral.legal_bases").await
 }
 
 #[tokio::test]

@@ -16,8 +16,54 @@ pub fn parse_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     PgConnectOptions::from_str(url)
 }
 
+tokio::task_local! {
+    /// When the call being served will be answered DEADLINE_EXCEEDED (set by the limits layer).
+    static CALL_DEADLINE: tokio::time::Instant;
+}
+
+/// Runs `call` with its deadline known to the pool, so that the statements it starts end when
+/// it does (see [`pool`]).
+pub async fn within_deadline<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    call: F,
+) -> F::Output {
+    CALL_DEADLINE.scope(deadline, call).await
+}
+
+/// The `statement_timeout` (ms) for a connection handed out now: the time left to the call
+/// being served (at least 1 ms), or 0 (none) outside a call: jobs, consumers, migrations.
+fn statement_timeout_ms() -> u128 {
+    CALL_DEADLINE
+        .try_with(|deadline| {
+            deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_millis()
+                .max(1)
+        })
+        .unwrap_or(0)
+}
+
+/// Gives `conn` the statement timeout of the call it is handed to. Why: a call abandoned at its
+/// deadline drops its query future, but PostgreSQL goes on running (or waiting for a lock) and
+/// the connection stays out of the pool until it finishes; under a slow database every
+/// timed-out call would keep a connection, the pool would fill and every other call would fail.
+/// With the timeout, PostgreSQL itself ends the statement when the call ends. One short round
+/// trip per checkout; it also finds a connection the server has closed (it is then replaced).
+async fn hand_to_current_call(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Executor as _;
+    let ms = statement_timeout_ms();
+    // An integer, not input: nothing to escape. The simple protocol keeps it out of the
+    // statement cache.
+    conn.execute(sqlx::raw_sql(AssertSqlSafe(format!(
+        "SET statement_timeout = {ms}"
+    ))))
+    .await
+    .map(drop)
+}
+
 /// A pool whose connections see `schema` first. It connects lazily, so a service starts (and
-/// reports NOT_SERVING) while the database is still unreachable.
+/// reports NOT_SERVING) while the database is still unreachable. Each connection is handed out
+/// with the statement timeout of the call it serves ([`within_deadline`]).
 pub fn pool(
     options: PgConnectOptions,
     schema: &'static str,
@@ -32,9 +78,12 @@ pub fn pool(
     PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
         .acquire_timeout(settings.db_acquire_timeout)
-        // A broken connection fails its call once (UNAVAILABLE, retryable) and is dropped; pinging
-        // before every acquire would cost a round trip on every call.
+        // `before_acquire` already makes a round trip; a ping would be a second one.
         .test_before_acquire(false)
+        .after_connect(|conn, _| Box::pin(hand_to_current_call(conn)))
+        .before_acquire(|conn, _| {
+            Box::pin(async { hand_to_current_call(conn).await.map(|()| true) })
+        })
         .connect_lazy_with(options)
 }
 
@@ -169,4 +218,22 @@ pub async fn grant_runtime_role(
             .await?;
     }
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_gets_the_time_left_to_its_call_and_no_limit_outside_one() {
+        assert_eq!(statement_timeout_ms(), 0, "jobs and consumers: no limit");
+        let now = tokio::time::Instant::now();
+        let left = within_deadline(now + std::time::Duration::from_secs(5), async {
+            statement_timeout_ms()
+        })
+        .await;
+        assert!((4_900..=5_000).contains(&left), "{left}");
+        let overdue = within_deadline(now, async { statement_timeout_ms() }).await;
+        assert_eq!(overdue, 1, "never 0, which would mean no limit at all");
+    }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tonic::body::Body;
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 
 use crate::ApiError;
 
@@ -119,10 +120,30 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let call = inner.call(request);
+        let deadline = tokio::time::Instant::now() + deadline;
+        // The call runs as a task of its own and to its end, even when its caller has been
+        // answered DEADLINE_EXCEEDED or has gone away: a query cut off half-way leaves its
+        // connection waiting for a reply that never comes, and the pool one connection short for
+        // good (sqlx #4349). Its statements get the call's deadline as their `statement_timeout`
+        // (`db::within_deadline`), so PostgreSQL ends them when the call ends, and the task ends
+        // moments later. It keeps its concurrency permit until then: abandoned work still counts.
+        let work = tokio::spawn(
+            async move {
+                let _permit = permit;
+                crate::db::within_deadline(deadline, call).await
+            }
+            .instrument(tracing::Span::current()),
+        );
         Box::pin(async move {
-            let _permit = permit;
-            match tokio::time::timeout(deadline, call).await {
-                Ok(response) => response.map(|r| r.map(Body::new)),
+            match tokio::time::timeout_at(deadline, work).await {
+                Ok(Ok(response)) => response.map(|r| r.map(Body::new)),
+                Ok(Err(failed)) => {
+                    tracing::error!(error = %failed, "a call's task failed");
+                    let status = tonic::Status::from(ApiError::internal(anyhow::anyhow!(
+                        "the call failed: {failed}"
+                    )));
+                    Ok(status.into_http())
+                }
                 Err(_elapsed) => {
                     let status = tonic::Status::from(ApiError::DeadlineExceeded);
                     Ok(status.into_http())

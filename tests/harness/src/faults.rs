@@ -10,12 +10,14 @@ use tonic::Code;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The statuses a client retries a write on (with the same `request_id`): the service's
-/// UNAVAILABLE, DEADLINE_EXCEEDED and ABORTED, and the client's own "transport error" when the
+/// UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED and RESOURCE_EXHAUSTED (at its concurrency limit), and the client's own "transport error" when the
 /// connection died with the call in flight (tonic reports it as UNKNOWN; whether the write
 /// landed is unknown, which is what the request id is for).
 pub fn retryable(status: &tonic::Status) -> bool {
     match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted => true,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted => {
+            true
+        }
         Code::Unknown => status.message() == "transport error",
         _ => false,
     }
@@ -28,12 +30,30 @@ pub struct Tally {
     faults: AtomicUsize,
     /// Calls refused with anything else (INTERNAL above all): each fails the test.
     unexpected: Mutex<Vec<String>>,
+    /// How long each acknowledged call's answering attempt took.
+    latencies: Mutex<Vec<Duration>>,
 }
 
 impl Tally {
     /// Retryable refusals seen.
     pub fn faults(&self) -> usize {
         self.faults.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` refusals the fault itself caused (e.g. calls it timed out on purpose).
+    pub fn add_faults(&self, n: usize) {
+        self.faults.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The 99th percentile of the acknowledged calls' answering attempts (zero if none).
+    pub fn p99(&self) -> Duration {
+        let mut latencies = self
+            .latencies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        latencies.sort_unstable();
+        percentile(&latencies, 99)
     }
 
     /// Non-retryable refusals seen, each described.
@@ -53,8 +73,15 @@ impl Tally {
     {
         let started = Instant::now();
         loop {
+            let attempt = Instant::now();
             match call().await {
-                Ok(answer) => return Some(answer.into_inner()),
+                Ok(answer) => {
+                    self.latencies
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(attempt.elapsed());
+                    return Some(answer.into_inner());
+                }
                 Err(status) if retryable(&status) && started.elapsed() < PATIENCE => {
                     self.faults.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -69,6 +96,41 @@ impl Tally {
             }
         }
     }
+}
+
+/// The `p`th percentile of `sorted` (nearest rank; zero for none).
+pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    match sorted.len() {
+        0 => Duration::ZERO,
+        n => sorted[((n * p).div_ceil(100)).clamp(1, n) - 1],
+    }
+}
+
+/// A connection holding `table` locked ACCESS EXCLUSIVE in an open transaction, so every call
+/// that reads it waits in PostgreSQL: a slow database, on demand. [`release`] ends it.
+pub async fn lock_table(db: &crate::TestDatabase, table: &str) -> sqlx::PgConnection {
+    let mut conn = db.connect().await.expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut conn)
+        .await
+        .expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("lock");
+    conn
+}
+
+/// Ends the transaction of [`lock_table`].
+pub async fn release(mut lock: sqlx::PgConnection) {
+    use sqlx::Connection as _;
+    sqlx::query("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("release");
+    lock.close().await.expect("close");
 }
 
 /// A temporary directory PostgreSQL can reach: it runs as an unprivileged user when the tests
@@ -300,4 +362,76 @@ pub async fn referral_on_own_postgres(
     .await
     .expect("referral SERVING on its own PostgreSQL");
     (pg, running)
+}
+
+/// A loopback TCP link to a service that a test can cut and mend: a network partition on
+/// demand. While cut, nothing flows either way and connections stay open (a lost route tells
+/// neither end), and new connections are accepted but lead nowhere; mending closes what was
+/// cut, as the ends' keep-alives would have, and carries new connections again.
+pub struct Cable {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cable {
+    /// A cable from a fresh loopback port to `target`.
+    pub async fn to(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the cable");
+        let addr = listener.local_addr().expect("address");
+        let (cut, watching) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                tokio::spawn(carry(inbound, target, watching.clone()));
+            }
+        });
+        Self { addr, cut, task }
+    }
+
+    /// Where to connect instead of the service.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    pub fn mend(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for Cable {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One connection through a [`Cable`].
+async fn carry(
+    mut inbound: tokio::net::TcpStream,
+    target: std::net::SocketAddr,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+) {
+    enum Ended {
+        Closed,
+        Cut,
+    }
+    if !*cut.borrow() {
+        let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+            return;
+        };
+        let ended = tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => Ended::Closed,
+            _ = cut.wait_for(|cut| *cut) => Ended::Cut,
+        };
+        if let Ended::Closed = ended {
+            return;
+        }
+    }
+    // Cut: hold the connection silent until the cable is mended, then close it.
+    let _ = cut.wait_for(|cut| !*cut).await;
 }
