@@ -5,146 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kontakt::Service;
-use kontakt_harness::{
-    TestDatabase, fresh_database, start, start_on, test_db_settings, test_server_settings, token,
-    verifier,
+use kontakt_harness::events::{
+    applied, assert_each_once_in_order, consumer_pool, follow, producer_pool, publish,
+    stored_cursor, subscription, wait_for_cursor,
 };
-use kontakt_platform::auth::Role;
-use kontakt_platform::auth::service_token::ServiceToken;
-use kontakt_platform::consumer::{self, Consumer, HandleError, Handler, RunningConsumer};
-use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_harness::{
+    fresh_database, start, start_on, test_db_settings, test_server_settings, verifier,
+};
 use kontakt_platform::server::{ServeOptions, ServiceHandle};
-use kontakt_proto::events::v1::Envelope;
-use sqlx::{PgConnection, PgPool};
-use tokio::sync::watch;
-
-/// Records each event it applies; refuses those whose subject starts with `poison`.
-struct Recorder {
-    /// A pause per event, so that a kill lands inside a batch.
-    pause: Duration,
-}
-
-#[tonic::async_trait]
-impl Handler for Recorder {
-    async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandleError> {
-        if event.subject.starts_with("poison") {
-            return Err(HandleError::reject("a poison event"));
-        }
-        sqlx::query("INSERT INTO applied (sequence, subject) VALUES ($1, $2)")
-            .bind(event.sequence)
-            .bind(&event.subject)
-            .execute(&mut *tx)
-            .await?;
-        if !self.pause.is_zero() {
-            tokio::time::sleep(self.pause).await;
-        }
-        Ok(())
-    }
-}
-
-/// The consuming side: the matching service's schema, migrated, with a table of what was applied.
-async fn consumer_pool(db: &TestDatabase) -> PgPool {
-    let pool = Service::Matching.pool(db.options.clone(), &test_db_settings());
-    let def = Service::Matching.def();
-    kontakt_platform::db::migrate(&pool, def.schema, def.migrator)
-        .await
-        .expect("migrate");
-    sqlx::query(
-        "CREATE TABLE applied (n bigserial PRIMARY KEY, sequence bigint NOT NULL, subject text NOT NULL)",
-    )
-    .execute(&pool)
-    .await
-    .expect("applied table");
-    pool
-}
-
-fn producer_pool(db: &TestDatabase) -> PgPool {
-    let mut settings = test_db_settings();
-    settings.db_max_connections = 10;
-    Service::Referral.pool(db.options.clone(), &settings)
-}
-
-async fn publish(pool: &PgPool, subjects: impl IntoIterator<Item = String>) {
-    for subject in subjects {
-        let mut tx = pool.begin().await.expect("begin");
-        let event = NewEvent {
-            r#type: "kontakt.test.v1.Happened".into(),
-            municipality: Some("183".into()),
-            subject,
-            payload: Vec::new(),
-        };
-        outbox::write(&mut tx, "referral", &event)
-            .await
-            .expect("write");
-        tx.commit().await.expect("commit");
-    }
-}
-
-fn subscription(addr: std::net::SocketAddr, pause: Duration) -> Consumer {
-    Consumer {
-        name: "test-events",
-        producer: consumer::endpoint(&format!("http://{addr}")).expect("endpoint"),
-        token: Arc::new(ServiceToken::fixed(&token(&[Role::Service], &[])).expect("token")),
-        types: Vec::new(),
-        handler: Arc::new(Recorder { pause }),
-    }
-}
-
-/// A consumer replica running in this process; it stops when the returned sender says so.
-fn follow(
-    pool: &PgPool,
-    addr: std::net::SocketAddr,
-    pause: Duration,
-) -> (RunningConsumer, watch::Sender<bool>) {
-    let (stop, stopped) = watch::channel(false);
-    let (_ready, ready) = watch::channel(true);
-    let running = consumer::spawn(pool.clone(), subscription(addr, pause), ready, stopped);
-    (running, stop)
-}
-
-async fn stored_cursor(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT last_sequence FROM consumer_cursors WHERE consumer = 'test-events'")
-        .fetch_optional(pool)
-        .await
-        .expect("cursor")
-        .unwrap_or(0)
-}
-
-async fn wait_for_cursor(pool: &PgPool, want: i64, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let cursor = stored_cursor(pool).await;
-        if cursor >= want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the cursor reached only {cursor} of {want} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What was applied, in the order it was applied.
-async fn applied(pool: &PgPool) -> Vec<(i64, String)> {
-    sqlx::query_as("SELECT sequence, subject FROM applied ORDER BY n")
-        .fetch_all(pool)
-        .await
-        .expect("applied")
-}
-
-fn assert_each_once_in_order(applied: &[(i64, String)], count: i64) {
-    let sequences: Vec<i64> = applied.iter().map(|(s, _)| *s).collect();
-    let expected: Vec<i64> = (1..=count).collect();
-    if sequences != expected {
-        let doubled = sequences.windows(2).filter(|w| w[0] >= w[1]).count();
-        panic!(
-            "applied {} events, {doubled} out of order or twice; first: {:?}",
-            sequences.len(),
-            &sequences[..sequences.len().min(10)]
-        );
-    }
-}
 
 #[tokio::test]
 async fn ten_thousand_events_from_eight_writers_are_applied_once_each_in_order_by_two_replicas() {
@@ -230,7 +98,12 @@ async fn a_consumer_killed_mid_batch_resumes_with_nothing_lost_and_nothing_appli
     publish(&writing, (1500..2000).map(|i| format!("e-{i}"))).await;
     let (successor, stop) = follow(&pool, producer.addr, Duration::ZERO);
     wait_for_cursor(&pool, 2000, Duration::from_secs(60)).await;
-    assert_each_once_in_order(&applied(&pool).await, 2000);
+    kontakt_harness::events::assert_events_once(
+        "consumer killed mid-batch",
+        &applied(&pool).await,
+        2000,
+        1,
+    );
     stop.send_replace(true);
     successor.join().await;
     producer.stop().await.expect("stop");
@@ -287,7 +160,12 @@ async fn a_service_consuming_a_producer_that_restarts_reconnects_and_resumes_aft
         .expect("the producer comes back on its address");
     publish(&writing, (0..100).map(|i| format!("after-{i}"))).await;
     wait_for_cursor(&pool, 300, Duration::from_secs(60)).await;
-    assert_each_once_in_order(&applied(&pool).await, 300);
+    kontakt_harness::events::assert_events_once(
+        "producer restarted",
+        &applied(&pool).await,
+        300,
+        1,
+    );
 
     tokio::time::timeout(Duration::from_secs(15), consuming.shutdown())
         .await
@@ -320,5 +198,76 @@ async fn an_event_the_handler_can_never_apply_is_recorded_and_passed_over() {
     );
     stop.send_replace(true);
     running.join().await;
+    producer.stop().await.expect("stop");
+}
+
+/// A consumer cut off from its producer by a silent network partition for three seconds while
+/// events keep being published: it notices through HTTP/2 keep-alive (shortened here from the
+/// 15 + 10 s of `consumer::endpoint`), its lag grows, and once the link is back it resubscribes
+/// after its cursor and catches up, each event applied once and in order.
+#[tokio::test]
+async fn a_consumer_cut_off_from_its_producer_falls_behind_then_catches_up_with_nothing_lost() {
+    use kontakt_harness::events::{assert_events_once, count_breaks, publish_steadily, run};
+    let db = fresh_database().await.expect("database");
+    let producer = start(Service::Referral, &db).await.expect("producer");
+    let writing = producer_pool(&db);
+    let pool = consumer_pool(&db).await;
+    let cable = kontakt_harness::faults::Cable::to(producer.addr).await;
+    let mut cut_off = subscription(cable.addr(), Duration::ZERO);
+    cut_off.producer = cut_off
+        .producer
+        .http2_keep_alive_interval(Duration::from_millis(500))
+        .keep_alive_timeout(Duration::from_millis(500));
+    let (running, stop) = run(&pool, cut_off);
+    let breaks = count_breaks(&running);
+
+    // Twenty events every 100 ms, before, during and after the cut.
+    let (stop_writing, writer) = publish_steadily(&writing, 20, Duration::from_millis(100));
+    let lag = || async {
+        let head: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(sequence), 0) FROM referral.outbox")
+                .fetch_one(&writing)
+                .await
+                .expect("head");
+        head - stored_cursor(&pool).await
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let lag_before = lag().await;
+
+    cable.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let lag_cut = lag().await;
+    cable.mend();
+    let mended = std::time::Instant::now();
+    loop {
+        if lag().await == 0 {
+            break;
+        }
+        assert!(
+            mended.elapsed() < Duration::from_secs(30),
+            "still behind 30 s after the link came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let caught_up = mended.elapsed();
+    stop_writing.send_replace(true);
+    let published: i64 = writer.await.expect("writer");
+    wait_for_cursor(&pool, published, Duration::from_secs(30)).await;
+    println!(
+        "consumer cut off: lag {lag_before} events before, {lag_cut} after 3 s cut off, 0 again {} ms after the link came back",
+        caught_up.as_millis()
+    );
+    assert!(
+        lag_cut > lag_before.max(20),
+        "the lag grew while cut off: {lag_before} → {lag_cut}"
+    );
+    stop.send_replace(true);
+    running.join().await;
+    assert_events_once(
+        "consumer cut off",
+        &applied(&pool).await,
+        published,
+        breaks.load(std::sync::atomic::Ordering::Relaxed),
+    );
     producer.stop().await.expect("stop");
 }

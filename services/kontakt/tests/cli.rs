@@ -289,6 +289,18 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_retries_duplicate_no
         &kontakt_harness::token(&[Role::Counsellor], &["183"]),
     );
 
+    // A consumer follows the feed of the process that will be killed, while events keep being
+    // published to its outbox.
+    let events = kontakt_harness::events::consumer_pool(&db).await;
+    let (consumer, stop_consumer) =
+        kontakt_harness::events::follow(&events, listen.parse().expect("address"), Duration::ZERO);
+    let breaks = kontakt_harness::events::count_breaks(&consumer);
+    let (stop_publishing, publisher) = kontakt_harness::events::publish_steadily(
+        &kontakt_harness::events::producer_pool(&db),
+        10,
+        Duration::from_millis(50),
+    );
+
     let tally = std::sync::Arc::new(Tally::default());
     let mut restarted = None;
     let (slot, db_ref, listen_ref) = (&mut restarted, &db, &listen);
@@ -306,6 +318,19 @@ async fn sigkill_under_load_loses_no_acknowledged_write_and_retries_duplicate_no
 
     let mut conn = db.connect().await.expect("connect");
     assert_nothing_lost("sigkill", &mut conn, &acknowledged, &tally).await;
+
+    // The consumer caught up with the restarted process: every event once, in order.
+    stop_publishing.send_replace(true);
+    let published = publisher.await.expect("publisher");
+    kontakt_harness::events::wait_for_cursor(&events, published, Duration::from_secs(60)).await;
+    stop_consumer.send_replace(true);
+    consumer.join().await;
+    kontakt_harness::events::assert_events_once(
+        "sigkill consumer",
+        &kontakt_harness::events::applied(&events).await,
+        published,
+        breaks.load(std::sync::atomic::Ordering::Relaxed),
+    );
     terminate(&restarted);
     let status = tokio::time::timeout(Duration::from_secs(15), restarted.wait())
         .await

@@ -5,6 +5,7 @@
 //! - A fresh database per test, so tests run in parallel without seeing each other.
 //! - Services started on `127.0.0.1:0`, waited on until SERVING, with a connected channel.
 
+pub mod events;
 pub mod faults;
 
 use std::net::SocketAddr;
