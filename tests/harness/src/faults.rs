@@ -432,6 +432,7 @@ async fn carry(
             return;
         }
     }
-    // Cut: hold the connection silent until the cable is mended, then close it.
-    let _ = cut.wait_for(|cut| !*cut).await;
+    // Cut: hold the connection silent until the cable is mended (or dropped: the error), then
+    // close it either way.
+    let _mended_or_gone = cut.wait_for(|cut| !*cut).await.is_ok();
 }
