@@ -618,13 +618,10 @@ async fn hostile_requests_to_every_method_are_refused_cleanly_and_nothing_falls_
 /// Each is refused, naming `page_token` or the municipality, and never lists a row.
 #[tokio::test]
 async fn a_real_page_token_from_another_query_or_municipality_is_refused() {
-    use kontakt_harness::token;
+    use kontakt_harness::{fixtures, token};
     use kontakt_platform::auth::Role;
     use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
-    use kontakt_proto::referral::v1::{
-        Case, CreateCaseRequest, CreatePersonRequest, CreateReferralRequest, ListGrantsRequest,
-        ListReferralsRequest, Referral, ReferralState,
-    };
+    use kontakt_proto::referral::v1::{ListGrantsRequest, ListReferralsRequest, ReferralState};
     let db = fresh_database().await.expect("database");
     let running = kontakt_harness::start(Service::Referral, &db)
         .await
@@ -633,44 +630,10 @@ async fn a_real_page_token_from_another_query_or_municipality_is_refused() {
         |m: &str| ReferralServiceClient::new(running.with_token(&token(&[Role::Counsellor], &[m])));
     for (m, cpr) in [("183", "010114-4234"), ("101", "020213-4235")] {
         let mut client = counsellor(m);
-        let parent = format!("municipalities/{m}");
-        let person = client
-            .create_person(CreatePersonRequest {
-                parent: parent.clone(),
-                cpr: cpr.into(),
-                display_name: "Test Barn".into(),
-            })
-            .await
-            .expect("person")
-            .into_inner()
-            .name;
+        let person = fixtures::register_child(&mut client, m, cpr).await;
         for i in 0..3 {
-            let case = client
-                .create_case(CreateCaseRequest {
-                    parent: parent.clone(),
-                    case: Some(Case {
-                        case_system: "nexus".into(),
-                        external_id: format!("{m}-{i}"),
-                        kle_number: "27.27.24".into(),
-                        person: person.clone(),
-                        ..Case::default()
-                    }),
-                })
-                .await
-                .expect("case")
-                .into_inner()
-                .name;
-            client
-                .create_referral(CreateReferralRequest {
-                    parent: parent.clone(),
-                    referral: Some(Referral {
-                        case,
-                        ..Referral::default()
-                    }),
-                    request_id: format!("r-{m}-{i}"),
-                })
-                .await
-                .expect("referral");
+            let (external_id, request_id) = (format!("{m}-{i}"), format!("r-{m}-{i}"));
+            fixtures::draft_referral(&mut client, m, &person, &external_id, &request_id).await;
         }
     }
     let list = |parent: &str, page_token: &str| ListReferralsRequest {
@@ -696,14 +659,11 @@ async fn a_real_page_token_from_another_query_or_municipality_is_refused() {
 
     let refused = |status: tonic::Status, field: &str| {
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        let fields: Vec<String> = {
-            use tonic_types::StatusExt as _;
-            status
-                .get_details_bad_request()
-                .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-                .unwrap_or_default()
-        };
-        assert_eq!(fields, [field], "{status:?}");
+        assert_eq!(
+            kontakt_harness::bad_request_fields(&status),
+            [field],
+            "{status:?}"
+        );
     };
     // Another filter on the same list.
     let drafts = ListReferralsRequest {

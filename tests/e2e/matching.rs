@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use kontakt::Service;
+use kontakt_harness::bad_request_fields as fields;
 use kontakt_harness::{
     AuthedChannel, TestDatabase, TestService, claims_token, fresh_database, start_with,
     test_db_settings, test_server_settings, token,
@@ -136,14 +137,6 @@ fn assign(request: &str, person: &str, request_id: &str) -> AssignContactPersonR
         minutes_per_week: 0,
         request_id: request_id.into(),
     }
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt as _;
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 fn rules(status: &tonic::Status) -> Vec<String> {

@@ -2,15 +2,9 @@
 //! (BadRequest.field_violations), and a refused call writes nothing.
 
 use super::*;
+use kontakt_harness::bad_request_fields as fields;
 
 const M: &str = "329";
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
 
 /// Asserts INVALID_ARGUMENT naming `field` (and only it).
 fn names(result: Result<impl std::fmt::Debug, tonic::Status>, field: &str) {

@@ -3,6 +3,7 @@
 //! and GrantChanged / GrantEnded on the feed.
 
 use super::*;
+use kontakt_harness::bad_request_fields as bad_field;
 
 pub(super) const RINGSTED: &str = "329";
 
@@ -423,13 +424,6 @@ async fn a_compulsory_arrangement_is_not_ended_early_by_the_counsellor_alone() {
             .starts_with("Anklagemyndigheden")
     );
     running.stop().await.expect("stop");
-}
-
-fn bad_field(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

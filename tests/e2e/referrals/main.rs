@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, fresh_database, start_with, test_server_settings,
-    token, violations,
+    AuthedChannel, TestDatabase, TestService, fixtures, fresh_database, start_with,
+    test_server_settings, token, violations,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -25,7 +25,6 @@ use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::*;
 use tokio_stream::StreamExt as _;
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 type Client = ReferralServiceClient<AuthedChannel>;
 
@@ -104,43 +103,9 @@ async fn draft(
     cpr: &str,
     external_id: &str,
 ) -> (Case, Referral) {
-    let parent = format!("municipalities/{municipality}");
-    let person = counsellor
-        .create_person(CreatePersonRequest {
-            parent: parent.clone(),
-            cpr: cpr.into(),
-            display_name: "Test Barn".into(),
-        })
-        .await
-        .expect("person")
-        .into_inner();
-    let case = counsellor
-        .create_case(CreateCaseRequest {
-            parent: parent.clone(),
-            case: Some(Case {
-                case_system: "nexus".into(),
-                external_id: external_id.into(),
-                kle_number: "27.27.24".into(),
-                person: person.name.clone(),
-                ..Case::default()
-            }),
-        })
-        .await
-        .expect("case")
-        .into_inner();
-    let referral = counsellor
-        .create_referral(CreateReferralRequest {
-            parent,
-            referral: Some(Referral {
-                case: case.name.clone(),
-                ..Referral::default()
-            }),
-            request_id: format!("req-{external_id}"),
-        })
-        .await
-        .expect("referral")
-        .into_inner();
-    (case, referral)
+    let person = fixtures::register_child(counsellor, municipality, cpr).await;
+    let request_id = format!("req-{external_id}");
+    fixtures::draft_referral(counsellor, municipality, &person, external_id, &request_id).await
 }
 
 fn complete_fields(name: &str, etag: &str, plan: &str) -> Referral {

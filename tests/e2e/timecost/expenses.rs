@@ -5,6 +5,7 @@
 use kontakt_proto::referral::v1::{Allowance, AllowanceKind, AllowancePeriod};
 
 use super::*;
+use kontakt_harness::bad_request_fields as violated_fields;
 
 fn allowance(kind: AllowanceKind, ore: i64, period: AllowancePeriod) -> Allowance {
     Allowance {
@@ -36,14 +37,6 @@ fn expense(
         }),
         request_id: request_id.into(),
     }
-}
-
-fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt as _;
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

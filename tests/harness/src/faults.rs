@@ -162,23 +162,13 @@ pub fn referral_writer(
     fault_over: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<Vec<Acknowledged>> {
     use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
-    use kontakt_proto::referral::v1::{Case, CreateCaseRequest, CreateReferralRequest, Referral};
     tokio::spawn(async move {
         let client = ReferralServiceClient::new(channel);
         let mut acknowledged = Vec::new();
         let mut i = 0;
         while !(fault_over.load(Ordering::Relaxed) && i >= 20) && i < 2_000 {
             let external_id = format!("w{writer}-{i}");
-            let request = CreateCaseRequest {
-                parent: "municipalities/183".into(),
-                case: Some(Case {
-                    case_system: "nexus".into(),
-                    external_id: external_id.clone(),
-                    kle_number: "27.27.24".into(),
-                    person: person.clone(),
-                    ..Case::default()
-                }),
-            };
+            let request = crate::fixtures::case_request("183", &external_id, &person);
             let Some(case) = tally
                 .until_acknowledged("CreateCase", || {
                     let (mut client, request) = (client.clone(), request.clone());
@@ -189,14 +179,7 @@ pub fn referral_writer(
                 break;
             };
             let request_id = format!("req-{external_id}");
-            let request = CreateReferralRequest {
-                parent: "municipalities/183".into(),
-                referral: Some(Referral {
-                    case: case.name.clone(),
-                    ..Referral::default()
-                }),
-                request_id: request_id.clone(),
-            };
+            let request = crate::fixtures::referral_request("183", &case.name, &request_id);
             let Some(referral) = tally
                 .until_acknowledged("CreateReferral", || {
                     let (mut client, request) = (client.clone(), request.clone());
@@ -274,18 +257,13 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use kontakt_proto::referral::v1::CreatePersonRequest;
     use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
-    let person = ReferralServiceClient::new(channel.clone())
-        .create_person(CreatePersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: "010114-4234".into(),
-            display_name: "Test Barn".into(),
-        })
-        .await
-        .expect("the load's child")
-        .into_inner()
-        .name;
+    let person = crate::fixtures::register_child(
+        &mut ReferralServiceClient::new(channel.clone()),
+        "183",
+        "010114-4234",
+    )
+    .await;
     let fault_over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|w| {

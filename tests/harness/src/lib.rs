@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod faults;
+pub mod fixtures;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -666,6 +667,15 @@ pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
         .as_database_error()
         .and_then(|e| e.code())
         .map(|c| c.into_owned())
+}
+
+/// The fields an INVALID_ARGUMENT's details name, in order.
+pub fn bad_request_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
 }
 
 /// The (rule, field) pairs of a FAILED_PRECONDITION's details.
