@@ -12,9 +12,21 @@ with a port `grpc` (appProtocol grpc); its own ServiceAccount without an API tok
 gRPC health probes (readiness on "", startup and liveness on "liveness"); requests and limits;
 the hardened securityContext; a PodDisruptionBudget; an autoscaling/v2 HPA; topology spread
 over nodes and zones; a grace period covering the preStop sleep plus KONTAKT_SHUTDOWN_GRACE;
-network policies admitting only the services that follow its feed plus kontakt.dk/client pods,
-and letting it reach only DNS, PostgreSQL, the feeds it follows, the collector and the identity
-provider; and a migration Job reaching only DNS and PostgreSQL.
+network policies admitting only the services that follow its feed, the console and
+kontakt.dk/client pods, and letting it reach only DNS, PostgreSQL, the feeds it follows, the
+collector and the identity provider; and a migration Job reaching only DNS and PostgreSQL.
+
+The console (`kontakt serve console`, plain HTTP on 8080) must have the same Deployment, rollout,
+ServiceAccount, security context, disruption budget, autoscaler, spread and grace period; a
+ClusterIP Service `console` with port `http` 80 -> 8080; HTTP probes (startup and liveness
+GET /healthz, readiness GET /readyz); KONTAKT_LISTEN on 8080, the four services' Service
+addresses, its public URL (https, or http on localhost) and OIDC settings, and its session key
+and OIDC client secret as files from a read-only Secret mount; nothing of the services' own
+(no DATABASE_URL, CPR keys, JWKS, nor their Secrets); network policies admitting only namespaces
+named by a selector (the ingress controller's) on 8080, at least one where an Ingress routes to
+it, and letting it reach only DNS, the four services, the collector and the identity provider
+(never PostgreSQL); and any Ingress to it on Service port 80 with TLS for every host, one of them
+the public URL's.
 
 Every workload (Deployment, StatefulSet, Job, ...) must run as non-root without privilege
 escalation, drop all capabilities, use the RuntimeDefault seccomp profile and a read-only root
@@ -26,6 +38,7 @@ import ipaddress
 import json
 import re
 import sys
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -39,6 +52,17 @@ FOLLOWS = {
 }
 # Who calls each service: the services that follow its feed.
 CALLERS = {s: [c for c, producers in FOLLOWS.items() if s in producers] for s in PORTS}
+
+# The web console: an HTTP workload that calls every service with the signed-in person's token.
+CONSOLE, CONSOLE_PORT = "console", 8080
+CONSOLE_SERVICE_PORT = 80  # the Service's port, which Ingresses name
+CONSOLE_PROBES = (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"))
+CONSOLE_SETTINGS = ("KONTAKT_CONSOLE_PUBLIC_URL", "KONTAKT_OIDC_ISSUER_URL", "KONTAKT_OIDC_CLIENT_ID")
+CONSOLE_SECRET_FILES = ("KONTAKT_CONSOLE_SESSION_KEY_FILE", "KONTAKT_OIDC_CLIENT_SECRET_FILE")
+# What the console must not have: it owns no database, holds no CPR keys and verifies no tokens.
+# Variables (a trailing _ is a prefix) and the services' Secrets (deploy/README.md § Secrets).
+NOT_THE_CONSOLES_VARIABLES = ("DATABASE_URL", "KONTAKT_CPR_", "KONTAKT_JWKS_")
+NOT_THE_CONSOLES_SECRETS = ("kontakt-db", "kontakt-cpr", "kontakt-auth", "kontakt-service-token")
 
 CLIENT_LABEL = ("kontakt.dk/client", "true")
 SERVICE_UID = 65532
@@ -59,6 +83,14 @@ DESTINATION_PORTS = {DNS: {(53, "UDP"), (53, "TCP")}, POSTGRES: {(5432, "TCP")},
 
 def feed(service):
     return f"{service}'s feed"
+
+
+def service_destination(service):
+    return f"the {service} service"
+
+
+def url_variable(service):
+    return f"KONTAKT_{service.upper()}_URL"
 
 
 # --- reading the render -----------------------------------------------------------------------
@@ -209,8 +241,9 @@ def check_workload(w, render, out):
 
 # --- network policies of kontakt pods ---------------------------------------------------------
 
-def classify_egress_peer(peer, ports, service):
-    """What an egress peer reaches: (destination, allowed ports) or (None, why not allowed)."""
+def classify_egress_peer(peer, ports, reachable):
+    """What an egress peer reaches: (destination, allowed ports) or (None, why not allowed).
+    `reachable` maps the kontakt services the owner may call to the destinations they count as."""
     if "ipBlock" in peer:
         cidr = (peer["ipBlock"] or {}).get("cidr", "")
         try:
@@ -240,14 +273,15 @@ def classify_egress_peer(peer, ports, service):
     if labels.get("app.kubernetes.io/name") == "otel-collector":
         return COLLECTOR, DESTINATION_PORTS[COLLECTOR]
     component = labels.get("app.kubernetes.io/component")
-    if labels.get("app.kubernetes.io/name") == "kontakt" and component in FOLLOWS.get(service, []):
-        return feed(component), {(PORTS[component], "TCP")}
+    if labels.get("app.kubernetes.io/name") == "kontakt" and component in reachable:
+        return reachable[component], {(PORTS[component], "TCP")}
     return None, f"pods it has no business with ({json.dumps(labels, sort_keys=True)})"
 
 
-def check_egress(owner, policies, service, allowed, out):
+def check_egress(owner, policies, reachable, allowed, out):
     """Egress of pods selected by `policies` may reach only `allowed` destinations, and must
-    reach all of them. `service` names the kontakt service whose feeds count as destinations."""
+    reach all of them. `reachable` maps the kontakt services it may call to their destination
+    (a service's feeds, the console's services)."""
     if not any("Egress" in policy_types(p) for p in policies):
         out.append(f"{owner}: no NetworkPolicy with policyType Egress selects it (egress is open)")
         return
@@ -265,7 +299,7 @@ def check_egress(owner, policies, service, allowed, out):
                 out.append(f"{where} has no ports (allows every port)")
                 continue
             for peer in rule["to"]:
-                destination, detail = classify_egress_peer(peer, ports, service)
+                destination, detail = classify_egress_peer(peer, ports, reachable)
                 if destination is None:
                     out.append(f"{where} allows {detail}")
                 elif destination not in allowed:
@@ -283,8 +317,9 @@ def check_egress(owner, policies, service, allowed, out):
 
 
 def check_ingress(owner, policies, service, out):
-    """Ingress only from the services that follow `service`'s feed and kontakt.dk/client pods,
-    only on its port; all of those admitted. With service None: no ingress at all."""
+    """Ingress only from the services that follow `service`'s feed, the console and
+    kontakt.dk/client pods, only on its port; all of those admitted. With service None: no
+    ingress at all."""
     if not any("Ingress" in policy_types(p) for p in policies):
         out.append(f"{owner}: no NetworkPolicy with policyType Ingress selects it (ingress is open)")
         return
@@ -320,21 +355,23 @@ def check_ingress(owner, policies, service, out):
                 elif labels.get(CLIENT_LABEL[0]) == CLIENT_LABEL[1]:
                     admitted.add("client")
                 elif (labels.get("app.kubernetes.io/name") == "kontakt" and not exprs
-                      and labels.get("app.kubernetes.io/component") in CALLERS[service]):
+                      and labels.get("app.kubernetes.io/component") in CALLERS[service] + [CONSOLE]):
                     admitted.add(labels["app.kubernetes.io/component"])
                 else:
                     out.append(f"{where} admits {json.dumps(peer, sort_keys=True)}, not a service "
-                               f"following {service}'s feed nor a {CLIENT_LABEL[0]} pod")
+                               f"following {service}'s feed, the console nor a {CLIENT_LABEL[0]} pod")
     if service is None:
         return
     for caller in CALLERS[service]:
         if caller not in admitted:
             out.append(f"{owner}: its NetworkPolicies do not admit {caller}, which follows its feed")
+    if CONSOLE not in admitted:
+        out.append(f"{owner}: its NetworkPolicies do not admit the console, which calls it")
     if "client" not in admitted:
         out.append(f"{owner}: its NetworkPolicies do not admit {CLIENT_LABEL[0]}={CLIENT_LABEL[1]} pods")
 
 
-# --- kontakt services -------------------------------------------------------------------------
+# --- kontakt Deployments: the services and the console ----------------------------------------
 
 def find_serving_container(d):
     for c in pod_spec(d).get("containers") or []:
@@ -356,20 +393,46 @@ def shutdown_grace(c, render, ns):
     return value
 
 
-def check_service(service, render, min_replicas, out):
-    port = PORTS[service]
+def environment(c, render, ns):
+    """The variables a container gets from its env and its envFrom ConfigMaps, as name -> value
+    (None where the value comes from a Secret or a field, so is not in the render). env wins
+    over envFrom, later envFrom sources over earlier ones, as in Kubernetes."""
+    variables = {}
+    for source in c.get("envFrom") or []:
+        cm_name = (source.get("configMapRef") or {}).get("name")
+        cm = render.get("ConfigMap", cm_name, ns) if cm_name else None
+        for key, value in ((cm or {}).get("data") or {}).items():
+            variables[(source.get("prefix") or "") + key] = value
+    for e in c.get("env") or []:
+        if "value" in e:
+            variables[e.get("name")] = e["value"]
+            continue
+        cm_ref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+        cm = render.get("ConfigMap", cm_ref.get("name"), ns) if cm_ref else None
+        variables[e.get("name")] = ((cm or {}).get("data") or {}).get(cm_ref.get("key")) if cm_ref else None
+    return variables
+
+
+def find_deployment(component, render, out):
     deployments = [d for d in render.of_kind("Deployment")
                    if (meta(d).get("labels") or {}).get("app.kubernetes.io/name") == "kontakt"
-                   and (meta(d).get("labels") or {}).get("app.kubernetes.io/component") == service]
+                   and (meta(d).get("labels") or {}).get("app.kubernetes.io/component") == component]
     if len(deployments) != 1:
-        out.append(f"Deployment/{service}: expected one kontakt Deployment with component "
-                   f"{service}, found {len(deployments)}")
-        return
-    d = deployments[0]
+        out.append(f"Deployment/{component}: expected one kontakt Deployment with component "
+                   f"{component}, found {len(deployments)}")
+        return None
+    return deployments[0]
+
+
+def check_deployment(component, d, render, min_replicas, out):
+    """What every kontakt Deployment needs, the services' and the console's alike: labels and
+    selector, replicas and rollout, `kontakt serve <component>`, its own ServiceAccount, the pod
+    security context, a PodDisruptionBudget, an HPA, topology spread and a grace period covering
+    preStop and drain. Returns the serving container."""
     name, ns, spec = ref(d), namespace(d), d.get("spec") or {}
     pspec, labels = pod_spec(d), pod_labels(d)
 
-    expected_labels = {"app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": service,
+    expected_labels = {"app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": component,
                        "app.kubernetes.io/part-of": "kontakt"}
     for key, value in expected_labels.items():
         if (meta(d).get("labels") or {}).get(key) != value:
@@ -377,8 +440,8 @@ def check_service(service, render, min_replicas, out):
         if labels.get(key) != value:
             out.append(f"{name}: pod template label {key}={value} missing")
     if (spec.get("selector") or {}).get("matchLabels") != {
-            "app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": service}:
-        out.append(f"{name}: selector is not app.kubernetes.io/name=kontakt + component={service}")
+            "app.kubernetes.io/name": "kontakt", "app.kubernetes.io/component": component}:
+        out.append(f"{name}: selector is not app.kubernetes.io/name=kontakt + component={component}")
 
     replicas = spec.get("replicas", 1)
     if replicas < min_replicas:
@@ -391,47 +454,22 @@ def check_service(service, render, min_replicas, out):
         out.append(f"{name}: rolling update without maxSurge")
 
     c = find_serving_container(d)
-    if c is None or c.get("args") != ["serve", service]:
-        out.append(f"{name}: no container runs `kontakt serve {service}` (args [serve, {service}])")
+    if c is None or c.get("args") != ["serve", component]:
+        out.append(f"{name}: no container runs `kontakt serve {component}` (args [serve, {component}])")
         c = c or ((pspec.get("containers") or [{}])[0])
     cname = f"{name}: container {c.get('name')}"
-    if not any(p.get("containerPort") == port and p.get("name") == "grpc" for p in c.get("ports") or []):
-        out.append(f"{cname}: no container port {port} named grpc")
 
-    # Service
-    svc = render.get("Service", service, ns)
-    if svc is None:
-        out.append(f"{name}: no Service named {service}")
-    else:
-        sspec = svc.get("spec") or {}
-        if sspec.get("type", "ClusterIP") != "ClusterIP":
-            out.append(f"{ref(svc)}: type is not ClusterIP")
-        if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
-            out.append(f"{ref(svc)}: selector does not select {name}'s pods")
-        grpc = [p for p in sspec.get("ports") or [] if p.get("name") == "grpc"]
-        if not grpc:
-            out.append(f"{ref(svc)}: no port named grpc")
-        for p in grpc:
-            if p.get("appProtocol") != "grpc":
-                out.append(f"{ref(svc)}: port grpc without appProtocol grpc")
-            if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
-                out.append(f"{ref(svc)}: port grpc is not {port} -> grpc")
-
-    # ServiceAccount
+    # ServiceAccount: its own, without an API token.
     sa_name = pspec.get("serviceAccountName")
     sa = render.get("ServiceAccount", sa_name, ns) if sa_name else None
     if sa is None:
         out.append(f"{name}: no ServiceAccount of its own (serviceAccountName {sa_name!r} not in the render)")
-    elif sa.get("automountServiceAccountToken") is not False:
-        out.append(f"{ref(sa)}: automountServiceAccountToken is not false")
-
-    # Probes
-    for probe, health in (("readinessProbe", ""), ("livenessProbe", "liveness"), ("startupProbe", "liveness")):
-        grpc = (c.get(probe) or {}).get("grpc")
-        if grpc is None:
-            out.append(f"{cname}: no gRPC {probe}")
-        elif grpc.get("port") != port or (grpc.get("service") or "") != health:
-            out.append(f"{cname}: {probe} is not gRPC health on port {port}, service {health!r}")
+    else:
+        if sa.get("automountServiceAccountToken") is not False:
+            out.append(f"{ref(sa)}: automountServiceAccountToken is not false")
+        for other in render.of_kind("Deployment", ns):
+            if other is not d and pod_spec(other).get("serviceAccountName") == sa_name:
+                out.append(f"{name}: ServiceAccount {sa_name} is also {ref(other)}'s")
 
     # Security context (beyond the every-workload rules)
     psc = pspec.get("securityContext") or {}
@@ -496,12 +534,58 @@ def check_service(service, render, min_replicas, out):
         out.append(f"{name}: terminationGracePeriodSeconds {tgps} is less than preStop sleep "
                    f"{sleep or 0}s + KONTAKT_SHUTDOWN_GRACE {grace_text}")
 
-    # Network
     policies = render.policies_for(d)
     if not any({"Ingress", "Egress"} <= policy_types(p) for p in policies):
         out.append(f"{name}: no NetworkPolicy with policyTypes Ingress and Egress selects it")
+    return c
+
+
+def check_service(service, render, min_replicas, out):
+    port = PORTS[service]
+    d = find_deployment(service, render, out)
+    if d is None:
+        return
+    name, ns = ref(d), namespace(d)
+    labels = pod_labels(d)
+    c = check_deployment(service, d, render, min_replicas, out)
+    cname = f"{name}: container {c.get('name')}"
+    if not any(p.get("containerPort") == port and p.get("name") == "grpc" for p in c.get("ports") or []):
+        out.append(f"{cname}: no container port {port} named grpc")
+    listen = environment(c, render, ns).get("KONTAKT_LISTEN")
+    if listen is not None and not str(listen).endswith(f":{port}"):
+        out.append(f"{cname}: KONTAKT_LISTEN {listen!r} is not port {port}")
+
+    # Service
+    svc = render.get("Service", service, ns)
+    if svc is None:
+        out.append(f"{name}: no Service named {service}")
+    else:
+        sspec = svc.get("spec") or {}
+        if sspec.get("type", "ClusterIP") != "ClusterIP":
+            out.append(f"{ref(svc)}: type is not ClusterIP")
+        if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
+            out.append(f"{ref(svc)}: selector does not select {name}'s pods")
+        grpc = [p for p in sspec.get("ports") or [] if p.get("name") == "grpc"]
+        if not grpc:
+            out.append(f"{ref(svc)}: no port named grpc")
+        for p in grpc:
+            if p.get("appProtocol") != "grpc":
+                out.append(f"{ref(svc)}: port grpc without appProtocol grpc")
+            if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
+                out.append(f"{ref(svc)}: port grpc is not {port} -> grpc")
+
+    # Probes
+    for probe, health in (("readinessProbe", ""), ("livenessProbe", "liveness"), ("startupProbe", "liveness")):
+        grpc = (c.get(probe) or {}).get("grpc")
+        if grpc is None:
+            out.append(f"{cname}: no gRPC {probe}")
+        elif grpc.get("port") != port or (grpc.get("service") or "") != health:
+            out.append(f"{cname}: {probe} is not gRPC health on port {port}, service {health!r}")
+
+    # Network
+    policies = render.policies_for(d)
     check_ingress(name, policies, service, out)
-    check_egress(name, policies, service,
+    check_egress(name, policies, {p: feed(p) for p in FOLLOWS[service]},
                  {DNS, POSTGRES, COLLECTOR, IDP} | {feed(p) for p in FOLLOWS[service]}, out)
 
     # Migration Job
@@ -522,7 +606,196 @@ def check_service(service, render, min_replicas, out):
             out.append(f"{ref(j)}: DATABASE_URL is not Secret kontakt-db key {service}-migrate-url")
         jpolicies = render.policies_for(j)
         check_ingress(ref(j), jpolicies, None, out)
-        check_egress(ref(j), jpolicies, None, {DNS, POSTGRES}, out)
+        check_egress(ref(j), jpolicies, {}, {DNS, POSTGRES}, out)
+
+
+# --- the console ------------------------------------------------------------------------------
+
+def is_console_port(port):
+    return port in (CONSOLE_PORT, "http")
+
+
+def secrets_used(pspec, c):
+    """Names of the Secrets a pod's container `c` reads: env, envFrom, and the pod's volumes."""
+    names = set()
+    for e in c.get("env") or []:
+        key_ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        if key_ref:
+            names.add(key_ref.get("name"))
+    for source in c.get("envFrom") or []:
+        if source.get("secretRef"):
+            names.add(source["secretRef"].get("name"))
+    for v in pspec.get("volumes") or []:
+        if v.get("secret"):
+            names.add(v["secret"].get("secretName"))
+        for projected in (v.get("projected") or {}).get("sources") or []:
+            if projected.get("secret"):
+                names.add(projected["secret"].get("name"))
+    return names
+
+
+def in_secret_mount(path, pspec, c):
+    """Whether `path` lies under one of c's read-only mounts of a Secret volume."""
+    volumes = {v.get("name"): v for v in pspec.get("volumes") or []}
+    for m in c.get("volumeMounts") or []:
+        volume = volumes.get(m.get("name")) or {}
+        is_secret = bool(volume.get("secret")) or (
+            bool((volume.get("projected") or {}).get("sources"))
+            and all(s.get("secret") for s in volume["projected"]["sources"]))
+        mount = str(m.get("mountPath", "")).rstrip("/")
+        if is_secret and m.get("readOnly") is True and mount and str(path).startswith(mount + "/"):
+            return True
+    return False
+
+
+def console_ingresses(render, ns):
+    """(Ingress, host or None, backend port) for every Ingress path (or default backend) that
+    routes to Service console."""
+    routes = []
+    for ing in render.of_kind("Ingress", ns):
+        spec = ing.get("spec") or {}
+        backends = [(None, spec["defaultBackend"])] if spec.get("defaultBackend") else []
+        for rule in spec.get("rules") or []:
+            for path in (rule.get("http") or {}).get("paths") or []:
+                backends.append((rule.get("host"), path.get("backend") or {}))
+        for host, backend in backends:
+            service = backend.get("service") or {}
+            if service.get("name") == CONSOLE:
+                port = service.get("port") or {}
+                routes.append((ing, host, port.get("number", port.get("name"))))
+    return routes
+
+
+def check_console_ingress(owner, policies, routed, out):
+    """Ingress to the console only from namespaces a selector names (the ingress controller's),
+    only on 8080; with an Ingress routing to it (`routed`), at least one admitted."""
+    if not any("Ingress" in policy_types(p) for p in policies):
+        out.append(f"{owner}: no NetworkPolicy with policyType Ingress selects it (ingress is open)")
+        return
+    admitted = False
+    for p in policies:
+        if "Ingress" not in policy_types(p):
+            continue
+        for i, rule in enumerate((p.get("spec") or {}).get("ingress") or [], 1):
+            where = f"{ref(p)}: ingress rule {i}"
+            if not rule.get("from"):
+                out.append(f"{where} has no 'from' (admits every source)")
+                continue
+            ports = rule_ports(rule)
+            if ports is None:
+                out.append(f"{where} has no ports (admits every port)")
+            elif not all(is_console_port(port) and protocol == "TCP" for port, protocol in ports):
+                out.append(f"{where} admits ports other than {CONSOLE_PORT}")
+            for peer in rule["from"]:
+                ns_sel = peer.get("namespaceSelector")
+                if "ipBlock" in peer:
+                    out.append(f"{where} admits ipBlock {peer['ipBlock'].get('cidr')}")
+                elif ns_sel is None:
+                    out.append(f"{where} admits pods of its own namespace "
+                               f"({json.dumps(peer, sort_keys=True)}), not the ingress controller's")
+                elif not ns_sel.get("matchLabels") and not ns_sel.get("matchExpressions"):
+                    out.append(f"{where} admits every namespace, not the ingress controller's")
+                elif ports is not None:
+                    admitted = True
+    if routed and not admitted:
+        out.append(f"{owner}: an Ingress routes to it, but its NetworkPolicies admit no ingress "
+                   f"controller's namespace on {CONSOLE_PORT}")
+
+
+def check_console(render, min_replicas, out):
+    d = find_deployment(CONSOLE, render, out)
+    if d is None:
+        return
+    name, ns = ref(d), namespace(d)
+    pspec, labels = pod_spec(d), pod_labels(d)
+    c = check_deployment(CONSOLE, d, render, min_replicas, out)
+    cname = f"{name}: container {c.get('name')}"
+    if not any(p.get("containerPort") == CONSOLE_PORT and p.get("name") == "http" for p in c.get("ports") or []):
+        out.append(f"{cname}: no container port {CONSOLE_PORT} named http")
+
+    # Settings
+    env = environment(c, render, ns)
+    listen = env.get("KONTAKT_LISTEN")
+    if listen is None or not str(listen).endswith(f":{CONSOLE_PORT}"):
+        out.append(f"{cname}: KONTAKT_LISTEN {listen!r} is not port {CONSOLE_PORT}")
+    for variable in CONSOLE_SETTINGS:
+        if not env.get(variable):
+            out.append(f"{cname}: {variable} is not set")
+    public = urlsplit(str(env.get("KONTAKT_CONSOLE_PUBLIC_URL") or ""))
+    if env.get("KONTAKT_CONSOLE_PUBLIC_URL") and not (
+            public.scheme == "https" or (public.scheme == "http" and public.hostname in ("localhost", "127.0.0.1", "::1"))):
+        out.append(f"{cname}: KONTAKT_CONSOLE_PUBLIC_URL {env['KONTAKT_CONSOLE_PUBLIC_URL']!r} is not "
+                   "https (its cookies are Secure; http only on localhost)")
+    for service, port in PORTS.items():
+        url = env.get(url_variable(service))
+        try:
+            parts = urlsplit(str(url or ""))
+            host, url_port = parts.hostname or "", parts.port
+        except ValueError:
+            host, url_port = "", None
+        if host.split(".")[0] != service or url_port != port:
+            out.append(f"{cname}: {url_variable(service)} {url!r} is not Service {service} on port {port}")
+    for variable in CONSOLE_SECRET_FILES:
+        path = env.get(variable)
+        if not path:
+            out.append(f"{cname}: {variable} is not set")
+        elif not in_secret_mount(path, pspec, c):
+            out.append(f"{cname}: {variable} {path} is not in a read-only mount of a Secret")
+    for variable in sorted(env):
+        if any(variable == v or (v.endswith("_") and variable.startswith(v)) for v in NOT_THE_CONSOLES_VARIABLES):
+            out.append(f"{cname}: sets {variable} (the console owns no database, holds no CPR keys "
+                       "and verifies no tokens)")
+    for secret in sorted(secrets_used(pspec, c) & set(NOT_THE_CONSOLES_SECRETS)):
+        out.append(f"{name}: reads Secret {secret}, one of the services' (the console owns no "
+                   "database, holds no CPR keys and verifies no tokens)")
+
+    # Service: port http 80 -> 8080
+    svc = render.get("Service", CONSOLE, ns)
+    if svc is None:
+        out.append(f"{name}: no Service named {CONSOLE}")
+    else:
+        sspec = svc.get("spec") or {}
+        if sspec.get("type", "ClusterIP") != "ClusterIP":
+            out.append(f"{ref(svc)}: type is not ClusterIP")
+        if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
+            out.append(f"{ref(svc)}: selector does not select {name}'s pods")
+        http = [p for p in sspec.get("ports") or [] if p.get("name") == "http"]
+        if not http:
+            out.append(f"{ref(svc)}: no port named http")
+        for p in http:
+            if p.get("port") != CONSOLE_SERVICE_PORT or not is_console_port(p.get("targetPort")):
+                out.append(f"{ref(svc)}: port http is not {CONSOLE_SERVICE_PORT} -> http ({CONSOLE_PORT})")
+
+    # Probes: HTTP, the process on /healthz (never restarted for an outage), pages on /readyz.
+    for probe, path in CONSOLE_PROBES:
+        http_get = (c.get(probe) or {}).get("httpGet")
+        if http_get is None:
+            out.append(f"{cname}: no HTTP {probe}")
+        elif (http_get.get("path") != path or not is_console_port(http_get.get("port"))
+              or http_get.get("scheme", "HTTP") != "HTTP"):
+            out.append(f"{cname}: {probe} is not GET {path} on port {CONSOLE_PORT}")
+
+    # Ingresses to it: the Service's port, TLS for every host, the public URL's host among them.
+    routes = console_ingresses(render, ns)
+    hosts = set()
+    for ing, host, port in routes:
+        if port not in (CONSOLE_SERVICE_PORT, "http"):
+            out.append(f"{ref(ing)}: routes to Service {CONSOLE} port {port!r}, not {CONSOLE_SERVICE_PORT} (http)")
+        tls_hosts = {h for t in (ing.get("spec") or {}).get("tls") or [] for h in t.get("hosts") or []}
+        if host is None or host not in tls_hosts:
+            out.append(f"{ref(ing)}: host {host or '(any)'} has no TLS (the console's cookies are Secure)")
+        if host:
+            hosts.add(host)
+    if hosts and env.get("KONTAKT_CONSOLE_PUBLIC_URL") and public.hostname not in hosts:
+        out.append(f"{cname}: KONTAKT_CONSOLE_PUBLIC_URL {env['KONTAKT_CONSOLE_PUBLIC_URL']!r} is not "
+                   f"on an Ingress host of the console ({', '.join(sorted(hosts))})")
+
+    # Network: in from the ingress controller; out to DNS, the services, the collector and the
+    # identity provider, never PostgreSQL.
+    policies = render.policies_for(d)
+    check_console_ingress(name, policies, bool(routes), out)
+    reachable = {s: service_destination(s) for s in PORTS}
+    check_egress(name, policies, reachable, {DNS, COLLECTOR, IDP} | set(reachable.values()), out)
 
 
 # --- the whole render -------------------------------------------------------------------------
@@ -543,6 +816,7 @@ def check(docs, min_replicas):
             check_workload(d, render, out)
     for service in PORTS:
         check_service(service, render, min_replicas, out)
+    check_console(render, min_replicas, out)
     return out
 
 
@@ -563,7 +837,7 @@ def main(argv=None):
     if violations:
         print(f"policy: {len(violations)} violation(s)")
         return 1
-    print(f"policy OK ({len(PORTS)} services, min replicas {min_replicas})")
+    print(f"policy OK ({len(PORTS)} services and the console, min replicas {min_replicas})")
     return 0
 
 
