@@ -585,6 +585,102 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
     service.stop().await.expect("stop");
 }
 
+#[tokio::test]
+async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipalities_only() {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
+    let mut anna = contact_person(&service, ANNA);
+    anna.register_time(register(&staff, 7, 90, "face-to-face", "q-1"))
+        .await
+        .expect("time");
+    let sheet = anna
+        .create_timesheet(CreateTimesheetRequest {
+            parent: ANNA.into(),
+            period: Some(DateRange {
+                start: date(2026, 12, 1),
+                end: date(2026, 12, 31),
+            }),
+        })
+        .await
+        .expect("timesheet")
+        .into_inner();
+    let queue = |state: TimesheetState, municipality: &str| ListTimesheetsRequest {
+        parent: "serviceUnits/-/contactPersons/-".into(),
+        state: state as i32,
+        municipality: municipality.into(),
+    };
+    let mut coordinator =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let submitted = |list: ListTimesheetsResponse| {
+        list.timesheets
+            .into_iter()
+            .map(|t| t.name)
+            .collect::<Vec<_>>()
+    };
+    // Open: not in the approval queue yet.
+    let open = coordinator
+        .list_timesheets(queue(TimesheetState::Submitted, ""))
+        .await
+        .expect("queue")
+        .into_inner();
+    assert!(submitted(open).is_empty());
+    anna.submit_timesheet(SubmitTimesheetRequest {
+        name: sheet.name.clone(),
+        etag: String::new(),
+    })
+    .await
+    .expect("submitted");
+    for municipality in ["", ISHOJ] {
+        let listed = coordinator
+            .list_timesheets(queue(TimesheetState::Submitted, municipality))
+            .await
+            .expect("queue")
+            .into_inner();
+        assert_eq!(submitted(listed), [sheet.name.clone()]);
+    }
+    // Another municipality's coordinator sees none of it, and may not ask for Ishøj's.
+    let mut other =
+        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &["101"])));
+    let theirs = other
+        .list_timesheets(queue(TimesheetState::Submitted, ""))
+        .await
+        .expect("their own queue")
+        .into_inner();
+    assert!(submitted(theirs).is_empty());
+    let refused = other
+        .list_timesheets(queue(TimesheetState::Submitted, ISHOJ))
+        .await
+        .expect_err("not theirs");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    // A contact person has no queue; an undefined state is the caller's mistake.
+    let denied = anna
+        .list_timesheets(queue(TimesheetState::Submitted, ""))
+        .await
+        .expect_err("coordinators only");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad = coordinator
+        .list_timesheets(ListTimesheetsRequest {
+            state: 99,
+            ..queue(TimesheetState::Submitted, "")
+        })
+        .await
+        .expect_err("undefined state");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    // The person's own list filters by state too.
+    let own = anna
+        .list_timesheets(ListTimesheetsRequest {
+            parent: ANNA.into(),
+            state: TimesheetState::Approved as i32,
+            municipality: String::new(),
+        })
+        .await
+        .expect("own")
+        .into_inner();
+    assert!(own.timesheets.is_empty());
+    service.stop().await.expect("stop");
+}
+
 const VALLENSBAEK: &str = "187";
 const KARIM: &str = "serviceUnits/ishoejgaard/contactPersons/karim";
 

@@ -17,6 +17,9 @@ use super::TimeCostApi;
 use super::time::person_name;
 use crate::store::TimesheetRow;
 
+/// The parent that lists every contact person's timesheets (AIP-159).
+const ALL_PERSONS: &str = "serviceUnits/-/contactPersons/-";
+
 /// The longest period one timesheet covers.
 const MAX_PERIOD_DAYS: i64 = 31;
 
@@ -169,18 +172,87 @@ impl TimeCostApi {
         Ok(to_proto(row))
     }
 
+    /// The municipalities a coordinator's (or finance's) approval queue covers: the one asked
+    /// for, which the caller must act for, or all of the caller's.
+    fn queue_municipalities(
+        &self,
+        principal: &Principal,
+        asked: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        if !principal
+            .roles
+            .iter()
+            .any(|r| *r == Role::Coordinator || *r == Role::Finance)
+        {
+            return Err(ApiError::PermissionDenied(
+                "only coordinators and finance list every contact person's timesheets".into(),
+            ));
+        }
+        if asked.is_empty() {
+            return Ok(principal
+                .municipalities
+                .iter()
+                .map(ToString::to_string)
+                .collect());
+        }
+        let code = MunicipalityCode::parse(asked).ok_or_else(|| {
+            ApiError::invalid("municipality", "must be a 3-digit municipality code")
+        })?;
+        if !principal.serves(code) {
+            return Err(ApiError::PermissionDenied(format!(
+                "the caller does not act for municipality {code}"
+            )));
+        }
+        Ok(vec![code.to_string()])
+    }
+
     pub(super) async fn list_timesheets(
         &self,
         request: Request<ListTimesheetsRequest>,
     ) -> Result<ListTimesheetsResponse, ApiError> {
         let principal = kontakt_platform::auth::caller(&request)?;
-        let parent = &request.get_ref().parent;
+        let body = request.get_ref();
+        let parent = &body.parent;
+        let state = match TimesheetState::try_from(body.state) {
+            Ok(TimesheetState::Unspecified) => None,
+            Ok(state) => state
+                .as_str_name()
+                .strip_prefix("TIMESHEET_STATE_")
+                .map(str::to_owned),
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "state",
+                    "must be a TimesheetState (or unspecified for all)",
+                ));
+            }
+        };
+        if parent == ALL_PERSONS {
+            let municipalities = self.queue_municipalities(principal, &body.municipality)?;
+            let mut tx = self.store.begin().await?;
+            let rows = self
+                .store
+                .list_timesheets_for(&mut tx, &municipalities, state.as_deref())
+                .await?;
+            tx.commit().await?;
+            return Ok(ListTimesheetsResponse {
+                timesheets: rows.into_iter().map(to_proto).collect(),
+            });
+        }
+        if !body.municipality.is_empty() {
+            return Err(ApiError::invalid(
+                "municipality",
+                "only with the parent `serviceUnits/-/contactPersons/-`",
+            ));
+        }
         let (unit, person) = parse_person(parent, "parent")?;
         let mut tx = self.store.begin().await?;
         self.may_handle(&mut tx, principal, &unit, &person, parent)
             .await?;
-        let rows = self.store.list_timesheets(&mut tx, &unit, &person).await?;
+        let mut rows = self.store.list_timesheets(&mut tx, &unit, &person).await?;
         tx.commit().await?;
+        if let Some(state) = &state {
+            rows.retain(|row| &row.state == state);
+        }
         Ok(ListTimesheetsResponse {
             timesheets: rows.into_iter().map(to_proto).collect(),
         })

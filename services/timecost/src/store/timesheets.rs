@@ -144,6 +144,28 @@ impl Store {
         .await
     }
 
+    /// Timesheets in `state` (all when `None`) of every person with an assignment in one of
+    /// `municipalities`, oldest submission first, at most 200.
+    pub async fn list_timesheets_for(
+        &self,
+        conn: &mut PgConnection,
+        municipalities: &[String],
+        state: Option<&str>,
+    ) -> Result<Vec<TimesheetRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TIMESHEET_COLUMNS} FROM timesheets t
+              WHERE ($2::text IS NULL OR t.state = $2)
+                AND EXISTS (SELECT 1 FROM assignments a
+                             WHERE a.unit = t.unit AND a.contact_person_id = t.person_id
+                               AND a.municipality = ANY($1))
+              ORDER BY t.submit_time NULLS LAST, t.unit, t.person_id, t.period_start LIMIT 200"
+        )))
+        .bind(municipalities)
+        .bind(state)
+        .fetch_all(conn)
+        .await
+    }
+
     /// Moves a timesheet to `state`, stamping submit or approval.
     pub async fn step_timesheet(
         &self,
