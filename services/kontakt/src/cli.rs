@@ -30,9 +30,12 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start-up: the size of the largest command's settings costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one service in this process (production: one Deployment per service).
+    /// Run one service in this process (production: one Deployment per service), or the
+    /// web console.
     Serve(ServeArgs),
     /// Run all four services in one process on an embedded throwaway PostgreSQL (or DATABASE_URL).
     Dev(DevArgs),
@@ -154,10 +157,11 @@ impl PeerArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Which service to run.
+    /// Which service to run (or `console`, the web interface).
     #[arg(value_enum)]
-    pub service: Service,
-    /// Address to listen on; default `[::]:` and the service's port (50051-50054).
+    pub service: ServeTarget,
+    /// Address to listen on; default `[::]:` and the service's port (50051-50054; the
+    /// console 8080).
     #[arg(long, env = "KONTAKT_LISTEN")]
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
@@ -172,6 +176,30 @@ pub struct ServeArgs {
     pub server: ServerSettings,
     #[command(flatten)]
     pub telemetry: TelemetrySettings,
+    #[command(flatten)]
+    pub console: kontakt_console::ConsoleSettings,
+}
+
+/// What `kontakt serve` runs: one of the four services, or the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeTarget {
+    Referral,
+    Matching,
+    Timecost,
+    Followup,
+    Console,
+}
+
+impl ServeTarget {
+    fn service(self) -> Option<Service> {
+        match self {
+            ServeTarget::Referral => Some(Service::Referral),
+            ServeTarget::Matching => Some(Service::Matching),
+            ServeTarget::Timecost => Some(Service::Timecost),
+            ServeTarget::Followup => Some(Service::Followup),
+            ServeTarget::Console => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +241,13 @@ pub struct DevArgs {
         default_value = "127.0.0.1:50054"
     )]
     pub followup_listen: SocketAddr,
+    /// Console (web interface) address.
+    #[arg(
+        long,
+        env = "KONTAKT_DEV_CONSOLE_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub console_listen: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
@@ -322,7 +357,10 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
-    let def = args.service.def();
+    let Some(service) = args.service.service() else {
+        return serve_console(args).await;
+    };
+    let def = service.def();
     let _telemetry = telemetry::init(&args.telemetry, &format!("kontakt-{}", def.name))?;
     let url = args.database.database_url.as_deref().context(
         "DATABASE_URL (or --database-url) is required for `kontakt serve`; `kontakt dev` starts its own database",
@@ -333,14 +371,14 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .map_err(anyhow::Error::msg)?,
     );
-    let cpr = if args.service.holds_cpr() {
+    let cpr = if service.holds_cpr() {
         Some(Arc::new(CprVault::from_settings(&args.cpr)?))
     } else {
         None
     };
     let listen = args
         .listen
-        .unwrap_or_else(|| SocketAddr::from(([0u16; 8], args.service.default_port())));
+        .unwrap_or_else(|| SocketAddr::from(([0u16; 8], service.default_port())));
     // Before the address is printed: whoever reads it may stop us at once.
     let stop = shutdown::signal();
     let listener = crate::bind(listen).await?;
@@ -348,12 +386,10 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     println!("{} listening on {}", def.name, listener.local_addr()?);
     tracing::info!(peers = ?args.peers, "peer services");
 
-    let pool = args.service.pool(options, &args.database);
+    let pool = service.pool(options, &args.database);
     let clock: SharedClock = Arc::new(SystemClock);
-    let routes = args
-        .service
-        .routes(pool.clone(), clock.clone(), cpr, &args.server)?;
-    let consumers = args.service.consumers(&pool, clock, &args.peers.peers())?;
+    let routes = service.routes(pool.clone(), clock.clone(), cpr, &args.server)?;
+    let consumers = service.consumers(&pool, clock, &args.peers.peers())?;
     serve(
         *def,
         routes,
@@ -364,6 +400,43 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
             settings: args.server,
             migrate_on_start: args.database.migrate_on_start,
             consumers,
+        },
+        stop,
+    )
+    .await
+}
+
+/// `kontakt serve console`: the web interface, a client of the four services.
+async fn serve_console(args: ServeArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(&args.telemetry, "kontakt-console")?;
+    let peers = &args.peers;
+    let url = |name: &str, url: &Option<String>| {
+        url.clone().with_context(|| {
+            format!(
+                "the console needs the {name} service's URL (KONTAKT_{}_URL)",
+                name.to_uppercase()
+            )
+        })
+    };
+    let services = kontakt_console::grpc::ServiceUrls {
+        referral: url("referral", &peers.referral_url)?,
+        matching: url("matching", &peers.matching_url)?,
+        timecost: url("timecost", &peers.timecost_url)?,
+        followup: url("followup", &peers.followup_url)?,
+    };
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0u16; 8], 8080)));
+    let stop = shutdown::signal();
+    let listener = crate::bind(listen).await?;
+    println!("console listening on {}", listener.local_addr()?);
+    kontakt_console::serve(
+        kontakt_console::Launch {
+            listener,
+            services,
+            settings: args.console,
+            dev_key: None,
+            clock: Arc::new(SystemClock),
         },
         stop,
     )

@@ -105,6 +105,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         listeners.push((service, listener));
     }
 
+    let console_listener = crate::bind(args.console_listen).await?;
+    let console_addr = console_listener.local_addr()?;
+
     // Before anything is announced: whoever reads the addresses may stop us at once.
     let stop = shutdown::signal();
     tokio::pin!(stop);
@@ -123,6 +126,31 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         })?;
         handles.push(handle);
     }
+
+    // The console, signing in demo personas with the dev key.
+    let (stop_console, console_stopped) = tokio::sync::oneshot::channel::<()>();
+    let console = tokio::spawn(kontakt_console::serve(
+        kontakt_console::Launch {
+            listener: console_listener,
+            services: kontakt_console::grpc::ServiceUrls {
+                referral: peers.urls[&Service::Referral].clone(),
+                matching: peers.urls[&Service::Matching].clone(),
+                timecost: peers.urls[&Service::Timecost].clone(),
+                followup: peers.urls[&Service::Followup].clone(),
+            },
+            settings: kontakt_console::ConsoleSettings {
+                console_public_url: Some(format!("http://{console_addr}")),
+                console_session_key_file: None,
+                console_frames: vec!["ishoj-vallensbaek".into()],
+                oidc: kontakt_console::oidc::OidcSettings::default(),
+            },
+            dev_key: Some(DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?),
+            clock: Arc::new(SystemClock),
+        },
+        async {
+            let _ = console_stopped.await;
+        },
+    ));
 
     // Ctrl-C while the demo loads stops the suite, as it would once it runs.
     let mut stopped_early = false;
@@ -144,7 +172,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let failed = if stopped_early {
         None
     } else {
-        announce(&handles, embedded.as_ref(), &shown_url, &admin_token);
+        announce(
+            &handles,
+            console_addr,
+            embedded.as_ref(),
+            &shown_url,
+            &admin_token,
+        );
         tokio::select! {
             () = &mut stop => None,
             (result, index, _) = select_all(handles.iter_mut().map(|h| Box::pin(h.join()))) => {
@@ -153,6 +187,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     };
     let mut outcome = Ok(());
+    // The console first: it only calls the services.
+    let _ = stop_console.send(());
+    match console.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = format!("{err:#}"), "stopping the console"),
+        Err(err) => tracing::warn!(error = %err, "the console task failed"),
+    }
     if let Some((index, result)) = failed {
         let name = handles[index].name;
         outcome = result.with_context(|| format!("the {name} service stopped"));
@@ -178,6 +219,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 /// What `kontakt dev` runs and where, for the person at the terminal.
 fn announce(
     handles: &[ServiceHandle],
+    console: std::net::SocketAddr,
     embedded: Option<&EmbeddedPostgres>,
     shown_url: &str,
     admin_token: &str,
@@ -195,6 +237,9 @@ fn announce(
                 .map_or("", |s| s.def().grpc_name)
         );
     }
+    println!(
+        "  console   listening on http://{console}  (web interface; sign in as a demo persona)"
+    );
     match embedded {
         Some(pg) => println!(
             "  database  {shown_url}  (embedded; data in {})",

@@ -124,7 +124,7 @@ async fn serve_referral_on(
 fn dev_on(data_dir: &std::path::Path) -> Command {
     let mut command = kontakt();
     command.arg("dev").arg("--data-dir").arg(data_dir);
-    for service in ["referral", "matching", "timecost", "followup"] {
+    for service in ["referral", "matching", "timecost", "followup", "console"] {
         command
             .arg(format!("--{service}-listen"))
             .arg("127.0.0.1:0");

@@ -1,0 +1,156 @@
+//! The console's calls to the four services: one lazily connected channel per service, and
+//! every call made with the signed-in person's own token and the purpose of the screen, so
+//! the services authorise, scope and log it exactly as they would a case system's call.
+
+use std::time::Duration;
+
+use kontakt_proto::audit::v1::access_log_service_client::AccessLogServiceClient;
+use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
+use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
+use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
+use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::session::Session;
+
+/// How long a page waits for a service before it says the service is not answering.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the four services are.
+#[derive(Clone, Debug)]
+pub struct ServiceUrls {
+    pub referral: String,
+    pub matching: String,
+    pub timecost: String,
+    pub followup: String,
+}
+
+/// Which service a call went to, for a message that names it when it is down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Referral,
+    Matching,
+    Timecost,
+    Followup,
+}
+
+impl Which {
+    /// The service as the people know it.
+    pub fn danish(self) -> &'static str {
+        match self {
+            Which::Referral => "visitation",
+            Which::Matching => "matchning",
+            Which::Timecost => "tid og økonomi",
+            Which::Followup => "opfølgning",
+        }
+    }
+}
+
+/// The channels, shared by every page.
+#[derive(Clone)]
+pub struct Services {
+    referral: Channel,
+    matching: Channel,
+    timecost: Channel,
+    followup: Channel,
+}
+
+impl Services {
+    pub fn connect(urls: &ServiceUrls) -> anyhow::Result<Self> {
+        let channel = |url: &str| -> anyhow::Result<Channel> {
+            Ok(Endpoint::from_shared(url.to_owned())
+                .map_err(|err| anyhow::anyhow!("`{url}` is not a service URL: {err}"))?
+                .connect_timeout(Duration::from_secs(3))
+                .http2_keep_alive_interval(Duration::from_secs(30))
+                .connect_lazy())
+        };
+        Ok(Self {
+            referral: channel(&urls.referral)?,
+            matching: channel(&urls.matching)?,
+            timecost: channel(&urls.timecost)?,
+            followup: channel(&urls.followup)?,
+        })
+    }
+
+    pub fn referral(&self) -> ReferralServiceClient<Channel> {
+        ReferralServiceClient::new(self.referral.clone())
+    }
+
+    pub fn matching(&self) -> MatchingServiceClient<Channel> {
+        MatchingServiceClient::new(self.matching.clone())
+    }
+
+    pub fn timecost(&self) -> TimeCostServiceClient<Channel> {
+        TimeCostServiceClient::new(self.timecost.clone())
+    }
+
+    pub fn followup(&self) -> FollowUpServiceClient<Channel> {
+        FollowUpServiceClient::new(self.followup.clone())
+    }
+
+    /// The access log of one service (each keeps its own).
+    pub fn access_log(&self, which: Which) -> AccessLogServiceClient<Channel> {
+        AccessLogServiceClient::new(
+            match which {
+                Which::Referral => &self.referral,
+                Which::Matching => &self.matching,
+                Which::Timecost => &self.timecost,
+                Which::Followup => &self.followup,
+            }
+            .clone(),
+        )
+    }
+}
+
+/// A request carrying the person's token and the screen's purpose (`x-kontakt-purpose`, kept
+/// in the access log). `purpose` is ASCII: it travels as gRPC metadata.
+pub fn request<T>(session: &Session, purpose: &'static str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CALL_TIMEOUT);
+    // A token that is not valid metadata is sent without it: the service answers
+    // UNAUTHENTICATED and the person is asked to sign in again.
+    if let Ok(value) = MetadataValue::try_from(format!("Bearer {}", session.person.token)) {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+        .metadata_mut()
+        .insert("x-kontakt-purpose", MetadataValue::from_static(purpose));
+    request
+}
+
+/// The display names of `persons` (`municipalities/{m}/persons/{id}`), asked for at once;
+/// a person the caller may not read is simply left out. Each read is in the access log with
+/// the screen's purpose.
+pub async fn person_names<'a>(
+    services: &Services,
+    session: &Session,
+    purpose: &'static str,
+    persons: impl IntoIterator<Item = &'a str>,
+) -> std::collections::HashMap<String, String> {
+    let mut wanted: Vec<&str> = persons.into_iter().filter(|p| !p.is_empty()).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let calls = wanted.into_iter().map(|name| {
+        let mut client = services.referral();
+        let request = request(
+            session,
+            purpose,
+            kontakt_proto::referral::v1::GetPersonRequest {
+                name: name.to_owned(),
+            },
+        );
+        async move {
+            client
+                .get_person(request)
+                .await
+                .ok()
+                .map(|p| (name.to_owned(), p.into_inner().display_name))
+        }
+    });
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}

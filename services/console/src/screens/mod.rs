@@ -1,0 +1,9 @@
+//! One file per person's work: what each screen shows and which calls it makes.
+
+pub mod auditor;
+pub mod committee;
+pub mod contact_person;
+pub mod coordinator;
+pub mod counsellor;
+pub mod finance;
+pub mod timesheets;
