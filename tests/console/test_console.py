@@ -224,6 +224,30 @@ def test_the_coordinator_is_refused_over_capacity_in_plain_words_and_assigns_wit
     assert booked(desk, JONAS) == before + 480
 
 
+def test_the_coordinator_buys_from_a_provider_offer_then_order_then_assigns_its_person(desk):
+    sign_in(desk, "demo-coordinator")
+    desk.get(BASE + "/koordinator")
+    rows = [r for r in css(desk, "tr[data-request]") if "Indkøb i gang" in r.text]
+    assert rows, "Vallensbæk's purchase is in the queue"
+    rows[0].find_element(By.CSS_SELECTOR, "a").click()
+    seen(desk, "09-coordinator-procurement-requested")
+    assert "Forespurgt" in one(desk, "[data-procurement]").text
+    # A provider's person cannot be assigned before the order (R-MP-2).
+    karim = "serviceUnits/ishoejgaard/contactPersons/karim-nasser"
+    assert not css(desk, f'li[data-candidate="{karim}"] button')
+    one(desk, "#offered_hourly_price").send_keys("450,00")
+    one(desk, '[data-procurement] button[type=submit]').click()
+    WebDriverWait(desk, 20).until(lambda d: "Tilbud modtaget" in one(d, "[data-procurement]").text)
+    assert "450,00 kr." in one(desk, "[data-procurement]").text
+    one(desk, '[data-procurement] button[type=submit]').click()
+    WebDriverWait(desk, 20).until(lambda d: "Bestilt" in one(d, "[data-procurement]").text)
+    seen(desk, "10-coordinator-procurement-ordered")
+    one(desk, f'li[data-candidate="{karim}"] button[type=submit]').click()
+    WebDriverWait(desk, 20).until(lambda d: "/kontaktpersoner" in d.current_url or css(d, ".problem"))
+    assert not css(desk, ".problem"), one(desk, ".problem").text
+    assert "Karim Nasser" in one(desk, ".notice").text
+
+
 class CuttingProxy:
     """A loopback TCP proxy in front of the console that can swallow the answer to the next
     POST whose path contains `cut`: the request reaches the console (and is stored), then the
@@ -297,9 +321,9 @@ def close(sock):
 def test_finance_notes_the_budget_before_the_hours_come_in(desk):
     frame = "ishoj-vallensbaek"
     sign_in(desk, "demo-finance")
-    visit(desk, "/oekonomi", "09-finance-frames")
+    visit(desk, "/oekonomi", "11-finance-frames")
     one(desk, f'a[href="/oekonomi/{frame}"]').click()
-    seen(desk, "10-finance-budget-before")
+    seen(desk, "12-finance-budget-before")
     day["budget_before"] = (spent(desk, "183"), csv_spent(desk, frame, "183"), xlsx_spent(desk, frame, "183"))
 
 
@@ -307,11 +331,11 @@ def test_the_contact_person_registers_hours_on_a_phone_through_a_cut_connection_
     proxy = CuttingProxy(BASE)
     try:
         sign_in(phone, "jonas-berg", base=proxy.url)
-        visit(phone, "/tid", "11-phone-my-arrangements", base=proxy.url)
+        visit(phone, "/tid", "13-phone-my-arrangements", base=proxy.url)
         cards = [c for c in css(phone, "li[data-assignment]") if "8 t/uge" in c.text]
         assert cards, "the new arrangement is among Jonas's"
         cards[0].find_element(By.CSS_SELECTOR, "a.button").click()
-        seen(phone, "12-phone-register")
+        seen(phone, "14-phone-register")
         path = phone.current_url.replace(proxy.url, "")
         day["assignment_path"] = path.split("?")[0]
         # 10 hours today: over the 8 granted, so the week shows the overrun.
@@ -324,19 +348,19 @@ def test_the_contact_person_registers_hours_on_a_phone_through_a_cut_connection_
         one(phone, "form[data-retry] button[type=submit]").click()
         WebDriverWait(phone, 40).until(lambda d: "gemt=" in d.current_url)
         assert proxy.cuts == 1, "the submit went through the cut"
-        seen(phone, "13-phone-registered-overrun")
+        seen(phone, "15-phone-registered-overrun")
         stored = [e for e in css(phone, "li[data-entry]") if note in e.text]
         assert len(stored) == 1, [e.text for e in css(phone, "li[data-entry]")]
         assert "overskridelse" in stored[0].text
         assert "over de bevilgede timer" in one(phone, "#overskridelse").text
         # The month's timesheet.
-        visit(phone, "/tid", "14-phone-timesheets", base=proxy.url)
+        visit(phone, "/tid", "16-phone-timesheets", base=proxy.url)
         month = time.strftime("%Y-%m")
         one(phone, f'div[data-timesheet="{month}"] form button').click()
         WebDriverWait(phone, 20).until(
             lambda d: "Indsendt" in one(d, f'div[data-timesheet="{month}"]').text
         )
-        seen(phone, "15-phone-submitted")
+        seen(phone, "17-phone-submitted")
     finally:
         proxy.close()
 
@@ -370,7 +394,7 @@ def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
     frame = "ishoj-vallensbaek"
     before = day["budget_before"]
     sign_in(desk, "demo-coordinator")
-    visit(desk, "/timesedler", "16-coordinator-timesheets")
+    visit(desk, "/timesedler", "18-coordinator-timesheets")
     rows = [r for r in css(desk, "tr[data-timesheet]") if "Jonas" in r.text]
     assert rows, "Jonas's submitted timesheet waits for approval"
     name = rows[0].get_attribute("data-timesheet")
@@ -380,7 +404,7 @@ def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
     sign_in(desk, "demo-finance")
     desk.get(BASE + f"/oekonomi/{frame}")
     eventually(lambda: spent(desk, "183") > before[0], "the plot's spent figure grew", driver=desk)
-    seen(desk, "17-finance-budget-after")
+    seen(desk, "19-finance-budget-after")
     after_csv = csv_spent(desk, frame, "183")
     after_xlsx = xlsx_spent(desk, frame, "183")
     as_number = lambda text: float(text.replace(",", "."))  # noqa: E731
@@ -392,11 +416,11 @@ def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
 
 def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two(desk):
     sign_in(desk, "demo-counsellor")
-    visit(desk, "/raadgiver", "18-counsellor-cases")
+    visit(desk, "/raadgiver", "20-counsellor-cases")
     rows = css(desk, 'tr[data-follow-up^="municipalities/329/"]')
     assert rows, "Ringsted's due follow-ups are the counsellor's"
     rows[0].find_element(By.CSS_SELECTOR, "a.button").click()
-    seen(desk, "19-counsellor-follow-up")
+    seen(desk, "21-counsellor-follow-up")
     one(desk, "#outcome-adjust").click()
     set_value(desk, "#adjusted_minutes_per_week", "120")
     one(desk, "#summary").send_keys("Trives og går i skole: færre timer.")
@@ -404,13 +428,13 @@ def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two
     WebDriverWait(desk, 20).until(lambda d: "/raadgiver/bevilling/" in d.current_url or css(d, ".problem"))
     assert not css(desk, ".problem"), one(desk, ".problem").text
     eventually(lambda: css(desk, 'tr[data-version="2"][data-minutes="120"]'), "grant version 2", driver=desk)
-    seen(desk, "20-counsellor-grant-history")
+    seen(desk, "22-counsellor-grant-history")
     day["grant_path"] = desk.current_url.replace(BASE, "").split("?")[0]
 
 
 def test_the_auditor_reads_a_persons_access_log(desk):
     sign_in(desk, "demo-auditor")
-    visit(desk, "/adgangslog", "21-auditor-form")
+    visit(desk, "/adgangslog", "23-auditor-form")
     # The child of the grant just adjusted: its person, from the counsellor's grant page.
     sign_in(desk, "demo-counsellor")
     desk.get(BASE + day["grant_path"])
@@ -420,14 +444,14 @@ def test_the_auditor_reads_a_persons_access_log(desk):
     rows = css(desk, "tr[data-subject]")
     assert any(r.get_attribute("data-subject") == "demo-counsellor" for r in rows), "the counsellor's reads are logged"
     assert any("console:" in r.text for r in rows), "with the screen's purpose"
-    seen(desk, "22-auditor-log")
+    seen(desk, "24-auditor-log")
     desk.get(BASE + "/adgangslog?person=" + person + "&hvem=demo-auditor")
     assert all(r.get_attribute("data-subject") == "demo-auditor" for r in css(desk, "tr[data-subject]"))
 
 
 def test_a_person_of_another_municipality_sees_none_of_it(desk):
     sign_in(desk, "other-coordinator")
-    visit(desk, "/koordinator", "23-other-municipality-queue")
+    visit(desk, "/koordinator", "25-other-municipality-queue")
     assert not css(desk, 'tr[data-request^="municipalities/183/"]')
     for path in (
         "/koordinator/anmodning/" + "/".join(day["request"].split("/")[1::2]),
@@ -436,7 +460,7 @@ def test_a_person_of_another_municipality_sees_none_of_it(desk):
     ):
         desk.get(BASE + path)
         assert one(desk, "h1").text in ("Findes ikke", "Du har ikke adgang", "Du er ikke registreret som kontaktperson"), (path, one(desk, "h1").text)
-    seen(desk, "24-other-municipality-not-found")
+    seen(desk, "26-other-municipality-not-found")
 
 
 def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
@@ -458,7 +482,7 @@ def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
     form.find_element(By.CSS_SELECTOR, "button").click()
     WebDriverWait(desk, 10).until(lambda d: one(d, "h1").text != "")
     assert one(desk, "h1").text in ("Formularen blev afvist",), one(desk, "h1").text
-    seen(desk, "25-form-refused")
+    seen(desk, "27-form-refused")
     desk.get(BASE + "/koordinator")
     assert "/log-ind" not in desk.current_url, "still signed in: the sign-out was refused"
 

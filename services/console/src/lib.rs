@@ -213,6 +213,11 @@ pub async fn state(launch: &Launch, dev_key: Option<DevKey>) -> anyhow::Result<A
         clock: launch.clock.clone(),
         secure_cookies,
         frames: launch.settings.console_frames.clone(),
+        public_url: launch
+            .settings
+            .console_public_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
         competences: tokio::sync::OnceCell::new(),
     })))
 }

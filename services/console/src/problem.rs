@@ -137,13 +137,24 @@ impl Problem {
                 "Prøv igen om lidt. Sker det igen, så kontakt support og oplys fejl-id'et.",
             ),
         };
+        // A refusal that names no rule or field: the service's own words are all there is.
+        let detail = if fields.is_empty()
+            && rules.is_empty()
+            && matches!(code, 400 | 409)
+            && !status.message().is_empty()
+        {
+            let said: String = status.message().chars().take(300).collect();
+            format!("{detail} Tjenesten svarede: »{said}«")
+        } else {
+            detail.to_owned()
+        };
         let detail = if code == 503 {
             format!(
                 "Tjenesten for {} svarer ikke lige nu. Resten af Kontakt virker; prøv igen om lidt.",
                 service.danish()
             )
         } else {
-            detail.to_owned()
+            detail
         };
         Self {
             status: code,

@@ -420,6 +420,21 @@ pub async fn sign_out(
         return refused;
     }
     tracing::info!(subject = %session.person.subject, "signed out");
+    // Signed in through the identity provider: sign out there too, and come back here.
+    let at_provider = state.sign_in.oidc.as_ref().and_then(|oidc| {
+        let back = state
+            .public_url
+            .as_ref()
+            .map(|url| format!("{url}/log-ind"));
+        oidc.end_session_url(None, back.as_deref())
+    });
+    if let Some(url) = at_provider {
+        let mut response = Redirect::to(url.as_str()).into_response();
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, state.clear_cookie(COOKIE));
+        return response;
+    }
     let mut response = public_page(
         StatusCode::OK,
         "Du er logget ud",

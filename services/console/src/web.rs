@@ -29,6 +29,8 @@ pub struct Inner {
     /// Cookies carry `Secure` (the console is served over https, or on loopback in dev,
     /// where browsers accept secure cookies over http too).
     pub secure_cookies: bool,
+    /// The address people open (`KONTAKT_CONSOLE_PUBLIC_URL`), without a trailing `/`.
+    pub public_url: Option<String>,
     /// The frames finance is offered on its first screen (ids, e.g. `ishoj-vallensbaek`).
     pub frames: Vec<String>,
     /// The competence catalogue's Danish names by code, read once (it is the same for all).

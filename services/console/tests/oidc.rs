@@ -1093,14 +1093,21 @@ async fn signing_out_needs_the_session_form_token_and_clears_the_session() {
         assert_matching_is_down(&browser.get("/koordinator").await);
     }
 
+    // Signed in at the identity provider: signed out there too, and sent back to sign-in.
     let signed_out = browser.post("/log-ud", &[("csrf", &csrf)]).await;
     assert_eq!(
         signed_out.status,
-        reqwest::StatusCode::OK,
+        reqwest::StatusCode::SEE_OTHER,
         "{}",
         signed_out.body
     );
-    assert!(signed_out.body.contains("Du er logget ud"));
+    let logout = signed_out.location();
+    assert!(logout.contains("/logout"), "{logout}");
+    assert!(
+        logout.contains("post_logout_redirect_uri=http%3A%2F%2F127.0.0.1"),
+        "{logout}"
+    );
+    assert!(logout.contains("%2Flog-ind"), "{logout}");
     let cleared = signed_out
         .set_cookie(SESSION)
         .expect("the session cookie cleared");

@@ -247,7 +247,13 @@ async fn request_page(
         m::MatchingRequestState::try_from(req.state),
         Ok(m::MatchingRequestState::Assigned | m::MatchingRequestState::Closed)
     );
-    let proposal = if open {
+    // Candidates are ranked while the request is open or proposed; during a purchase the
+    // provider's person is assigned once it is ordered (R-MP-2).
+    let rankable = matches!(
+        m::MatchingRequestState::try_from(req.state),
+        Ok(m::MatchingRequestState::Open | m::MatchingRequestState::Proposed)
+    );
+    let proposal = if rankable {
         Some(or_page(
             matching
                 .clone()
@@ -307,6 +313,15 @@ async fn request_page(
         .providers
     } else {
         Vec::new()
+    };
+    let ordered = req.state == m::MatchingRequestState::Ordered as i32;
+    let provider_people: Vec<m::ContactPerson> = match (&procurement, ordered) {
+        (Some(p), true) => list_people(state, session, &current)
+            .await?
+            .into_iter()
+            .filter(|person| person.provider == p.provider)
+            .collect(),
+        _ => Vec::new(),
     };
     let start = req
         .start_date
@@ -400,6 +415,26 @@ async fn request_page(
                     (field(problem, "minutes_per_week", "Minutter om ugen", Some("0 = bevillingens timer"),
                         html! { input id="minutes_per_week" name="minutes_per_week" type="number" min="0" value=(req.minutes_per_week); }))
                     button type="submit" { "Tilknyt" }
+                }
+            }
+        }
+        @if !provider_people.is_empty() {
+            h2 { "Leverandørens medarbejdere" }
+            p { "Indkøbet er bestilt: tilknyt den medarbejder, leverandøren stiller." }
+            ul.cards {
+                @for person in &provider_people {
+                    li.card data-candidate=(person.name) {
+                        h3 { (person.display_name) }
+                        (capacity_bar(person.weekly_capacity_minutes, person.booked_minutes_per_week, person.other_duties.iter().map(|d| d.minutes_per_week).sum()))
+                        form method="post" action={(current) "/tilknyt"} {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            input type="hidden" name="request_id" value=(request_id);
+                            input type="hidden" name="contact_person" value=(person.name);
+                            input type="hidden" name="start_date" value=(start.format("%Y-%m-%d"));
+                            input type="hidden" name="minutes_per_week" value=(req.minutes_per_week);
+                            button type="submit" { "Tilknyt " (person.display_name) }
+                        }
+                    }
                 }
             }
         }
