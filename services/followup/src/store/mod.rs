@@ -1,0 +1,26 @@
+//! SQL for the `followup` schema, one file per aggregate: schedules, their follow-ups (with
+//! the scheduler's claims) and the municipalities' reminder settings.
+
+mod follow_ups;
+mod schedules;
+mod settings;
+
+pub use follow_ups::{Completion, FollowUpRow};
+pub use schedules::ScheduleRow;
+
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
