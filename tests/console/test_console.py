@@ -390,11 +390,30 @@ def xlsx_spent(driver, frame, municipality):
     raise AssertionError(f"no XLSX row for {municipality}")
 
 
+def test_the_coordinator_sends_the_timesheet_back_with_a_reason_and_the_contact_person_resubmits(desk, phone):
+    sign_in(desk, "demo-coordinator")
+    desk.get(BASE + "/timesedler")
+    rows = [r for r in css(desk, "tr[data-timesheet]") if "Jonas" in r.text]
+    assert rows, "Jonas's submitted timesheet waits for approval"
+    name = rows[0].get_attribute("data-timesheet")
+    rows[0].find_element(By.CSS_SELECTOR, "details summary").click()
+    rows[0].find_element(By.CSS_SELECTOR, 'input[name="reason"]').send_keys("Fredag mangler")
+    rows[0].find_element(By.CSS_SELECTOR, 'form[action="/timesedler/retur"] button').click()
+    WebDriverWait(desk, 20).until(lambda d: not css(d, f'tr[data-timesheet="{name}"]'))
+    sign_in(phone, "jonas-berg")
+    visit(phone, "/tid", "18-phone-timesheet-returned")
+    month = time.strftime("%Y-%m")
+    card = one(phone, f'div[data-timesheet="{month}"]')
+    assert "Fredag mangler" in card.text, card.text
+    card.find_element(By.CSS_SELECTOR, "form button").click()
+    WebDriverWait(phone, 20).until(lambda d: "Indsendt" in one(d, f'div[data-timesheet="{month}"]').text)
+
+
 def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
     frame = "ishoj-vallensbaek"
     before = day["budget_before"]
     sign_in(desk, "demo-coordinator")
-    visit(desk, "/timesedler", "18-coordinator-timesheets")
+    visit(desk, "/timesedler", "19-coordinator-timesheets")
     rows = [r for r in css(desk, "tr[data-timesheet]") if "Jonas" in r.text]
     assert rows, "Jonas's submitted timesheet waits for approval"
     name = rows[0].get_attribute("data-timesheet")
@@ -404,7 +423,7 @@ def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
     sign_in(desk, "demo-finance")
     desk.get(BASE + f"/oekonomi/{frame}")
     eventually(lambda: spent(desk, "183") > before[0], "the plot's spent figure grew", driver=desk)
-    seen(desk, "19-finance-budget-after")
+    seen(desk, "20-finance-budget-after")
     after_csv = csv_spent(desk, frame, "183")
     after_xlsx = xlsx_spent(desk, frame, "183")
     as_number = lambda text: float(text.replace(",", "."))  # noqa: E731
@@ -416,11 +435,11 @@ def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
 
 def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two(desk):
     sign_in(desk, "demo-counsellor")
-    visit(desk, "/raadgiver", "20-counsellor-cases")
+    visit(desk, "/raadgiver", "21-counsellor-cases")
     rows = css(desk, 'tr[data-follow-up^="municipalities/329/"]')
     assert rows, "Ringsted's due follow-ups are the counsellor's"
     rows[0].find_element(By.CSS_SELECTOR, "a.button").click()
-    seen(desk, "21-counsellor-follow-up")
+    seen(desk, "22-counsellor-follow-up")
     one(desk, "#outcome-adjust").click()
     set_value(desk, "#adjusted_minutes_per_week", "120")
     one(desk, "#summary").send_keys("Trives og går i skole: færre timer.")
@@ -428,13 +447,13 @@ def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two
     WebDriverWait(desk, 20).until(lambda d: "/raadgiver/bevilling/" in d.current_url or css(d, ".problem"))
     assert not css(desk, ".problem"), one(desk, ".problem").text
     eventually(lambda: css(desk, 'tr[data-version="2"][data-minutes="120"]'), "grant version 2", driver=desk)
-    seen(desk, "22-counsellor-grant-history")
+    seen(desk, "23-counsellor-grant-history")
     day["grant_path"] = desk.current_url.replace(BASE, "").split("?")[0]
 
 
 def test_the_auditor_reads_a_persons_access_log(desk):
     sign_in(desk, "demo-auditor")
-    visit(desk, "/adgangslog", "23-auditor-form")
+    visit(desk, "/adgangslog", "24-auditor-form")
     # The child of the grant just adjusted: its person, from the counsellor's grant page.
     sign_in(desk, "demo-counsellor")
     desk.get(BASE + day["grant_path"])
@@ -444,14 +463,14 @@ def test_the_auditor_reads_a_persons_access_log(desk):
     rows = css(desk, "tr[data-subject]")
     assert any(r.get_attribute("data-subject") == "demo-counsellor" for r in rows), "the counsellor's reads are logged"
     assert any("console:" in r.text for r in rows), "with the screen's purpose"
-    seen(desk, "24-auditor-log")
+    seen(desk, "25-auditor-log")
     desk.get(BASE + "/adgangslog?person=" + person + "&hvem=demo-auditor")
     assert all(r.get_attribute("data-subject") == "demo-auditor" for r in css(desk, "tr[data-subject]"))
 
 
 def test_a_person_of_another_municipality_sees_none_of_it(desk):
     sign_in(desk, "other-coordinator")
-    visit(desk, "/koordinator", "25-other-municipality-queue")
+    visit(desk, "/koordinator", "26-other-municipality-queue")
     assert not css(desk, 'tr[data-request^="municipalities/183/"]')
     for path in (
         "/koordinator/anmodning/" + "/".join(day["request"].split("/")[1::2]),
@@ -460,7 +479,7 @@ def test_a_person_of_another_municipality_sees_none_of_it(desk):
     ):
         desk.get(BASE + path)
         assert one(desk, "h1").text in ("Findes ikke", "Du har ikke adgang", "Du er ikke registreret som kontaktperson"), (path, one(desk, "h1").text)
-    seen(desk, "26-other-municipality-not-found")
+    seen(desk, "27-other-municipality-not-found")
 
 
 def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
@@ -482,7 +501,7 @@ def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
     form.find_element(By.CSS_SELECTOR, "button").click()
     WebDriverWait(desk, 10).until(lambda d: one(d, "h1").text != "")
     assert one(desk, "h1").text in ("Formularen blev afvist",), one(desk, "h1").text
-    seen(desk, "27-form-refused")
+    seen(desk, "28-form-refused")
     desk.get(BASE + "/koordinator")
     assert "/log-ind" not in desk.current_url, "still signed in: the sign-out was refused"
 

@@ -525,22 +525,46 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
         .expect_err("submitted");
     assert_eq!(rules(&while_submitted), ["R-TC-4"]);
     // Returned for a correction, then submitted again and approved.
-    coordinator
+    let too_long = coordinator
         .return_timesheet(ReturnTimesheetRequest {
             name: sheet.name.clone(),
             etag: submitted.etag.clone(),
+            reason: "x".repeat(501),
         })
         .await
-        .expect("returned");
+        .expect_err("a reason of 501 characters");
+    assert_eq!(too_long.code(), Code::InvalidArgument);
+    let returned = coordinator
+        .return_timesheet(ReturnTimesheetRequest {
+            name: sheet.name.clone(),
+            etag: submitted.etag.clone(),
+            reason: "Tirsdag mangler".into(),
+        })
+        .await
+        .expect("returned")
+        .into_inner();
+    assert_eq!(returned.state(), TimesheetState::Open);
+    // The contact person sees why.
+    let seen = anna
+        .get_timesheet(GetTimesheetRequest {
+            name: sheet.name.clone(),
+        })
+        .await
+        .expect("her timesheet")
+        .into_inner();
+    assert_eq!(seen.return_reason, "Tirsdag mangler");
     anna.register_time(register(&staff, 9, 30, "face-to-face", "t-3"))
         .await
         .expect("open again");
-    anna.submit_timesheet(SubmitTimesheetRequest {
-        name: sheet.name.clone(),
-        etag: String::new(),
-    })
-    .await
-    .expect("submitted again");
+    let again = anna
+        .submit_timesheet(SubmitTimesheetRequest {
+            name: sheet.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("submitted again")
+        .into_inner();
+    assert_eq!(again.return_reason, "", "cleared once submitted again");
     let approved = coordinator
         .approve_timesheet(ApproveTimesheetRequest {
             name: sheet.name.clone(),

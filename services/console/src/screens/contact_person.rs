@@ -233,6 +233,12 @@ fn timesheet_section(session: &Session, today: NaiveDate, sheets: &[t::Timesheet
                 h3 { (format::MONTHS[start.month0() as usize]) " " (start.year()) }
                 @if let Some(sheet) = sheet {
                     p { (sheet_state(sheet.state)) " · " (format::minutes(i64::from(sheet.total_minutes))) }
+                    @if sheet.state == t::TimesheetState::Open as i32 && !sheet.return_reason.is_empty() {
+                        div.warning role="status" {
+                            p { strong { "Sendt retur af koordinatoren: " } (sheet.return_reason) }
+                            p { "Ret registreringerne og indsend timesedlen igen." }
+                        }
+                    }
                 }
                 @if sheet.is_none_or(|s| s.state == t::TimesheetState::Open as i32) {
                     form method="post" action="/tid/timeseddel" {

@@ -81,10 +81,18 @@ pub async fn list(State(state): State<AppState>, Signed(session): Signed) -> Ans
                                         input type="hidden" name="etag" value=(sheet.etag);
                                         button type="submit" { "Godkend" }
                                     }
-                                    form.inline method="post" action="/timesedler/retur" {
+                                }
+                                details {
+                                    summary { "Send retur med en begrundelse" }
+                                    form method="post" action="/timesedler/retur" {
                                         input type="hidden" name="csrf" value=(session.csrf);
                                         input type="hidden" name="name" value=(sheet.name);
                                         input type="hidden" name="etag" value=(sheet.etag);
+                                        @let id = format!("reason-{}", sheet.name.rsplit('/').next().unwrap_or(""));
+                                        div.field {
+                                            label for=(id) { "Hvad skal rettes?" }
+                                            input id=(id) name="reason" type="text" maxlength="500" required placeholder="Fx tirsdag mangler";
+                                        }
                                         button.secondary type="submit" { "Send retur" }
                                     }
                                 }
@@ -135,6 +143,8 @@ pub struct SheetForm {
     name: String,
     #[serde(default)]
     etag: String,
+    #[serde(default)]
+    reason: String,
 }
 
 /// `POST /timesedler/godkend`.
@@ -180,6 +190,7 @@ pub async fn send_back(
             &session,
             PURPOSE,
             t::ReturnTimesheetRequest {
+                reason: form.reason,
                 name: form.name,
                 etag: form.etag,
             },

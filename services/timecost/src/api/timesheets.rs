@@ -20,6 +20,9 @@ use crate::store::TimesheetRow;
 /// The parent that lists every contact person's timesheets (AIP-159).
 const ALL_PERSONS: &str = "serviceUnits/-/contactPersons/-";
 
+/// The longest reason a returned timesheet carries.
+const MAX_RETURN_REASON: usize = 500;
+
 /// The longest period one timesheet covers.
 const MAX_PERIOD_DAYS: i64 = 31;
 
@@ -61,6 +64,7 @@ fn to_proto(row: TimesheetRow) -> Timesheet {
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
         update_time: Some(kontakt_proto::timestamp(row.update_time)),
         etag: etag(row.revision),
+        return_reason: row.return_reason,
     }
 }
 
@@ -266,6 +270,7 @@ impl TimeCostApi {
         given_etag: &str,
         from: &str,
         to: &str,
+        return_reason: &str,
     ) -> Result<Timesheet, ApiError> {
         let (unit, person, id) = parse_timesheet(name)?;
         let mut tx = self.store.begin().await?;
@@ -286,7 +291,7 @@ impl TimeCostApi {
             return Err(wrong_state(&row, &from.to_lowercase()));
         }
         self.store
-            .step_timesheet(&mut tx, &row, to, &principal.subject)
+            .step_timesheet(&mut tx, &row, to, &principal.subject, return_reason)
             .await?;
         let row = self
             .store
@@ -303,7 +308,7 @@ impl TimeCostApi {
     ) -> Result<Timesheet, ApiError> {
         let principal = kontakt_platform::auth::caller(&request)?;
         let body = request.get_ref();
-        self.step(principal, &body.name, &body.etag, "OPEN", "SUBMITTED")
+        self.step(principal, &body.name, &body.etag, "OPEN", "SUBMITTED", "")
             .await
     }
 
@@ -313,8 +318,15 @@ impl TimeCostApi {
     ) -> Result<Timesheet, ApiError> {
         let principal = kontakt_platform::auth::caller(&request)?;
         let body = request.get_ref();
-        self.step(principal, &body.name, &body.etag, "SUBMITTED", "APPROVED")
-            .await
+        self.step(
+            principal,
+            &body.name,
+            &body.etag,
+            "SUBMITTED",
+            "APPROVED",
+            "",
+        )
+        .await
     }
 
     pub(super) async fn return_timesheet(
@@ -323,8 +335,25 @@ impl TimeCostApi {
     ) -> Result<Timesheet, ApiError> {
         let principal = kontakt_platform::auth::caller(&request)?;
         let body = request.get_ref();
-        self.step(principal, &body.name, &body.etag, "SUBMITTED", "OPEN")
-            .await
+        let reason = body.reason.trim();
+        if reason.chars().count() > MAX_RETURN_REASON {
+            return Err(ApiError::invalid(
+                "reason",
+                format!("at most {MAX_RETURN_REASON} characters"),
+            ));
+        }
+        if reason.contains('\0') {
+            return Err(ApiError::invalid("reason", "must not contain NUL"));
+        }
+        self.step(
+            principal,
+            &body.name,
+            &body.etag,
+            "SUBMITTED",
+            "OPEN",
+            reason,
+        )
+        .await
     }
 }
 

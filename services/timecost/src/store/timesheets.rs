@@ -21,9 +21,11 @@ pub struct TimesheetRow {
     pub update_time: DateTime<Utc>,
     /// Net minutes of the person's entries in the period.
     pub total_minutes: i64,
+    /// Why the coordinator last sent it back; empty once submitted again.
+    pub return_reason: String,
 }
 
-const TIMESHEET_COLUMNS: &str = "t.unit, t.person_id, t.id, t.period_start, t.period_end, t.state, t.submit_time, t.approver, t.approve_time, t.revision, t.create_time, t.update_time, (SELECT coalesce(sum(e.minutes), 0) FROM time_entries e WHERE e.unit = t.unit AND e.contact_person_id = t.person_id AND e.work_date BETWEEN t.period_start AND t.period_end) AS total_minutes";
+const TIMESHEET_COLUMNS: &str = "t.unit, t.person_id, t.id, t.period_start, t.period_end, t.state, t.submit_time, t.approver, t.approve_time, t.revision, t.create_time, t.update_time, t.return_reason, (SELECT coalesce(sum(e.minutes), 0) FROM time_entries e WHERE e.unit = t.unit AND e.contact_person_id = t.person_id AND e.work_date BETWEEN t.period_start AND t.period_end) AS total_minutes";
 
 impl Store {
     /// Municipalities the person has assignments in (a coordinator acting for one of them may
@@ -173,10 +175,12 @@ impl Store {
         row: &TimesheetRow,
         state: &str,
         approver: &str,
+        return_reason: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE timesheets
                 SET state = $4,
+                    return_reason = $6,
                     submit_time = CASE WHEN $4 = 'SUBMITTED' THEN now()
                                        WHEN $4 = 'OPEN' THEN NULL ELSE submit_time END,
                     approver = CASE WHEN $4 = 'APPROVED' THEN $5 ELSE '' END,
@@ -189,6 +193,7 @@ impl Store {
         .bind(&row.id)
         .bind(state)
         .bind(approver)
+        .bind(return_reason)
         .execute(conn)
         .await?;
         Ok(())
