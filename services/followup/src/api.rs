@@ -15,15 +15,14 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::due::{self, Standing};
 use crate::domain::record::{self, Context, RecordError, text_ok};
-use crate::frame_evaluations::{EvaluationDone, EvaluationRow, FrameStore, evaluation_name};
+use crate::frame_evaluations::evaluation_name;
 use crate::grant_events::rules_of;
-use crate::store::{Completion, FollowUpRow, ScheduleRow, Store};
+use crate::store::{Completion, EvaluationDone, EvaluationRow, FollowUpRow, ScheduleRow, Store};
 
 const GRANTS: &str = "grants";
 
 pub struct FollowUpApi {
     pub store: Store,
-    pub frames: FrameStore,
     pub clock: SharedClock,
     pub audit: AuditLog,
 }
@@ -487,16 +486,17 @@ impl FollowUpApi {
         principal: &kontakt_platform::auth::Principal,
         id: &str,
         name: &str,
-    ) -> Result<crate::frame_evaluations::FrameRow, ApiError> {
-        self.frames
-            .frame(id)
+    ) -> Result<(), ApiError> {
+        self.store
+            .frame_municipalities(id)
             .await?
-            .filter(|f| {
-                f.municipalities
+            .filter(|municipalities| {
+                municipalities
                     .iter()
                     .filter_map(|m| kontakt_platform::auth::MunicipalityCode::parse(m))
                     .any(|m| principal.serves(m))
             })
+            .map(|_| ())
             .ok_or_else(|| ApiError::not_found(name))
     }
 
@@ -511,7 +511,7 @@ impl FollowUpApi {
         let today = self.clock.today();
         Ok(ListFrameEvaluationsResponse {
             frame_evaluations: self
-                .frames
+                .store
                 .evaluations(id)
                 .await?
                 .into_iter()
@@ -555,7 +555,7 @@ impl FollowUpApi {
         }
         self.visible_frame(&principal, frame, &input.name).await?;
         let mut tx = self.store.begin().await?;
-        let row = FrameStore::lock_evaluation(&mut tx, frame, year)
+        let row = Store::lock_evaluation(&mut tx, frame, year)
             .await?
             .ok_or_else(|| ApiError::not_found(&input.name))?;
         if row.state == "COMPLETED" {
@@ -575,7 +575,7 @@ impl FollowUpApi {
             };
         }
         check_etag(&input.etag, row.revision)?;
-        FrameStore::complete_evaluation(
+        Store::complete_evaluation(
             &mut tx,
             frame,
             year,
@@ -587,7 +587,7 @@ impl FollowUpApi {
             },
         )
         .await?;
-        let saved = FrameStore::lock_evaluation(&mut tx, frame, year)
+        let saved = Store::lock_evaluation(&mut tx, frame, year)
             .await?
             .ok_or_else(|| ApiError::not_found(&input.name))?;
         tx.commit().await?;

@@ -53,7 +53,6 @@ pub fn routes(pool: PgPool, clock: SharedClock, settings: &ServerSettings) -> Ro
     );
     let api = api::FollowUpApi {
         audit: AuditLog::start(pool.clone()),
-        frames: frame_evaluations::FrameStore { pool: pool.clone() },
         store: store::Store::new(pool),
         clock,
     };

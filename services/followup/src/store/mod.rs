@@ -1,11 +1,14 @@
 //! SQL for the `followup` schema, one file per aggregate: schedules, their follow-ups (with
-//! the scheduler's claims) and the municipalities' reminder settings.
+//! the scheduler's claims), the municipalities' reminder settings, and budget frames with their
+//! yearly evaluations.
 
 mod follow_ups;
+mod frames;
 mod schedules;
 mod settings;
 
 pub use follow_ups::{Completion, FollowUpRow};
+pub use frames::{EvaluationDone, EvaluationRow, NewFrame};
 pub use schedules::ScheduleRow;
 
 use sqlx::PgPool;
