@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod outbox;
 pub mod pagination;
+pub mod refusal;
 pub mod resource;
 pub mod schedule;
 pub mod server;
@@ -26,4 +27,5 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use error::ApiError;
+pub use refusal::Refusal;
 pub use server::{ServiceDef, ServiceHandle};
