@@ -15,11 +15,8 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::due::{self, Standing};
 use crate::domain::record::{self, Context, RecordError, text_ok};
-use crate::frame_evaluations::evaluation_name;
-use crate::grant_events::rules_of;
+use crate::names::{self, FOLLOW_UPS, GRANTS, SETTINGS};
 use crate::store::{Completion, EvaluationDone, EvaluationRow, FollowUpRow, ScheduleRow, Store};
-
-const GRANTS: &str = "grants";
 
 pub struct FollowUpApi {
     pub store: Store,
@@ -27,13 +24,7 @@ pub struct FollowUpApi {
     pub audit: AuditLog,
 }
 
-const FOLLOW_UPS: &str = "followUps";
-const SETTINGS: &str = "followUpSettings";
 const MAX_TEXT: usize = 4000;
-
-fn grant_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/{GRANTS}/{id}")
-}
 
 fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
     // A completed follow-up's record holds what was recorded; a stored record that cannot be
@@ -57,8 +48,8 @@ fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
         },
     };
     FollowUp {
-        name: format!("municipalities/{}/followUps/{}", row.municipality, row.id),
-        grant: grant_name(&row.municipality, &row.grant_id),
+        name: names::follow_up(&row.municipality, &row.id),
+        grant: names::grant(&row.municipality, &row.grant_id),
         due_date: Some(row.due_date.into()),
         state: state as i32,
         counsellor: row.counsellor,
@@ -75,10 +66,7 @@ fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
 fn schedule_to_proto(row: ScheduleRow, follow_ups: &[FollowUpRow]) -> Schedule {
     let next = follow_ups.iter().find(|f| f.state == "SCHEDULED");
     Schedule {
-        name: format!(
-            "{}/followUpSchedule",
-            grant_name(&row.municipality, &row.grant_id)
-        ),
+        name: names::schedule(&row.municipality, &row.grant_id),
         state: if row.state == "ENDED" {
             ScheduleState::Ended
         } else {
@@ -88,7 +76,7 @@ fn schedule_to_proto(row: ScheduleRow, follow_ups: &[FollowUpRow]) -> Schedule {
         first_due_date: follow_ups.first().map(|f| f.due_date.into()),
         interval_months: row.interval_months,
         next_follow_up: next
-            .map(|f| format!("municipalities/{}/followUps/{}", f.municipality, f.id))
+            .map(|f| names::follow_up(&f.municipality, &f.id))
             .unwrap_or_default(),
         counsellor: row.counsellor,
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
@@ -216,7 +204,7 @@ impl FollowUpApi {
                 caller.entry(
                     "ListDueFollowUps",
                     Action::Read,
-                    &format!("municipalities/{}/followUps/{}", r.municipality, r.id),
+                    &names::follow_up(&r.municipality, &r.id),
                     m,
                     &r.person,
                 )
@@ -247,7 +235,7 @@ fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation 
             Standing::Overdue => FrameEvaluationState::Overdue,
         }
     };
-    let name = evaluation_name(&row.frame_id, row.year);
+    let name = names::evaluation(&row.frame_id, row.year);
     FrameEvaluation {
         dataset: name.clone(),
         name,
@@ -319,7 +307,7 @@ impl FollowUpApi {
                 today,
                 municipality: &code,
                 start_date: schedule.start_date,
-                rules: rules_of(&schedule),
+                rules: schedule.rules(),
                 coordinator_required: schedule.coordinator_required,
             },
         )
@@ -387,10 +375,10 @@ impl FollowUpApi {
             Store::insert_follow_up(&mut tx, &code, &row.grant_id, next, &schedule.counsellor)
                 .await?;
         }
-        let name = format!("municipalities/{code}/{FOLLOW_UPS}/{id}");
+        let name = names::follow_up(&code, id);
         let completed = FollowUpCompleted {
             follow_up: name.clone(),
-            grant: grant_name(&code, &row.grant_id),
+            grant: names::grant(&code, &row.grant_id),
             assignment: String::new(),
             municipality: code.clone(),
             outcome: held.outcome as i32,
@@ -439,7 +427,7 @@ impl FollowUpApi {
     async fn settings(&self, code: &str) -> Result<FollowUpSettings, ApiError> {
         let (days, is_default, revision) = self.store.settings(code).await?;
         Ok(FollowUpSettings {
-            name: format!("municipalities/{code}/{SETTINGS}"),
+            name: names::settings(code),
             due_lead_days: days,
             is_default,
             etag: etag(revision),
@@ -506,7 +494,7 @@ impl FollowUpApi {
     ) -> Result<ListFrameEvaluationsResponse, ApiError> {
         let principal = kontakt_platform::auth::caller(&request)?;
         let parent = &request.get_ref().parent;
-        let id = parse_top_level(parent, "frames", "parent")?;
+        let id = parse_top_level(parent, names::FRAMES, "parent")?;
         self.visible_frame(principal, id, parent).await?;
         let today = self.clock.today();
         Ok(ListFrameEvaluationsResponse {

@@ -15,14 +15,11 @@ use kontakt_proto::timecost::v1::FrameCreated;
 use prost::Name as _;
 use sqlx::PgConnection;
 
+use crate::names;
 use crate::store::{NewFrame, Store};
 
 /// Notices per kind and run; the rest wait for the next tick.
 const BATCH: i64 = 1_000;
-
-pub fn evaluation_name(frame: &str, year: i32) -> String {
-    format!("frames/{frame}/evaluations/{year}")
-}
 
 /// The event types to follow the time & cost service with.
 pub fn types() -> Vec<String> {
@@ -98,10 +95,10 @@ impl kontakt_platform::schedule::Job for Notices {
         schedule_year(tx, today.year()).await?;
         let mut published = 0;
         for e in Store::claim_evaluation_notices(tx, today, false, BATCH).await? {
-            let name = evaluation_name(&e.frame_id, e.year);
+            let name = names::evaluation(&e.frame_id, e.year);
             let event = FrameEvaluationDue {
                 frame_evaluation: name.clone(),
-                frame: format!("frames/{}", e.frame_id),
+                frame: names::frame(&e.frame_id),
                 municipalities: e.municipalities.clone(),
                 year: e.year,
                 due_date: Some(e.due_date.into()),
@@ -111,10 +108,10 @@ impl kontakt_platform::schedule::Job for Notices {
             published += 1;
         }
         for e in Store::claim_evaluation_notices(tx, today, true, BATCH).await? {
-            let name = evaluation_name(&e.frame_id, e.year);
+            let name = names::evaluation(&e.frame_id, e.year);
             let event = FrameEvaluationOverdue {
                 frame_evaluation: name.clone(),
-                frame: format!("frames/{}", e.frame_id),
+                frame: names::frame(&e.frame_id),
                 municipalities: e.municipalities.clone(),
                 year: e.year,
                 due_date: Some(e.due_date.into()),

@@ -9,7 +9,7 @@ use kontakt_proto::referral::v1::{GrantApproved, GrantChanged, GrantEnded};
 use prost::Name as _;
 use sqlx::PgConnection;
 
-use crate::domain::due::{self, DueError, Rules};
+use crate::domain::due::{self, DueError};
 use crate::store::{ScheduleRow, Store};
 
 /// The event types to follow the referral service with.
@@ -37,13 +37,6 @@ fn due_error(err: DueError) -> HandleError {
     HandleError::reject(format!("no due date can be computed: {err:?}"))
 }
 
-pub fn rules_of(s: &ScheduleRow) -> Rules {
-    Rules {
-        statutory_first_months: u32::try_from(s.statutory_months).unwrap_or(3),
-        policy_interval_months: u32::try_from(s.interval_months).ok().filter(|m| *m > 0),
-    }
-}
-
 #[tonic::async_trait]
 impl Handler for GrantEvents {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandleError> {
@@ -65,7 +58,6 @@ impl Handler for GrantEvents {
                 interval_months: e.follow_up_interval_months.max(0),
                 statutory_months: statutory,
                 state: "ACTIVE".into(),
-                end_date: None,
                 coordinator_required: e.follow_up_coordinator_required,
                 revision: 1,
                 create_time: chrono::Utc::now(),
@@ -73,8 +65,7 @@ impl Handler for GrantEvents {
             };
             if Store::insert_schedule(tx, &schedule).await? {
                 let review = e.review_date.as_ref().and_then(|d| d.to_naive());
-                let first =
-                    due::first_due(start, rules_of(&schedule), review).map_err(due_error)?;
+                let first = due::first_due(start, schedule.rules(), review).map_err(due_error)?;
                 Store::insert_follow_up(tx, &m, &grant, first, &e.counsellor).await?;
             }
         } else if kind == GrantChanged::full_name() {
@@ -98,8 +89,7 @@ impl Handler for GrantEvents {
                 && let Some(next) = Store::open_due(tx, &m, &grant).await?
             {
                 let from = event_date(e.effective_from.as_ref(), "effective_from")?;
-                let moved =
-                    due::after_change(next, from, rules_of(&schedule)).map_err(due_error)?;
+                let moved = due::after_change(next, from, schedule.rules()).map_err(due_error)?;
                 Store::move_open(tx, &m, &grant, moved).await?;
             }
         } else if kind == GrantEnded::full_name() {

@@ -9,6 +9,7 @@ use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_proto::followup::v1::{FollowUpDue, FollowUpOverdue};
 use sqlx::PgConnection;
 
+use crate::names;
 use crate::store::Store;
 
 /// Notices per kind and run; the rest wait for the next tick.
@@ -16,10 +17,6 @@ const BATCH: i64 = 1_000;
 
 pub struct Notices {
     pub clock: SharedClock,
-}
-
-fn follow_up_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/followUps/{id}")
 }
 
 #[tonic::async_trait]
@@ -32,10 +29,10 @@ impl kontakt_platform::schedule::Job for Notices {
         let today = self.clock.today();
         let mut published = 0;
         for f in Store::claim_notices(tx, today, false, BATCH).await? {
-            let name = follow_up_name(&f.municipality, &f.id);
+            let name = names::follow_up(&f.municipality, &f.id);
             let event = FollowUpDue {
                 follow_up: name.clone(),
-                grant: format!("municipalities/{}/grants/{}", f.municipality, f.grant_id),
+                grant: names::grant(&f.municipality, &f.grant_id),
                 municipality: f.municipality.clone(),
                 counsellor: f.counsellor.clone(),
                 due_date: Some(f.due_date.into()),
@@ -49,10 +46,10 @@ impl kontakt_platform::schedule::Job for Notices {
             published += 1;
         }
         for f in Store::claim_notices(tx, today, true, BATCH).await? {
-            let name = follow_up_name(&f.municipality, &f.id);
+            let name = names::follow_up(&f.municipality, &f.id);
             let event = FollowUpOverdue {
                 follow_up: name.clone(),
-                grant: format!("municipalities/{}/grants/{}", f.municipality, f.grant_id),
+                grant: names::grant(&f.municipality, &f.grant_id),
                 municipality: f.municipality.clone(),
                 counsellor: f.counsellor.clone(),
                 due_date: Some(f.due_date.into()),

@@ -17,6 +17,17 @@ pub struct Rules {
     pub policy_interval_months: Option<u32>,
 }
 
+impl Rules {
+    /// The rules as a schedule stores them: BL §95's months, and the policy's interval with 0
+    /// for none stated.
+    pub fn from_stored(statutory_months: i32, interval_months: i32) -> Self {
+        Self {
+            statutory_first_months: u32::try_from(statutory_months).unwrap_or(3),
+            policy_interval_months: u32::try_from(interval_months).ok().filter(|m| *m > 0),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DueError {
     /// The next date must come after the day the follow-up was held.
@@ -201,6 +212,12 @@ mod tests {
             after_change(d(2027, 6, 1), d(2026, 11, 30), ISHOJ),
             Ok(d(2027, 2, 28))
         );
+    }
+
+    #[test]
+    fn a_stored_interval_of_zero_means_the_policy_states_none() {
+        assert_eq!(Rules::from_stored(3, 0), ISHOJ);
+        assert_eq!(Rules::from_stored(3, 6), RINGSTED);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::Store;
+use crate::domain::due::Rules;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ScheduleRow {
@@ -17,14 +18,20 @@ pub struct ScheduleRow {
     pub interval_months: i32,
     pub statutory_months: i32,
     pub state: String,
-    pub end_date: Option<NaiveDate>,
     pub coordinator_required: bool,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }
 
-const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, expected_end_date, interval_months, statutory_months, state, end_date, coordinator_required, revision, create_time, update_time";
+impl ScheduleRow {
+    /// The rules the schedule was made under.
+    pub fn rules(&self) -> Rules {
+        Rules::from_stored(self.statutory_months, self.interval_months)
+    }
+}
+
+const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, expected_end_date, interval_months, statutory_months, state, coordinator_required, revision, create_time, update_time";
 
 impl Store {
     /// Months after a measure's start by which BL §95 wants the first follow-up, as in force
