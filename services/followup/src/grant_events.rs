@@ -10,7 +10,7 @@ use prost::Name as _;
 use sqlx::PgConnection;
 
 use crate::domain::due::{self, DueError};
-use crate::store::{ScheduleRow, Store};
+use crate::store::{NewSchedule, Store};
 
 /// The event types to follow the referral service with.
 pub fn types() -> Vec<String> {
@@ -48,20 +48,16 @@ impl Handler for GrantEvents {
             let statutory = Store::statutory_months(tx, start).await?.ok_or_else(|| {
                 HandleError::reject(format!("no BL §95 deadline in force on {start}"))
             })?;
-            let schedule = ScheduleRow {
-                municipality: m.clone(),
-                grant_id: grant.clone(),
-                person: e.person.clone(),
-                counsellor: e.counsellor.clone(),
+            let schedule = NewSchedule {
+                municipality: &m,
+                grant_id: &grant,
+                person: &e.person,
+                counsellor: &e.counsellor,
                 start_date: start,
                 expected_end_date: e.expected_end_date.as_ref().and_then(|d| d.to_naive()),
                 interval_months: e.follow_up_interval_months.max(0),
                 statutory_months: statutory,
-                state: "ACTIVE".into(),
                 coordinator_required: e.follow_up_coordinator_required,
-                revision: 1,
-                create_time: chrono::Utc::now(),
-                update_time: chrono::Utc::now(),
             };
             if Store::insert_schedule(tx, &schedule).await? {
                 let review = e.review_date.as_ref().and_then(|d| d.to_naive());

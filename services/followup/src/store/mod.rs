@@ -9,7 +9,7 @@ mod settings;
 
 pub use follow_ups::{Completion, FollowUpRow};
 pub use frames::{EvaluationDone, EvaluationRow, NewFrame};
-pub use schedules::ScheduleRow;
+pub use schedules::{NewSchedule, ScheduleRow};
 
 use sqlx::PgPool;
 

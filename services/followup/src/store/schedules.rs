@@ -14,7 +14,6 @@ pub struct ScheduleRow {
     pub person: String,
     pub counsellor: String,
     pub start_date: NaiveDate,
-    pub expected_end_date: Option<NaiveDate>,
     pub interval_months: i32,
     pub statutory_months: i32,
     pub state: String,
@@ -31,7 +30,27 @@ impl ScheduleRow {
     }
 }
 
-const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, expected_end_date, interval_months, statutory_months, state, coordinator_required, revision, create_time, update_time";
+/// A schedule made from the referral service's GrantApproved; it starts active.
+pub struct NewSchedule<'a> {
+    pub municipality: &'a str,
+    pub grant_id: &'a str,
+    pub person: &'a str,
+    pub counsellor: &'a str,
+    pub start_date: NaiveDate,
+    pub expected_end_date: Option<NaiveDate>,
+    pub interval_months: i32,
+    pub statutory_months: i32,
+    pub coordinator_required: bool,
+}
+
+impl NewSchedule<'_> {
+    /// The rules the schedule is made under.
+    pub fn rules(&self) -> Rules {
+        Rules::from_stored(self.statutory_months, self.interval_months)
+    }
+}
+
+const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, interval_months, statutory_months, state, coordinator_required, revision, create_time, update_time";
 
 impl Store {
     /// Months after a measure's start by which BL §95 wants the first follow-up, as in force
@@ -54,7 +73,7 @@ impl Store {
     /// Inserts the schedule; `false` when it was already there (a replayed event).
     pub async fn insert_schedule(
         conn: &mut PgConnection,
-        s: &ScheduleRow,
+        s: &NewSchedule<'_>,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "INSERT INTO schedules
@@ -62,10 +81,10 @@ impl Store {
                      interval_months, statutory_months, state, coordinator_required)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', $9) ON CONFLICT DO NOTHING",
         )
-        .bind(&s.municipality)
-        .bind(&s.grant_id)
-        .bind(&s.person)
-        .bind(&s.counsellor)
+        .bind(s.municipality)
+        .bind(s.grant_id)
+        .bind(s.person)
+        .bind(s.counsellor)
         .bind(s.start_date)
         .bind(s.expected_end_date)
         .bind(s.interval_months)
