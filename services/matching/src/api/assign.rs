@@ -5,10 +5,9 @@
 use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::{MunicipalityCode, Principal};
-use kontakt_platform::error::RuleViolation;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, check_etag, day, etag, scoped, scoped_parent};
-use kontakt_platform::{ApiError, pagination};
+use kontakt_platform::{ApiError, Refusal, pagination};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::matching::v1::{
     AssignContactPersonRequest, Assignment, AssignmentChanged, AssignmentEnded, AssignmentStarted,
@@ -25,7 +24,7 @@ use tonic::Request;
 
 use super::people::{employment_of, may_see, parse_person, person_name, rates_to_proto};
 use super::{MatchingApi, SCHEMA, competence_names, needs_of, only_own, request_name, timestamp};
-use crate::domain::people::hourly_hire_cost_ore;
+use crate::domain::people::{self, hourly_hire_cost_ore};
 use crate::domain::ranking::{self, Candidate, Certificate, Demand, Exclusion};
 use crate::store::{
     AssignmentFilter, AssignmentRow, CandidateRow, Pool, ProcurementRow, RequestRow, RequestStep,
@@ -53,22 +52,6 @@ fn grant_name(m: &str, id: &str) -> String {
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
-}
-
-fn refused(reason: &'static str, message: String, violations: Vec<RuleViolation>) -> ApiError {
-    ApiError::FailedPrecondition {
-        reason,
-        message,
-        violations,
-    }
-}
-
-fn rule(rule: &str, subject: &str, description: impl Into<String>) -> RuleViolation {
-    RuleViolation {
-        rule: rule.into(),
-        subject: subject.into(),
-        description: description.into(),
-    }
 }
 
 fn money(ore: Option<i64>) -> Option<Money> {
@@ -231,14 +214,14 @@ impl MatchingApi {
             .locked_request(&mut tx, m, id, &body.matching_request)
             .await?;
         if !matches!(row.state.as_str(), "OPEN" | "PROPOSED") {
-            return Err(refused(
+            return Err(Refusal::new(
                 "REQUEST_NOT_OPEN",
                 format!(
                     "the request is {}: proposals are for open requests",
                     row.state
                 ),
-                Vec::new(),
-            ));
+            )
+            .into());
         }
         let day = row.start_date.max(self.clock.today());
         let rows = self
@@ -488,7 +471,7 @@ impl MatchingApi {
                     .await?
             }
             state => {
-                return Err(refused(
+                return Err(Refusal::new(
                     "REQUEST_NOT_ASSIGNABLE",
                     format!(
                         "the request is {state}: {}",
@@ -498,8 +481,8 @@ impl MatchingApi {
                             _ => "the grant has ended",
                         }
                     ),
-                    Vec::new(),
-                ));
+                )
+                .into());
             }
         };
         if start < req.start_date || req.end_date.is_some_and(|end| start > end) {
@@ -534,30 +517,30 @@ impl MatchingApi {
         // R-MP-2: a provider's person comes through an order, and only that provider's.
         match (&procurement, person.provider_id.as_deref()) {
             (None, Some(_)) => {
-                return Err(refused(
-                    "PROCUREMENT_REQUIRED",
-                    "a provider's employee is assigned through an ordered procurement (R-MP-2)"
-                        .into(),
-                    vec![rule(
-                        "R-MP-2",
-                        "contact_person",
-                        "order from the provider first",
-                    )],
-                ));
+                return Err(Refusal::rule(
+                    "R-MP-2",
+                    "contact_person",
+                    "order from the provider first",
+                )
+                .with_reason("PROCUREMENT_REQUIRED")
+                .with_message(
+                    "a provider's employee is assigned through an ordered procurement \
+                             (R-MP-2)",
+                )
+                .into());
             }
             (Some(p), provider) if provider != Some(p.provider_id.as_str()) => {
-                return Err(refused(
-                    "NOT_THE_ORDERED_PROVIDER",
-                    format!(
-                        "the request is ordered from providers/{}: assign one of their people",
-                        p.provider_id
-                    ),
-                    vec![rule(
-                        "R-MP-2",
-                        "contact_person",
-                        "the ordered provider's person",
-                    )],
-                ));
+                return Err(Refusal::rule(
+                    "R-MP-2",
+                    "contact_person",
+                    "the ordered provider's person",
+                )
+                .with_reason("NOT_THE_ORDERED_PROVIDER")
+                .with_message(format!(
+                    "the request is ordered from providers/{}: assign one of their people",
+                    p.provider_id
+                ))
+                .into());
             }
             _ => {}
         }
@@ -586,25 +569,10 @@ impl MatchingApi {
         };
         let reasons = ranking::exclusions(&terms, &candidate(&facts, &req.person));
         if !reasons.is_empty() {
-            return Err(refused(
-                "CANNOT_BE_ASSIGNED",
-                format!(
-                    "{} cannot be assigned: {}",
-                    body.contact_person,
-                    reasons
-                        .iter()
-                        .map(Exclusion::explain)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                reasons
-                    .iter()
-                    .map(|r| rule(r.rule(), "contact_person", r.explain()))
-                    .collect(),
-            ));
+            return Err(ranking::cannot_be_assigned(&body.contact_person, &reasons).into());
         }
         if !self.store.book(&mut tx, &unit, &person_id, minutes).await? {
-            return Err(no_capacity(&body.contact_person, minutes));
+            return Err(people::no_capacity(&body.contact_person, minutes).into());
         }
         let row = self
             .store
@@ -825,14 +793,14 @@ impl MatchingApi {
             .ok_or_else(|| ApiError::not_found(name))?;
         check_etag(given_etag, row.revision)?;
         if row.state != "ACTIVE" {
-            return Err(refused(
+            return Err(Refusal::new(
                 "ASSIGNMENT_ENDED",
                 format!(
                     "the assignment ended on {}",
                     row.end_date.unwrap_or(row.start_date)
                 ),
-                Vec::new(),
-            ));
+            )
+            .into());
         }
         Ok((req, row))
     }
@@ -873,7 +841,7 @@ impl MatchingApi {
         let changed = resize(&self.store, &mut tx, &row, body.minutes_per_week, from)
             .await?
             .ok_or_else(|| {
-                no_capacity(
+                people::no_capacity(
                     &person_name(&row.unit, &row.contact_person_id),
                     body.minutes_per_week - row.minutes_per_week,
                 )
@@ -1037,14 +1005,14 @@ impl MatchingApi {
             return Ok(procurement_to_proto(done));
         }
         if !matches!(req.state.as_str(), "OPEN" | "PROPOSED") {
-            return Err(refused(
+            return Err(Refusal::new(
                 "REQUEST_NOT_OPEN",
                 format!(
                     "the request is {}: only an open request is bought for",
                     req.state
                 ),
-                Vec::new(),
-            ));
+            )
+            .into());
         }
         let minutes = if input.minutes_per_week == 0 {
             req.minutes_per_week
@@ -1162,15 +1130,15 @@ impl MatchingApi {
             .ok_or_else(|| ApiError::not_found(name))?;
         check_etag(given_etag, row.revision)?;
         if !states.contains(&row.state.as_str()) {
-            return Err(refused(
+            return Err(Refusal::new(
                 "PROCUREMENT_STATE",
                 format!(
                     "the procurement is {}; this needs {}",
                     row.state,
                     states.join(" or ")
                 ),
-                Vec::new(),
-            ));
+            )
+            .into());
         }
         Ok((req, row))
     }
@@ -1364,14 +1332,6 @@ fn positive_price(money: Option<&Money>, field: &str) -> Result<i64, ApiError> {
             "required, above 0 and at most DKK 100,000.00 (in øre)",
         )),
     }
-}
-
-fn no_capacity(person: &str, minutes: i32) -> ApiError {
-    refused(
-        "NO_CAPACITY",
-        format!("{person} does not have {minutes} free minutes a week (R-MP-4)"),
-        vec![rule("R-MP-4", "contact_person", "never overbooked")],
-    )
 }
 
 /// Gives an active assignment new weekly minutes from `from`, booking or releasing the

@@ -735,22 +735,11 @@ impl MatchingApi {
                 foreign.join(", ")
             )));
         }
-        let room =
-            people::capacity_for_assignments(values.weekly_capacity_minutes, &values.duty_minutes);
-        if room < i64::from(booked) {
-            return Err(ApiError::FailedPrecondition {
-                reason: "CAPACITY_BELOW_BOOKINGS",
-                message: format!(
-                    "active assignments book {booked} minutes a week; capacity less other duties \
-                     would leave {room} (R-MP-4): end or change assignments first"
-                ),
-                violations: vec![kontakt_platform::error::RuleViolation {
-                    rule: "R-MP-4".into(),
-                    subject: "weekly_capacity_minutes".into(),
-                    description: "never overbooked".into(),
-                }],
-            });
-        }
+        people::capacity_covers_bookings(
+            values.weekly_capacity_minutes,
+            &values.duty_minutes,
+            booked,
+        )?;
         self.store
             .update_person(&mut tx, &unit, &id, &values)
             .await?;

@@ -2,6 +2,7 @@
 //! before it is stored, each failure naming its field (R-MP-1, R-MP-4, R-MP-6, R-TC-3).
 
 use chrono::NaiveDate;
+use kontakt_platform::Refusal;
 
 /// A period with an inclusive end; `None` = open-ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +60,36 @@ pub fn capacity_for_assignments(weekly_capacity: i32, duties: &[i32]) -> i64 {
     i64::from(weekly_capacity) - duties.iter().map(|&m| i64::from(m)).sum::<i64>()
 }
 
+/// R-MP-4: a person's capacity, less other duties, still holds what their active assignments
+/// book; otherwise the change is refused (end or change assignments first).
+pub fn capacity_covers_bookings(
+    weekly_capacity: i32,
+    duties: &[i32],
+    booked: i32,
+) -> Result<(), Refusal> {
+    let room = capacity_for_assignments(weekly_capacity, duties);
+    if room >= i64::from(booked) {
+        return Ok(());
+    }
+    Err(
+        Refusal::rule("R-MP-4", "weekly_capacity_minutes", "never overbooked")
+            .with_reason("CAPACITY_BELOW_BOOKINGS")
+            .with_message(format!(
+                "active assignments book {booked} minutes a week; capacity less other duties \
+                 would leave {room} (R-MP-4): end or change assignments first"
+            )),
+    )
+}
+
+/// R-MP-4: `person` does not have `minutes` more free minutes a week (the booking said so).
+pub fn no_capacity(person: &str, minutes: i32) -> Refusal {
+    Refusal::rule("R-MP-4", "contact_person", "never overbooked")
+        .with_reason("NO_CAPACITY")
+        .with_message(format!(
+            "{person} does not have {minutes} free minutes a week (R-MP-4)"
+        ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +143,37 @@ mod tests {
     fn other_duties_use_capacity() {
         assert_eq!(capacity_for_assignments(1_200, &[300, 120]), 780);
         assert_eq!(capacity_for_assignments(100, &[300]), -200);
+    }
+
+    #[test]
+    fn capacity_may_not_fall_below_what_assignments_book_r_mp_4() {
+        assert_eq!(capacity_covers_bookings(1_200, &[300], 900), Ok(()));
+        let refusal = capacity_covers_bookings(1_200, &[300, 120], 900).expect_err("overbooked");
+        assert_eq!(refusal.reason, "CAPACITY_BELOW_BOOKINGS");
+        assert_eq!(
+            refusal.message,
+            "active assignments book 900 minutes a week; capacity less other duties would leave \
+             780 (R-MP-4): end or change assignments first"
+        );
+        assert_eq!(refusal.violations[0].rule, "R-MP-4");
+        assert_eq!(refusal.violations[0].subject, "weekly_capacity_minutes");
+    }
+
+    #[test]
+    fn a_booking_without_room_is_refused_as_no_capacity_r_mp_4() {
+        let refusal = no_capacity("serviceUnits/u/contactPersons/anna", 180);
+        assert_eq!(refusal.reason, "NO_CAPACITY");
+        assert_eq!(
+            refusal.message,
+            "serviceUnits/u/contactPersons/anna does not have 180 free minutes a week (R-MP-4)"
+        );
+        assert_eq!(
+            (
+                refusal.violations[0].rule.as_str(),
+                refusal.violations[0].subject.as_str(),
+                refusal.violations[0].description.as_str()
+            ),
+            ("R-MP-4", "contact_person", "never overbooked")
+        );
     }
 }

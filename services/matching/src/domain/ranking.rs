@@ -21,6 +21,7 @@
 //! Ties are broken by lower cost, then by id, so the same data always gives the same order.
 
 use chrono::NaiveDate;
+use kontakt_platform::Refusal;
 use kontakt_proto::matching::v1::{CertificateResult, Employment, Gender};
 
 /// What the grant needs.
@@ -169,6 +170,20 @@ pub fn exclusions(demand: &Demand<'_>, c: &Candidate) -> Vec<Exclusion> {
         });
     }
     found
+}
+
+/// The refusal of an assignment to `who` for these reasons (none empty): every rule, each
+/// explained.
+pub fn cannot_be_assigned(who: &str, reasons: &[Exclusion]) -> Refusal {
+    let explained: Vec<String> = reasons.iter().map(Exclusion::explain).collect();
+    let mut refusal = Refusal::new(
+        "CANNOT_BE_ASSIGNED",
+        format!("{who} cannot be assigned: {}", explained.join("; ")),
+    );
+    for (reason, explanation) in reasons.iter().zip(explained) {
+        refusal = refusal.and(reason.rule(), "contact_person", explanation);
+    }
+    refusal
 }
 
 /// `age-{from}-{to}` covering `age` (the catalogue's naming of age-group competences).
@@ -554,6 +569,29 @@ mod tests {
             "R-MP-4"
         );
         assert_eq!(Exclusion::CertificateEntries.rule(), "R-MP-6");
+    }
+
+    #[test]
+    fn a_refused_assignment_names_every_rule_it_breaks_r_mp_6() {
+        let refusal = cannot_be_assigned(
+            "serviceUnits/u/contactPersons/a",
+            &[Exclusion::NoCertificate, Exclusion::OutsideArea],
+        );
+        assert_eq!(refusal.reason, "CANNOT_BE_ASSIGNED");
+        assert_eq!(
+            refusal.message,
+            "serviceUnits/u/contactPersons/a cannot be assigned: no child-protection certificate \
+             on record; does not work in the child's municipality"
+        );
+        let rules: Vec<(&str, &str)> = refusal
+            .violations
+            .iter()
+            .map(|v| (v.rule.as_str(), v.subject.as_str()))
+            .collect();
+        assert_eq!(
+            rules,
+            [("R-MP-6", "contact_person"), ("R-MP-3", "contact_person")]
+        );
     }
 
     #[test]
