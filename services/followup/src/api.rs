@@ -1,7 +1,7 @@
 //! The gRPC surface: schedules, a grant's follow-ups and the due lists (R-FU-1, R-FU-4). Every
 //! read of a child's follow-ups is in the access log.
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, AuditLog, Caller};
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::error::answer;
@@ -13,8 +13,11 @@ use kontakt_proto::followup::v1::*;
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
-use crate::domain::due::{self, Standing};
-use crate::domain::record::{self, Context, RecordError, text_ok};
+use crate::domain::Step;
+use crate::domain::due;
+use crate::domain::evaluation::{self, AlreadyCompleted, Conclusion};
+use crate::domain::follow_up::{self, NotRecorded, ScheduleStage, Stage};
+use crate::domain::record::{self, Context, RecordError};
 use crate::names::{self, FOLLOW_UPS, GRANTS, SETTINGS};
 use crate::store::{Completion, EvaluationDone, EvaluationRow, FollowUpRow, ScheduleRow, Store};
 
@@ -24,8 +27,6 @@ pub struct FollowUpApi {
     pub audit: AuditLog,
 }
 
-const MAX_TEXT: usize = 4000;
-
 fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
     // A completed follow-up's record holds what was recorded; a stored record that cannot be
     // decoded is shown without it rather than hiding the follow-up.
@@ -34,18 +35,13 @@ fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
         .as_deref()
         .and_then(|r| FollowUp::decode(r).ok())
         .unwrap_or_default();
-    let state = match row.state.as_str() {
-        "COMPLETED" => FollowUpState::Completed,
-        "CANCELLED" => FollowUpState::Cancelled,
-        _ => match due::standing(
-            row.due_date,
-            today,
-            u32::try_from(row.lead_days).unwrap_or(0),
-        ) {
-            Standing::Scheduled => FollowUpState::Scheduled,
-            Standing::Due => FollowUpState::Due,
-            Standing::Overdue => FollowUpState::Overdue,
-        },
+    let stage = Stage::from_stored(&row.state);
+    let state = match follow_up::state(stage, row.due_date, today, row.lead_days) {
+        follow_up::State::Scheduled => FollowUpState::Scheduled,
+        follow_up::State::Due => FollowUpState::Due,
+        follow_up::State::Overdue => FollowUpState::Overdue,
+        follow_up::State::Completed => FollowUpState::Completed,
+        follow_up::State::Cancelled => FollowUpState::Cancelled,
     };
     FollowUp {
         name: names::follow_up(&row.municipality, &row.id),
@@ -64,13 +60,14 @@ fn follow_up_to_proto(row: FollowUpRow, today: NaiveDate) -> FollowUp {
 /// `follow_ups` are the schedule's, by due date: the first is the first follow-up as it was
 /// scheduled, the open one the next.
 fn schedule_to_proto(row: ScheduleRow, follow_ups: &[FollowUpRow]) -> Schedule {
-    let next = follow_ups.iter().find(|f| f.state == "SCHEDULED");
+    let next = follow_ups
+        .iter()
+        .find(|f| Stage::from_stored(&f.state) == Stage::Scheduled);
     Schedule {
         name: names::schedule(&row.municipality, &row.grant_id),
-        state: if row.state == "ENDED" {
-            ScheduleState::Ended
-        } else {
-            ScheduleState::Active
+        state: match ScheduleStage::from_stored(&row.state) {
+            ScheduleStage::Active => ScheduleState::Active,
+            ScheduleStage::Ended => ScheduleState::Ended,
         } as i32,
         start_date: Some(row.start_date.into()),
         first_due_date: follow_ups.first().map(|f| f.due_date.into()),
@@ -165,12 +162,7 @@ impl FollowUpApi {
         let today = self.clock.today();
         let last = match day(body.due_on_or_before.as_ref(), "due_on_or_before")? {
             Some(last) => last,
-            None => {
-                let lead = self.store.lead_days(&code).await?;
-                today
-                    .checked_add_days(Days::new(u64::try_from(lead).unwrap_or(0)))
-                    .unwrap_or(today)
-            }
+            None => due::reminded_until(today, self.store.lead_days(&code).await?),
         };
         let scope = format!("due?{}&{}&{last}", body.parent, body.counsellor);
         let after = pagination::decode_token(&scope, &body.page_token)?
@@ -222,18 +214,12 @@ impl FollowUpApi {
 }
 
 fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation {
-    let state = if row.state == "COMPLETED" {
-        FrameEvaluationState::Completed
-    } else {
-        match due::standing(
-            row.due_date,
-            today,
-            u32::try_from(row.lead_days).unwrap_or(0),
-        ) {
-            Standing::Scheduled => FrameEvaluationState::Scheduled,
-            Standing::Due => FrameEvaluationState::Due,
-            Standing::Overdue => FrameEvaluationState::Overdue,
-        }
+    let stage = evaluation::Stage::from_stored(&row.state);
+    let state = match evaluation::state(stage, row.due_date, today, row.lead_days) {
+        evaluation::State::Scheduled => FrameEvaluationState::Scheduled,
+        evaluation::State::Due => FrameEvaluationState::Due,
+        evaluation::State::Overdue => FrameEvaluationState::Overdue,
+        evaluation::State::Completed => FrameEvaluationState::Completed,
     };
     let name = names::evaluation(&row.frame_id, row.year);
     FrameEvaluation {
@@ -327,13 +313,15 @@ impl FollowUpApi {
             },
         })?;
         let encoded = held.record.encode_to_vec();
-        match row.state.as_str() {
+        let same_record = row.record.as_deref() == Some(encoded.as_slice());
+        match follow_up::record(Stage::from_stored(&row.state), same_record) {
+            Ok(Step::Record) => {}
             // A retry of the same record answers with the follow-up as it is.
-            "COMPLETED" if row.record.as_deref() == Some(encoded.as_slice()) => {
+            Ok(Step::Retry) => {
                 tx.commit().await?;
                 return Ok(follow_up_to_proto(row, today));
             }
-            "COMPLETED" => {
+            Err(NotRecorded::AlreadyHeld) => {
                 return Err(ApiError::FailedPrecondition {
                     reason: "FOLLOW_UP_COMPLETED",
                     message: format!(
@@ -345,14 +333,13 @@ impl FollowUpApi {
                     violations: Vec::new(),
                 });
             }
-            "CANCELLED" => {
+            Err(NotRecorded::Cancelled) => {
                 return Err(ApiError::FailedPrecondition {
                     reason: "FOLLOW_UP_CANCELLED",
                     message: "the follow-up was cancelled because the grant ended".into(),
                     violations: Vec::new(),
                 });
             }
-            _ => {}
         }
         check_etag(&input.etag, row.revision)?;
         let outcome = held
@@ -444,7 +431,7 @@ impl FollowUpApi {
             .settings
             .ok_or_else(|| ApiError::invalid("settings", "required"))?;
         let m = settings_owner(&principal, &input.name, "settings.name")?;
-        if !(0..=90).contains(&input.due_lead_days) {
+        if !due::LEAD_DAYS.contains(&input.due_lead_days) {
             return Err(ApiError::invalid(
                 "settings.due_lead_days",
                 "0 to 90 days before the due date",
@@ -523,44 +510,44 @@ impl FollowUpApi {
             .ok_or_else(|| {
                 ApiError::invalid("name", "must be `frames/{frame}/evaluations/{year}`")
             })?;
-        let committee = input.committee.trim();
-        if committee.is_empty() || !text_ok(&input.committee, 200) {
-            return Err(ApiError::invalid("committee", "1 to 200 characters"));
-        }
-        let summary = input.summary.trim();
-        if summary.is_empty() || !text_ok(&input.summary, MAX_TEXT) {
-            return Err(ApiError::invalid("summary", "1 to 4000 characters"));
-        }
+        let invalid = |wrong| ApiError::InvalidArgument(vec![wrong]);
+        let committee = evaluation::committee(&input.committee).map_err(invalid)?;
+        let summary = evaluation::summary(&input.summary).map_err(invalid)?;
         let today = self.clock.today();
-        let completed = day(input.completed_date.as_ref(), "completed_date")?.ok_or_else(|| {
-            ApiError::invalid("completed_date", "the day it was completed is required")
-        })?;
-        if completed > today {
-            return Err(ApiError::invalid(
-                "completed_date",
-                format!("not in the future (today is {today})"),
-            ));
-        }
+        let completed = day(input.completed_date.as_ref(), "completed_date")?;
+        let conclusion = Conclusion {
+            committee,
+            summary,
+            completed_date: evaluation::completed_date(completed, today).map_err(invalid)?,
+        };
         self.visible_frame(&principal, frame, &input.name).await?;
         let mut tx = self.store.begin().await?;
         let row = Store::lock_evaluation(&mut tx, frame, year)
             .await?
             .ok_or_else(|| ApiError::not_found(&input.name))?;
-        if row.state == "COMPLETED" {
+        let recorded = row.completed_date.map(|completed_date| Conclusion {
+            committee: &row.committee,
+            summary: &row.summary,
+            completed_date,
+        });
+        match evaluation::complete(
+            evaluation::Stage::from_stored(&row.state),
+            recorded.as_ref(),
+            &conclusion,
+        ) {
+            Ok(Step::Record) => {}
             // The same conclusion again is a retry; anything else would rewrite history.
-            return if row.summary == summary
-                && row.committee == committee
-                && row.completed_date == Some(completed)
-            {
+            Ok(Step::Retry) => {
                 tx.commit().await?;
-                Ok(evaluation_to_proto(row, today))
-            } else {
-                Err(ApiError::FailedPrecondition {
+                return Ok(evaluation_to_proto(row, today));
+            }
+            Err(AlreadyCompleted) => {
+                return Err(ApiError::FailedPrecondition {
                     reason: "EVALUATION_COMPLETED",
                     message: format!("the {year} evaluation was already completed"),
                     violations: Vec::new(),
-                })
-            };
+                });
+            }
         }
         check_etag(&input.etag, row.revision)?;
         Store::complete_evaluation(
@@ -568,9 +555,9 @@ impl FollowUpApi {
             frame,
             year,
             &EvaluationDone {
-                committee,
-                summary,
-                completed_date: completed,
+                committee: conclusion.committee,
+                summary: conclusion.summary,
+                completed_date: conclusion.completed_date,
                 completed_by: &principal.subject,
             },
         )

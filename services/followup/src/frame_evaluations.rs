@@ -44,14 +44,7 @@ impl Handler for FrameEvents {
         let start = event_date(period.start.as_ref(), "period.start")?;
         let end = period.end.as_ref().and_then(|d| d.to_naive());
         let today = self.clock.today();
-        // A frame learnt of after this year's evaluation fell due is first evaluated next year.
-        let rule = Store::evaluation_rule(tx).await?;
-        let first_year = if rule.due_in(today.year()).is_some_and(|due| today > due) {
-            today.year() + 1
-        } else {
-            today.year()
-        }
-        .max(start.year());
+        let first_year = Store::evaluation_rule(tx).await?.first_year(today, start);
         Store::insert_frame(
             tx,
             &NewFrame {

@@ -5,7 +5,9 @@
 //! is the same day N months on, or that month's last day when it has no such day (30 November
 //! + 3 months = 28 February, or 29 in a leap year).
 
-use chrono::{Months, NaiveDate};
+use std::ops::RangeInclusive;
+
+use chrono::{Days, Months, NaiveDate};
 
 /// The rules in force for a grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +115,17 @@ pub fn standing(due: NaiveDate, today: NaiveDate, lead_days: u32) -> Standing {
     }
 }
 
+/// How many days before the due date a municipality's reminders go out (R-FU-4).
+pub const LEAD_DAYS: RangeInclusive<i32> = 0..=90;
+
+/// The last due date a worklist shows on `today` when asked for no other: the follow-ups whose
+/// reminders have gone out, `lead_days` ahead (a stored lead time below zero counts as none).
+pub fn reminded_until(today: NaiveDate, lead_days: i32) -> NaiveDate {
+    today
+        .checked_add_days(Days::new(u64::try_from(lead_days).unwrap_or(0)))
+        .unwrap_or(today)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +225,20 @@ mod tests {
             after_change(d(2027, 6, 1), d(2026, 11, 30), ISHOJ),
             Ok(d(2027, 2, 28))
         );
+    }
+
+    #[test]
+    fn a_worklist_reaches_as_far_as_the_reminders_that_went_out() {
+        let today = d(2027, 2, 15);
+        assert_eq!(reminded_until(today, 14), d(2027, 3, 1));
+        assert_eq!(reminded_until(today, 0), today);
+        assert_eq!(reminded_until(today, -3), today);
+        // What the worklist reaches is due by the standing rule.
+        assert_eq!(
+            standing(reminded_until(today, 14), today, 14),
+            Standing::Due
+        );
+        assert!(LEAD_DAYS.contains(&0) && LEAD_DAYS.contains(&90) && !LEAD_DAYS.contains(&91));
     }
 
     #[test]

@@ -3,4 +3,14 @@
 
 pub mod due;
 pub mod evaluation;
+pub mod follow_up;
 pub mod record;
+
+/// What completing something (a follow-up, a frame's evaluation) does with what is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Not completed yet: record it.
+    Record,
+    /// Completed already with the same content: a retry, answered with it as it is.
+    Retry,
+}
