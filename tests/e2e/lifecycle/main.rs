@@ -278,6 +278,7 @@ async fn submit(
         .submit_referral(referral::SubmitReferralRequest {
             name: name.into(),
             etag: String::new(),
+            validate_only: false,
         })
         .await
         .map(tonic::Response::into_inner)

@@ -45,6 +45,7 @@ pub(super) async fn granted(
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: String::new(),
+            validate_only: false,
         })
         .await
         .expect("submitted");

@@ -1,11 +1,13 @@
 //! A referral from draft to grant over gRPC, under a policy without a committee (Ringsted's
 //! shape) and with one (Ishøj's), with every broken rule named and the events on the feed; then
-//! the grant listed, changed and ended (`grants`), and matching following it (`matching_requests`).
+//! the grant listed, changed and ended (`grants`), matching following it (`matching_requests`),
+//! and a submission checked without submitting (`validate_only`).
 
 mod fields;
 mod follow_up_outcomes;
 mod grants;
 mod matching_requests;
+mod validate_only;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,6 +193,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: String::new(),
+            validate_only: false,
         })
         .await
         .expect_err("no policy");
@@ -209,6 +212,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: referral.etag.clone(),
+            validate_only: false,
         })
         .await
         .expect_err("incomplete");
@@ -283,6 +287,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: String::new(),
+            validate_only: false,
         })
         .await
         .expect_err("hours");
@@ -309,6 +314,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: justified.etag,
+            validate_only: false,
         })
         .await
         .expect("submitted")
@@ -382,6 +388,7 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: String::new(),
+            validate_only: false,
         })
         .await
         .expect_err("no plan");
@@ -422,6 +429,7 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .submit_referral(SubmitReferralRequest {
             name: referral.name.clone(),
             etag: String::new(),
+            validate_only: false,
         })
         .await
         .expect("submitted");

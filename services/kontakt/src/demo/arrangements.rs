@@ -475,6 +475,7 @@ async fn tell(
         .submit_referral(referral::SubmitReferralRequest {
             name: made.name.clone(),
             etag: String::new(),
+            validate_only: false,
         })
         .await?;
     // Where there is a committee, the referral goes on its next meeting's agenda.

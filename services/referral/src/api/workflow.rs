@@ -1000,7 +1000,16 @@ impl ReferralApi {
         &self,
         request: Request<SubmitReferralRequest>,
     ) -> Result<Referral, ApiError> {
-        let caller = Caller::of(&request, "submitting a referral for visitation")?;
+        // AIP-163: `validate_only` runs every check below and then writes nothing.
+        let validate_only = request.get_ref().validate_only;
+        let caller = Caller::of(
+            &request,
+            if validate_only {
+                "checking a referral before submission"
+            } else {
+                "submitting a referral for visitation"
+            },
+        )?;
         let principal = &caller.principal;
         let request = request.into_inner();
         let (municipality, id) = scoped(principal, &request.name, "referrals", "name")?;
@@ -1049,6 +1058,24 @@ impl ReferralApi {
             plan: plan.as_ref(),
             legal_bases: &legal_bases,
         });
+        if validate_only {
+            // Nothing changes: the lock is released without a write, so no state change and no
+            // outbox event. The answer shows the referral (or what is wrong with it), so the
+            // call is logged as a read (R-DP-2), after the transaction is gone: the audit
+            // writer takes its own connection.
+            tx.rollback().await?;
+            let name = referral_name(&m, id);
+            let person = person_name(&m, &row.person_id);
+            self.read_logged(&caller, "SubmitReferral", &name, municipality, &person)
+                .await?;
+            if !violations.is_empty() {
+                return Err(rules_broken(
+                    "the referral cannot be submitted yet",
+                    violations,
+                ));
+            }
+            return referral_to_proto(&row);
+        }
         if !violations.is_empty() {
             return Err(rules_broken(
                 "the referral cannot be submitted yet",
