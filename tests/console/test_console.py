@@ -451,9 +451,54 @@ def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two
     day["grant_path"] = desk.current_url.replace(BASE, "").split("?")[0]
 
 
+def test_the_counsellor_drafts_a_referral_sees_what_stops_it_and_sends_it(desk):
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(desk, "demo-counsellor")
+    desk.get(BASE + "/raadgiver")
+    one(desk, 'a[href="/raadgiver/ny-henvisning"]').click()
+    seen(desk, "24-counsellor-new-referral")
+    Select(one(desk, "#municipality")).select_by_value("329")
+    one(desk, "#cpr").send_keys("150313-4234")
+    one(desk, "#child_name").send_keys("Sofie Eksempel")
+    one(desk, "#external_id").send_keys(f"RIN-{time.time_ns() % 100000}")
+    one(desk, "main form button[type=submit]").click()
+    WebDriverWait(desk, 20).until(lambda d: "/raadgiver/henvisning/" in d.current_url)
+    assert "150313" not in desk.page_source, "the CPR number is not shown back"
+    checklist = one(desk, "main").text
+    assert "Det mangler, før henvisningen kan sendes" in checklist
+    for rule in ("R-RV-1", "R-RV-2", "R-RV-3"):
+        assert rule in checklist, rule
+    seen(desk, "25-counsellor-draft-checklist")
+    # What the rules ask for, field by field.
+    one(desk, "#recipient-child").click()
+    one(desk, "#target_groups-psychological_difficulties").click()
+    one(desk, "#needs").send_keys("En rolig voksen, der kan lide fodbold")
+    set_value(desk, "#requested_minutes_per_week", "180")
+    one(desk, "#purpose").send_keys("Trivsel og skolegang")
+    set_value(desk, "#expected_duration_months", "12")
+    Select(one(desk, "#legal_basis")).select_by_value("legalBases/bl-32-1-3")
+    one(desk, "#consent_kind-custody").click()
+    set_value(desk, "#consent_date", "2026-11-01")
+    one(desk, "#child_view").send_keys("Vil gerne have en at tale med")
+    one(desk, "#network_statement").send_keys("Ingen familie i nærheden")
+    one(desk, 'form[action$="' + desk.current_url.replace(BASE, "").split("?")[0] + '"] button[type=submit]').click()
+    WebDriverWait(desk, 20).until(lambda d: "R-RV-2" not in one(d, "main").text)
+    one(desk, "#kind-preliminary").click()
+    set_value(desk, "#need_known_date", "2026-09-01")
+    set_value(desk, "#completion_date", "2026-10-01")
+    one(desk, "#conclusion").send_keys("Har brug for en fast voksen")
+    one(desk, 'form[action$="/undersoegelse"] button[type=submit]').click()
+    WebDriverWait(desk, 20).until(lambda d: "Klar til at sende" in one(d, "main").text)
+    seen(desk, "26-counsellor-draft-ready")
+    one(desk, 'form[action$="/send"] button[type=submit]').click()
+    WebDriverWait(desk, 20).until(lambda d: "henvisning=sendt" in d.current_url)
+    assert "Henvisningen er sendt" in one(desk, ".notice").text
+
+
 def test_the_auditor_reads_a_persons_access_log(desk):
     sign_in(desk, "demo-auditor")
-    visit(desk, "/adgangslog", "24-auditor-form")
+    visit(desk, "/adgangslog", "27-auditor-form")
     # The child of the grant just adjusted: its person, from the counsellor's grant page.
     sign_in(desk, "demo-counsellor")
     desk.get(BASE + day["grant_path"])
@@ -463,14 +508,14 @@ def test_the_auditor_reads_a_persons_access_log(desk):
     rows = css(desk, "tr[data-subject]")
     assert any(r.get_attribute("data-subject") == "demo-counsellor" for r in rows), "the counsellor's reads are logged"
     assert any("console:" in r.text for r in rows), "with the screen's purpose"
-    seen(desk, "25-auditor-log")
+    seen(desk, "28-auditor-log")
     desk.get(BASE + "/adgangslog?person=" + person + "&hvem=demo-auditor")
     assert all(r.get_attribute("data-subject") == "demo-auditor" for r in css(desk, "tr[data-subject]"))
 
 
 def test_a_person_of_another_municipality_sees_none_of_it(desk):
     sign_in(desk, "other-coordinator")
-    visit(desk, "/koordinator", "26-other-municipality-queue")
+    visit(desk, "/koordinator", "29-other-municipality-queue")
     assert not css(desk, 'tr[data-request^="municipalities/183/"]')
     for path in (
         "/koordinator/anmodning/" + "/".join(day["request"].split("/")[1::2]),
@@ -479,7 +524,7 @@ def test_a_person_of_another_municipality_sees_none_of_it(desk):
     ):
         desk.get(BASE + path)
         assert one(desk, "h1").text in ("Findes ikke", "Du har ikke adgang", "Du er ikke registreret som kontaktperson"), (path, one(desk, "h1").text)
-    seen(desk, "27-other-municipality-not-found")
+    seen(desk, "30-other-municipality-not-found")
 
 
 def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
@@ -501,7 +546,7 @@ def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
     form.find_element(By.CSS_SELECTOR, "button").click()
     WebDriverWait(desk, 10).until(lambda d: one(d, "h1").text != "")
     assert one(desk, "h1").text in ("Formularen blev afvist",), one(desk, "h1").text
-    seen(desk, "28-form-refused")
+    seen(desk, "31-form-refused")
     desk.get(BASE + "/koordinator")
     assert "/log-ind" not in desk.current_url, "still signed in: the sign-out was refused"
 

@@ -116,6 +116,24 @@ pub fn router(state: AppState) -> Router {
             "/raadgiver/opfoelgning/{code}/{id}",
             get(counsellor::follow_up).post(counsellor::complete),
         )
+        // referral drafting (routes): services/console/src/screens/referral_draft.rs
+        .route(
+            "/raadgiver/ny-henvisning",
+            get(screens::referral_draft::new_draft).post(screens::referral_draft::start_draft),
+        )
+        .route(
+            "/raadgiver/henvisning/{code}/{id}",
+            get(screens::referral_draft::draft).post(screens::referral_draft::save),
+        )
+        .route(
+            "/raadgiver/henvisning/{code}/{id}/undersoegelse",
+            post(screens::referral_draft::add_assessment),
+        )
+        .route(
+            "/raadgiver/henvisning/{code}/{id}/send",
+            post(screens::referral_draft::submit),
+        )
+        // end of referral drafting (routes)
         .route("/udvalg", get(committee::agenda))
         .route(
             "/udvalg/{code}/{id}",

@@ -245,6 +245,10 @@ th{background:#eef1f4}td.num,th.num{text-align:right;font-variant-numeric:tabula
 .field.invalid{border-left:4px solid #b3261e;padding-left:.75rem}.error{color:#b3261e;font-weight:600}
 input,select,textarea{font:inherit;padding:.5rem;border:2px solid #595959;border-radius:4px;background:#fff;min-height:2.75rem;width:100%}
 textarea{min-height:5rem}
+input[type=radio],input[type=checkbox]{width:1.5rem;height:1.5rem;min-height:0;margin:0;flex:none}
+h3.rule{font-size:1.05rem;margin:1rem 0 .25rem}
+.choice{display:flex;align-items:center;gap:.6rem;margin:.35rem 0;min-height:2.75rem}.choice label{font-weight:400}
+fieldset{border:1px solid #8a8a8a;border-radius:4px;margin:0 0 1rem;padding:.5rem 1rem;max-width:32rem}legend{font-weight:600;padding:0 .25rem}
 button,.button{font:inherit;font-weight:600;padding:.6rem 1.1rem;border-radius:4px;border:2px solid #14365d;background:#14365d;color:#fff;cursor:pointer;min-height:2.75rem;text-decoration:none;display:inline-block}
 button.secondary,.button.secondary{background:#fff;color:#14365d}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}

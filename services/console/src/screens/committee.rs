@@ -154,7 +154,7 @@ async fn decide_page(
             fieldset {
                 legend { "Afgørelse" }
                 @for (value, label) in [("approve", "Bevilg"), ("return", "Send retur"), ("reject", "Afslå")] {
-                    div { input type="radio" id={"outcome-" (value)} name="outcome" value=(value) required checked[value == "approve"]; " " label for={"outcome-" (value)} { (label) } }
+                    div.choice { input type="radio" id={"outcome-" (value)} name="outcome" value=(value) required checked[value == "approve"]; " " label for={"outcome-" (value)} { (label) } }
                 }
             }
             (field(problem, "approval_level", "Kompetence", None, html! {

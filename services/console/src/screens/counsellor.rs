@@ -46,8 +46,18 @@ pub fn referral_state(state: i32) -> &'static str {
     }
 }
 
+#[derive(Deserialize)]
+pub struct HomeQuery {
+    #[serde(default)]
+    henvisning: String,
+}
+
 /// `GET /raadgiver`.
-pub async fn home(State(state): State<AppState>, Signed(session): Signed) -> Answer {
+pub async fn home(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    axum::extract::Query(query): axum::extract::Query<HomeQuery>,
+) -> Answer {
     let current = "/raadgiver";
     let today = state.today();
     let mut due = Vec::new();
@@ -141,6 +151,10 @@ pub async fn home(State(state): State<AppState>, Signed(session): Signed) -> Ans
             .unwrap_or_default()
     };
     let body = html! {
+        @if query.henvisning == "sendt" {
+            div.notice role="status" { p { "Henvisningen er sendt til visitation." } }
+        }
+        div.actions { a.button href="/raadgiver/ny-henvisning" { "Ny henvisning" } }
         h2 { "Opfølgninger, der forfalder" }
         @if due.is_empty() { p { "Ingen opfølgninger forfalder." } }
         @else {
@@ -170,7 +184,13 @@ pub async fn home(State(state): State<AppState>, Signed(session): Signed) -> Ans
                     @for rf in &referrals {
                         tr {
                             td { (names.get(&rf.person).map_or("", String::as_str)) }
-                            td { (crate::screens::coordinator::short_id(&rf.name)) }
+                            td {
+                                @if matches!(r::ReferralState::try_from(rf.state), Ok(r::ReferralState::Draft | r::ReferralState::Returned)) {
+                                    a href=(crate::screens::referral_draft::draft_path(&rf.name)) { (crate::screens::coordinator::short_id(&rf.name)) }
+                                } @else {
+                                    (crate::screens::coordinator::short_id(&rf.name))
+                                }
+                            }
                             td { (format::municipality(rf.name.split('/').nth(1).unwrap_or(""))) }
                             td { (referral_state(rf.state)) }
                             td.num { (format::hours_per_week(rf.requested_minutes_per_week)) }
@@ -313,7 +333,7 @@ async fn follow_up_page(
             fieldset {
                 legend { "Udfald" }
                 @for (value, label) in [("continue", "Fortsæt uændret"), ("adjust", "Justér timerne"), ("end", "Afslut (formålet er nået)")] {
-                    div { input type="radio" id={"outcome-" (value)} name="outcome" value=(value) required checked[value == "continue"]; " " label for={"outcome-" (value)} { (label) } }
+                    div.choice { input type="radio" id={"outcome-" (value)} name="outcome" value=(value) required checked[value == "continue"]; " " label for={"outcome-" (value)} { (label) } }
                 }
             }
             (field(problem, "adjusted_minutes_per_week", "Nye minutter om ugen (ved justering)", Some("Fx 120 for 2 timer"),

@@ -6,4 +6,5 @@ pub mod contact_person;
 pub mod coordinator;
 pub mod counsellor;
 pub mod finance;
+pub mod referral_draft;
 pub mod timesheets;
