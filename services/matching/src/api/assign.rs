@@ -25,7 +25,8 @@ use tonic::Request;
 use super::people::{employment_of, may_see, parse_person, person_name, rates_to_proto};
 use super::{MatchingApi, SCHEMA, competence_names, needs_of, only_own, request_name, timestamp};
 use crate::domain::people::{self, hourly_hire_cost_ore};
-use crate::domain::ranking::{self, Candidate, Certificate, Demand, Exclusion};
+use crate::domain::ranking::{self, Candidate, Certificate, Demand, Eligibility, Exclusion};
+use crate::domain::request::{self, Assignable, RequestState};
 use crate::store::{
     AssignmentFilter, AssignmentRow, CandidateRow, Pool, ProcurementRow, RequestRow, RequestStep,
 };
@@ -213,16 +214,7 @@ impl MatchingApi {
         let row = self
             .locked_request(&mut tx, m, id, &body.matching_request)
             .await?;
-        if !matches!(row.state.as_str(), "OPEN" | "PROPOSED") {
-            return Err(Refusal::new(
-                "REQUEST_NOT_OPEN",
-                format!(
-                    "the request is {}: proposals are for open requests",
-                    row.state
-                ),
-            )
-            .into());
-        }
+        row.state.proposals_allowed()?;
         let day = row.start_date.max(self.clock.today());
         let rows = self
             .store
@@ -257,10 +249,10 @@ impl MatchingApi {
             .proposals
             .first()
             .and_then(|p| parse_person(&p.candidate, "").ok());
-        let (state, proposed) = match &best {
-            Some((unit, person)) => ("PROPOSED", Some((unit.as_str(), person.as_str()))),
-            None => ("OPEN", None),
-        };
+        let state = row.state.propose(best.is_some())?;
+        let proposed = best
+            .as_ref()
+            .map(|(unit, person)| (unit.as_str(), person.as_str()));
         let current = row
             .proposed_unit
             .as_deref()
@@ -388,7 +380,7 @@ impl MatchingApi {
         let mut demands = Vec::new();
         let mut listed = Vec::new();
         for row in waiting {
-            let entry = if row.state == "ASSIGNED" {
+            let entry = if row.state == RequestState::Assigned {
                 // The grant grew beyond what the assigned person could take.
                 Some(UnmetDemand {
                     minutes_per_week: row.minutes_per_week - row.assigned_minutes.unwrap_or(0),
@@ -462,27 +454,13 @@ impl MatchingApi {
             tx.commit().await?;
             return Ok(assignment_to_proto(done));
         }
-        let procurement = match req.state.as_str() {
-            "OPEN" | "PROPOSED" => None,
-            "ORDERED" => {
+        let procurement = match req.state.assignable()? {
+            Assignable::Directly => None,
+            Assignable::ThroughOrder => {
                 let pid = req.procurement_id.clone().unwrap_or_default();
                 self.store
                     .get_procurement(&mut tx, &code, &pid, false)
                     .await?
-            }
-            state => {
-                return Err(Refusal::new(
-                    "REQUEST_NOT_ASSIGNABLE",
-                    format!(
-                        "the request is {state}: {}",
-                        match state {
-                            "ASSIGNED" => "end the current assignment first",
-                            "PROCUREMENT" => "order or cancel the procurement first",
-                            _ => "the grant has ended",
-                        }
-                    ),
-                )
-                .into());
             }
         };
         if start < req.start_date || req.end_date.is_some_and(|end| start > end) {
@@ -515,62 +493,26 @@ impl MatchingApi {
             .filter(|p| may_see(&caller.principal, p))
             .ok_or_else(|| ApiError::not_found(&body.contact_person))?;
         // R-MP-2: a provider's person comes through an order, and only that provider's.
-        match (&procurement, person.provider_id.as_deref()) {
-            (None, Some(_)) => {
-                return Err(Refusal::rule(
-                    "R-MP-2",
-                    "contact_person",
-                    "order from the provider first",
-                )
-                .with_reason("PROCUREMENT_REQUIRED")
-                .with_message(
-                    "a provider's employee is assigned through an ordered procurement \
-                             (R-MP-2)",
-                )
-                .into());
-            }
-            (Some(p), provider) if provider != Some(p.provider_id.as_str()) => {
-                return Err(Refusal::rule(
-                    "R-MP-2",
-                    "contact_person",
-                    "the ordered provider's person",
-                )
-                .with_reason("NOT_THE_ORDERED_PROVIDER")
-                .with_message(format!(
-                    "the request is ordered from providers/{}: assign one of their people",
-                    p.provider_id
-                ))
-                .into());
-            }
-            _ => {}
-        }
-        // The hard rules (area, certificate on the start date, R-MP-6) on what is stored now;
-        // capacity is settled below by the booking itself.
-        let facts = CandidateRow {
-            unit: person.unit.clone(),
-            id: person.id.clone(),
-            display_name: person.display_name.clone(),
-            employment: person.employment.clone(),
-            competences: person.competences.clone(),
-            gender: person.gender,
-            municipalities: person.municipalities.clone(),
-            state: person.state.clone(),
-            weekly_capacity_minutes: i32::MAX,
-            other_duties_minutes: 0,
-            booked_minutes: 0,
-            certificate_result: person.certificate_result,
-            certificate_expiry: person.certificate_expiry,
-            rate_ore: None,
-            knows_child: false,
+        request::provider_only_through_order(
+            procurement.as_ref().map(|p| p.provider_id.as_str()),
+            person.provider_id.as_deref(),
+        )?;
+        // The hard rules (active, certificate on the start date, R-MP-6, area) on what is
+        // stored now; capacity is settled below by the booking itself (R-MP-4).
+        let certificate = person.certificate_result.map(|result| Certificate {
+            result: CertificateResult::try_from(result).unwrap_or(CertificateResult::Unspecified),
+            expiry: person.certificate_expiry,
+        });
+        let eligibility = Eligibility {
+            active: person.state == "ACTIVE",
+            certificate: certificate.as_ref(),
+            municipalities: &person.municipalities,
         };
-        let terms = Demand {
-            minutes_per_week: minutes,
-            ..demand(&req, start)
-        };
-        let reasons = ranking::exclusions(&terms, &candidate(&facts, &req.person));
+        let reasons = ranking::ineligibility(&eligibility, &req.municipality, start);
         if !reasons.is_empty() {
             return Err(ranking::cannot_be_assigned(&body.contact_person, &reasons).into());
         }
+        let next = req.state.assign()?;
         if !self.store.book(&mut tx, &unit, &person_id, minutes).await? {
             return Err(people::no_capacity(&body.contact_person, minutes).into());
         }
@@ -606,7 +548,7 @@ impl MatchingApi {
                 &code,
                 id,
                 &RequestStep {
-                    state: "ASSIGNED",
+                    state: next,
                     assignment_id: Some(&row.id),
                     procurement_id: req.procurement_id.as_deref(),
                     proposed: None,
@@ -1004,16 +946,7 @@ impl MatchingApi {
             tx.commit().await?;
             return Ok(procurement_to_proto(done));
         }
-        if !matches!(req.state.as_str(), "OPEN" | "PROPOSED") {
-            return Err(Refusal::new(
-                "REQUEST_NOT_OPEN",
-                format!(
-                    "the request is {}: only an open request is bought for",
-                    req.state
-                ),
-            )
-            .into());
-        }
+        let next = req.state.start_procurement()?;
         let minutes = if input.minutes_per_week == 0 {
             req.minutes_per_week
         } else {
@@ -1050,7 +983,7 @@ impl MatchingApi {
                 &code,
                 request_id,
                 &RequestStep {
-                    state: "PROCUREMENT",
+                    state: next,
                     assignment_id: None,
                     procurement_id: Some(&row.id),
                     proposed: None,
@@ -1206,6 +1139,7 @@ impl MatchingApi {
                 &["REQUESTED", "OFFERED"],
             )
             .await?;
+        let next = req.state.order()?;
         let row = self
             .store
             .update_procurement(
@@ -1225,7 +1159,7 @@ impl MatchingApi {
                 &code,
                 &row.request,
                 &RequestStep {
-                    state: "ORDERED",
+                    state: next,
                     assignment_id: None,
                     procurement_id: Some(&row.id),
                     proposed: None,
@@ -1294,14 +1228,15 @@ impl MatchingApi {
                 },
             )
             .await?;
-        if req.state == "PROCUREMENT" {
+        let next = req.state.cancel_procurement();
+        if next != req.state {
             self.store
                 .step_request(
                     &mut tx,
                     &row.municipality,
                     &row.request,
                     &RequestStep {
-                        state: "OPEN",
+                        state: next,
                         assignment_id: None,
                         procurement_id: None,
                         proposed: None,
@@ -1401,7 +1336,8 @@ pub(crate) async fn finish(
             &row.municipality,
             &row.request,
             &RequestStep {
-                state: if grant_continues { "OPEN" } else { "CLOSED" },
+                // The request is ASSIGNED while its assignment is active.
+                state: RequestState::Assigned.end_assignment(grant_continues),
                 assignment_id: None,
                 procurement_id: None,
                 proposed: None,

@@ -15,6 +15,7 @@ use kontakt_proto::matching::v1::matching_service_server::MatchingService;
 use kontakt_proto::matching::v1::*;
 use tonic::{Request, Response, Status};
 
+use crate::domain::request::RequestState;
 use crate::store::{CompetenceRow, RequestRow, Store};
 
 const COMPETENCES: &str = "competences";
@@ -102,14 +103,25 @@ pub(super) fn request_name(municipality: &str, id: &str) -> String {
     format!("municipalities/{municipality}/{REQUESTS}/{id}")
 }
 
-fn state_filter(value: i32) -> Result<Option<&'static str>, ApiError> {
+/// A request state as the proto names it.
+fn state_to_proto(state: RequestState) -> MatchingRequestState {
+    match state {
+        RequestState::Open => MatchingRequestState::Open,
+        RequestState::Proposed => MatchingRequestState::Proposed,
+        RequestState::Procurement => MatchingRequestState::Procurement,
+        RequestState::Ordered => MatchingRequestState::Ordered,
+        RequestState::Assigned => MatchingRequestState::Assigned,
+        RequestState::Closed => MatchingRequestState::Closed,
+    }
+}
+
+/// The list filter: `None` for all states.
+fn state_filter(value: i32) -> Result<Option<RequestState>, ApiError> {
     match MatchingRequestState::try_from(value) {
         Ok(MatchingRequestState::Unspecified) => Ok(None),
-        Ok(state) => Ok(Some(
-            state
-                .as_str_name()
-                .trim_start_matches("MATCHING_REQUEST_STATE_"),
-        )),
+        Ok(wanted) => Ok(RequestState::ALL
+            .into_iter()
+            .find(|s| state_to_proto(*s) == wanted)),
         Err(_) => Err(ApiError::invalid("state", "not a known request state")),
     }
 }
@@ -119,8 +131,7 @@ fn request_to_proto(row: RequestRow) -> MatchingRequest {
     MatchingRequest {
         name: request_name(m, &row.id),
         grant: format!("municipalities/{m}/grants/{}", row.id),
-        state: MatchingRequestState::from_str_name(&format!("MATCHING_REQUEST_STATE_{}", row.state))
-            .unwrap_or(MatchingRequestState::Unspecified) as i32,
+        state: state_to_proto(row.state) as i32,
         needs: Some(needs_of(&row)),
         proposed_contact_person: row
             .proposed_unit
@@ -442,5 +453,20 @@ mod tests {
         }
         assert_eq!(category_filter(0).ok(), Some(None));
         assert!(category_filter(99).is_err());
+    }
+
+    #[test]
+    fn every_request_state_has_its_proto_name_and_filters_by_it() {
+        for state in RequestState::ALL {
+            let proto = state_to_proto(state);
+            assert_eq!(
+                proto.as_str_name(),
+                format!("MATCHING_REQUEST_STATE_{state}"),
+                "the stored spelling is the proto name without its prefix"
+            );
+            assert_eq!(state_filter(proto as i32).ok(), Some(Some(state)));
+        }
+        assert_eq!(state_filter(0).ok(), Some(None));
+        assert!(state_filter(99).is_err());
     }
 }

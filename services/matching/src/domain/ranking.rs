@@ -3,7 +3,9 @@
 //! First the hard rules exclude whoever cannot be assigned: inactive, no clear child-protection
 //! certificate valid on the start date (R-MP-6), not serving the municipality, or too little
 //! free capacity for the granted hours (R-MP-4). Every reason is kept, so the coordinator can
-//! ask why someone is missing.
+//! ask why someone is missing. Each hard rule is a function over exactly the facts it checks
+//! ([`certificate_exclusions`], [`outside_area`], [`lacks_capacity`], [`ineligibility`]), so an
+//! assignment applies the same rules to the stored person.
 //!
 //! The rest are scored factor by factor; each factor's points and a sentence explaining them
 //! go with the proposal. Points:
@@ -137,13 +139,23 @@ pub struct Ranking {
     pub excluded: Vec<(String, Vec<Exclusion>)>,
 }
 
-/// Every reason `c` cannot take this demand; empty if it can.
-pub fn exclusions(demand: &Demand<'_>, c: &Candidate) -> Vec<Exclusion> {
+/// What the hard rules other than capacity look at in a person (R-MP-3, R-MP-6): exactly these
+/// facts, so an assignment checks them on the stored person without making up a candidate.
+#[derive(Clone, Copy, Debug)]
+pub struct Eligibility<'a> {
+    pub active: bool,
+    pub certificate: Option<&'a Certificate>,
+    /// 3-digit codes of the municipalities the person works in.
+    pub municipalities: &'a [String],
+}
+
+/// R-MP-6: no clear child-protection certificate on record, or one expired before `start`.
+pub fn certificate_exclusions(
+    certificate: Option<&Certificate>,
+    start: NaiveDate,
+) -> Vec<Exclusion> {
     let mut found = Vec::new();
-    if !c.active {
-        found.push(Exclusion::Inactive);
-    }
-    match &c.certificate {
+    match certificate {
         None => found.push(Exclusion::NoCertificate),
         Some(cert) => {
             if cert.result != CertificateResult::Clear {
@@ -154,21 +166,53 @@ pub fn exclusions(demand: &Demand<'_>, c: &Candidate) -> Vec<Exclusion> {
                 });
             }
             if let Some(expiry) = cert.expiry
-                && expiry < demand.start_date
+                && expiry < start
             {
                 found.push(Exclusion::CertificateExpired(expiry));
             }
         }
     }
-    if !c.municipalities.iter().any(|m| m == demand.municipality) {
-        found.push(Exclusion::OutsideArea);
+    found
+}
+
+/// R-MP-3: the person does not work in the child's municipality.
+pub fn outside_area(municipalities: &[String], municipality: &str) -> Option<Exclusion> {
+    (!municipalities.iter().any(|m| m == municipality)).then_some(Exclusion::OutsideArea)
+}
+
+/// R-MP-4: fewer free minutes a week than the assignment needs (never overbooked).
+pub fn lacks_capacity(free_minutes: i32, needed: i32) -> Option<Exclusion> {
+    (free_minutes < needed).then_some(Exclusion::NoCapacity {
+        free: free_minutes.max(0),
+        needed,
+    })
+}
+
+/// Every reason but capacity that `person` cannot be assigned to a child of `municipality` from
+/// `start`: inactive, the certificate (R-MP-6), the area (R-MP-3). Empty if none.
+pub fn ineligibility(
+    person: &Eligibility<'_>,
+    municipality: &str,
+    start: NaiveDate,
+) -> Vec<Exclusion> {
+    let mut found = Vec::new();
+    if !person.active {
+        found.push(Exclusion::Inactive);
     }
-    if c.free_minutes() < demand.minutes_per_week {
-        found.push(Exclusion::NoCapacity {
-            free: c.free_minutes().max(0),
-            needed: demand.minutes_per_week,
-        });
-    }
+    found.extend(certificate_exclusions(person.certificate, start));
+    found.extend(outside_area(person.municipalities, municipality));
+    found
+}
+
+/// Every reason `c` cannot take this demand; empty if it can.
+pub fn exclusions(demand: &Demand<'_>, c: &Candidate) -> Vec<Exclusion> {
+    let person = Eligibility {
+        active: c.active,
+        certificate: c.certificate.as_ref(),
+        municipalities: &c.municipalities,
+    };
+    let mut found = ineligibility(&person, demand.municipality, demand.start_date);
+    found.extend(lacks_capacity(c.free_minutes(), demand.minutes_per_week));
     found
 }
 
@@ -569,6 +613,54 @@ mod tests {
             "R-MP-4"
         );
         assert_eq!(Exclusion::CertificateEntries.rule(), "R-MP-6");
+    }
+
+    #[test]
+    fn the_hard_rules_look_only_at_the_facts_they_check_r_mp_3_r_mp_4_r_mp_6() {
+        let start = day(2026, 12, 1);
+        let clear = Certificate {
+            result: CertificateResult::Clear,
+            expiry: Some(day(2026, 12, 1)),
+        };
+        assert_eq!(certificate_exclusions(Some(&clear), start), []);
+        assert_eq!(
+            certificate_exclusions(Some(&clear), day(2026, 12, 2)),
+            [Exclusion::CertificateExpired(day(2026, 12, 1))]
+        );
+        assert_eq!(
+            certificate_exclusions(None, start),
+            [Exclusion::NoCertificate]
+        );
+        let area = ["183".to_owned(), "187".to_owned()];
+        assert_eq!(outside_area(&area, "187"), None);
+        assert_eq!(outside_area(&area, "329"), Some(Exclusion::OutsideArea));
+        assert_eq!(lacks_capacity(180, 180), None);
+        assert_eq!(
+            lacks_capacity(-20, 180),
+            Some(Exclusion::NoCapacity {
+                free: 0,
+                needed: 180
+            })
+        );
+        let nobody = Eligibility {
+            active: false,
+            certificate: None,
+            municipalities: &[],
+        };
+        assert_eq!(
+            ineligibility(&nobody, "183", start),
+            [
+                Exclusion::Inactive,
+                Exclusion::NoCertificate,
+                Exclusion::OutsideArea
+            ]
+        );
+        let fit = Eligibility {
+            active: true,
+            certificate: Some(&clear),
+            municipalities: &area,
+        };
+        assert_eq!(ineligibility(&fit, "183", start), []);
     }
 
     #[test]

@@ -6,6 +6,8 @@ mod people;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use crate::domain::request::RequestState;
+
 pub use assignments::{AssignmentFilter, AssignmentRow, ProcurementRow};
 pub use people::{CandidateRow, ContractRow, PersonRow, PersonValues, Pool, ProviderRow, RateRow};
 
@@ -28,7 +30,7 @@ pub struct RequestRow {
     pub id: String,
     pub person: String,
     pub recipient: i32,
-    pub state: String,
+    pub state: RequestState,
     pub competences: Vec<String>,
     pub preferred_gender: i32,
     pub age_years: i32,
@@ -53,7 +55,7 @@ pub struct RequestRow {
 
 /// Where a request moves to, and what it points at there.
 pub struct RequestStep<'a> {
-    pub state: &'a str,
+    pub state: RequestState,
     pub assignment_id: Option<&'a str>,
     pub procurement_id: Option<&'a str>,
     pub proposed: Option<(&'a str, &'a str)>,
@@ -173,11 +175,14 @@ impl Store {
     ) -> Result<Vec<RequestRow>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM (SELECT {REQUEST_COLUMNS} FROM matching_requests
-                             WHERE municipality = $1 AND state IN ('OPEN', 'PROPOSED', 'ASSIGNED')) r
-              WHERE r.state <> 'ASSIGNED' OR r.assigned_minutes < r.minutes_per_week
+                             WHERE municipality = $1 AND state IN ($2, $3, $4)) r
+              WHERE r.state <> $4 OR r.assigned_minutes < r.minutes_per_week
               ORDER BY r.create_time, r.id"
         )))
         .bind(municipality)
+        .bind(RequestState::Open)
+        .bind(RequestState::Proposed)
+        .bind(RequestState::Assigned)
         .fetch_all(&self.pool)
         .await
     }
@@ -236,7 +241,7 @@ impl Store {
                     (municipality, id, person, recipient, state, competences, preferred_gender,
                      age_years, description, minutes_per_week, minutes_from, start_date,
                      expected_end_date, grant_version)
-             VALUES ($1, $2, $3, $4, 'OPEN', $5, $6, $7, $8, $9, $10, $10, $11, $12)
+             VALUES ($1, $2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $10, $11, $12)
              ON CONFLICT (municipality, id) DO NOTHING",
         )
         .bind(r.municipality)
@@ -251,6 +256,7 @@ impl Store {
         .bind(r.start_date)
         .bind(r.expected_end_date)
         .bind(r.grant_version)
+        .bind(RequestState::Open)
         .execute(tx)
         .await?;
         Ok(inserted.rows_affected() == 1)
@@ -295,15 +301,16 @@ impl Store {
     ) -> Result<bool, sqlx::Error> {
         let found: Option<i64> = sqlx::query_scalar(
             "UPDATE matching_requests
-                SET state = 'CLOSED', end_date = $3,
-                    revision = revision + CASE WHEN state = 'CLOSED' THEN 0 ELSE 1 END,
-                    update_time = CASE WHEN state = 'CLOSED' THEN update_time ELSE now() END
+                SET state = $4, end_date = $3,
+                    revision = revision + CASE WHEN state = $4 THEN 0 ELSE 1 END,
+                    update_time = CASE WHEN state = $4 THEN update_time ELSE now() END
               WHERE municipality = $1 AND id = $2
               RETURNING revision",
         )
         .bind(municipality)
         .bind(id)
         .bind(end_date)
+        .bind(RequestState::Closed)
         .fetch_optional(tx)
         .await?;
         Ok(found.is_some())
@@ -327,7 +334,7 @@ impl Store {
     pub async fn list_requests(
         &self,
         municipality: &str,
-        state: Option<&str>,
+        state: Option<RequestState>,
         after: Option<(DateTime<Utc>, &str)>,
         limit: i64,
     ) -> Result<Vec<RequestRow>, sqlx::Error> {
