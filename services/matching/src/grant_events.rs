@@ -13,6 +13,7 @@ use kontakt_proto::referral::v1::{
 use prost::Name as _;
 use sqlx::PgConnection;
 
+use crate::assignments;
 use crate::store::{NewRequest, RequestTerms, Store};
 
 /// The event types this handler applies (full protobuf names), for the subscription.
@@ -129,7 +130,7 @@ impl Handler for GrantEvents {
             if let Some(assignment) = self.store.active_assignment_of(tx, m, id).await? {
                 let from = event_date(changed.effective_from.as_ref(), "effective_from")?
                     .max(assignment.start_date);
-                crate::api::resize(&self.store, tx, &assignment, changed.minutes_per_week, from)
+                assignments::resize(&self.store, tx, &assignment, changed.minutes_per_week, from)
                     .await?;
             }
         } else if kind == GrantEnded::full_name() {
@@ -140,7 +141,7 @@ impl Handler for GrantEvents {
             self.store.lock_request(tx, m, id).await?;
             if let Some(assignment) = self.store.active_assignment_of(tx, m, id).await? {
                 let last = end.max(assignment.start_date);
-                crate::api::finish(&self.store, tx, &assignment, last, "the grant ended", false)
+                assignments::finish(&self.store, tx, &assignment, last, "the grant ended", false)
                     .await?;
             }
             self.store.cancel_open_procurements(tx, m, id).await?;

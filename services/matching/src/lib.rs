@@ -4,8 +4,10 @@
 
 pub mod access;
 mod api;
+mod assignments;
 pub mod domain;
 pub mod grant_events;
+mod names;
 mod store;
 
 use std::sync::Arc;
@@ -18,6 +20,9 @@ use kontakt_proto::matching::v1::matching_service_server::MatchingServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
+
+/// The schema whose outbox this service's events go to.
+pub(crate) const SCHEMA: &str = "matching";
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

@@ -10,46 +10,37 @@ use kontakt_platform::resource::{self, check_etag, day, etag, scoped, scoped_par
 use kontakt_platform::{ApiError, Refusal, pagination};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::matching::v1::{
-    AssignContactPersonRequest, Assignment, AssignmentChanged, AssignmentEnded, AssignmentStarted,
-    AssignmentState, CancelProcurementRequest, CandidateProposal, CertificateResult,
-    ChangeAssignmentRequest, CreateProcurementRequest, DemandUnmet, EndAssignmentRequest,
-    ExcludedCandidate, ExclusionReason, Gender, GetAssignmentRequest, GetProcurementRequest,
-    ListAssignmentsRequest, ListAssignmentsResponse, ListUnmetDemandRequest,
-    ListUnmetDemandResponse, OrderProcurementRequest, Procurement, ProcurementOrdered,
-    ProcurementReason, ProcurementState, ProposeCandidatesRequest, ProposeCandidatesResponse,
-    RecordOfferRequest, ScoreFactor, UnmetDemand,
+    AssignContactPersonRequest, Assignment, AssignmentStarted, AssignmentState,
+    CancelProcurementRequest, CandidateProposal, CertificateResult, ChangeAssignmentRequest,
+    CreateProcurementRequest, DemandUnmet, EndAssignmentRequest, ExcludedCandidate,
+    ExclusionReason, Gender, GetAssignmentRequest, GetProcurementRequest, ListAssignmentsRequest,
+    ListAssignmentsResponse, ListUnmetDemandRequest, ListUnmetDemandResponse,
+    OrderProcurementRequest, Procurement, ProcurementOrdered, ProcurementReason, ProcurementState,
+    ProposeCandidatesRequest, ProposeCandidatesResponse, RecordOfferRequest, ScoreFactor,
+    UnmetDemand,
 };
 use sqlx::{Postgres, Transaction};
 use tonic::Request;
 
 use super::people::{employment_of, may_see, parse_person, person_name, rates_to_proto};
-use super::{MatchingApi, SCHEMA, competence_names, needs_of, only_own, request_name, timestamp};
+use super::{MatchingApi, competence_names, needs_of, only_own, timestamp};
+use crate::SCHEMA;
+use crate::assignments::{finish, resize};
 use crate::domain::people::{self, hourly_hire_cost_ore};
 use crate::domain::ranking::{self, Candidate, Certificate, Demand, Eligibility, Exclusion};
 use crate::domain::request::{self, Assignable, RequestState};
+use crate::names::{
+    ASSIGNMENTS, PROCUREMENTS, REQUESTS, assignment_name, grant_name, procurement_name,
+    request_name,
+};
 use crate::store::{
     AssignmentFilter, AssignmentRow, CandidateRow, Pool, ProcurementRow, RequestRow, RequestStep,
 };
 
-const ASSIGNMENTS: &str = "assignments";
-const PROCUREMENTS: &str = "procurements";
-const REQUESTS: &str = "matchingRequests";
 const MAX_WEEK_MINUTES: i32 = 7 * 24 * 60;
 const MAX_NOTE: usize = 4000;
 
 type Tx = Transaction<'static, Postgres>;
-
-fn assignment_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/{ASSIGNMENTS}/{id}")
-}
-
-fn procurement_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/{PROCUREMENTS}/{id}")
-}
-
-fn grant_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/grants/{id}")
-}
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
@@ -1267,97 +1258,4 @@ fn positive_price(money: Option<&Money>, field: &str) -> Result<i64, ApiError> {
             "required, above 0 and at most DKK 100,000.00 (in øre)",
         )),
     }
-}
-
-/// Gives an active assignment new weekly minutes from `from`, booking or releasing the
-/// difference; publishes AssignmentChanged. `None` when the person lacks the extra time.
-pub(crate) async fn resize(
-    store: &crate::store::Store,
-    tx: &mut sqlx::PgConnection,
-    row: &AssignmentRow,
-    minutes: i32,
-    from: NaiveDate,
-) -> Result<Option<AssignmentRow>, sqlx::Error> {
-    let delta = minutes - row.minutes_per_week;
-    if delta > 0 {
-        if !store
-            .book(tx, &row.unit, &row.contact_person_id, delta)
-            .await?
-        {
-            return Ok(None);
-        }
-    } else if delta < 0 {
-        store
-            .release(tx, &row.unit, &row.contact_person_id, -delta)
-            .await?;
-    } else {
-        return Ok(Some(row.clone()));
-    }
-    let changed = store
-        .set_assignment_minutes(tx, &row.municipality, &row.id, minutes)
-        .await?;
-    let name = assignment_name(&row.municipality, &row.id);
-    let event = AssignmentChanged {
-        assignment: name.clone(),
-        grant: grant_name(&row.municipality, &row.request),
-        municipality: row.municipality.clone(),
-        effective_from: Some(from.into()),
-        minutes_per_week: minutes,
-        previous_minutes_per_week: row.minutes_per_week,
-    };
-    outbox::write(
-        tx,
-        SCHEMA,
-        &NewEvent::new(&event, Some(row.municipality.clone()), &name),
-    )
-    .await?;
-    Ok(Some(changed))
-}
-
-/// Ends an active assignment on `end`, releases its hours and publishes AssignmentEnded; the
-/// request opens again when the grant continues, and closes otherwise.
-pub(crate) async fn finish(
-    store: &crate::store::Store,
-    tx: &mut sqlx::PgConnection,
-    row: &AssignmentRow,
-    end: NaiveDate,
-    note: &str,
-    grant_continues: bool,
-) -> Result<AssignmentRow, sqlx::Error> {
-    store
-        .release(tx, &row.unit, &row.contact_person_id, row.minutes_per_week)
-        .await?;
-    let ended = store
-        .end_assignment(tx, &row.municipality, &row.id, end, note)
-        .await?;
-    store
-        .step_request(
-            tx,
-            &row.municipality,
-            &row.request,
-            &RequestStep {
-                // The request is ASSIGNED while its assignment is active.
-                state: RequestState::Assigned.end_assignment(grant_continues),
-                assignment_id: None,
-                procurement_id: None,
-                proposed: None,
-            },
-        )
-        .await?;
-    let name = assignment_name(&row.municipality, &row.id);
-    let event = AssignmentEnded {
-        assignment: name.clone(),
-        grant: grant_name(&row.municipality, &row.request),
-        contact_person: person_name(&row.unit, &row.contact_person_id),
-        municipality: row.municipality.clone(),
-        end_date: Some(end.into()),
-        grant_continues,
-    };
-    outbox::write(
-        tx,
-        SCHEMA,
-        &NewEvent::new(&event, Some(row.municipality.clone()), &name),
-    )
-    .await?;
-    Ok(ended)
 }

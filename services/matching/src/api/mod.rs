@@ -3,8 +3,6 @@
 mod assign;
 mod people;
 
-pub(crate) use assign::{finish, resize};
-
 use kontakt_platform::audit::{self, Action, AuditLog, Entry};
 use kontakt_platform::auth::{self, MunicipalityCode, Principal, Role};
 use kontakt_platform::clock::SharedClock;
@@ -16,12 +14,10 @@ use kontakt_proto::matching::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::domain::request::RequestState;
+use crate::names::{REQUESTS, request_name};
 use crate::store::{CompetenceRow, RequestRow, Store};
 
 const COMPETENCES: &str = "competences";
-const REQUESTS: &str = "matchingRequests";
-/// The schema whose outbox this service's events go to.
-pub(crate) const SCHEMA: &str = "matching";
 
 pub struct MatchingApi {
     store: Store,
@@ -97,10 +93,6 @@ impl MatchingApi {
             .collect();
         self.audit.record(entries).await
     }
-}
-
-pub(super) fn request_name(municipality: &str, id: &str) -> String {
-    format!("municipalities/{municipality}/{REQUESTS}/{id}")
 }
 
 /// A request state as the proto names it.

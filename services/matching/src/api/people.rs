@@ -752,7 +752,7 @@ impl MatchingApi {
             };
             outbox::write(
                 &mut tx,
-                super::SCHEMA,
+                crate::SCHEMA,
                 &NewEvent::new(&changed, None, &input.name),
             )
             .await?;
