@@ -1,0 +1,498 @@
+//! Assignments: a contact person for a request's child, never overbooked (R-MP-4), only with a
+//! valid certificate (R-MP-6), a provider's person only through an order (R-MP-2). Every change
+//! commits with its event and audit row, or not at all.
+
+use kontakt_platform::ApiError;
+use kontakt_platform::Refusal;
+use kontakt_platform::audit::{Action, Caller};
+use kontakt_platform::auth::Principal;
+use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_platform::pagination;
+use kontakt_platform::resource::{self, check_etag, day, etag, scoped, scoped_parent};
+use kontakt_proto::common::v1::DateRange;
+use kontakt_proto::matching::v1::{
+    AssignContactPersonRequest, Assignment, AssignmentStarted, AssignmentState, CertificateResult,
+    ChangeAssignmentRequest, EndAssignmentRequest, GetAssignmentRequest, ListAssignmentsRequest,
+    ListAssignmentsResponse,
+};
+use tonic::Request;
+
+use super::people::{employment_of, may_see, parse_person, person_name, rates_to_proto};
+use super::{MAX_NOTE, MAX_WEEK_MINUTES, MatchingApi, Tx, money, new_id, only_own, timestamp};
+use crate::SCHEMA;
+use crate::assignments::{finish, resize};
+use crate::domain::people;
+use crate::domain::ranking::{self, Certificate, Eligibility};
+use crate::domain::request::{self, Assignable};
+use crate::names::{
+    ASSIGNMENTS, REQUESTS, assignment_name, grant_name, procurement_name, request_name,
+};
+use crate::store::{AssignmentFilter, AssignmentRow, RequestRow, RequestStep};
+
+pub(super) fn assignment_to_proto(row: AssignmentRow) -> Assignment {
+    let m = &row.municipality;
+    Assignment {
+        name: assignment_name(m, &row.id),
+        grant: grant_name(m, &row.request),
+        matching_request: request_name(m, &row.request),
+        contact_person: person_name(&row.unit, &row.contact_person_id),
+        state: if row.state == "ACTIVE" {
+            AssignmentState::Active
+        } else {
+            AssignmentState::Ended
+        } as i32,
+        minutes_per_week: row.minutes_per_week,
+        period: Some(DateRange {
+            start: Some(row.start_date.into()),
+            end: row.end_date.map(Into::into),
+        }),
+        procurement: row
+            .procurement_id
+            .as_deref()
+            .map(|p| procurement_name(m, p))
+            .unwrap_or_default(),
+        create_time: Some(timestamp(row.create_time)),
+        update_time: Some(timestamp(row.update_time)),
+        etag: etag(row.revision),
+        employment: employment_of(&row.employment) as i32,
+        agreed_hourly_price: money(row.agreed_hourly_ore),
+        person: row.person,
+        end_note: row.end_note,
+    }
+}
+
+impl MatchingApi {
+    pub(super) async fn assign(
+        &self,
+        request: Request<AssignContactPersonRequest>,
+    ) -> Result<Assignment, ApiError> {
+        let caller = Caller::of(&request, "matching")?;
+        let body = request.into_inner();
+        let (m, id) = scoped(
+            &caller.principal,
+            &body.matching_request,
+            REQUESTS,
+            "matching_request",
+        )?;
+        let (unit, person_id) = parse_person(&body.contact_person, "contact_person")?;
+        let start = day(body.start_date.as_ref(), "start_date")?
+            .ok_or_else(|| ApiError::invalid("start_date", "the first day is required"))?;
+        if !(0..=MAX_WEEK_MINUTES).contains(&body.minutes_per_week) {
+            return Err(ApiError::invalid(
+                "minutes_per_week",
+                "0 (the grant's) or up to a week's minutes",
+            ));
+        }
+        resource::request_id(&body.request_id)?;
+        let code = m.to_string();
+        let mut tx = self.store.begin().await?;
+        let req = self
+            .locked_request(&mut tx, m, id, &body.matching_request)
+            .await?;
+        // A retry finds what its first attempt made.
+        if let Some(done) = self
+            .store
+            .assignment_by_request_id(&mut tx, &code, &body.request_id)
+            .await?
+        {
+            if done.request != id || done.unit != unit || done.contact_person_id != person_id {
+                return Err(ApiError::invalid(
+                    "request_id",
+                    "already used for another assignment; use a new one",
+                ));
+            }
+            tx.commit().await?;
+            return Ok(assignment_to_proto(done));
+        }
+        let procurement = match req.state.assignable()? {
+            Assignable::Directly => None,
+            Assignable::ThroughOrder => {
+                let pid = req.procurement_id.clone().unwrap_or_default();
+                self.store
+                    .get_procurement(&mut tx, &code, &pid, false)
+                    .await?
+            }
+        };
+        if start < req.start_date || req.end_date.is_some_and(|end| start > end) {
+            return Err(ApiError::invalid(
+                "start_date",
+                format!("must be inside the grant, from {}", req.start_date),
+            ));
+        }
+        let granted = procurement
+            .as_ref()
+            .map_or(req.minutes_per_week, |p| p.minutes_per_week);
+        let minutes = if body.minutes_per_week == 0 {
+            granted
+        } else {
+            body.minutes_per_week
+        };
+        if minutes > req.minutes_per_week {
+            return Err(ApiError::invalid(
+                "minutes_per_week",
+                format!(
+                    "at most the granted {} minutes a week",
+                    req.minutes_per_week
+                ),
+            ));
+        }
+        let person = self
+            .store
+            .get_person(&mut tx, &unit, &person_id, false)
+            .await?
+            .filter(|p| may_see(&caller.principal, p))
+            .ok_or_else(|| ApiError::not_found(&body.contact_person))?;
+        // R-MP-2: a provider's person comes through an order, and only that provider's.
+        request::provider_only_through_order(
+            procurement.as_ref().map(|p| p.provider_id.as_str()),
+            person.provider_id.as_deref(),
+        )?;
+        // The hard rules (active, certificate on the start date, R-MP-6, area) on what is
+        // stored now; capacity is settled below by the booking itself (R-MP-4).
+        let certificate = person.certificate_result.map(|result| Certificate {
+            result: CertificateResult::try_from(result).unwrap_or(CertificateResult::Unspecified),
+            expiry: person.certificate_expiry,
+        });
+        let eligibility = Eligibility {
+            active: person.state == "ACTIVE",
+            certificate: certificate.as_ref(),
+            municipalities: &person.municipalities,
+        };
+        let reasons = ranking::ineligibility(&eligibility, &req.municipality, start);
+        if !reasons.is_empty() {
+            return Err(ranking::cannot_be_assigned(&body.contact_person, &reasons).into());
+        }
+        let next = req.state.assign()?;
+        if !self.store.book(&mut tx, &unit, &person_id, minutes).await? {
+            return Err(people::no_capacity(&body.contact_person, minutes).into());
+        }
+        let row = self
+            .store
+            .insert_assignment(
+                &mut tx,
+                &AssignmentRow {
+                    municipality: code.clone(),
+                    id: new_id(),
+                    request: id.to_owned(),
+                    person: req.person.clone(),
+                    unit: unit.clone(),
+                    contact_person_id: person_id.clone(),
+                    employment: person.employment.clone(),
+                    procurement_id: procurement.as_ref().map(|p| p.id.clone()),
+                    agreed_hourly_ore: procurement.as_ref().and_then(|p| p.agreed_hourly_ore),
+                    state: "ACTIVE".into(),
+                    minutes_per_week: minutes,
+                    start_date: start,
+                    end_date: None,
+                    end_note: String::new(),
+                    request_id: body.request_id.clone(),
+                    revision: 1,
+                    create_time: self.clock.now(),
+                    update_time: self.clock.now(),
+                },
+            )
+            .await?;
+        self.store
+            .step_request(
+                &mut tx,
+                &code,
+                id,
+                &RequestStep {
+                    state: next,
+                    assignment_id: Some(&row.id),
+                    procurement_id: req.procurement_id.as_deref(),
+                    proposed: None,
+                },
+            )
+            .await?;
+        self.store.record_unmet(&mut tx, &code, id, false).await?;
+        let name = assignment_name(&code, &row.id);
+        let started = AssignmentStarted {
+            assignment: name.clone(),
+            grant: grant_name(&code, id),
+            matching_request: body.matching_request.clone(),
+            contact_person: body.contact_person.clone(),
+            municipality: code.clone(),
+            employment: employment_of(&row.employment) as i32,
+            minutes_per_week: minutes,
+            start_date: Some(start.into()),
+            procurement: row
+                .procurement_id
+                .as_deref()
+                .map(|p| procurement_name(&code, p))
+                .unwrap_or_default(),
+            agreed_hourly_price: money(row.agreed_hourly_ore),
+            provider: person
+                .provider_id
+                .as_deref()
+                .map(|p| format!("providers/{p}"))
+                .unwrap_or_default(),
+            rates: rates_to_proto(
+                self.store
+                    .rates_of(&mut tx, &[(unit.clone(), person_id.clone())])
+                    .await?
+                    .iter(),
+            ),
+        };
+        outbox::write(
+            &mut tx,
+            SCHEMA,
+            &NewEvent::new(&started, Some(code.clone()), &name),
+        )
+        .await?;
+        caller
+            .wrote(
+                &mut tx,
+                "AssignContactPerson",
+                Action::Create,
+                &name,
+                m,
+                &req.person,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(assignment_to_proto(row))
+    }
+
+    /// An assignment the caller may see (a contact person only their own), else NOT_FOUND.
+    async fn visible_assignment(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<AssignmentRow, ApiError> {
+        let (m, id) = scoped(principal, name, ASSIGNMENTS, "name")?;
+        let mut conn = self.store.conn().await?;
+        self.store
+            .get_assignment(&mut conn, &m.to_string(), id, false)
+            .await?
+            .filter(|a| {
+                only_own(principal)
+                    .is_none_or(|own| own == person_name(&a.unit, &a.contact_person_id))
+            })
+            .ok_or_else(|| ApiError::not_found(name))
+    }
+
+    pub(super) async fn assignment(
+        &self,
+        request: Request<GetAssignmentRequest>,
+    ) -> Result<Assignment, ApiError> {
+        let caller = Caller::of(&request, "matching")?;
+        let name = &request.get_ref().name;
+        let row = self.visible_assignment(&caller.principal, name).await?;
+        self.audit
+            .record(vec![caller.entry(
+                "GetAssignment",
+                Action::Read,
+                name,
+                &row.municipality,
+                &row.person,
+            )])
+            .await?;
+        Ok(assignment_to_proto(row))
+    }
+
+    pub(super) async fn assignments(
+        &self,
+        request: Request<ListAssignmentsRequest>,
+    ) -> Result<ListAssignmentsResponse, ApiError> {
+        let caller = Caller::of(&request, "matching")?;
+        let body = request.get_ref();
+        let m = scoped_parent(&caller.principal, &body.parent)?;
+        let code = m.to_string();
+        let page_size = pagination::page_size(body.page_size)?;
+        // A contact person's list is theirs, whatever the filter says.
+        let person_filter = match only_own(&caller.principal) {
+            Some(own) => Some(own.to_owned()),
+            None if body.contact_person.is_empty() => None,
+            None => Some(body.contact_person.clone()),
+        };
+        let contact_person = person_filter
+            .as_deref()
+            .map(|p| parse_person(p, "contact_person"))
+            .transpose()?;
+        let state = match AssignmentState::try_from(body.state) {
+            Ok(AssignmentState::Unspecified) => None,
+            Ok(AssignmentState::Active) => Some("ACTIVE"),
+            Ok(AssignmentState::Ended) => Some("ENDED"),
+            Err(_) => return Err(ApiError::invalid("state", "not a known assignment state")),
+        };
+        let scope = format!(
+            "{ASSIGNMENTS}?m={code}&person={}&state={}",
+            person_filter.as_deref().unwrap_or(""),
+            body.state
+        );
+        let after = pagination::decode_token(&scope, &body.page_token)?
+            .map(|key| pagination::parse_time_key(&key))
+            .transpose()?;
+        let rows = self
+            .store
+            .list_assignments(
+                &code,
+                &AssignmentFilter {
+                    contact_person: contact_person
+                        .as_ref()
+                        .map(|(u, i)| (u.as_str(), i.as_str())),
+                    state,
+                },
+                after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                page_size + 1,
+            )
+            .await?;
+        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
+            pagination::time_key(r.create_time, &r.id)
+        });
+        let entries = rows
+            .iter()
+            .map(|r| {
+                caller.entry(
+                    "ListAssignments",
+                    Action::Read,
+                    &assignment_name(&code, &r.id),
+                    m,
+                    &r.person,
+                )
+            })
+            .collect();
+        self.audit.record(entries).await?;
+        Ok(ListAssignmentsResponse {
+            assignments: rows.into_iter().map(assignment_to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    /// The request and its assignment, both locked in that order (the order every writer
+    /// takes, so writers never deadlock), with the etag checked.
+    async fn locked_assignment(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        name: &str,
+        given_etag: &str,
+    ) -> Result<(RequestRow, AssignmentRow), ApiError> {
+        let (m, id) = scoped(principal, name, ASSIGNMENTS, "name")?;
+        let code = m.to_string();
+        let request = self
+            .store
+            .get_assignment(tx, &code, id, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?
+            .request;
+        let req = self.locked_request(tx, m, &request, name).await?;
+        let row = self
+            .store
+            .get_assignment(tx, &code, id, true)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        check_etag(given_etag, row.revision)?;
+        if row.state != "ACTIVE" {
+            return Err(Refusal::new(
+                "ASSIGNMENT_ENDED",
+                format!(
+                    "the assignment ended on {}",
+                    row.end_date.unwrap_or(row.start_date)
+                ),
+            )
+            .into());
+        }
+        Ok((req, row))
+    }
+
+    pub(super) async fn resize_assignment(
+        &self,
+        request: Request<ChangeAssignmentRequest>,
+    ) -> Result<Assignment, ApiError> {
+        let caller = Caller::of(&request, "matching")?;
+        let body = request.into_inner();
+        if !(1..=MAX_WEEK_MINUTES).contains(&body.minutes_per_week) {
+            return Err(ApiError::invalid(
+                "minutes_per_week",
+                "above 0 and at most a week's minutes",
+            ));
+        }
+        let from = day(body.effective_from.as_ref(), "effective_from")?
+            .ok_or_else(|| ApiError::invalid("effective_from", "the first day is required"))?;
+        let mut tx = self.store.begin().await?;
+        let (req, row) = self
+            .locked_assignment(&mut tx, &caller.principal, &body.name, &body.etag)
+            .await?;
+        if from < row.start_date {
+            return Err(ApiError::invalid(
+                "effective_from",
+                format!("not before the assignment's start, {}", row.start_date),
+            ));
+        }
+        if body.minutes_per_week > req.minutes_per_week {
+            return Err(ApiError::invalid(
+                "minutes_per_week",
+                format!(
+                    "at most the granted {} minutes a week",
+                    req.minutes_per_week
+                ),
+            ));
+        }
+        let changed = resize(&self.store, &mut tx, &row, body.minutes_per_week, from)
+            .await?
+            .ok_or_else(|| {
+                people::no_capacity(
+                    &person_name(&row.unit, &row.contact_person_id),
+                    body.minutes_per_week - row.minutes_per_week,
+                )
+            })?;
+        caller
+            .wrote(
+                &mut tx,
+                "ChangeAssignment",
+                Action::Update,
+                &body.name,
+                &row.municipality,
+                &row.person,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(assignment_to_proto(changed))
+    }
+
+    pub(super) async fn finish_assignment(
+        &self,
+        request: Request<EndAssignmentRequest>,
+    ) -> Result<Assignment, ApiError> {
+        let caller = Caller::of(&request, "matching")?;
+        let body = request.into_inner();
+        let end = day(body.end_date.as_ref(), "end_date")?
+            .ok_or_else(|| ApiError::invalid("end_date", "the last day is required"))?;
+        if body.note.chars().count() > MAX_NOTE {
+            return Err(ApiError::invalid("note", "at most 4000 characters"));
+        }
+        let mut tx = self.store.begin().await?;
+        let (_, row) = self
+            .locked_assignment(&mut tx, &caller.principal, &body.name, &body.etag)
+            .await?;
+        if end < row.start_date {
+            return Err(ApiError::invalid(
+                "end_date",
+                format!("not before the assignment's start, {}", row.start_date),
+            ));
+        }
+        let ended = finish(
+            &self.store,
+            &mut tx,
+            &row,
+            end,
+            body.note.trim(),
+            body.grant_continues,
+        )
+        .await?;
+        caller
+            .wrote(
+                &mut tx,
+                "EndAssignment",
+                Action::Update,
+                &body.name,
+                &row.municipality,
+                &row.person,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(assignment_to_proto(ended))
+    }
+}
