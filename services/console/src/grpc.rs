@@ -154,3 +154,26 @@ pub async fn person_names<'a>(
         .flatten()
         .collect()
 }
+
+/// Every page of a list (AIP-158), following `next_page_token`, until the list ends or
+/// `limit` items are read (a screen never needs more). `page(token)` asks for one page and
+/// answers its items and the next token.
+pub async fn all_pages<T, Fut>(
+    limit: usize,
+    mut page: impl FnMut(String) -> Fut,
+) -> Result<Vec<T>, tonic::Status>
+where
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        if next.is_empty() || all.len() >= limit {
+            all.truncate(limit);
+            return Ok(all);
+        }
+        token = next;
+    }
+}

@@ -82,39 +82,31 @@ async fn my_assignments(
     Ok(all)
 }
 
+/// An assignment's time entries, in the order they were registered.
 async fn entries(
     state: &AppState,
     session: &Session,
     assignment: &str,
     current: &str,
 ) -> Result<Vec<t::TimeEntry>, Response> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let response = or_page(
-            state
-                .services
-                .timecost()
-                .list_time_entries(request(
-                    session,
-                    PURPOSE,
-                    t::ListTimeEntriesRequest {
-                        parent: assignment.to_owned(),
-                        page_size: 500,
-                        page_token: page_token.clone(),
-                    },
-                ))
-                .await,
+    crate::grpc::all_pages(10_000, |page_token| {
+        let mut client = state.services.timecost();
+        let call = request(
             session,
-            Which::Timecost,
-            current,
-        )?;
-        all.extend(response.time_entries);
-        if response.next_page_token.is_empty() {
-            return Ok(all);
+            PURPOSE,
+            t::ListTimeEntriesRequest {
+                parent: assignment.to_owned(),
+                page_size: 500,
+                page_token,
+            },
+        );
+        async move {
+            let page = client.list_time_entries(call).await?.into_inner();
+            Ok((page.time_entries, page.next_page_token))
         }
-        page_token = response.next_page_token;
-    }
+    })
+    .await
+    .map_err(|status| crate::web::status_page(session, &status, Which::Timecost, current))
 }
 
 /// Monday of the week `day` is in.

@@ -22,6 +22,12 @@ use crate::web::{Answer, AppState, Signed, check_csrf, or_page};
 
 const PURPOSE: &str = "console: matching and procurement";
 
+/// The most requests the queue reads per municipality (oldest first).
+const QUEUE_LIMIT: usize = 2_000;
+
+/// The most contact persons a screen reads.
+const PEOPLE_LIMIT: usize = 10_000;
+
 /// `municipalities/183/matchingRequests/g-1` → `/koordinator/anmodning/183/g-1`.
 pub fn request_path(name: &str) -> String {
     let parts: Vec<&str> = name.split('/').collect();
@@ -76,38 +82,31 @@ pub async fn queue(State(state): State<AppState>, Signed(session): Signed) -> An
     let mut unmet = Vec::new();
     for code in &session.person.municipalities {
         let parent = format!("municipalities/{code}");
-        let mut page_token = String::new();
-        loop {
-            let response = or_page(
-                state
-                    .services
-                    .matching()
-                    .list_matching_requests(request(
-                        &session,
-                        PURPOSE,
-                        m::ListMatchingRequestsRequest {
-                            parent: parent.clone(),
-                            page_size: 500,
-                            page_token: page_token.clone(),
-                            state: 0,
-                        },
-                    ))
-                    .await,
+        let listed = crate::grpc::all_pages(QUEUE_LIMIT, |page_token| {
+            let mut client = state.services.matching();
+            let call = request(
                 &session,
-                Which::Matching,
-                current,
-            )?;
-            requests.extend(response.matching_requests.into_iter().filter(|r| {
-                !matches!(
-                    m::MatchingRequestState::try_from(r.state),
-                    Ok(m::MatchingRequestState::Assigned | m::MatchingRequestState::Closed)
-                )
-            }));
-            if response.next_page_token.is_empty() {
-                break;
+                PURPOSE,
+                m::ListMatchingRequestsRequest {
+                    parent: parent.clone(),
+                    page_size: 500,
+                    page_token,
+                    state: 0,
+                },
+            );
+            async move {
+                let page = client.list_matching_requests(call).await?.into_inner();
+                Ok((page.matching_requests, page.next_page_token))
             }
-            page_token = response.next_page_token;
-        }
+        })
+        .await
+        .map_err(|status| crate::web::status_page(&session, &status, Which::Matching, current))?;
+        requests.extend(listed.into_iter().filter(|r| {
+            !matches!(
+                m::MatchingRequestState::try_from(r.state),
+                Ok(m::MatchingRequestState::Assigned | m::MatchingRequestState::Closed)
+            )
+        }));
         let demand = or_page(
             state
                 .services
@@ -816,34 +815,25 @@ pub async fn list_people(
     session: &Session,
     current: &str,
 ) -> Result<Vec<m::ContactPerson>, Response> {
-    let mut persons = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let response = or_page(
-            state
-                .services
-                .matching()
-                .list_contact_persons(request(
-                    session,
-                    PURPOSE,
-                    m::ListContactPersonsRequest {
-                        parent: "serviceUnits/-".into(),
-                        page_size: 500,
-                        page_token: page_token.clone(),
-                        municipality: String::new(),
-                    },
-                ))
-                .await,
+    crate::grpc::all_pages(PEOPLE_LIMIT, |page_token| {
+        let mut client = state.services.matching();
+        let call = request(
             session,
-            Which::Matching,
-            current,
-        )?;
-        persons.extend(response.contact_persons);
-        if response.next_page_token.is_empty() {
-            return Ok(persons);
+            PURPOSE,
+            m::ListContactPersonsRequest {
+                parent: "serviceUnits/-".into(),
+                page_size: 500,
+                page_token,
+                municipality: String::new(),
+            },
+        );
+        async move {
+            let page = client.list_contact_persons(call).await?.into_inner();
+            Ok((page.contact_persons, page.next_page_token))
         }
-        page_token = response.next_page_token;
-    }
+    })
+    .await
+    .map_err(|status| crate::web::status_page(session, &status, Which::Matching, current))
 }
 
 #[cfg(test)]

@@ -147,56 +147,59 @@ pub struct SheetForm {
     reason: String,
 }
 
-/// `POST /timesedler/godkend`.
+/// `POST /timesedler/godkend`: approved, final (R-TC-4).
 pub async fn approve(
     State(state): State<AppState>,
     Signed(session): Signed,
     Form(form): Form<SheetForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
-    }
-    match state
-        .services
-        .timecost()
-        .approve_timesheet(request(
-            &session,
-            PURPOSE,
-            t::ApproveTimesheetRequest {
-                name: form.name,
-                etag: form.etag,
-            },
-        ))
-        .await
-    {
-        Ok(_) => Redirect::to("/timesedler").into_response(),
-        Err(status) => status_page(&session, &status, Which::Timecost, "/timesedler"),
-    }
+    step(state, session, form, true).await
 }
 
-/// `POST /timesedler/retur`: back to the contact person, open again.
+/// `POST /timesedler/retur`: back to the contact person, open again, with the reason.
 pub async fn send_back(
     State(state): State<AppState>,
     Signed(session): Signed,
     Form(form): Form<SheetForm>,
 ) -> Response {
+    step(state, session, form, false).await
+}
+
+async fn step(
+    state: AppState,
+    session: crate::session::Session,
+    form: SheetForm,
+    approve: bool,
+) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
         return refused;
     }
-    match state
-        .services
-        .timecost()
-        .return_timesheet(request(
-            &session,
-            PURPOSE,
-            t::ReturnTimesheetRequest {
-                reason: form.reason,
-                name: form.name,
-                etag: form.etag,
-            },
-        ))
-        .await
-    {
+    let mut timecost = state.services.timecost();
+    let answer = if approve {
+        timecost
+            .approve_timesheet(request(
+                &session,
+                PURPOSE,
+                t::ApproveTimesheetRequest {
+                    name: form.name,
+                    etag: form.etag,
+                },
+            ))
+            .await
+    } else {
+        timecost
+            .return_timesheet(request(
+                &session,
+                PURPOSE,
+                t::ReturnTimesheetRequest {
+                    name: form.name,
+                    etag: form.etag,
+                    reason: form.reason,
+                },
+            ))
+            .await
+    };
+    match answer {
         Ok(_) => Redirect::to("/timesedler").into_response(),
         Err(status) => status_page(&session, &status, Which::Timecost, "/timesedler"),
     }
