@@ -1,23 +1,35 @@
 //! Procurements: buying a contact person from an external provider (R-MP-2), from request
 //! through offer to order; the ordered provider's person is then assigned.
 
+use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::Principal;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, check_etag, etag, scoped, scoped_parent};
-use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::common::v1::Money;
+use kontakt_proto::matching::v1 as proto;
 use kontakt_proto::matching::v1::{
     CancelProcurementRequest, CreateProcurementRequest, GetProcurementRequest,
-    OrderProcurementRequest, Procurement, ProcurementOrdered, ProcurementReason, ProcurementState,
+    OrderProcurementRequest, Procurement, ProcurementOrdered, ProcurementReason,
     RecordOfferRequest,
 };
 use tonic::Request;
 
 use super::{MAX_NOTE, MAX_WEEK_MINUTES, MatchingApi, Tx, money, new_id, timestamp};
 use crate::SCHEMA;
+use crate::domain::procurement::ProcurementState;
 use crate::names::{PROCUREMENTS, REQUESTS, grant_name, procurement_name, request_name};
 use crate::store::{ProcurementRow, RequestRow, RequestStep};
+
+/// A procurement state as the proto names it.
+fn state_to_proto(state: ProcurementState) -> proto::ProcurementState {
+    match state {
+        ProcurementState::Requested => proto::ProcurementState::Requested,
+        ProcurementState::Offered => proto::ProcurementState::Offered,
+        ProcurementState::Ordered => proto::ProcurementState::Ordered,
+        ProcurementState::Cancelled => proto::ProcurementState::Cancelled,
+    }
+}
 
 fn procurement_to_proto(row: ProcurementRow) -> Procurement {
     let m = &row.municipality;
@@ -38,8 +50,7 @@ fn procurement_to_proto(row: ProcurementRow) -> Procurement {
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
         etag: etag(row.revision),
-        state: ProcurementState::from_str_name(&format!("PROCUREMENT_STATE_{}", row.state))
-            .unwrap_or(ProcurementState::Unspecified) as i32,
+        state: state_to_proto(row.state) as i32,
         minutes_per_week: row.minutes_per_week,
         offered_hourly_price: money(row.offered_hourly_ore),
         offer_note: row.offer_note,
@@ -163,7 +174,7 @@ impl MatchingApi {
                     request: request_id.to_owned(),
                     provider_id: provider_id.to_owned(),
                     contract_id,
-                    state: "REQUESTED".into(),
+                    state: ProcurementState::Requested,
                     reason: reason.into(),
                     reason_note: input.reason_note.trim().to_owned(),
                     minutes_per_week: minutes,
@@ -239,14 +250,13 @@ impl MatchingApi {
         Ok(procurement_to_proto(row))
     }
 
-    /// A procurement and its request, locked (request first), etag checked, in one of `states`.
+    /// A procurement and its request, locked (request first), etag checked.
     async fn locked_procurement(
         &self,
         tx: &mut Tx,
         principal: &Principal,
         name: &str,
         given_etag: &str,
-        states: &[&str],
     ) -> Result<(RequestRow, ProcurementRow), ApiError> {
         let (m, id) = scoped(principal, name, PROCUREMENTS, "name")?;
         let code = m.to_string();
@@ -263,17 +273,6 @@ impl MatchingApi {
             .await?
             .ok_or_else(|| ApiError::not_found(name))?;
         check_etag(given_etag, row.revision)?;
-        if !states.contains(&row.state.as_str()) {
-            return Err(Refusal::new(
-                "PROCUREMENT_STATE",
-                format!(
-                    "the procurement is {}; this needs {}",
-                    row.state,
-                    states.join(" or ")
-                ),
-            )
-            .into());
-        }
         Ok((req, row))
     }
 
@@ -289,20 +288,14 @@ impl MatchingApi {
         }
         let mut tx = self.store.begin().await?;
         let (req, row) = self
-            .locked_procurement(
-                &mut tx,
-                &caller.principal,
-                &body.name,
-                &body.etag,
-                &["REQUESTED", "OFFERED"],
-            )
+            .locked_procurement(&mut tx, &caller.principal, &body.name, &body.etag)
             .await?;
         let row = self
             .store
             .update_procurement(
                 &mut tx,
                 &ProcurementRow {
-                    state: "OFFERED".into(),
+                    state: row.state.offer()?,
                     offered_hourly_ore: Some(price),
                     offer_note: body.note.trim().to_owned(),
                     ..row
@@ -332,21 +325,16 @@ impl MatchingApi {
         let price = positive_price(body.agreed_hourly_price.as_ref(), "agreed_hourly_price")?;
         let mut tx = self.store.begin().await?;
         let (req, row) = self
-            .locked_procurement(
-                &mut tx,
-                &caller.principal,
-                &body.name,
-                &body.etag,
-                &["REQUESTED", "OFFERED"],
-            )
+            .locked_procurement(&mut tx, &caller.principal, &body.name, &body.etag)
             .await?;
+        let state = row.state.order()?;
         let next = req.state.order()?;
         let row = self
             .store
             .update_procurement(
                 &mut tx,
                 &ProcurementRow {
-                    state: "ORDERED".into(),
+                    state,
                     agreed_hourly_ore: Some(price),
                     order_time: Some(self.clock.now()),
                     ..row
@@ -411,20 +399,14 @@ impl MatchingApi {
         let body = request.into_inner();
         let mut tx = self.store.begin().await?;
         let (req, row) = self
-            .locked_procurement(
-                &mut tx,
-                &caller.principal,
-                &body.name,
-                &body.etag,
-                &["REQUESTED", "OFFERED"],
-            )
+            .locked_procurement(&mut tx, &caller.principal, &body.name, &body.etag)
             .await?;
         let row = self
             .store
             .update_procurement(
                 &mut tx,
                 &ProcurementRow {
-                    state: "CANCELLED".into(),
+                    state: row.state.cancel()?,
                     ..row
                 },
             )
@@ -467,5 +449,20 @@ fn positive_price(money: Option<&Money>, field: &str) -> Result<i64, ApiError> {
             field,
             "required, above 0 and at most DKK 100,000.00 (in øre)",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_procurement_state_has_its_proto_name() {
+        for state in ProcurementState::ALL {
+            assert_eq!(
+                state_to_proto(state).as_str_name(),
+                format!("PROCUREMENT_STATE_{state}")
+            );
+        }
     }
 }

@@ -18,13 +18,7 @@
 //! The states are stored as the text of their names (`matching_requests.state`, whose CHECK
 //! lists exactly these spellings), so the enum is a [`sqlx::Type`] over TEXT.
 
-use std::fmt;
-
 use kontakt_platform::Refusal;
-use sqlx::encode::IsNull;
-use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
-use sqlx::{Decode, Encode, Postgres, Type};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RequestState {
@@ -202,41 +196,7 @@ pub fn provider_only_through_order(
     }
 }
 
-impl fmt::Display for RequestState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Type<Postgres> for RequestState {
-    fn type_info() -> PgTypeInfo {
-        <&str as Type<Postgres>>::type_info()
-    }
-
-    fn compatible(ty: &PgTypeInfo) -> bool {
-        <&str as Type<Postgres>>::compatible(ty)
-    }
-}
-
-impl PgHasArrayType for RequestState {
-    fn array_type_info() -> PgTypeInfo {
-        <&str as PgHasArrayType>::array_type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for RequestState {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <&str as Encode<Postgres>>::encode(self.as_str(), buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for RequestState {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        let stored = <&str as Decode<Postgres>>::decode(value)?;
-        RequestState::parse(stored)
-            .ok_or_else(|| format!("not a matching request state: {stored:?}").into())
-    }
-}
+stored_as_text!(RequestState, "matching request state");
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::Store;
+use crate::domain::procurement::ProcurementState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AssignmentRow {
@@ -34,7 +35,7 @@ pub struct ProcurementRow {
     pub request: String,
     pub provider_id: String,
     pub contract_id: Option<String>,
-    pub state: String,
+    pub state: ProcurementState,
     pub reason: String,
     pub reason_note: String,
     pub minutes_per_week: i32,
@@ -270,7 +271,7 @@ impl Store {
             "INSERT INTO procurements
                     (municipality, id, request, provider_id, contract_id, state, reason,
                      reason_note, minutes_per_week, request_id)
-             VALUES ($1, $2, $3, $4, $5, 'REQUESTED', $6, $7, $8, $9)
+             VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, $9)
              RETURNING {PROCUREMENT_COLUMNS}"
         )))
         .bind(&p.municipality)
@@ -282,6 +283,7 @@ impl Store {
         .bind(&p.reason_note)
         .bind(p.minutes_per_week)
         .bind(&p.request_id)
+        .bind(ProcurementState::Requested)
         .fetch_one(tx)
         .await
     }
@@ -335,7 +337,7 @@ impl Store {
         )))
         .bind(&p.municipality)
         .bind(&p.id)
-        .bind(&p.state)
+        .bind(p.state)
         .bind(p.offered_hourly_ore)
         .bind(&p.offer_note)
         .bind(p.agreed_hourly_ore)
@@ -344,7 +346,9 @@ impl Store {
         .await
     }
 
-    /// Cancels the request's procurements still in progress (the grant ended).
+    /// Cancels the request's procurements still in progress (the grant ended). The states in
+    /// progress ([`ProcurementState::IN_PROGRESS`]) are spelt out as in the partial index
+    /// `one_open_procurement_per_request`, so the planner can use it with any plan.
     pub async fn cancel_open_procurements(
         &self,
         tx: &mut PgConnection,
@@ -353,11 +357,12 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE procurements
-                SET state = 'CANCELLED', revision = revision + 1, update_time = now()
+                SET state = $3, revision = revision + 1, update_time = now()
               WHERE municipality = $1 AND request = $2 AND state IN ('REQUESTED', 'OFFERED')",
         )
         .bind(municipality)
         .bind(request)
+        .bind(ProcurementState::Cancelled)
         .execute(tx)
         .await?;
         Ok(())
