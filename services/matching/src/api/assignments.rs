@@ -3,15 +3,15 @@
 //! commits with its event and audit row, or not at all.
 
 use kontakt_platform::ApiError;
-use kontakt_platform::Refusal;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::Principal;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::pagination;
 use kontakt_platform::resource::{self, check_etag, day, etag, scoped, scoped_parent};
 use kontakt_proto::common::v1::DateRange;
+use kontakt_proto::matching::v1 as proto;
 use kontakt_proto::matching::v1::{
-    AssignContactPersonRequest, Assignment, AssignmentStarted, AssignmentState, CertificateResult,
+    AssignContactPersonRequest, Assignment, AssignmentStarted, CertificateResult,
     ChangeAssignmentRequest, EndAssignmentRequest, GetAssignmentRequest, ListAssignmentsRequest,
     ListAssignmentsResponse,
 };
@@ -21,6 +21,7 @@ use super::people::{employment_of, may_see, parse_person, person_name, rates_to_
 use super::{MAX_NOTE, MAX_WEEK_MINUTES, MatchingApi, Tx, money, new_id, only_own, timestamp};
 use crate::SCHEMA;
 use crate::assignments::{finish, resize};
+use crate::domain::assignment::AssignmentState;
 use crate::domain::people;
 use crate::domain::ranking::{self, Certificate, Eligibility};
 use crate::domain::request::{self, Assignable};
@@ -36,10 +37,9 @@ pub(super) fn assignment_to_proto(row: AssignmentRow) -> Assignment {
         grant: grant_name(m, &row.request),
         matching_request: request_name(m, &row.request),
         contact_person: person_name(&row.unit, &row.contact_person_id),
-        state: if row.state == "ACTIVE" {
-            AssignmentState::Active
-        } else {
-            AssignmentState::Ended
+        state: match row.state {
+            AssignmentState::Active => proto::AssignmentState::Active,
+            AssignmentState::Ended => proto::AssignmentState::Ended,
         } as i32,
         minutes_per_week: row.minutes_per_week,
         period: Some(DateRange {
@@ -180,7 +180,7 @@ impl MatchingApi {
                     employment: person.employment.clone(),
                     procurement_id: procurement.as_ref().map(|p| p.id.clone()),
                     agreed_hourly_ore: procurement.as_ref().and_then(|p| p.agreed_hourly_ore),
-                    state: "ACTIVE".into(),
+                    state: AssignmentState::Active,
                     minutes_per_week: minutes,
                     start_date: start,
                     end_date: None,
@@ -310,10 +310,10 @@ impl MatchingApi {
             .as_deref()
             .map(|p| parse_person(p, "contact_person"))
             .transpose()?;
-        let state = match AssignmentState::try_from(body.state) {
-            Ok(AssignmentState::Unspecified) => None,
-            Ok(AssignmentState::Active) => Some("ACTIVE"),
-            Ok(AssignmentState::Ended) => Some("ENDED"),
+        let state = match proto::AssignmentState::try_from(body.state) {
+            Ok(proto::AssignmentState::Unspecified) => None,
+            Ok(proto::AssignmentState::Active) => Some(AssignmentState::Active),
+            Ok(proto::AssignmentState::Ended) => Some(AssignmentState::Ended),
             Err(_) => return Err(ApiError::invalid("state", "not a known assignment state")),
         };
         let scope = format!(
@@ -384,16 +384,8 @@ impl MatchingApi {
             .await?
             .ok_or_else(|| ApiError::not_found(name))?;
         check_etag(given_etag, row.revision)?;
-        if row.state != "ACTIVE" {
-            return Err(Refusal::new(
-                "ASSIGNMENT_ENDED",
-                format!(
-                    "the assignment ended on {}",
-                    row.end_date.unwrap_or(row.start_date)
-                ),
-            )
-            .into());
-        }
+        row.state
+            .still_active(row.end_date.unwrap_or(row.start_date))?;
         Ok((req, row))
     }
 

@@ -1,7 +1,7 @@
 //! The matching rules (DOMAIN.md R-MP-1..6) as pure functions over plain data: no I/O, so each
 //! rule is tested on its own. The API gathers the facts in SQL, calls these, and answers.
 //! `request` is a matching request's life as a state machine (and R-MP-2), `procurement` a
-//! purchase's, `ranking` who can take a child and in which order, `people` what makes a person's
+//! purchase's, `assignment` an assignment's, `ranking` who can take a child and in which order, `people` what makes a person's
 //! record valid.
 
 /// A state stored as the text of its name (`as_str`/`parse`): a [`sqlx::Type`] over TEXT, so the
@@ -51,6 +51,7 @@ macro_rules! stored_as_text {
     };
 }
 
+pub mod assignment;
 pub mod people;
 pub mod procurement;
 pub mod ranking;

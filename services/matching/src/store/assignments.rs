@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::Store;
+use crate::domain::assignment::AssignmentState;
 use crate::domain::procurement::ProcurementState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,7 +18,7 @@ pub struct AssignmentRow {
     pub employment: String,
     pub procurement_id: Option<String>,
     pub agreed_hourly_ore: Option<i64>,
-    pub state: String,
+    pub state: AssignmentState,
     pub minutes_per_week: i32,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
@@ -52,7 +53,7 @@ pub struct ProcurementRow {
 /// Filters for the assignments list.
 pub struct AssignmentFilter<'a> {
     pub contact_person: Option<(&'a str, &'a str)>,
-    pub state: Option<&'a str>,
+    pub state: Option<AssignmentState>,
 }
 
 const ASSIGNMENT_COLUMNS: &str = "municipality, id, request, person, unit, contact_person_id, employment, procurement_id, agreed_hourly_ore, state, minutes_per_week, start_date, end_date, end_note, request_id, revision, create_time, update_time";
