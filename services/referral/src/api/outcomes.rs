@@ -24,8 +24,8 @@ use kontakt_proto::referral::v1::{ApprovalLevel, FollowUpOutcomeRefused, GrantEn
 use prost::Name as _;
 use sqlx::PgConnection;
 
-use super::grants::{EndTerms, NewTerms, change_terms, end_terms};
-use super::{SCHEMA, grant_name};
+use super::common::{SCHEMA, grant_name};
+use super::grant_changes::{EndTerms, NewTerms, change_terms, end_terms};
 use crate::store::Store;
 
 pub(crate) struct FollowUpOutcomes {

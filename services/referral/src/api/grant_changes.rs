@@ -1,96 +1,33 @@
-//! Grants after the decision: read, list, their version history, change (R-RV-11) and end
-//! (R-RV-4). Each change or end commits with its event and audit row, or not at all.
+//! A grant changed (R-RV-11) or ended (R-RV-4), by ChangeGrant/EndGrant or a follow-up's
+//! outcome. Each change or end commits with its event and audit row, or not at all.
 
 use chrono::NaiveDate;
-use kontakt_platform::audit::Action;
+use kontakt_platform::ApiError;
+use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::MunicipalityCode;
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::{ApiError, pagination};
-use kontakt_proto::common::v1::DateRange;
+use kontakt_platform::resource::{check_etag, day, scoped, valid_id};
 use kontakt_proto::referral::v1::{
-    Allowance, ApprovalLevel, ChangeGrantRequest, EndGrantRequest, GetGrantRequest, Grant,
-    GrantChanged, GrantEndReason, GrantEnded, GrantState, GrantVersion, ListGrantVersionsRequest,
-    ListGrantVersionsResponse, ListGrantsRequest, ListGrantsResponse,
+    Allowance, ApprovalLevel, ChangeGrantRequest, EndGrantRequest, Grant, GrantChanged,
+    GrantEndReason, GrantEnded, GrantVersion,
 };
 use prost::Message as _;
 use sqlx::PgConnection;
 use tonic::Request;
 
-use super::{
-    Caller, MAX_TEXT, ReferralApi, SCHEMA, Tx, check_etag, day, decode, grant_name, person_name,
-    policy_in_force, rules_broken, scoped, scoped_parent, text_ok, valid_id,
-};
+use super::ReferralApi;
+use super::common::{MAX_TEXT, SCHEMA, decode, grant_name, person_name, rules_broken, text_ok};
+use super::grants::grant_to_proto;
+use super::policies::policy_in_force;
 use crate::domain::decision::Approval;
 use crate::domain::grant::{self, Change, Ending};
-use crate::store::{GrantEnd, GrantFilter, GrantRow, NewVersion, Store, VersionRow};
+use crate::store::{GrantEnd, GrantRow, NewVersion, Store, Tx};
 
 /// ChangeGrant's mask: the terms a version carries.
-const CHANGEABLE: [&str; 3] = ["minutes_per_week", "allowances", "expected_end_date"];
-
-pub(super) fn grant_to_proto(row: GrantRow) -> Grant {
-    let m = &row.municipality;
-    Grant {
-        name: grant_name(m, &row.id),
-        state: if row.state == "ENDED" {
-            GrantState::Ended
-        } else {
-            GrantState::Active
-        } as i32,
-        referral: super::referral_name(m, &row.referral_id),
-        case: super::case_name(m, &row.case_id),
-        person: person_name(m, &row.person_id),
-        recipient: row.recipient,
-        legal_basis: row.legal_basis,
-        purpose: row.purpose,
-        start_date: Some(row.start_date.into()),
-        expected_end_date: Some(row.expected_end_date.into()),
-        end_date: row.end_date.map(Into::into),
-        current_version: row
-            .version_id
-            .map(|v| format!("{}/versions/{v}", grant_name(m, &row.id)))
-            .unwrap_or_default(),
-        create_time: Some(kontakt_proto::timestamp(row.create_time)),
-        update_time: Some(kontakt_proto::timestamp(row.update_time)),
-        etag: super::etag(row.revision),
-        minutes_per_week: row.minutes_per_week.unwrap_or_default(),
-        review_date: row.review_date.map(Into::into),
-        counsellor: row.counsellor,
-        compulsory_until: row.compulsory_until.map(Into::into),
-        end_reason: row
-            .end_reason
-            .as_deref()
-            .and_then(|r| GrantEndReason::from_str_name(&format!("GRANT_END_REASON_{r}")))
-            .unwrap_or(GrantEndReason::Unspecified) as i32,
-        end_note: row.end_note,
-        end_approval_level: row
-            .end_level
-            .as_deref()
-            .and_then(|l| ApprovalLevel::from_str_name(&format!("APPROVAL_LEVEL_{l}")))
-            .unwrap_or(ApprovalLevel::Unspecified) as i32,
-        end_authority_reference: row.end_authority_reference,
-        ended_by: row.ended_by,
-    }
-}
-
-fn version_to_proto(row: VersionRow) -> Result<GrantVersion, ApiError> {
-    let mut version: GrantVersion = decode(&row.body)?;
-    version.name = format!(
-        "{}/versions/{}",
-        grant_name(&row.municipality, &row.grant_id),
-        row.id
-    );
-    version.minutes_per_week = row.minutes_per_week;
-    version.effective = Some(DateRange {
-        start: Some(row.effective_from.into()),
-        end: row.effective_to.map(Into::into),
-    });
-    version.withdrawn = row.withdrawn;
-    version.create_time = Some(kontakt_proto::timestamp(row.create_time));
-    Ok(version)
-}
+pub(super) const CHANGEABLE: [&str; 3] = ["minutes_per_week", "allowances", "expected_end_date"];
 
 /// An optional `followUps` name on a change or end: shape only, the follow-up service owns it.
-fn check_follow_up(name: &str, municipality: &str) -> Result<(), ApiError> {
+pub(super) fn check_follow_up(name: &str, municipality: &str) -> Result<(), ApiError> {
     if name.is_empty() {
         return Ok(());
     }
@@ -107,7 +44,10 @@ fn check_follow_up(name: &str, municipality: &str) -> Result<(), ApiError> {
     }
 }
 
-fn approval_level(value: i32, default: Option<ApprovalLevel>) -> Result<ApprovalLevel, ApiError> {
+pub(super) fn approval_level(
+    value: i32,
+    default: Option<ApprovalLevel>,
+) -> Result<ApprovalLevel, ApiError> {
     match ApprovalLevel::try_from(value) {
         Ok(ApprovalLevel::Unspecified) => default.ok_or_else(|| {
             ApiError::invalid("approval_level", "the deciding level is required (R-RV-12)")
@@ -118,146 +58,7 @@ fn approval_level(value: i32, default: Option<ApprovalLevel>) -> Result<Approval
 }
 
 impl ReferralApi {
-    pub(in crate::api) async fn get_grant(
-        &self,
-        request: Request<GetGrantRequest>,
-    ) -> Result<Grant, ApiError> {
-        let caller = Caller::of(&request, "case work")?;
-        let name = request.into_inner().name;
-        let (municipality, id) = scoped(&caller.principal, &name, "grants", "name")?;
-        let row = self
-            .store
-            .get_grant(&municipality.to_string(), id, self.clock.today())
-            .await?
-            .ok_or_else(|| ApiError::not_found(&name))?;
-        let person = person_name(&row.municipality, &row.person_id);
-        self.read_logged(&caller, "GetGrant", &name, municipality, &person)
-            .await?;
-        Ok(grant_to_proto(row))
-    }
-
-    pub(in crate::api) async fn list_grants(
-        &self,
-        request: Request<ListGrantsRequest>,
-    ) -> Result<ListGrantsResponse, ApiError> {
-        let caller = Caller::of(&request, "case work")?;
-        let request = request.into_inner();
-        let municipality = scoped_parent(&caller.principal, &request.parent)?;
-        let m = municipality.to_string();
-        let page_size = pagination::page_size(request.page_size)?;
-        let state = match GrantState::try_from(request.state) {
-            Ok(GrantState::Unspecified) => None,
-            Ok(GrantState::Active) => Some("ACTIVE"),
-            Ok(GrantState::Ended) => Some("ENDED"),
-            Err(_) => return Err(ApiError::invalid("state", "not a known grant state")),
-        };
-        let person_id = if request.person.is_empty() {
-            None
-        } else {
-            let (pm, id) = scoped(&caller.principal, &request.person, "persons", "person")?;
-            if pm != municipality {
-                return Err(ApiError::invalid(
-                    "person",
-                    "must be a person of the listed municipality",
-                ));
-            }
-            Some(id)
-        };
-        if !text_ok(&request.counsellor, 200) {
-            return Err(ApiError::invalid("counsellor", "at most 200 characters"));
-        }
-        let counsellor = Some(request.counsellor.as_str()).filter(|c| !c.is_empty());
-        // The token is bound to the municipality and filter it was issued under.
-        let scope = format!(
-            "grants?m={m}&state={}&person={}&counsellor={}",
-            request.state, request.person, request.counsellor
-        );
-        let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
-        let rows = self
-            .store
-            .list_grants(
-                &m,
-                &GrantFilter {
-                    state,
-                    person_id,
-                    counsellor,
-                },
-                after.as_ref().map(|(t, id)| (*t, id.as_str())),
-                page_size + 1,
-                self.clock.today(),
-            )
-            .await?;
-        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            pagination::time_key(r.create_time, &r.id)
-        });
-        let reads = rows
-            .iter()
-            .map(|r| (grant_name(&m, &r.id), person_name(&m, &r.person_id)));
-        self.reads_logged(&caller, "ListGrants", municipality, reads)
-            .await?;
-        Ok(ListGrantsResponse {
-            grants: rows.into_iter().map(grant_to_proto).collect(),
-            next_page_token,
-        })
-    }
-
-    pub(in crate::api) async fn list_grant_versions(
-        &self,
-        request: Request<ListGrantVersionsRequest>,
-    ) -> Result<ListGrantVersionsResponse, ApiError> {
-        let caller = Caller::of(&request, "case work")?;
-        let request = request.into_inner();
-        let (municipality, id) = scoped(&caller.principal, &request.parent, "grants", "parent")?;
-        let m = municipality.to_string();
-        let page_size = pagination::page_size(request.page_size)?;
-        let grant = self
-            .store
-            .get_grant(&m, id, self.clock.today())
-            .await?
-            .ok_or_else(|| ApiError::not_found(&request.parent))?;
-        let scope = format!("versions?{}", request.parent);
-        let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| {
-                key.split_once(',')
-                    .and_then(|(d, v)| Some((d.parse::<NaiveDate>().ok()?, v.to_owned())))
-                    .ok_or_else(|| {
-                        ApiError::invalid("page_token", "not a page token returned by this list")
-                    })
-            })
-            .transpose()?;
-        let rows = self
-            .store
-            .list_versions(
-                &m,
-                id,
-                after.as_ref().map(|(d, v)| (*d, v.as_str())),
-                page_size + 1,
-            )
-            .await?;
-        let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            format!("{},{}", r.effective_from, r.id)
-        });
-        let person = person_name(&m, &grant.person_id);
-        self.read_logged(
-            &caller,
-            "ListGrantVersions",
-            &request.parent,
-            municipality,
-            &person,
-        )
-        .await?;
-        Ok(ListGrantVersionsResponse {
-            versions: rows
-                .into_iter()
-                .map(version_to_proto)
-                .collect::<Result<_, _>>()?,
-            next_page_token,
-        })
-    }
-
-    pub(in crate::api) async fn change_grant(
+    pub(super) async fn amend_grant(
         &self,
         request: Request<ChangeGrantRequest>,
     ) -> Result<Grant, ApiError> {
@@ -342,7 +143,7 @@ impl ReferralApi {
         }
     }
 
-    pub(in crate::api) async fn end_grant(
+    pub(super) async fn terminate_grant(
         &self,
         request: Request<EndGrantRequest>,
     ) -> Result<Grant, ApiError> {

@@ -1,0 +1,143 @@
+//! Cases: a child's case from the municipality's case system, registered and read.
+
+use kontakt_platform::audit::{Action, Caller};
+use kontakt_platform::resource::{scoped, scoped_parent};
+use kontakt_platform::{ApiError, resource};
+use kontakt_proto::referral::v1::{Case, CreateCaseRequest, GetCaseRequest};
+use tonic::Request;
+use tonic_types::FieldViolation;
+
+use super::ReferralApi;
+use super::common::{MAX_SHORT, case_name, new_id, person_name, text_ok};
+use crate::store::CaseRow;
+
+pub(super) fn case_to_proto(row: CaseRow) -> Case {
+    Case {
+        name: case_name(&row.municipality, &row.id),
+        case_system: row.case_system,
+        external_id: row.external_id,
+        kle_number: row.kle_number,
+        person: person_name(&row.municipality, &row.person_id),
+        counsellor: row.counsellor,
+        create_time: Some(kontakt_proto::timestamp(row.create_time)),
+        update_time: Some(kontakt_proto::timestamp(row.update_time)),
+        etag: format!("\"{}\"", row.update_time.timestamp_micros()),
+    }
+}
+
+impl ReferralApi {
+    pub(super) async fn register_case(
+        &self,
+        request: Request<CreateCaseRequest>,
+    ) -> Result<Case, ApiError> {
+        let caller = Caller::of(&request, "registering a case")?;
+        let principal = &caller.principal;
+        let request = request.into_inner();
+        let municipality = scoped_parent(principal, &request.parent)?;
+        let case = request
+            .case
+            .ok_or_else(|| ApiError::invalid("case", "the case is required"))?;
+        let mut wrong = Vec::new();
+        for (field, value) in [
+            ("case.case_system", &case.case_system),
+            ("case.external_id", &case.external_id),
+        ] {
+            if value.trim().is_empty() || !text_ok(value, 100) {
+                wrong.push(FieldViolation::new(field, "1 to 100 characters"));
+            }
+        }
+        if !matches!(case.kle_number.as_str(), "27.27.24" | "27.27.21") {
+            wrong.push(FieldViolation::new(
+                "case.kle_number",
+                "27.27.24 (the child) or 27.27.21 (the family)",
+            ));
+        }
+        let person = resource::parse_in_municipality(&case.person, "persons", "case.person");
+        match &person {
+            Ok((m, _)) if *m != municipality => wrong.push(FieldViolation::new(
+                "case.person",
+                "the person must belong to the case's municipality",
+            )),
+            Err(_) => wrong.push(FieldViolation::new(
+                "case.person",
+                "must be `municipalities/{code}/persons/{id}`",
+            )),
+            Ok(_) => {}
+        }
+        if !text_ok(&case.counsellor, MAX_SHORT) {
+            wrong.push(FieldViolation::new(
+                "case.counsellor",
+                "at most 200 characters",
+            ));
+        }
+        if !wrong.is_empty() {
+            return Err(ApiError::InvalidArgument(wrong));
+        }
+        let person_id = person.map(|(_, id)| id.to_owned())?;
+        let m = municipality.to_string();
+        if self.store.person_exists(&m, &person_id).await?.is_none() {
+            return Err(ApiError::invalid(
+                "case.person",
+                "no such person in this municipality",
+            ));
+        }
+        let counsellor = if case.counsellor.trim().is_empty() {
+            principal.subject.clone()
+        } else {
+            case.counsellor.trim().to_owned()
+        };
+        let row = CaseRow {
+            municipality: m.clone(),
+            id: new_id("c"),
+            case_system: case.case_system.trim().to_owned(),
+            external_id: case.external_id.trim().to_owned(),
+            kle_number: case.kle_number,
+            person_id: person_id.clone(),
+            counsellor,
+            create_time: chrono::Utc::now(),
+            update_time: chrono::Utc::now(),
+        };
+        let mut tx = self.store.begin().await?;
+        let (stored, created) = self.store.insert_case(&mut tx, &row).await?;
+        // A retry of the same registration gets the same case; the same reference for another
+        // child is a conflict, not a retry.
+        if !created && stored.person_id != person_id {
+            return Err(ApiError::AlreadyExists {
+                resource: case_name(&m, &stored.id),
+            });
+        }
+        let name = case_name(&m, &stored.id);
+        let person = person_name(&m, &stored.person_id);
+        caller
+            .wrote(
+                &mut tx,
+                "CreateCase",
+                Action::Create,
+                &name,
+                municipality,
+                &person,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(case_to_proto(stored))
+    }
+
+    pub(super) async fn read_case(
+        &self,
+        request: Request<GetCaseRequest>,
+    ) -> Result<Case, ApiError> {
+        let caller = Caller::of(&request, "case work")?;
+        let principal = &caller.principal;
+        let name = request.into_inner().name;
+        let (municipality, id) = scoped(principal, &name, "cases", "name")?;
+        let row = self
+            .store
+            .get_case(&municipality.to_string(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&name))?;
+        let person = person_name(&row.municipality, &row.person_id);
+        self.read_logged(&caller, "GetCase", &name, municipality, &person)
+            .await?;
+        Ok(case_to_proto(row))
+    }
+}
