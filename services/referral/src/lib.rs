@@ -5,7 +5,13 @@
 pub mod access;
 mod api;
 pub mod domain;
+mod grants;
+mod names;
+mod outcomes;
 mod store;
+
+/// The schema the service's tables and outbox live in.
+const SCHEMA: &str = "referral";
 
 use std::sync::Arc;
 
@@ -53,7 +59,7 @@ pub fn follow_up_outcomes(
     pool: PgPool,
     clock: SharedClock,
 ) -> Arc<dyn kontakt_platform::consumer::Handler> {
-    Arc::new(api::FollowUpOutcomes {
+    Arc::new(outcomes::FollowUpOutcomes {
         store: store::Store::new(pool),
         clock,
     })
@@ -61,7 +67,7 @@ pub fn follow_up_outcomes(
 
 /// The event types [`follow_up_outcomes`] follows.
 pub fn follow_up_outcome_types() -> Vec<String> {
-    api::FollowUpOutcomes::types()
+    outcomes::FollowUpOutcomes::types()
 }
 
 /// Re-encrypts every stored CPR number that is not under the vault's active key (after a key

@@ -11,11 +11,11 @@ use kontakt_proto::referral::v1::ReferralState;
 use sqlx::PgConnection;
 
 use super::ReferralApi;
-use super::policies::policy_in_force;
 use crate::domain::policy::Policy;
+use crate::grants::policy_in_force;
 use crate::store::ReferralRow;
 
-pub(super) const SCHEMA: &str = "referral";
+pub(super) use crate::SCHEMA;
 pub(super) const MAX_TEXT: usize = 4000;
 pub(super) const MAX_SHORT: usize = 200;
 
@@ -84,21 +84,7 @@ pub(super) fn state_column(state: ReferralState) -> &'static str {
     }
 }
 
-pub(super) fn person_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/persons/{id}")
-}
-pub(super) fn case_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/cases/{id}")
-}
-pub(super) fn referral_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/referrals/{id}")
-}
-pub(super) fn meeting_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/committeeMeetings/{id}")
-}
-pub(super) fn grant_name(m: &str, id: &str) -> String {
-    format!("municipalities/{m}/grants/{id}")
-}
+pub(super) use crate::names::{case_name, grant_name, meeting_name, person_name, referral_name};
 
 impl ReferralApi {
     /// Records a read of personal data; durable before the answer leaves.
@@ -144,6 +130,6 @@ impl ReferralApi {
         municipality: &str,
         day: NaiveDate,
     ) -> Result<Policy, ApiError> {
-        policy_in_force(&self.store, tx, municipality, day).await
+        Ok(policy_in_force(&self.store, tx, municipality, day).await?)
     }
 }

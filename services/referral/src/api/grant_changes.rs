@@ -1,27 +1,21 @@
 //! A grant changed (R-RV-11) or ended (R-RV-4), by ChangeGrant/EndGrant or a follow-up's
 //! outcome. Each change or end commits with its event and audit row, or not at all.
 
-use chrono::NaiveDate;
 use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::MunicipalityCode;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, day, scoped, valid_id};
 use kontakt_proto::referral::v1::{
-    Allowance, ApprovalLevel, ChangeGrantRequest, EndGrantRequest, Grant, GrantChanged,
-    GrantEndReason, GrantEnded, GrantVersion,
+    ApprovalLevel, ChangeGrantRequest, EndGrantRequest, Grant, GrantEndReason,
 };
-use prost::Message as _;
-use sqlx::PgConnection;
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::{MAX_TEXT, SCHEMA, decode, grant_name, person_name, rules_broken, text_ok};
+use super::common::{MAX_TEXT, SCHEMA, grant_name, person_name, text_ok};
 use super::grants::grant_to_proto;
-use super::policies::policy_in_force;
-use crate::domain::decision::Approval;
-use crate::domain::grant::{self, Change, Ending};
-use crate::store::{GrantEnd, GrantRow, NewVersion, Store, Tx};
+use crate::grants::{EndTerms, NewTerms, Step, StepError, change_terms, end_terms};
+use crate::store::{GrantRow, Tx};
 
 /// ChangeGrant's mask: the terms a version carries.
 pub(super) const CHANGEABLE: [&str; 3] = ["minutes_per_week", "allowances", "expected_end_date"];
@@ -236,237 +230,16 @@ impl ReferralApi {
     }
 }
 
-/// What a grant step did: nothing, because it is a retry of one already made (the grant as it
-/// is), or the change with its event, to be committed with it.
-pub(crate) enum Step<E> {
-    Retry(GrantRow),
-    Done(GrantRow, E),
-}
-
-impl<E: prost::Name> Step<E> {
-    /// The event to publish for municipality `m`'s grant: none for a retry.
-    pub(crate) fn event(&self, m: &str) -> Option<NewEvent> {
-        match self {
-            Step::Retry(_) => None,
-            Step::Done(row, event) => Some(NewEvent::new(
-                event,
-                Some(m.to_owned()),
-                grant_name(m, &row.id),
-            )),
+impl From<StepError> for ApiError {
+    fn from(error: StepError) -> Self {
+        match error {
+            StepError::NotFound(name) => ApiError::not_found(&name),
+            StepError::Stale { etag, revision } => check_etag(&etag, revision)
+                .err()
+                .unwrap_or_else(|| ApiError::internal(std::io::Error::other("etag matched"))),
+            StepError::Refused(refusal) => refusal.into(),
+            StepError::Corrupt(cause) => ApiError::internal(std::io::Error::other(cause)),
+            StepError::Database(error) => error.into(),
         }
     }
-}
-
-/// New terms for a grant from a day (R-RV-11), decided at a follow-up or by ChangeGrant. A term
-/// that is `None` carries over from the latest version.
-pub(crate) struct NewTerms<'a> {
-    pub effective_from: NaiveDate,
-    pub minutes_per_week: Option<i32>,
-    pub allowances: Option<&'a [Allowance]>,
-    pub expected_end: Option<NaiveDate>,
-    pub level: ApprovalLevel,
-    pub decider: &'a str,
-    pub justification: &'a str,
-    pub follow_up: &'a str,
-    /// The idempotency key: the same key twice makes one version.
-    pub request_id: &'a str,
-    /// Empty to skip the check.
-    pub etag: &'a str,
-}
-
-/// Makes a grant's new version in `tx` if the rules allow it (R-RV-6, R-RV-9, R-RV-11..13, on
-/// the policy in force on its first day); FAILED_PRECONDITION names each rule broken.
-pub(crate) async fn change_terms(
-    store: &Store,
-    tx: &mut PgConnection,
-    m: &str,
-    id: &str,
-    today: NaiveDate,
-    t: &NewTerms<'_>,
-) -> Result<Step<GrantChanged>, ApiError> {
-    let name = grant_name(m, id);
-    let row = store
-        .lock_grant(tx, m, id, today)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&name))?;
-    // R-RV-10: a retry finds the version its first attempt made and changes nothing.
-    if store
-        .version_by_request(tx, m, id, t.request_id)
-        .await?
-        .is_some()
-    {
-        return Ok(Step::Retry(row));
-    }
-    check_etag(t.etag, row.revision)?;
-    let latest = store.latest_version(tx, m, id).await?;
-    let previous: GrantVersion = decode(&latest.body)?;
-    let expected_end = t.expected_end.unwrap_or(row.expected_end_date);
-    let next = GrantVersion {
-        minutes_per_week: t.minutes_per_week.unwrap_or(latest.minutes_per_week),
-        allowances: t
-            .allowances
-            .map_or_else(|| previous.allowances.clone(), <[Allowance]>::to_vec),
-        expected_end_date: Some(expected_end.into()),
-        approval_level: t.level as i32,
-        decider: t.decider.to_owned(),
-        justification: t.justification.trim().to_owned(),
-        follow_up: t.follow_up.to_owned(),
-        ..GrantVersion::default()
-    };
-    let policy = policy_in_force(store, tx, m, t.effective_from).await?;
-    let violations = grant::check_change(&Change {
-        active: row.state == "ACTIVE",
-        latest_from: latest.effective_from,
-        effective_from: t.effective_from,
-        changes_something: next.minutes_per_week != latest.minutes_per_week
-            || next.allowances != previous.allowances
-            || expected_end != row.expected_end_date,
-        terms: Approval {
-            policy: &policy,
-            level: t.level,
-            minutes_per_week: next.minutes_per_week,
-            start: Some(t.effective_from),
-            expected_end: Some(expected_end),
-            review: None,
-            allowances: &next.allowances,
-            justification: &next.justification,
-            under_age: false,
-        },
-    });
-    if !violations.is_empty() {
-        return Err(rules_broken("the grant cannot be changed so", violations));
-    }
-    let count = store.count_versions(tx, m, id).await?;
-    let version_id = format!("v{}", count + 1);
-    store
-        .insert_version(
-            tx,
-            &NewVersion {
-                municipality: m,
-                grant_id: id,
-                id: &version_id,
-                minutes_per_week: next.minutes_per_week,
-                effective_from: t.effective_from,
-                expected_end_date: expected_end,
-                body: &next.encode_to_vec(),
-                request_id: t.request_id,
-            },
-            &latest.id,
-        )
-        .await?;
-    let changed = GrantChanged {
-        grant: name.clone(),
-        version: format!("{name}/versions/{version_id}"),
-        previous_version: format!("{name}/versions/{}", latest.id),
-        municipality: m.to_owned(),
-        effective_from: Some(t.effective_from.into()),
-        minutes_per_week: next.minutes_per_week,
-        previous_minutes_per_week: latest.minutes_per_week,
-        allowances: next.allowances,
-        expected_end_date: Some(expected_end.into()),
-        follow_up: t.follow_up.to_owned(),
-        person: person_name(m, &row.person_id),
-    };
-    Ok(Step::Done(row, changed))
-}
-
-/// The end of a grant (R-RV-4, R-RV-11), decided at a follow-up or by EndGrant.
-pub(crate) struct EndTerms<'a> {
-    pub end_date: NaiveDate,
-    pub reason: GrantEndReason,
-    pub note: &'a str,
-    pub level: ApprovalLevel,
-    pub authority_reference: &'a str,
-    pub ended_by: &'a str,
-    pub follow_up: &'a str,
-    /// Empty to skip the check.
-    pub etag: &'a str,
-}
-
-/// Ends a grant in `tx` if the rules allow it; the same end again is a retry, any other end of
-/// an ended grant FAILED_PRECONDITION.
-pub(crate) async fn end_terms(
-    store: &Store,
-    tx: &mut PgConnection,
-    m: &str,
-    id: &str,
-    today: NaiveDate,
-    e: &EndTerms<'_>,
-) -> Result<Step<GrantEnded>, ApiError> {
-    let name = grant_name(m, id);
-    let reason_column = e
-        .reason
-        .as_str_name()
-        .trim_start_matches("GRANT_END_REASON_")
-        .to_owned();
-    let row = store
-        .lock_grant(tx, m, id, today)
-        .await?
-        .ok_or_else(|| ApiError::not_found(&name))?;
-    if row.state == "ENDED" {
-        // A retry of the same end is answered with the grant; any other end is refused.
-        return if row.end_date == Some(e.end_date)
-            && row.end_reason.as_deref() == Some(reason_column.as_str())
-        {
-            Ok(Step::Retry(row))
-        } else {
-            Err(ApiError::FailedPrecondition {
-                reason: "GRANT_ENDED",
-                message: format!(
-                    "the grant already ended on {}",
-                    row.end_date.map(|d| d.to_string()).unwrap_or_default()
-                ),
-                violations: Vec::new(),
-            })
-        };
-    }
-    check_etag(e.etag, row.revision)?;
-    let facts = store.legal_basis_facts(tx).await?;
-    let basis_without_consent = row
-        .legal_basis
-        .strip_prefix("legalBases/")
-        .and_then(|code| facts.get(code))
-        .is_some_and(|f| f.without_consent);
-    let violations = grant::check_end(&Ending {
-        start_date: row.start_date,
-        expected_end_date: row.expected_end_date,
-        end_date: e.end_date,
-        reason: e.reason,
-        note: e.note,
-        level: e.level,
-        authority_reference: e.authority_reference,
-        compulsory_until: row.compulsory_until,
-        basis_without_consent,
-    });
-    if !violations.is_empty() {
-        return Err(rules_broken("the grant cannot be ended so", violations));
-    }
-    let withdrawn = store
-        .end_grant(
-            tx,
-            m,
-            id,
-            &GrantEnd {
-                end_date: e.end_date,
-                reason: &reason_column,
-                note: e.note.trim(),
-                level: e.level.as_str_name().trim_start_matches("APPROVAL_LEVEL_"),
-                authority_reference: e.authority_reference.trim(),
-                ended_by: e.ended_by,
-            },
-        )
-        .await?;
-    let ended = GrantEnded {
-        grant: name.clone(),
-        municipality: m.to_owned(),
-        end_date: Some(e.end_date.into()),
-        reason: e.reason as i32,
-        follow_up: e.follow_up.to_owned(),
-        person: person_name(m, &row.person_id),
-        withdrawn_versions: withdrawn
-            .iter()
-            .map(|v| format!("{name}/versions/{v}"))
-            .collect(),
-    };
-    Ok(Step::Done(row, ended))
 }

@@ -12,13 +12,10 @@ mod common;
 mod decisions;
 mod grant_changes;
 mod grants;
-mod outcomes;
 mod persons;
 mod policies;
 mod referral_fields;
 mod referrals;
-
-pub(crate) use outcomes::FollowUpOutcomes;
 
 use std::sync::Arc;
 

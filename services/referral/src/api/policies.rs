@@ -9,14 +9,12 @@ use kontakt_proto::referral::v1::{
     CreatePolicyRequest, ListPoliciesRequest, ListPoliciesResponse, MunicipalityPolicy,
 };
 use prost::Message as _;
-use sqlx::PgConnection;
 use tonic::Request;
 use tonic_types::FieldViolation;
 
 use super::ReferralApi;
 use super::common::decode;
 use crate::domain::policy::Policy;
-use crate::store::Store;
 
 impl ReferralApi {
     pub(super) async fn add_policy(
@@ -106,31 +104,4 @@ pub(super) fn policy_to_proto(
     body.update_time = body.create_time;
     body.etag = format!("\"{}\"", row.create_time.timestamp_micros());
     body
-}
-
-/// The municipality's service standard in force on `day` (the latest version from on or before
-/// it); FAILED_PRECONDITION when it has none.
-pub(crate) async fn policy_in_force(
-    store: &Store,
-    tx: &mut PgConnection,
-    municipality: &str,
-    day: NaiveDate,
-) -> Result<Policy, ApiError> {
-    let row = store
-            .policy_on(tx, municipality, day)
-            .await?
-            .ok_or_else(|| ApiError::FailedPrecondition {
-                reason: "NO_POLICY",
-                message: format!(
-                    "municipality {municipality} has no service standard in force on {day}; an administrator adds one with CreatePolicy"
-                ),
-                violations: Vec::new(),
-            })?;
-    let proto: MunicipalityPolicy = decode(&row.body)?;
-    Policy::parse(&proto).map_err(|wrong| {
-        ApiError::internal(std::io::Error::other(format!(
-            "stored policy {} is invalid: {wrong:?}",
-            row.id
-        )))
-    })
 }

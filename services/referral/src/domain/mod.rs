@@ -8,7 +8,23 @@ pub mod grant;
 pub mod policy;
 pub mod submission;
 
+use kontakt_platform::Refusal;
 pub use kontakt_platform::error::RuleViolation;
+use kontakt_platform::refusal::RULES_NOT_MET;
+
+/// Every rule in `violations` broken, refused as the referral service words it: "{what}: R-RV-6
+/// minutes_per_week, …" (the clients show that line; the rule list is the same as ever).
+pub fn refused(what: &str, violations: Vec<RuleViolation>) -> Refusal {
+    let summary: Vec<String> = violations
+        .iter()
+        .map(|v| format!("{} {}", v.rule, v.subject))
+        .collect();
+    Refusal {
+        reason: RULES_NOT_MET,
+        message: format!("{what}: {}", summary.join(", ")),
+        violations,
+    }
+}
 
 /// One broken rule: its id, the field it is about and what to do.
 pub fn violation(

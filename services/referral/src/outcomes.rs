@@ -18,14 +18,16 @@ use kontakt_platform::ApiError;
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
 use kontakt_platform::outbox::{self, NewEvent};
+use kontakt_platform::resource::check_etag;
 use kontakt_proto::events::v1::Envelope;
 use kontakt_proto::followup::v1::{FollowUpCompleted, FollowUpOutcome};
 use kontakt_proto::referral::v1::{ApprovalLevel, FollowUpOutcomeRefused, GrantEndReason};
 use prost::Name as _;
 use sqlx::PgConnection;
 
-use super::common::{SCHEMA, grant_name};
-use super::grant_changes::{EndTerms, NewTerms, change_terms, end_terms};
+use crate::SCHEMA;
+use crate::grants::{EndTerms, NewTerms, StepError, change_terms, end_terms};
+use crate::names::grant_name;
 use crate::store::Store;
 
 pub(crate) struct FollowUpOutcomes {
@@ -49,30 +51,39 @@ fn grant_id<'a>(name: &'a str, m: &str) -> Result<&'a str, HandleError> {
 
 /// Why an outcome could not act, as the refusal event states it; an error for what is worth
 /// retrying (the database) or can never be applied (a defect).
-fn refusal(err: ApiError) -> Result<Vec<String>, HandleError> {
+fn refusal(err: StepError) -> Result<Vec<String>, HandleError> {
     match err {
-        ApiError::FailedPrecondition {
-            message,
-            violations,
-            ..
-        } => Ok(if violations.is_empty() {
-            vec![message]
+        StepError::Refused(refusal) => Ok(if refusal.violations.is_empty() {
+            vec![refusal.describe()]
         } else {
-            violations
+            refusal
+                .violations
                 .iter()
                 .map(|v| format!("{} {}: {}", v.rule, v.subject, v.description))
                 .collect()
         }),
-        ApiError::InvalidArgument(fields) => Ok(fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.description))
-            .collect()),
-        ApiError::NotFound { .. } => Ok(vec!["the grant does not exist".into()]),
-        ApiError::Unavailable(_) | ApiError::DeadlineExceeded => {
-            Err(HandleError::Retry(err.to_string()))
-        }
-        ApiError::Internal(_) => Err(HandleError::reject(err.to_string())),
-        other => Ok(vec![other.to_string()]),
+        StepError::NotFound(_) => Ok(vec!["the grant does not exist".into()]),
+        StepError::Corrupt(cause) => Err(HandleError::reject(
+            ApiError::internal(std::io::Error::other(cause)).to_string(),
+        )),
+        // An outcome gives no etag, so this does not happen; said as the API would say it.
+        StepError::Stale { etag, revision } => Ok(vec![
+            check_etag(&etag, revision)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        ]),
+        StepError::Database(error) => match ApiError::from(error) {
+            ApiError::InvalidArgument(fields) => Ok(fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.description))
+                .collect()),
+            err @ (ApiError::Unavailable(_) | ApiError::DeadlineExceeded) => {
+                Err(HandleError::Retry(err.to_string()))
+            }
+            err @ ApiError::Internal(_) => Err(HandleError::reject(err.to_string())),
+            other => Ok(vec![other.to_string()]),
+        },
     }
 }
 
