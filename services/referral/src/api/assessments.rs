@@ -1,8 +1,8 @@
 //! What a referral rests on: the case's action plans and the referral's assessments.
 
-use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::resource::{day, scoped, valid_id};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
     Assessment, AssessmentKind, CreateAssessmentRequest, CreatePlanRequest, Plan, PlanKind,
 };
@@ -12,7 +12,7 @@ use tonic_types::FieldViolation;
 
 use super::ReferralApi;
 use super::common::{MAX_TEXT, new_id, person_name, state_of, text_ok};
-use crate::domain::decision::{self};
+use crate::domain::decision;
 
 impl ReferralApi {
     pub(super) async fn record_plan(
@@ -170,11 +170,11 @@ impl ReferralApi {
             .await?
             .ok_or_else(|| ApiError::not_found(&request.parent))?;
         if !decision::may_edit(state_of(&referral)) {
-            return Err(ApiError::FailedPrecondition {
-                reason: "NOT_EDITABLE",
-                message: "assessments are added to a draft or returned referral".into(),
-                violations: Vec::new(),
-            });
+            return Err(Refusal::new(
+                "NOT_EDITABLE",
+                "assessments are added to a draft or returned referral",
+            )
+            .into());
         }
         let id = new_id("a");
         assessment.name = format!("{}/assessments/{id}", request.parent);

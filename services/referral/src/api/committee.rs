@@ -1,9 +1,9 @@
 //! Committee meetings: a meeting planned, and a referral put on its agenda.
 
-use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
-use kontakt_platform::auth::{self};
+use kontakt_platform::auth;
 use kontakt_platform::resource::{day, scoped, scoped_parent};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
     CommitteeMeeting, CommitteeMeetingState, CreateCommitteeMeetingRequest, ReferralState,
     ScheduleReferralRequest,
@@ -12,10 +12,10 @@ use tonic::Request;
 
 use super::ReferralApi;
 use super::common::{
-    MAX_SHORT, meeting_name, new_id, person_name, referral_name, rules_broken, state_column,
-    state_of, text_ok,
+    MAX_SHORT, meeting_name, new_id, person_name, referral_name, state_column, state_of, text_ok,
 };
-use crate::domain::decision::{self};
+use crate::domain::decision;
+use crate::domain::refused;
 use crate::store::MeetingRow;
 
 pub(super) fn meeting_to_proto(row: MeetingRow, agenda: &[String]) -> CommitteeMeeting {
@@ -107,11 +107,7 @@ impl ReferralApi {
             .await?
             .ok_or_else(|| ApiError::not_found(&request.committee_meeting))?;
         if meeting.state != "SCHEDULED" {
-            return Err(ApiError::FailedPrecondition {
-                reason: "MEETING_HELD",
-                message: "the meeting has been held".into(),
-                violations: Vec::new(),
-            });
+            return Err(Refusal::new("MEETING_HELD", "the meeting has been held").into());
         }
         let mut referral = self
             .store
@@ -120,7 +116,7 @@ impl ReferralApi {
             .ok_or_else(|| ApiError::not_found(&request.referral))?;
         let policy = self.policy_on(&mut tx, &m, self.clock.today()).await?;
         decision::may_schedule(state_of(&referral), &policy)
-            .map_err(|v| rules_broken("the referral cannot go on the agenda", vec![v]))?;
+            .map_err(|v| refused("the referral cannot go on the agenda", vec![v]))?;
         referral.state = state_column(ReferralState::InCommittee).into();
         referral.committee_meeting = Some(meeting_id.to_owned());
         let saved = self.store.save_referral(&mut tx, &referral, false).await?;

@@ -5,7 +5,6 @@ use chrono::NaiveDate;
 use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::MunicipalityCode;
-use kontakt_platform::error::RuleViolation;
 use kontakt_platform::resource::valid_id;
 use kontakt_proto::referral::v1::ReferralState;
 use sqlx::PgConnection;
@@ -54,18 +53,6 @@ pub(super) fn nested<'a>(
 
 pub(super) fn text_ok(value: &str, max: usize) -> bool {
     value.chars().count() <= max
-}
-
-pub(super) fn rules_broken(what: &str, violations: Vec<RuleViolation>) -> ApiError {
-    let summary: Vec<String> = violations
-        .iter()
-        .map(|v| format!("{} {}", v.rule, v.subject))
-        .collect();
-    ApiError::FailedPrecondition {
-        reason: "RULES_NOT_MET",
-        message: format!("{what}: {}", summary.join(", ")),
-        violations,
-    }
 }
 
 pub(super) fn state_of(row: &ReferralRow) -> ReferralState {

@@ -15,10 +15,11 @@ use tonic::Request;
 use super::ReferralApi;
 use super::common::{
     MAX_TEXT, SCHEMA, case_name, decode, grant_name, meeting_name, new_id, person_name,
-    referral_name, rules_broken, state_column, state_of, text_ok,
+    referral_name, state_column, state_of, text_ok,
 };
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
+use crate::domain::refused;
 use crate::store::NewGrant;
 
 impl ReferralApi {
@@ -74,7 +75,7 @@ impl ReferralApi {
         check_etag(&request.etag, row.revision)?;
         let policy = self.policy_on(&mut tx, &m, today).await?;
         decision::may_decide(state_of(&row), &policy, decider)
-            .map_err(|v| rules_broken("the referral cannot be decided", vec![v]))?;
+            .map_err(|v| refused("the referral cannot be decided", vec![v]))?;
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
         let justification = if request.justification.trim().is_empty() {
@@ -96,7 +97,7 @@ impl ReferralApi {
                 under_age: policy.min_age_years.is_some_and(|min| age < min),
             });
             if !violations.is_empty() {
-                return Err(rules_broken("the approval cannot be recorded", violations));
+                return Err(refused("the approval cannot be recorded", violations).into());
             }
         }
         let decision_id = new_id("d");

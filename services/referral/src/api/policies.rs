@@ -2,7 +2,7 @@
 //! in force on a day.
 
 use chrono::NaiveDate;
-use kontakt_platform::auth::{self};
+use kontakt_platform::auth;
 use kontakt_platform::resource::scoped_parent;
 use kontakt_platform::{ApiError, pagination};
 use kontakt_proto::referral::v1::{

@@ -1,6 +1,7 @@
 //! Referrals: a draft created, read, listed and edited, then submitted for visitation (with
 //! `validate_only`, every submission rule checked and nothing written).
 
+use kontakt_platform::Refusal;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, etag, scoped, scoped_parent};
@@ -15,10 +16,11 @@ use tonic::Request;
 use super::ReferralApi;
 use super::common::{
     MAX_SHORT, SCHEMA, case_name, decode, meeting_name, nested, new_id, person_name, referral_name,
-    rules_broken, state_column, state_of, text_ok,
+    state_column, state_of, text_ok,
 };
 use super::referral_fields::{apply_mask, draft_body, draft_field_errors};
-use crate::domain::decision::{self};
+use crate::domain::decision;
+use crate::domain::refused;
 use crate::domain::submission::{self, Submission};
 use crate::store::{ReferralFilter, ReferralRow};
 
@@ -252,11 +254,11 @@ impl ReferralApi {
             .ok_or_else(|| ApiError::not_found(&name))?;
         check_etag(&given.etag, row.revision)?;
         if !decision::may_edit(state_of(&row)) {
-            return Err(ApiError::FailedPrecondition {
-                reason: "NOT_EDITABLE",
-                message: "only a draft or returned referral can be edited".into(),
-                violations: Vec::new(),
-            });
+            return Err(Refusal::new(
+                "NOT_EDITABLE",
+                "only a draft or returned referral can be edited",
+            )
+            .into());
         }
         let mut body: Referral = decode(&row.body)?;
         apply_mask(&mut body, given, &paths)?;
@@ -309,11 +311,11 @@ impl ReferralApi {
             .ok_or_else(|| ApiError::not_found(&request.name))?;
         check_etag(&request.etag, row.revision)?;
         if !decision::may_submit(state_of(&row)) {
-            return Err(ApiError::FailedPrecondition {
-                reason: "NOT_SUBMITTABLE",
-                message: "only a draft or returned referral can be submitted".into(),
-                violations: Vec::new(),
-            });
+            return Err(Refusal::new(
+                "NOT_SUBMITTABLE",
+                "only a draft or returned referral can be submitted",
+            )
+            .into());
         }
         let policy = self.policy_on(&mut tx, &m, today).await?;
         let referral: Referral = decode(&row.body)?;
@@ -355,18 +357,12 @@ impl ReferralApi {
             self.read_logged(&caller, "SubmitReferral", &name, municipality, &person)
                 .await?;
             if !violations.is_empty() {
-                return Err(rules_broken(
-                    "the referral cannot be submitted yet",
-                    violations,
-                ));
+                return Err(refused("the referral cannot be submitted yet", violations).into());
             }
             return referral_to_proto(&row);
         }
         if !violations.is_empty() {
-            return Err(rules_broken(
-                "the referral cannot be submitted yet",
-                violations,
-            ));
+            return Err(refused("the referral cannot be submitted yet", violations).into());
         }
         row.state = state_column(ReferralState::Submitted).into();
         let saved = self.store.save_referral(&mut tx, &row, true).await?;

@@ -62,3 +62,26 @@ impl LegalBasisFacts {
             && self.max_age_years.is_none_or(|max| age <= max)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_refusal_names_each_rule_and_field_after_what_was_refused() {
+        let refusal = refused(
+            "the grant cannot be changed so",
+            vec![
+                violation("R-RV-12", "approval_level", "the committee decides"),
+                violation("R-RV-6", "minutes_per_week", "within the policy's range"),
+            ],
+        );
+        assert_eq!(refusal.reason, "RULES_NOT_MET");
+        assert_eq!(
+            refusal.to_string(),
+            "the grant cannot be changed so: R-RV-12 approval_level, R-RV-6 minutes_per_week"
+        );
+        let rules: Vec<&str> = refusal.violations.iter().map(|v| v.rule.as_str()).collect();
+        assert_eq!(rules, ["R-RV-12", "R-RV-6"]);
+    }
+}
