@@ -14,6 +14,14 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::session::Session;
 
+/// The largest answer the console reads (a list without pages, such as unmet demand, at
+/// national scale); above it the call fails and the page says so.
+const MAX_ANSWER: usize = 32 * 1024 * 1024;
+
+/// How many calls one page makes at the same time (names of the people on it): a page must
+/// not take a service's whole concurrency limit.
+pub const PAGE_CONCURRENCY: usize = 6;
+
 /// How long a page waits for a service before it says the service is not answering.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -74,19 +82,19 @@ impl Services {
     }
 
     pub fn referral(&self) -> ReferralServiceClient<Channel> {
-        ReferralServiceClient::new(self.referral.clone())
+        ReferralServiceClient::new(self.referral.clone()).max_decoding_message_size(MAX_ANSWER)
     }
 
     pub fn matching(&self) -> MatchingServiceClient<Channel> {
-        MatchingServiceClient::new(self.matching.clone())
+        MatchingServiceClient::new(self.matching.clone()).max_decoding_message_size(MAX_ANSWER)
     }
 
     pub fn timecost(&self) -> TimeCostServiceClient<Channel> {
-        TimeCostServiceClient::new(self.timecost.clone())
+        TimeCostServiceClient::new(self.timecost.clone()).max_decoding_message_size(MAX_ANSWER)
     }
 
     pub fn followup(&self) -> FollowUpServiceClient<Channel> {
-        FollowUpServiceClient::new(self.followup.clone())
+        FollowUpServiceClient::new(self.followup.clone()).max_decoding_message_size(MAX_ANSWER)
     }
 
     /// The access log of one service (each keeps its own).
@@ -131,24 +139,29 @@ pub async fn person_names<'a>(
     let mut wanted: Vec<&str> = persons.into_iter().filter(|p| !p.is_empty()).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let calls = wanted.into_iter().map(|name| {
-        let mut client = services.referral();
-        let request = request(
-            session,
-            purpose,
-            kontakt_proto::referral::v1::GetPersonRequest {
-                name: name.to_owned(),
-            },
-        );
-        async move {
-            client
-                .get_person(request)
-                .await
-                .ok()
-                .map(|p| (name.to_owned(), p.into_inner().display_name))
-        }
-    });
-    futures_util::future::join_all(calls)
+    let calls: Vec<_> = wanted
+        .into_iter()
+        .map(|name| {
+            let mut client = services.referral();
+            let name = name.to_owned();
+            let call = request(
+                session,
+                purpose,
+                kontakt_proto::referral::v1::GetPersonRequest { name: name.clone() },
+            );
+            async move {
+                client
+                    .get_person(call)
+                    .await
+                    .ok()
+                    .map(|p| (name, p.into_inner().display_name))
+            }
+        })
+        .collect();
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(calls)
+        .buffer_unordered(PAGE_CONCURRENCY)
+        .collect::<Vec<_>>()
         .await
         .into_iter()
         .flatten()

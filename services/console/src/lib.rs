@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/log-ud", post(sign_in::sign_out))
         .route("/ingen-adgang", get(no_screens))
         .route("/koordinator", get(coordinator::queue))
+        .route("/koordinator/udaekket", get(coordinator::unmet))
         .route("/koordinator/anmodning/{code}/{id}", get(coordinator::show))
         .route(
             "/koordinator/anmodning/{code}/{id}/tilknyt",

@@ -15,6 +15,12 @@ use crate::web::{Answer, AppState, Signed};
 
 const PURPOSE: &str = "console: data protection audit";
 
+/// The most entries read from the services for one person (newest first from each).
+const READ_LIMIT: usize = 2_000;
+
+/// The most entries shown; the filters narrow them down.
+const SHOWN: usize = 200;
+
 #[derive(Deserialize, Default)]
 pub struct LogQuery {
     #[serde(default)]
@@ -89,7 +95,7 @@ pub async fn log(
                     Ok(response) => {
                         let response = response.into_inner();
                         entries.extend(response.entries);
-                        if response.next_page_token.is_empty() || entries.len() > 5_000 {
+                        if response.next_page_token.is_empty() || entries.len() >= READ_LIMIT {
                             break;
                         }
                         page_token = response.next_page_token;
@@ -110,6 +116,8 @@ pub async fn log(
     let to = format::parse_date(&query.til);
     entries.retain(|e| passes(e, &query, from, to));
     entries.sort_by_key(|e| std::cmp::Reverse(e.time.as_ref().map_or(0, |t| t.seconds)));
+    let matching = entries.len();
+    entries.truncate(SHOWN);
     let body = html! {
         form method="get" action=(current) {
             div.field {
@@ -136,7 +144,7 @@ pub async fn log(
         }
         @for problem in &problems { (problem_box(problem)) }
         @if !person.is_empty() {
-            p { (entries.len()) " registreringer, nyeste først." }
+            p { (matching) " registreringer, nyeste først" @if matching > entries.len() { "; de " (entries.len()) " nyeste vises – brug filtrene for at finde ældre" } "." }
             div.table-wrap tabindex="0" { table {
                 thead { tr { th scope="col" { "Tidspunkt" } th scope="col" { "Hvem" } th scope="col" { "Roller" } th scope="col" { "Handling" } th scope="col" { "Hvad" } th scope="col" { "Formål" } th scope="col" { "Tjeneste" } } }
                 tbody {

@@ -33,7 +33,7 @@ pub async fn agenda(State(state): State<AppState>, Signed(session): Signed) -> A
                             PURPOSE,
                             r::ListReferralsRequest {
                                 parent: format!("municipalities/{code}"),
-                                page_size: 200,
+                                page_size: 50,
                                 state: wanted as i32,
                                 ..r::ListReferralsRequest::default()
                             },

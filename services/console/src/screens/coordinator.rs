@@ -22,11 +22,22 @@ use crate::web::{Answer, AppState, Signed, check_csrf, or_page};
 
 const PURPOSE: &str = "console: matching and procurement";
 
-/// The most requests the queue reads per municipality (oldest first).
-const QUEUE_LIMIT: usize = 2_000;
+/// The most requests the queue shows (the oldest open ones).
+const QUEUE_SIZE: usize = 100;
+
+/// A request is waiting for the coordinator in these states.
+const OPEN_STATES: [m::MatchingRequestState; 4] = [
+    m::MatchingRequestState::Open,
+    m::MatchingRequestState::Proposed,
+    m::MatchingRequestState::Procurement,
+    m::MatchingRequestState::Ordered,
+];
 
 /// The most contact persons a screen reads.
 const PEOPLE_LIMIT: usize = 10_000;
+
+/// Contact persons on one page of the list.
+const PEOPLE_PAGE: i32 = 30;
 
 /// `municipalities/183/matchingRequests/g-1` → `/koordinator/anmodning/183/g-1`.
 pub fn request_path(name: &str) -> String {
@@ -78,52 +89,35 @@ fn days_open(state: &AppState, open: Option<&prost_types::Timestamp>) -> i64 {
 /// and the unmet demand.
 pub async fn queue(State(state): State<AppState>, Signed(session): Signed) -> Answer {
     let current = "/koordinator";
-    let mut requests = Vec::new();
-    let mut unmet = Vec::new();
+    // The oldest open requests of each municipality in each open state, merged: the first
+    // page of each list, never the whole history.
+    let mut calls = Vec::new();
     for code in &session.person.municipalities {
-        let parent = format!("municipalities/{code}");
-        let listed = crate::grpc::all_pages(QUEUE_LIMIT, |page_token| {
+        for wanted in OPEN_STATES {
             let mut client = state.services.matching();
             let call = request(
                 &session,
                 PURPOSE,
                 m::ListMatchingRequestsRequest {
-                    parent: parent.clone(),
-                    page_size: 500,
-                    page_token,
-                    state: 0,
+                    parent: format!("municipalities/{code}"),
+                    page_size: QUEUE_SIZE as i32,
+                    page_token: String::new(),
+                    state: wanted as i32,
                 },
             );
-            async move {
-                let page = client.list_matching_requests(call).await?.into_inner();
-                Ok((page.matching_requests, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(|status| crate::web::status_page(&session, &status, Which::Matching, current))?;
-        requests.extend(listed.into_iter().filter(|r| {
-            !matches!(
-                m::MatchingRequestState::try_from(r.state),
-                Ok(m::MatchingRequestState::Assigned | m::MatchingRequestState::Closed)
-            )
-        }));
-        let demand = or_page(
-            state
-                .services
-                .matching()
-                .list_unmet_demand(request(
-                    &session,
-                    PURPOSE,
-                    m::ListUnmetDemandRequest { parent },
-                ))
-                .await,
-            &session,
-            Which::Matching,
-            current,
-        )?;
-        unmet.extend(demand.demands);
+            calls.push(async move { client.list_matching_requests(call).await });
+        }
+    }
+    let mut requests = Vec::new();
+    let mut more = false;
+    for answer in futures_util::future::join_all(calls).await {
+        let page = or_page(answer, &session, Which::Matching, current)?;
+        more |= !page.next_page_token.is_empty();
+        requests.extend(page.matching_requests);
     }
     requests.sort_by_key(|r| r.create_time.as_ref().map_or(0, |t| t.seconds));
+    more |= requests.len() > QUEUE_SIZE;
+    requests.truncate(QUEUE_SIZE);
     let names = state.competence_names(&session).await;
     let children = crate::grpc::person_names(
         &state.services,
@@ -134,6 +128,8 @@ pub async fn queue(State(state): State<AppState>, Signed(session): Signed) -> An
     .await;
     let body = html! {
         p.muted { "Ældste først. Vælg en anmodning for at se de bedst egnede kontaktpersoner." }
+        @if more { p { "Viser de " (requests.len()) " ældste åbne anmodninger." } }
+        p { a href="/koordinator/udaekket" { "Se udækket behov" } " – anmodninger, som ingen kan tage i dag." }
         @if requests.is_empty() {
             div.notice { p { "Der er ingen åbne anmodninger." } }
         } @else {
@@ -167,7 +163,39 @@ pub async fn queue(State(state): State<AppState>, Signed(session): Signed) -> An
                 }
             }
         }
-        h2 id="udaekket" { "Udækket behov" }
+    };
+    Ok(page(&session, "Matchning", current, body))
+}
+
+/// `GET /koordinator/udaekket`: requests nobody can take today (R-MP-5), longest open first.
+pub async fn unmet(State(state): State<AppState>, Signed(session): Signed) -> Answer {
+    let current = "/koordinator/udaekket";
+    let mut unmet = Vec::new();
+    for code in &session.person.municipalities {
+        let demand = or_page(
+            state
+                .services
+                .matching()
+                .list_unmet_demand(request(
+                    &session,
+                    PURPOSE,
+                    m::ListUnmetDemandRequest {
+                        parent: format!("municipalities/{code}"),
+                    },
+                ))
+                .await,
+            &session,
+            Which::Matching,
+            current,
+        )?;
+        unmet.extend(demand.demands);
+    }
+    unmet.sort_by_key(|d| std::cmp::Reverse(d.age_days));
+    let total = unmet.len();
+    unmet.truncate(QUEUE_SIZE);
+    let names = state.competence_names(&session).await;
+    let body = html! {
+        @if total > unmet.len() { p { "Viser de " (unmet.len()) " af " (total) ", der har været åbne længst." } }
         @if unmet.is_empty() {
             p { "Intet udækket behov: alle åbne anmodninger har mindst én egnet kandidat." }
         } @else {
@@ -196,7 +224,7 @@ pub async fn queue(State(state): State<AppState>, Signed(session): Signed) -> An
             }
         }
     };
-    Ok(page(&session, "Matchning", current, body))
+    Ok(page(&session, "Udækket behov", current, body))
 }
 
 /// The last part of a resource name, shortened for a table.
@@ -763,6 +791,9 @@ async fn after(
 pub struct PeopleQuery {
     #[serde(default)]
     tilknyttet: String,
+    /// The page (the service's page token).
+    #[serde(default)]
+    side: String,
 }
 
 /// `GET /kontaktpersoner`: capacity (booked / other duties / free) and certificate warnings.
@@ -772,7 +803,28 @@ pub async fn people(
     axum::extract::Query(query): axum::extract::Query<PeopleQuery>,
 ) -> Answer {
     let current = "/kontaktpersoner";
-    let persons = list_people(&state, &session, current).await?;
+    // One page at a time: a municipality of the capital region has thousands.
+    let listed = or_page(
+        state
+            .services
+            .matching()
+            .list_contact_persons(request(
+                &session,
+                PURPOSE,
+                m::ListContactPersonsRequest {
+                    parent: "serviceUnits/-".into(),
+                    page_size: PEOPLE_PAGE,
+                    page_token: query.side.clone(),
+                    municipality: String::new(),
+                },
+            ))
+            .await,
+        &session,
+        Which::Matching,
+        current,
+    )?;
+    let persons = listed.contact_persons;
+    let next = listed.next_page_token;
     let today = state.today();
     let names = state.competence_names(&session).await;
     let body = html! {
@@ -797,6 +849,10 @@ pub async fn people(
                     p { (competences(&names, &p.competences)) }
                 }
             }
+        }
+        div.actions {
+            @if !query.side.is_empty() { a.button.secondary href="/kontaktpersoner" { "Første side" } }
+            @if !next.is_empty() { a.button.secondary href={"/kontaktpersoner?side=" (crate::web::encode(&next))} { "Næste side" } }
         }
     };
     Ok(page(&session, "Kontaktpersoner", current, body))

@@ -19,6 +19,10 @@ use crate::web::{Answer, AppState, Signed, check_csrf, or_page};
 
 const PURPOSE: &str = "console: case work and follow-up";
 
+/// How many due follow-ups and referrals a list shows per municipality (the earliest due and
+/// the newest first, as the services order them).
+const LIST_SIZE: i32 = 50;
+
 /// `municipalities/329/grants/g-1` → `/raadgiver/bevilling/329/g-1`.
 pub fn grant_path(name: &str) -> String {
     match name.split('/').collect::<Vec<_>>().as_slice() {
@@ -76,7 +80,7 @@ pub async fn home(
                             parent: parent.clone(),
                             counsellor: session.person.subject.clone(),
                             due_on_or_before: None,
-                            page_size: 200,
+                            page_size: LIST_SIZE,
                             page_token: String::new(),
                         },
                     ))
@@ -97,7 +101,7 @@ pub async fn home(
                         PURPOSE,
                         r::ListReferralsRequest {
                             parent,
-                            page_size: 200,
+                            page_size: LIST_SIZE,
                             counsellor: session.person.subject.clone(),
                             ..r::ListReferralsRequest::default()
                         },
@@ -111,27 +115,34 @@ pub async fn home(
         );
     }
     // Whose follow-ups they are: each grant's child, by name.
-    let grants: Vec<r::Grant> = futures_util::future::join_all(due.iter().map(|fu| {
-        let mut client = state.services.referral();
-        let call = request(
-            &session,
-            PURPOSE,
-            r::GetGrantRequest {
-                name: fu.grant.clone(),
-            },
-        );
-        async move {
-            client
-                .get_grant(call)
-                .await
-                .ok()
-                .map(tonic::Response::into_inner)
-        }
-    }))
-    .await
-    .into_iter()
-    .flatten()
-    .collect();
+    use futures_util::StreamExt as _;
+    let calls: Vec<_> = due
+        .iter()
+        .map(|fu| {
+            let mut client = state.services.referral();
+            let call = request(
+                &session,
+                PURPOSE,
+                r::GetGrantRequest {
+                    name: fu.grant.clone(),
+                },
+            );
+            async move {
+                client
+                    .get_grant(call)
+                    .await
+                    .ok()
+                    .map(tonic::Response::into_inner)
+            }
+        })
+        .collect();
+    let grants: Vec<r::Grant> = futures_util::stream::iter(calls)
+        .buffer_unordered(crate::grpc::PAGE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let names = crate::grpc::person_names(
         &state.services,
         &session,

@@ -15,6 +15,9 @@ use crate::web::{Answer, AppState, Signed, check_csrf, or_page, status_page};
 
 const PURPOSE: &str = "console: timesheet approval";
 
+/// How many waiting timesheets the page shows (the oldest submissions).
+const SHOWN: usize = 50;
+
 /// `GET /timesedler`.
 pub async fn list(State(state): State<AppState>, Signed(session): Signed) -> Answer {
     let current = "/timesedler";
@@ -37,6 +40,9 @@ pub async fn list(State(state): State<AppState>, Signed(session): Signed) -> Ans
         current,
     )?
     .timesheets;
+    let total = sheets.len();
+    let mut sheets = sheets;
+    sheets.truncate(SHOWN);
     // The names of the people on this page only.
     let persons: Vec<String> = sheets
         .iter()
@@ -63,6 +69,7 @@ pub async fn list(State(state): State<AppState>, Signed(session): Signed) -> Ans
         .collect();
     let body = html! {
         @if waiting.is_empty() { div.notice { p { "Ingen timesedler venter på godkendelse." } } }
+        @if total > waiting.len() { p { "Viser de " (waiting.len()) " ældste af " (total) " indsendte timesedler." } }
         @else {
             div.table-wrap tabindex="0" { table {
                 thead { tr { th scope="col" { "Kontaktperson" } th scope="col" { "Periode" } th.num scope="col" { "Timer" } th scope="col" { "Indsendt" } th scope="col" { "" } } }
