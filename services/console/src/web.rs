@@ -229,6 +229,7 @@ pub fn status_page(
     which: Which,
     current: &str,
 ) -> Response {
+    log_failure(status, which, current);
     problem_page(session, &Problem::from_status(status, which), current)
 }
 
@@ -259,6 +260,33 @@ where
                 .into_response())
             }
         }
+    }
+}
+
+/// A call that failed on the service's side (not the person's mistake) is logged with its
+/// code, the service's message and incident id, never the token or the page's data.
+pub fn log_failure(status: &tonic::Status, which: Which, current: &str) {
+    use tonic::Code;
+    if matches!(
+        status.code(),
+        Code::Internal
+            | Code::Unknown
+            | Code::DataLoss
+            | Code::Unimplemented
+            | Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::OutOfRange
+            | Code::Cancelled
+    ) {
+        let message: String = status.message().chars().take(300).collect();
+        tracing::warn!(
+            service = which.danish(),
+            code = ?status.code(),
+            page = current,
+            message = %message,
+            "a service call failed"
+        );
     }
 }
 
