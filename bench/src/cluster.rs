@@ -63,7 +63,8 @@ impl Cluster {
                 .env("KONTAKT_SHUTDOWN_GRACE", "2s")
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                // The services log to stdout.
+                .stdout(log.try_clone()?)
                 .stderr(log)
                 .kill_on_drop(true);
             for (peer, url) in &urls {
@@ -168,29 +169,40 @@ impl Cluster {
     /// Stops every service with SIGTERM and waits for them.
     pub async fn stop(mut self) {
         for (service, child) in &self.processes {
-            if let Some(pid) = child.id()
-                && let Err(err) = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                )
-            {
-                eprintln!("warning: cannot stop {service} (pid {pid}): {err}");
-            }
+            terminate(service, child);
         }
         for (service, child) in &mut self.processes {
-            match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-                Ok(Ok(status)) if status.success() => {}
-                Ok(Ok(status)) => eprintln!(
-                    "warning: {service} exited with {status}; see {}",
-                    self.logs.join(format!("{service}.log")).display()
-                ),
-                Ok(Err(err)) => eprintln!("warning: waiting for {service}: {err}"),
-                Err(_) => {
-                    eprintln!("warning: {service} did not stop within 10 s of SIGTERM; killing it");
-                    if let Err(err) = child.kill().await {
-                        eprintln!("warning: cannot kill {service}: {err}");
-                    }
-                }
+            reap(service, child, &self.logs.join(format!("{service}.log"))).await;
+        }
+    }
+}
+
+/// Sends SIGTERM to a `kontakt serve` process (a graceful stop).
+pub fn terminate(name: &str, child: &Child) {
+    if let Some(pid) = child.id()
+        && let Err(err) = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+    {
+        eprintln!("warning: cannot stop {name} (pid {pid}): {err}");
+    }
+}
+
+/// Waits for a process told to stop, killing it after 10 s; says so when it did not exit
+/// cleanly (its log is `log`).
+pub async fn reap(name: &str, child: &mut Child, log: &Path) {
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(Ok(status)) if status.success() => {}
+        Ok(Ok(status)) => eprintln!(
+            "warning: {name} exited with {status}; see {}",
+            log.display()
+        ),
+        Ok(Err(err)) => eprintln!("warning: waiting for {name}: {err}"),
+        Err(_) => {
+            eprintln!("warning: {name} did not stop within 10 s of SIGTERM; killing it");
+            if let Err(err) = child.kill().await {
+                eprintln!("warning: cannot kill {name}: {err}");
             }
         }
     }

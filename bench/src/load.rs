@@ -172,6 +172,65 @@ pub async fn closed_loop<C: Call>(plan: Plan, call: C) -> Stats {
     collect(streams, elapsed).await
 }
 
+/// As [`closed_loop`], for calls that may each take longer than the whole run (a slow page):
+/// each stream calls uncounted until `plan.warmup` has passed (at least once), then counted
+/// until `plan.duration` has passed since it began counting (at least once), so that every
+/// stream gives a figure however slow the call. A failed call counts even in the warm-up.
+pub async fn closed_loop_each<C: Call>(plan: Plan, call: C) -> Stats {
+    let call = Arc::new(call);
+    let seq = Arc::new(AtomicU64::new(0));
+    let begin = Instant::now();
+    let mut streams = Vec::with_capacity(plan.streams);
+    for _ in 0..plan.streams {
+        let (call, seq) = (call.clone(), seq.clone());
+        streams.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (mut errors, mut first_error) = (0u64, None);
+            loop {
+                if let Err(e) = call.call(seq.fetch_add(1, Ordering::Relaxed)).await {
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                }
+                if begin.elapsed() >= plan.warmup {
+                    break;
+                }
+            }
+            let from = Instant::now();
+            loop {
+                let started = Instant::now();
+                match call.call(seq.fetch_add(1, Ordering::Relaxed)).await {
+                    Ok(m) => {
+                        if let Some(latency) = m.latency(started.elapsed()) {
+                            latencies.push(latency.as_micros() as u64);
+                        }
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+                if from.elapsed() >= plan.duration {
+                    break;
+                }
+            }
+            (from, (latencies, errors, first_error))
+        }));
+    }
+    let mut results = Vec::with_capacity(streams.len());
+    let mut first_from: Option<Instant> = None;
+    for stream in streams {
+        results.push(match stream.await {
+            Ok((from, result)) => {
+                first_from = Some(first_from.map_or(from, |f| f.min(from)));
+                result
+            }
+            Err(e) => (Vec::new(), 1, Some(e.to_string())),
+        });
+    }
+    let elapsed = first_from.map_or(Duration::ZERO, |from| from.elapsed());
+    merge(results, elapsed)
+}
+
 /// Calls start at `rate` per second whether or not earlier ones have answered; each call's
 /// latency counts from when it was due, so a stall shows as latency, not as fewer calls.
 pub async fn open_loop<C: Call>(rate: f64, warmup: Duration, duration: Duration, call: C) -> Stats {
@@ -220,21 +279,25 @@ pub async fn open_loop<C: Call>(rate: f64, warmup: Duration, duration: Duration,
 type StreamResult = (Vec<u64>, u64, Option<String>);
 
 async fn collect(streams: Vec<tokio::task::JoinHandle<StreamResult>>, elapsed: Duration) -> Stats {
+    let mut results = Vec::with_capacity(streams.len());
+    for stream in streams {
+        results.push(
+            stream
+                .await
+                .unwrap_or_else(|e| (Vec::new(), 1, Some(e.to_string()))),
+        );
+    }
+    merge(results, elapsed)
+}
+
+fn merge(results: Vec<StreamResult>, elapsed: Duration) -> Stats {
     let mut latencies = Vec::new();
     let (mut errors, mut first_error) = (0, None);
-    for stream in streams {
-        match stream.await {
-            Ok((l, e, f)) => {
-                latencies.extend(l);
-                errors += e;
-                if first_error.is_none() {
-                    first_error = f;
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
-            }
+    for (l, e, f) in results {
+        latencies.extend(l);
+        errors += e;
+        if first_error.is_none() {
+            first_error = f;
         }
     }
     Stats::from_latencies(latencies, errors, first_error, elapsed)
@@ -274,6 +337,31 @@ mod tests {
         assert!((40..=100).contains(&stats.calls), "{stats:?}");
         assert!(stats.errors > 0 && stats.first_error.is_some());
         assert!(stats.p50() >= 5.0, "{}", stats.p50());
+    }
+
+    #[tokio::test]
+    async fn each_stream_of_a_slow_closed_loop_counts_at_least_one_call() {
+        let plan = Plan {
+            streams: 3,
+            warmup: Duration::from_millis(10),
+            duration: Duration::from_millis(20),
+        };
+        // Every call takes longer than warm-up and measurement together.
+        let stats = closed_loop_each(plan, |_| async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(())
+        })
+        .await;
+        assert_eq!(stats.calls, 3, "{stats:?}");
+        assert_eq!(stats.errors, 0);
+        assert!(stats.p50() >= 50.0, "{}", stats.p50());
+        let failing =
+            closed_loop_each(plan, |_| async { Err::<(), _>("HTTP 500".to_owned()) }).await;
+        assert!(
+            failing.errors >= 6,
+            "warm-up failures count too: {failing:?}"
+        );
+        assert_eq!(failing.first_error.as_deref(), Some("HTTP 500"));
     }
 
     #[tokio::test]

@@ -116,6 +116,20 @@ impl Outcome {
         }
     }
 
+    /// A page's size (bytes) against its limit (KiB).
+    pub fn size(name: &str, bytes: usize, limit_kib: u64, what: &str) -> Self {
+        Self {
+            name: name.into(),
+            what: what.into(),
+            value: bytes as f64 / 1024.0,
+            reference: limit_kib as f64,
+            unit: "KiB",
+            target: Target::AtMost(1.0),
+            detail: String::new(),
+            error: (bytes == 0).then(|| "no page was measured".to_owned()),
+        }
+    }
+
     pub fn ratio(&self) -> f64 {
         if self.reference > 0.0 {
             self.value / self.reference
@@ -262,7 +276,7 @@ pub fn print(
 fn format_value(value: f64, unit: &str) -> String {
     match unit {
         "calls/s" => format!("{value:.0} calls/s"),
-        "MiB" => format!("{value:.1} MiB"),
+        "MiB" | "KiB" => format!("{value:.1} {unit}"),
         _ => format!("{value:.2} {unit}"),
     }
 }
@@ -288,5 +302,8 @@ mod tests {
         assert!(!Outcome::latency("match", "", &failing, 10.0, Target::AtMost(10.0)).passed());
         assert!(Outcome::memory("referral_peak", 100 * 1024, 150, "").passed());
         assert!(!Outcome::memory("referral_peak", 200 * 1024, 150, "").passed());
+        assert!(Outcome::size("screen_size_max", 200 * 1024, 200, "").passed());
+        assert!(!Outcome::size("screen_size_max", 200 * 1024 + 1, 200, "").passed());
+        assert!(!Outcome::size("screen_size_max", 0, 200, "").passed());
     }
 }

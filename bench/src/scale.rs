@@ -6,7 +6,8 @@
 //! grant has its child, case, approved referral and version in referral, a matching request
 //! and (but for a few left open) an assignment to one of the municipality's contact persons in
 //! matching and time & cost, and every assignment gets its share of the time entries, with the
-//! week and month aggregates kept as the service keeps them.
+//! week and month aggregates kept as the service keeps them; every contact person has a
+//! submitted timesheet waiting for approval.
 
 use anyhow::Context as _;
 use kontakt::progress::Progress;
@@ -280,7 +281,7 @@ pub struct Loaded {
 /// Everything but the time entries after the first `size.first_entries`.
 pub async fn load_base(pool: &PgPool, size: Size) -> anyhow::Result<Loaded> {
     let t = templates(pool).await?;
-    let mut progress = Progress::new("Data at scale", 12);
+    let mut progress = Progress::new("Data at scale", 11);
     execute(pool, "CREATE SCHEMA bench").await?;
     execute(
         pool,
@@ -543,6 +544,24 @@ pub async fn load_base(pool: &PgPool, size: Size) -> anyhow::Result<Loaded> {
     )
     .await?;
     progress.step("grants and assignments in time & cost");
+
+    // Every contact person's timesheet for the month before last, submitted and waiting for a
+    // coordinator: the approval queue at month's end. (Not last month: the write workload
+    // registers up to 13 days back, which a submitted timesheet would refuse, R-TC-4.)
+    execute(
+        pool,
+        &format!(
+            "INSERT INTO timecost.timesheets (unit, person_id, id, period_start, period_end, state, submit_time)
+             SELECT 'bench', 'cp-' || j, to_char(p.first, 'YYYY-MM-DD') || '-' || to_char(p.last, 'YYYY-MM-DD'),
+                    p.first, p.last, 'SUBMITTED', now() - j * interval '10 seconds'
+               FROM generate_series(1, {}) j,
+                    (SELECT f::date AS first, (f + interval '1 month' - interval '1 day')::date AS last
+                       FROM date_trunc('month', current_date - interval '2 months') f) p",
+            size.contact_persons
+        ),
+    )
+    .await?;
+    progress.step(&format!("{} submitted timesheets", size.contact_persons));
 
     // The national frame: every municipality, an equal share.
     execute(
