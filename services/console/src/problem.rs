@@ -128,9 +128,11 @@ impl Problem {
                 "Nogen har ændret det imens",
                 "Hent siden igen, så du ser det nyeste, og prøv så igen.",
             ),
-            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
-                (503, "Tjenesten svarer ikke lige nu", "")
-            }
+            // Cancelled: the console's own deadline passed first (tonic's "Timeout expired").
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Cancelled => (503, "Tjenesten svarer ikke lige nu", ""),
             _ => (
                 500,
                 "Der gik noget galt hos os",
@@ -255,6 +257,12 @@ mod tests {
         let down = Problem::from_status(&tonic::Status::unavailable("x"), Which::Followup);
         assert_eq!(down.status, 503);
         assert!(down.detail.contains("opfølgning"));
+        // The console's own deadline passing reads the same, not as our failure.
+        let slow = Problem::from_status(
+            &tonic::Status::cancelled("Timeout expired"),
+            Which::Matching,
+        );
+        assert_eq!(slow.status, 503);
         let expired = Problem::from_status(&tonic::Status::unauthenticated("exp"), Which::Referral);
         assert!(expired.sign_in_again);
         let internal = Problem::from_status(
