@@ -661,7 +661,7 @@ async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipaliti
             .await
             .expect("queue")
             .into_inner();
-        assert_eq!(submitted(listed), [sheet.name.clone()]);
+        assert_eq!(submitted(listed), std::slice::from_ref(&sheet.name));
     }
     // Another municipality's coordinator sees none of it, and may not ask for Ishøj's.
     let mut other =
