@@ -79,7 +79,9 @@ impl Console {
         let mut rest = tokio::fs::File::from_std(file);
         tokio::spawn(async move {
             let mut stdout = lines.into_inner();
-            let _ = tokio::io::copy(&mut stdout, &mut rest).await;
+            if let Err(err) = tokio::io::copy(&mut stdout, &mut rest).await {
+                eprintln!("warning: the console's output no longer reaches its log: {err}");
+            }
         });
         let console = Self {
             url: format!("http://{address}"),

@@ -650,7 +650,8 @@ async fn start_console() -> Console {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kontakt_console::serve(launch, async move {
-        let _ = stopped.await;
+        // Told to stop, or the test (the sender) is gone: either way the console stops.
+        stopped.await.ok();
     }));
     // The listener is bound, so a request waits for discovery; if start-up fails the
     // connection is dropped, and the error is the task's.

@@ -148,7 +148,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             clock: Arc::new(SystemClock),
         },
         async {
-            let _ = console_stopped.await;
+            // Told to stop, or `run` (the sender) is gone: either way the console stops.
+            console_stopped.await.ok();
         },
     ));
 
