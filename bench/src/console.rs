@@ -3,6 +3,7 @@
 //! session cookies sealed by the benchmark with the console's own session key, each holding a
 //! token the services trust.
 
+use kontakt_platform::clock::{Clock as _, SystemClock};
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -116,7 +117,7 @@ impl Console {
     /// The `Cookie` header of someone signed in with `token` (minted from `claims`), as the
     /// console's sign-in would have set it.
     pub fn cookie(&self, token: String, claims: &Claims) -> String {
-        let expires_at = chrono::Utc::now().timestamp() + SESSION.as_secs() as i64;
+        let expires_at = SystemClock.now().timestamp() + SESSION.as_secs() as i64;
         let session = Session::new(SignedIn {
             token,
             expires_at,

@@ -1,5 +1,6 @@
 //! The results: a table for people and one `RESULT` line per figure for machines.
 
+use kontakt_platform::clock::{Clock as _, SystemClock};
 use std::fmt;
 
 use crate::load::Stats;
@@ -203,7 +204,7 @@ impl Machine {
         Self {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_gib: kib / 1024.0 / 1024.0,
-            date: chrono::Utc::now().date_naive(),
+            date: SystemClock.today(),
         }
     }
 }

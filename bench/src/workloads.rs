@@ -1,6 +1,7 @@
 //! The workloads, each against the services over gRPC with real tokens, and the order they
 //! run in: references first, then each workload, its figure beside its reference.
 
+use kontakt_platform::clock::{Clock as _, SystemClock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -589,7 +590,7 @@ impl<'a> Bench<'a> {
         let municipalities: Vec<&str> = MUNICIPALITIES.iter().map(|(m, _)| *m).collect();
         let bearer = self.bearer(Role::Finance, &municipalities)?;
         let channels = self.timecost.clone();
-        let as_of = chrono::Utc::now().date_naive();
+        let as_of = SystemClock.today();
         // One caller: the latency of the computation itself, not of queueing.
         let stats = load::closed_loop(self.plan(1), move |seq| {
             let mut client = TimeCostServiceClient::new(authed(channels.pick(seq), &bearer));
@@ -674,8 +675,8 @@ impl<'a> Bench<'a> {
         }
         let registrars = Arc::new(registrars);
         let channels = self.timecost.clone();
-        let today = chrono::Utc::now().date_naive();
-        let run = format!("{}", chrono::Utc::now().timestamp_micros());
+        let today = SystemClock.today();
+        let run = format!("{}", SystemClock.now().timestamp_micros());
         let call = move |seq: u64| {
             let (bearer, assignment) = &registrars[seq as usize % registrars.len()];
             let mut client = TimeCostServiceClient::new(authed(channels.pick(seq), bearer));
@@ -800,7 +801,7 @@ impl<'a> Bench<'a> {
         let next = Arc::new(Mutex::new(1i64));
         let available = self.size.pending_referrals;
         let start = {
-            let today = chrono::Utc::now().date_naive();
+            let today = SystemClock.today();
             NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today)
                 + Months::new(1)
         };

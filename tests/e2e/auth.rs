@@ -1,6 +1,7 @@
 //! Authentication and role × method authorisation as a caller meets them over gRPC.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use kontakt_platform::clock::{Clock as _, SystemClock};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,10 +17,7 @@ use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs()
+    u64::try_from(SystemClock.now().timestamp()).expect("time")
 }
 
 fn valid_claims() -> Claims {

@@ -390,8 +390,9 @@ impl Oidc {
         self.issuer.as_str()
     }
 
-    /// Starts a sign-in: the URL to redirect the browser to, and what the callback needs.
-    pub fn start(&self) -> (Url, PendingSignIn) {
+    /// Starts a sign-in at `now` (Unix seconds, the console's clock): the URL to redirect the
+    /// browser to, and what the callback needs.
+    pub fn start(&self, now: i64) -> (Url, PendingSignIn) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self.client.authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
@@ -406,22 +407,23 @@ impl Oidc {
             state: state.secret().clone(),
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
-            created_at: now(),
+            created_at: now,
         };
         (url, pending)
     }
 
-    /// Finishes a sign-in at the callback with the `state` and `code` the provider sent.
+    /// Finishes a sign-in at the callback with the `state` and `code` the provider sent, at `now`
+    /// (Unix seconds; a pending sign-in older than its time-to-live is refused).
     pub async fn finish(
         &self,
         pending: PendingSignIn,
         state: &str,
         code: &str,
+        now: i64,
     ) -> Result<SignedIn, OidcError> {
         if !same_secret(&pending.state, state) {
             return Err(OidcError::StateMismatch);
         }
-        let now = now();
         let age = now - pending.created_at;
         // A sign-in "from the future" is as suspect as an old one (beyond a little clock skew).
         if !(-60..=PENDING_TTL_SECS).contains(&age) {
@@ -712,10 +714,6 @@ fn same_secret(a: &str, b: &str) -> bool {
         .zip(b.iter())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 #[cfg(test)]

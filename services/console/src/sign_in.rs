@@ -235,7 +235,7 @@ pub async fn oidc_start(
     if form.csrf.is_empty() || cookie(&headers, FORM_COOKIE) != Some(form.csrf.as_str()) {
         return stale_form();
     }
-    let (url, pending) = oidc.start();
+    let (url, pending) = oidc.start(state.now());
     let sealed = state.sessions.seal_value(&Pending {
         oidc: pending,
         back: safe_back(&form.tilbage).to_owned(),
@@ -289,7 +289,7 @@ pub async fn oidc_callback(
         return refused("Log ind tog for lang tid, eller blev startet i en anden browser.");
     };
     match oidc
-        .finish(pending.oidc, &callback.state, &callback.code)
+        .finish(pending.oidc, &callback.state, &callback.code, state.now())
         .await
     {
         Ok(person) => {

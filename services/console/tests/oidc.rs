@@ -178,7 +178,7 @@ async fn token(State(idp): State<Shared>, Form(form): Form<HashMap<String, Strin
         return invalid_grant("the code_verifier does not match the code_challenge");
     }
 
-    let now = chrono::Utc::now().timestamp();
+    let now = now_secs();
     let access_token = format!("access-{}", kontakt_console::session::random_token());
     // at_hash: the left half of SHA-256 of the access token (ES256).
     let hashed = if idp.wrong_at_hash {
@@ -281,7 +281,7 @@ async fn setup(configure: impl FnOnce(&mut OidcSettings)) -> (Shared, Oidc) {
 /// Plays the browser: starts a sign-in, follows it to the IdP and reads the callback's code
 /// and state from the redirect.
 async fn authorize_at_idp(oidc: &Oidc) -> (PendingSignIn, String, String) {
-    let (url, pending) = oidc.start();
+    let (url, pending) = oidc.start(now_secs());
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -316,9 +316,9 @@ async fn a_full_sign_in_yields_the_person() {
             "PKCE S256 and the nonce were sent"
         );
     }
-    let before = chrono::Utc::now().timestamp();
+    let before = now_secs();
     let person = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect("signed in");
     let idp = lock(&idp);
@@ -345,9 +345,9 @@ async fn the_id_token_can_be_the_service_token_and_its_expiry_counts() {
     let (idp, oidc) = setup(|s| s.service_token = ServiceToken::Id).await;
     lock(&idp).id_ttl = 120;
     let (pending, code, state) = authorize_at_idp(&oidc).await;
-    let before = chrono::Utc::now().timestamp();
+    let before = now_secs();
     let person = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect("signed in");
     let idp = lock(&idp);
@@ -361,7 +361,7 @@ async fn a_wrong_state_is_refused_before_the_code_is_used() {
     let (idp, oidc) = setup(|_| {}).await;
     let (pending, code, _state) = authorize_at_idp(&oidc).await;
     let error = oidc
-        .finish(pending, "forged-state", &code)
+        .finish(pending, "forged-state", &code, now_secs())
         .await
         .expect_err("refused");
     assert!(matches!(error, OidcError::StateMismatch), "{error:?}");
@@ -373,10 +373,10 @@ async fn a_wrong_state_is_refused_before_the_code_is_used() {
 async fn a_wrong_pkce_verifier_is_refused_by_the_provider() {
     let (idp, oidc) = setup(|_| {}).await;
     let (mut pending, code, state) = authorize_at_idp(&oidc).await;
-    let (_, other) = oidc.start();
+    let (_, other) = oidc.start(now_secs());
     pending.pkce_verifier = other.pkce_verifier;
     let error = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect_err("refused");
     assert!(matches!(error, OidcError::Provider(_)), "{error:?}");
@@ -391,7 +391,7 @@ async fn an_id_token_signed_by_another_key_is_refused() {
     lock(&idp).signer = key("idp-key-1");
     let (pending, code, state) = authorize_at_idp(&oidc).await;
     let error = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect_err("refused");
     assert!(matches!(error, OidcError::Token(_)), "{error:?}");
@@ -416,7 +416,7 @@ async fn an_id_token_signed_by_another_key_is_refused() {
     lock(&idp).signer = key("unpublished");
     let (pending, code, state) = authorize_at_idp(&oidc).await;
     let error = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect_err("refused");
     assert!(matches!(error, OidcError::Token(_)), "{error:?}");
@@ -435,7 +435,7 @@ async fn a_rotated_signing_key_is_fetched_and_accepted() {
     }
     let (pending, code, state) = authorize_at_idp(&oidc).await;
     let person = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect("signed in");
     assert_eq!(person.subject, "anna");
@@ -468,7 +468,7 @@ async fn a_token_for_another_client_nonce_or_access_token_or_expired_is_refused(
         }
         let (pending, code, state) = authorize_at_idp(&oidc).await;
         let error = oidc
-            .finish(pending, &state, &code)
+            .finish(pending, &state, &code, now_secs())
             .await
             .expect_err("refused");
         assert!(matches!(error, OidcError::Token(_)), "{error:?}");
@@ -482,7 +482,7 @@ async fn an_expired_pending_sign_in_is_refused() {
     let (mut pending, code, state) = authorize_at_idp(&oidc).await;
     pending.created_at -= oidc::PENDING_TTL_SECS + 1;
     let error = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect_err("refused");
     assert!(matches!(error, OidcError::Expired), "{error:?}");
@@ -495,7 +495,7 @@ async fn a_pending_sign_in_survives_a_cookie_round_trip() {
     let (pending, code, state) = authorize_at_idp(&oidc).await;
     let cookie = serde_json::to_string(&pending).expect("serialises");
     let pending: PendingSignIn = serde_json::from_str(&cookie).expect("deserialises");
-    oidc.finish(pending, &state, &code)
+    oidc.finish(pending, &state, &code, now_secs())
         .await
         .expect("signed in");
 }
@@ -517,7 +517,7 @@ async fn claim_names_are_configurable() {
     });
     let (pending, code, state) = authorize_at_idp(&oidc).await;
     let person = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect("signed in");
     assert_eq!(person.roles, ["contact_person", "counsellor"]);
@@ -538,7 +538,7 @@ async fn malformed_kontakt_claims_are_refused() {
     lock(&idp).claims = json!({ "kontakt_roles": [{ "role": "admin" }] });
     let (pending, code, state) = authorize_at_idp(&oidc).await;
     let error = oidc
-        .finish(pending, &state, &code)
+        .finish(pending, &state, &code, now_secs())
         .await
         .expect_err("refused");
     assert!(matches!(error, OidcError::Claims(_)), "{error:?}");
@@ -1164,4 +1164,10 @@ async fn a_session_ends_with_its_token() {
         page.body
     );
     assert!(page.body.contains(r#"name="tilbage" value="/koordinator""#));
+}
+
+/// The time the sign-ins are started and finished at: the system's clock, read the one way.
+fn now_secs() -> i64 {
+    use kontakt_platform::clock::Clock as _;
+    kontakt_platform::clock::SystemClock.now().timestamp()
 }

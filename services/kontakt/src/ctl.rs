@@ -11,6 +11,7 @@ use crate::progress::Progress;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
+use kontakt_platform::clock::{Clock as _, SystemClock};
 use kontakt_proto::common::v1::{Date, DateRange, Money};
 use kontakt_proto::followup::v1 as followup;
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
@@ -136,9 +137,8 @@ async fn due_follow_ups(
     municipality: &str,
     within_days: Option<u32>,
 ) -> anyhow::Result<String> {
-    let due_on_or_before = within_days.map(|days| {
-        Date::from(chrono::Utc::now().date_naive() + chrono::Days::new(u64::from(days)))
-    });
+    let due_on_or_before = within_days
+        .map(|days| Date::from(SystemClock.today() + chrono::Days::new(u64::from(days))));
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {

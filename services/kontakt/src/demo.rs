@@ -540,7 +540,7 @@ pub async fn load_everything(
     let stories = arrangements::load(
         urls,
         &arrangements::Tokens { mint: &mint },
-        chrono::Utc::now().date_naive(),
+        kontakt_platform::clock::Clock::today(&kontakt_platform::clock::SystemClock),
     )
     .await;
     match &stories {

@@ -23,6 +23,10 @@ pub type SharedClock = Arc<dyn Clock>;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the system's time"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }

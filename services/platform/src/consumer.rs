@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock as _;
 use futures_util::StreamExt as _;
 use kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient;
 use kontakt_proto::events::v1::subscribe_response::Item;
@@ -337,9 +338,12 @@ fn utc(at: prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::from_timestamp(at.seconds, at.nanos.clamp(0, 999_999_999) as u32)
 }
 
+/// How long ago the event at `at` was recorded. Lag is an operator's measure of wall-clock
+/// time, so it reads the system's clock, not the service's (which tests may move).
 fn age_seconds(at: prost_types::Timestamp) -> f64 {
-    let at = utc(at).unwrap_or_else(chrono::Utc::now);
-    (chrono::Utc::now() - at).as_seconds_f64().max(0.0)
+    let now = crate::clock::SystemClock.now();
+    let at = utc(at).unwrap_or(now);
+    (now - at).as_seconds_f64().max(0.0)
 }
 
 /// The stored cursor, creating it at 0 for a new consumer.

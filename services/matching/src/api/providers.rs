@@ -187,6 +187,7 @@ impl MatchingApi {
         if self.store.get_provider(provider_id).await?.is_none() {
             return Err(ApiError::not_found(&request.parent));
         }
+        let now = self.clock.now();
         let row = ContractRow {
             provider_id: provider_id.to_owned(),
             id: request.contract_id.clone(),
@@ -198,8 +199,8 @@ impl MatchingApi {
             competences,
             weekly_capacity_minutes: contract.weekly_capacity_minutes,
             revision: 1,
-            create_time: chrono::Utc::now(),
-            update_time: chrono::Utc::now(),
+            create_time: now,
+            update_time: now,
         };
         if !self.store.insert_contract(&row).await? {
             return Err(ApiError::AlreadyExists {

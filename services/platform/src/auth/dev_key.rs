@@ -3,7 +3,9 @@
 //! (`kontakt dev` does that for itself; nothing else does).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::Clock as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -87,10 +89,9 @@ impl DevKey {
 
     /// Signs `claims`, filling issuer, audience, issued-at and expiry (`ttl` from now).
     pub fn mint(&self, mut claims: Claims, ttl: Duration) -> Result<String, String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| "the clock is before 1970".to_owned())?
-            .as_secs();
+        // Tokens are checked against the system's clock, so they are minted by it.
+        let now = u64::try_from(crate::clock::SystemClock.now().timestamp())
+            .map_err(|_| "the clock is before 1970".to_owned())?;
         claims.iss = DEV_ISSUER.into();
         claims.aud = super::principal::Audience::One(DEV_AUDIENCE.into());
         claims.iat = now;

@@ -278,6 +278,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock as _;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -285,10 +286,7 @@ mod tests {
     use rsa::traits::PublicKeyParts as _;
 
     fn claims() -> Claims {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_secs();
+        let now = u64::try_from(crate::clock::SystemClock.now().timestamp()).expect("time");
         Claims {
             sub: "case-system-183".into(),
             kontakt_roles: vec!["case_system".into()],

@@ -99,6 +99,7 @@ impl tonic::service::Interceptor for ServiceAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock as _;
     use tonic::service::Interceptor as _;
 
     #[test]
@@ -113,7 +114,8 @@ mod tests {
         );
         // A rotated token (the file's modification time moves on).
         std::fs::write(&path, "second").expect("write");
-        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        let later =
+            SystemTime::from(crate::clock::SystemClock.now()) + std::time::Duration::from_secs(5);
         std::fs::File::options()
             .write(true)
             .open(&path)
