@@ -38,6 +38,7 @@ pub enum Command {
     /// web console.
     Serve(ServeArgs),
     /// Run all four services in one process on an embedded throwaway PostgreSQL (or DATABASE_URL).
+    #[cfg(feature = "dev")]
     Dev(DevArgs),
     /// Apply pending migrations for one service or all, then exit (e.g. as a Kubernetes Job).
     Migrate(MigrateArgs),
@@ -337,6 +338,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve_one(args).await,
+            #[cfg(feature = "dev")]
             Command::Dev(args) => crate::dev::run(args).await,
             Command::Migrate(args) => migrate(args).await,
             Command::Token(args) => token(args),
@@ -443,9 +445,27 @@ async fn serve_console(args: ServeArgs) -> anyhow::Result<()> {
     .await
 }
 
+/// The municipalities of the demo data, which `kontakt dev` and `kontakt demo` sign in to.
+pub(crate) const DEV_MUNICIPALITIES: [&str; 3] = ["183", "187", "329"];
+
+/// The dev administrator's token (all the demo municipalities), for loading the demo data.
+pub(crate) fn admin_token(key: &DevKey) -> anyhow::Result<String> {
+    key.mint(
+        Claims {
+            sub: "dev-admin".into(),
+            name: "Development administrator".into(),
+            kontakt_roles: vec![Role::Admin.as_str().into()],
+            kontakt_municipalities: DEV_MUNICIPALITIES.iter().map(|m| m.to_string()).collect(),
+            ..Claims::default()
+        },
+        std::time::Duration::from_secs(8 * 3600),
+    )
+    .map_err(anyhow::Error::msg)
+}
+
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let key = DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?;
-    let admin_token = crate::dev::admin_token(&key)?;
+    let admin_token = admin_token(&key)?;
     crate::demo::load_everything(
         &crate::demo::arrangements::Urls {
             referral: &args.endpoints.referral_url,

@@ -21,9 +21,6 @@ use crate::{Launch, Peers, Service, ServiceHandle};
 /// The database the suite uses inside the embedded server.
 const DEV_DATABASE: &str = "kontakt";
 
-/// The reference municipalities of DOMAIN.md §10: Ishøj, Vallensbæk, Ringsted.
-const DEV_MUNICIPALITIES: [&str; 3] = ["183", "187", "329"];
-
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&args.telemetry, "kontakt-dev")?;
 
@@ -63,7 +60,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)?,
     );
-    let admin_token = admin_token(&key)?;
+    let admin_token = crate::cli::admin_token(&key)?;
 
     // CPR keys of this data directory's own (the referral service stores CPR numbers).
     let cpr = Arc::new(
@@ -281,19 +278,4 @@ async fn create_database(admin: PgConnectOptions, name: &str) -> anyhow::Result<
     }
     conn.close().await?;
     Ok(())
-}
-
-/// The dev administrator's token (all the demo municipalities), for loading the demo data.
-pub(crate) fn admin_token(key: &DevKey) -> anyhow::Result<String> {
-    key.mint(
-        Claims {
-            sub: "dev-admin".into(),
-            name: "Development administrator".into(),
-            kontakt_roles: vec![Role::Admin.as_str().into()],
-            kontakt_municipalities: DEV_MUNICIPALITIES.iter().map(|m| m.to_string()).collect(),
-            ..Claims::default()
-        },
-        std::time::Duration::from_secs(8 * 3600),
-    )
-    .map_err(anyhow::Error::msg)
 }

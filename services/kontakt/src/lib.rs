@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 mod ctl;
 pub mod demo;
+#[cfg(feature = "dev")]
 mod dev;
 mod health;
 pub mod progress;

@@ -12,6 +12,7 @@ pub mod cpr;
 pub mod cpr_vault;
 pub mod db;
 pub mod duration;
+#[cfg(feature = "dev")]
 pub mod embedded_pg;
 pub mod error;
 pub mod feed;
