@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use kontakt::Service;
-use kontakt_harness::{fresh_database, start, start_with, test_server_settings};
+use kontakt_harness::{Start, fresh_database, start};
 use kontakt_platform::clock::ManualClock;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::matching::v1::{
@@ -61,14 +61,11 @@ async fn repealed_serviceloven_bases_are_listed_only_when_asked_for_or_while_in_
     let clock = Arc::new(ManualClock::new(
         "2026-11-24T10:00:00Z".parse().expect("time"),
     ));
-    let running = start_with(
-        Service::Referral,
-        db.options.clone(),
-        test_server_settings(),
-        clock.clone(),
-    )
-    .await
-    .expect("service");
+    let running = Start::new(Service::Referral, &db)
+        .clock(clock.clone())
+        .run()
+        .await
+        .expect("service");
     let mut client = ReferralServiceClient::new(running.admin());
     let list = |include_repealed| ListLegalBasesRequest {
         page_size: 100,

@@ -10,7 +10,7 @@ use kontakt_harness::events::{
     stored_cursor, subscription, wait_for_cursor,
 };
 use kontakt_harness::{
-    fresh_database, start, start_on, test_db_settings, test_server_settings, verifier,
+    Start, fresh_database, start, test_db_settings, test_server_settings, verifier,
 };
 use kontakt_platform::server::{ServeOptions, ServiceHandle};
 
@@ -155,7 +155,9 @@ async fn a_service_consuming_a_producer_that_restarts_reconnects_and_resumes_aft
         "nothing to read while it is down"
     );
 
-    let producer = start_on(Service::Referral, &db, addr)
+    let producer = Start::new(Service::Referral, &db)
+        .on(addr)
+        .run()
         .await
         .expect("the producer comes back on its address");
     publish(&writing, (0..100).map(|i| format!("after-{i}"))).await;

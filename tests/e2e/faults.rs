@@ -12,7 +12,7 @@ use kontakt_harness::faults::{
     Tally, assert_nothing_lost, lock_table, percentile, referral_on_own_postgres, release,
     under_referral_load, world_readable_tempdir,
 };
-use kontakt_harness::{fresh_database, start, start_with, test_server_settings, token};
+use kontakt_harness::{Start, fresh_database, start, test_server_settings, token};
 use kontakt_platform::auth::Role;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{GetLegalBasisRequest, ListLegalBasesRequest};
@@ -146,14 +146,11 @@ async fn overload_is_refused_at_once_and_admitted_calls_stay_fast() {
         concurrency_limit: 4,
         ..test_server_settings()
     };
-    let running = start_with(
-        Service::Referral,
-        db.options.clone(),
-        settings,
-        Arc::new(kontakt_platform::clock::SystemClock),
-    )
-    .await
-    .expect("referral");
+    let running = Start::new(Service::Referral, &db)
+        .settings(settings)
+        .run()
+        .await
+        .expect("referral");
     let read = |mut client: ReferralServiceClient<kontakt_harness::AuthedChannel>| async move {
         let started = std::time::Instant::now();
         let answer = client

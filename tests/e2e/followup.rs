@@ -8,8 +8,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, fresh_database, start_with, test_db_settings,
-    test_server_settings, token,
+    AuthedChannel, Start, TestDatabase, TestService, fresh_database, test_db_settings, token,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -35,14 +34,11 @@ fn at(year: i32, month: u32, day: u32) -> chrono::DateTime<Utc> {
 }
 
 async fn start(db: &TestDatabase, clock: Arc<ManualClock>) -> TestService {
-    start_with(
-        Service::Followup,
-        db.options.clone(),
-        test_server_settings(),
-        clock,
-    )
-    .await
-    .expect("followup")
+    Start::new(Service::Followup, db)
+        .clock(clock)
+        .run()
+        .await
+        .expect("followup")
 }
 
 fn envelope<M: prost::Name>(message: &M, subject: &str) -> Envelope {

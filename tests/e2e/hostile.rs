@@ -13,11 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use kontakt::Service;
-use kontakt_harness::{claims_token, fresh_database, start_together};
+use kontakt_harness::{StartTogether, claims_token, fresh_database};
 use kontakt_platform::auth::Claims;
 use kontakt_platform::auth::dev_key::{DEV_AUDIENCE, DEV_ISSUER};
 use kontakt_platform::auth::principal::Audience;
-use kontakt_platform::clock::SystemClock;
 use prost::Message as _;
 use prost::bytes::{Buf, BufMut};
 use prost::encoding::{DecodeContext, WireType, encode_key, encode_varint};
@@ -511,7 +510,8 @@ fn is_a_server_fault(code: Code) -> bool {
 #[tokio::test]
 async fn hostile_requests_to_every_method_are_refused_cleanly_and_nothing_falls_over() {
     let db = fresh_database().await.expect("database");
-    let running = start_together(&Service::ALL, &db, std::sync::Arc::new(SystemClock))
+    let running = StartTogether::new(&Service::ALL, &db)
+        .run()
         .await
         .expect("services");
     let set = FileDescriptorSet::decode(kontakt_proto::FILE_DESCRIPTOR_SET).expect("descriptors");

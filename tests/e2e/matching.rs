@@ -10,8 +10,8 @@ use chrono::{TimeZone, Utc};
 use kontakt::Service;
 use kontakt_harness::bad_request_fields as fields;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, claims_token, fresh_database, start_with,
-    test_db_settings, test_server_settings, token,
+    AuthedChannel, Start, TestDatabase, TestService, claims_token, fresh_database,
+    test_db_settings, token,
 };
 use kontakt_platform::auth::{Claims, Role};
 use kontakt_platform::clock::ManualClock;
@@ -34,14 +34,11 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 
 async fn start(db: &TestDatabase) -> TestService {
     let today = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
-    start_with(
-        Service::Matching,
-        db.options.clone(),
-        test_server_settings(),
-        Arc::new(ManualClock::new(today)),
-    )
-    .await
-    .expect("matching")
+    Start::new(Service::Matching, db)
+        .clock(Arc::new(ManualClock::new(today)))
+        .run()
+        .await
+        .expect("matching")
 }
 
 fn coordinator(service: &TestService, municipality: &str) -> Matching {

@@ -2,7 +2,7 @@
 //! access is in the access log; another municipality's person does not exist for the caller.
 
 use kontakt::Service;
-use kontakt_harness::{TestService, fresh_database, start, token};
+use kontakt_harness::{Start, TestService, fresh_database, start, token};
 use kontakt_platform::auth::Role;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{CreatePersonRequest, GetPersonRequest, LookupPersonRequest};
@@ -333,10 +333,11 @@ async fn after_a_key_rotation_rekeying_moves_every_cpr_number_to_the_new_key() {
         )
     };
     let db = fresh_database().await.expect("database");
-    let before =
-        kontakt_harness::start_referral_with_keys(&db, vault(format!("old={old_key}"), "old"))
-            .await
-            .expect("service");
+    let before = Start::new(Service::Referral, &db)
+        .cpr(vault(format!("old={old_key}"), "old"))
+        .run()
+        .await
+        .expect("service");
     let mut counsellor = client(&before, Role::Counsellor, "183");
     for cpr in ["150312-4821", "010110-4001", "241124-4321"] {
         counsellor
@@ -377,7 +378,9 @@ async fn after_a_key_rotation_rekeying_moves_every_cpr_number_to_the_new_key() {
             .expect("opens with the new key");
     }
     // And lookups still find people: the blind index did not change.
-    let after = kontakt_harness::start_referral_with_keys(&db, retired)
+    let after = Start::new(Service::Referral, &db)
+        .cpr(retired)
+        .run()
         .await
         .expect("service");
     client(&after, Role::Counsellor, "183")

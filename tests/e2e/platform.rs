@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kontakt::Service;
 use kontakt_harness::faults::{release, world_readable_tempdir};
-use kontakt_harness::{fresh_database, start, start_with, test_server_settings, wait_for_health};
+use kontakt_harness::{Start, fresh_database, start, test_server_settings, wait_for_health};
 use kontakt_platform::clock::SystemClock;
 use kontakt_proto::matching::v1::ListCompetencesRequest;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
@@ -335,14 +335,11 @@ async fn referral_with(
     db: &kontakt_harness::TestDatabase,
     settings: kontakt_platform::config::ServerSettings,
 ) -> kontakt_harness::TestService {
-    start_with(
-        Service::Referral,
-        db.options.clone(),
-        settings,
-        Arc::new(SystemClock),
-    )
-    .await
-    .expect("service")
+    Start::new(Service::Referral, db)
+        .settings(settings)
+        .run()
+        .await
+        .expect("service")
 }
 
 /// Holds the legal-basis table locked, so calls that read it wait in PostgreSQL.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, admin_token, contact_person_token, eventually,
-    fresh_database, start_together, token, violations,
+    AuthedChannel, Start, StartTogether, TestDatabase, TestService, admin_token,
+    contact_person_token, eventually, fresh_database, token, violations,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -53,7 +53,9 @@ impl Suite {
     async fn start(today: &str) -> Suite {
         let db = fresh_database().await.expect("database");
         let clock = Arc::new(ManualClock::new(today.parse().expect("timestamp")));
-        let running = start_together(&ALL, &db, clock.clone())
+        let running = StartTogether::new(&ALL, &db)
+            .clock(clock.clone())
+            .run()
             .await
             .expect("services");
         let suite = Suite { db, clock, running };
@@ -107,15 +109,13 @@ impl Suite {
     /// Starts a stopped service again where it was, so that its followers find it and it
     /// resumes its own subscriptions from its stored cursors.
     async fn start_again(&mut self, stopped: Stopped) {
-        let again = kontakt_harness::start_again(
-            stopped.service,
-            &self.db,
-            stopped.addr,
-            &stopped.addrs,
-            self.clock.clone(),
-        )
-        .await
-        .expect("restart");
+        let again = Start::new(stopped.service, &self.db)
+            .on(stopped.addr)
+            .following(&stopped.addrs)
+            .clock(self.clock.clone())
+            .run()
+            .await
+            .expect("restart");
         self.running.push(again);
     }
 

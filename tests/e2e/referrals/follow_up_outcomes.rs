@@ -4,7 +4,7 @@
 //! rule named and changes nothing; an allowed ADJUST makes a new grant version from the next
 //! day; END ends the grant (purpose met), which ends the schedule. Roles are checked.
 
-use kontakt_harness::{eventually, start_together};
+use kontakt_harness::{StartTogether, eventually};
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
 use kontakt_proto::followup::v1::{
     CompleteFollowUpRequest, FollowUp, FollowUpOutcome, FollowUpState, GetFollowUpRequest,
@@ -73,7 +73,9 @@ async fn outbox(db: &TestDatabase, kind: &str) -> Vec<Vec<u8>> {
 async fn adjust_and_end_outcomes_change_and_end_the_grant_in_referral() {
     let db = fresh_database().await.expect("database");
     let clock = clock_today();
-    let services = start_together(&[Service::Referral, Service::Followup], &db, clock.clone())
+    let services = StartTogether::new(&[Service::Referral, Service::Followup], &db)
+        .clock(clock.clone())
+        .run()
         .await
         .expect("services");
     let (referral, followup) = (&services[0], &services[1]);

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, fixtures, fresh_database, start_with,
-    test_server_settings, token, violations,
+    AuthedChannel, Start, TestDatabase, TestService, fixtures, fresh_database, token, violations,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -43,14 +42,11 @@ fn clock_today() -> Arc<ManualClock> {
 
 /// The referral service on `db` with its clock at `TODAY`.
 async fn start_today(db: &TestDatabase) -> TestService {
-    start_with(
-        Service::Referral,
-        db.options.clone(),
-        test_server_settings(),
-        clock_today(),
-    )
-    .await
-    .expect("service")
+    Start::new(Service::Referral, db)
+        .clock(clock_today())
+        .run()
+        .await
+        .expect("service")
 }
 
 fn as_role(running: &TestService, role: Role, municipality: &str) -> Client {

@@ -2,7 +2,7 @@
 //! a matching request, GrantChanged gives it and its assignment the new hours, GrantEnded closes
 //! it and ends the assignment, giving the contact person's time back.
 
-use kontakt_harness::start_following;
+use kontakt_harness::Start;
 use kontakt_proto::common::v1::Date;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::matching::v1::{
@@ -45,14 +45,12 @@ async fn eventually(
 async fn grant_events_open_change_and_close_a_matching_request() {
     let db = fresh_database().await.expect("database");
     let referral = start_today(&db).await;
-    let matching = start_following(
-        Service::Matching,
-        &db,
-        &[(Service::Referral, referral.addr)],
-        clock_today(),
-    )
-    .await
-    .expect("matching");
+    let matching = Start::new(Service::Matching, &db)
+        .following(&[(Service::Referral, referral.addr)])
+        .clock(clock_today())
+        .run()
+        .await
+        .expect("matching");
     with_policy(&referral, RINGSTED, ringsted_policy()).await;
     let mut counsellor = as_role(&referral, Role::Counsellor, RINGSTED);
     let grant = granted(&mut counsellor, "010114-4234", "M-1", None).await;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use kontakt::Service;
 use kontakt_harness::{
-    AuthedChannel, TestDatabase, TestService, contact_person_token, fresh_database, start_with,
-    test_db_settings, test_server_settings, token,
+    AuthedChannel, Start, TestDatabase, TestService, contact_person_token, fresh_database,
+    test_db_settings, token,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -37,14 +37,11 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 
 async fn start(db: &TestDatabase) -> TestService {
     let today = Utc.with_ymd_and_hms(2026, 12, 20, 10, 0, 0).unwrap();
-    start_with(
-        Service::Timecost,
-        db.options.clone(),
-        test_server_settings(),
-        Arc::new(ManualClock::new(today)),
-    )
-    .await
-    .expect("timecost")
+    Start::new(Service::Timecost, db)
+        .clock(Arc::new(ManualClock::new(today)))
+        .run()
+        .await
+        .expect("timecost")
 }
 
 fn envelope<M: prost::Name>(message: &M, subject: &str) -> Envelope {

@@ -331,14 +331,10 @@ pub async fn referral_on_own_postgres(
             .await
             .expect("own postgres"),
     );
-    let running = crate::start_with(
-        kontakt::Service::Referral,
-        pg.connect_options("postgres"),
-        crate::test_server_settings(),
-        std::sync::Arc::new(kontakt_platform::clock::SystemClock),
-    )
-    .await
-    .expect("referral SERVING on its own PostgreSQL");
+    let running = crate::Start::new(kontakt::Service::Referral, pg.connect_options("postgres"))
+        .run()
+        .await
+        .expect("referral SERVING on its own PostgreSQL");
     (pg, running)
 }
 

@@ -266,6 +266,12 @@ impl TestDatabase {
     }
 }
 
+impl From<&TestDatabase> for PgConnectOptions {
+    fn from(database: &TestDatabase) -> Self {
+        database.options.clone()
+    }
+}
+
 /// Creates an empty database named after this process, so a later run can drop it if this
 /// process dies before cleaning up.
 pub async fn fresh_database() -> anyhow::Result<TestDatabase> {
@@ -335,196 +341,159 @@ impl TestService {
     }
 }
 
-/// Starts `service` on `database` with test settings and waits until it is SERVING.
+/// Starts `service` on `database` with test settings and waits until it is SERVING: the
+/// shorthand for `Start::new(service, database).run()`.
 pub async fn start(service: Service, database: &TestDatabase) -> anyhow::Result<TestService> {
-    start_with(
-        service,
-        database.options.clone(),
-        test_server_settings(),
-        Arc::new(SystemClock),
-    )
-    .await
+    Start::new(service, database).run().await
 }
 
-/// Starts `service` with explicit settings and clock; waits until it is SERVING.
-pub async fn start_with(
+type Vault = Arc<kontakt_platform::cpr_vault::CprVault>;
+
+const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// How one service is started in this process, waited on until SERVING:
+/// `Start::new(service, &db).clock(c).on(addr).following(&addrs).run().await`. Unless told
+/// otherwise it listens on `127.0.0.1:0`, runs on the system clock with the test settings,
+/// follows no one (every peer URL points at a closed port) and, if it holds CPR numbers, uses
+/// the test process's CPR keys.
+#[must_use = "a service starts only when `run` is awaited"]
+pub struct Start {
     service: Service,
     database: PgConnectOptions,
-    server_settings: ServerSettings,
     clock: SharedClock,
-) -> anyhow::Result<TestService> {
-    let cpr = service.holds_cpr().then(cpr_vault);
-    launch(service, database, server_settings, clock, cpr).await
-}
-
-/// Starts the referral service with the given CPR keys instead of the test process's own.
-pub async fn start_referral_with_keys(
-    database: &TestDatabase,
-    cpr: Arc<kontakt_platform::cpr_vault::CprVault>,
-) -> anyhow::Result<TestService> {
-    launch(
-        Service::Referral,
-        database.options.clone(),
-        test_server_settings(),
-        Arc::new(SystemClock),
-        Some(cpr),
-    )
-    .await
-}
-
-/// Starts `service` on `database` listening on `addr` (e.g. again on the address of a
-/// service that was stopped, so that its clients find it where it was).
-pub async fn start_on(
-    service: Service,
-    database: &TestDatabase,
+    settings: ServerSettings,
+    cpr: Option<Vault>,
     addr: SocketAddr,
-) -> anyhow::Result<TestService> {
-    let cpr = service.holds_cpr().then(cpr_vault);
-    let listener = kontakt::bind(addr).await?;
-    launch_on(
-        service,
-        database.options.clone(),
-        test_server_settings(),
-        Arc::new(SystemClock),
-        cpr,
-        listener,
-        peers(&[]),
-    )
-    .await
+    following: Vec<(Service, SocketAddr)>,
 }
 
-async fn launch(
-    service: Service,
-    database: PgConnectOptions,
-    server_settings: ServerSettings,
-    clock: SharedClock,
-    cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
-) -> anyhow::Result<TestService> {
-    let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    launch_on(
-        service,
-        database,
-        server_settings,
-        clock,
-        cpr,
-        listener,
-        peers(&[]),
-    )
-    .await
-}
-
-/// Starts `service` on `database` following the peers at `addrs` (e.g. matching following a
-/// running referral service), with `clock`.
-pub async fn start_following(
-    service: Service,
-    database: &TestDatabase,
-    addrs: &[(Service, SocketAddr)],
-    clock: SharedClock,
-) -> anyhow::Result<TestService> {
-    let cpr = service.holds_cpr().then(cpr_vault);
-    let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    launch_on(
-        service,
-        database.options.clone(),
-        test_server_settings(),
-        clock,
-        cpr,
-        listener,
-        peers(addrs),
-    )
-    .await
-}
-
-/// Starts `services` on `database`, each following the others, with `clock`. The listeners
-/// are bound first, so services that follow each other (referral and follow-up) find each
-/// other from the start.
-pub async fn start_together(
-    services: &[Service],
-    database: &TestDatabase,
-    clock: SharedClock,
-) -> anyhow::Result<Vec<TestService>> {
-    let mut listeners = Vec::new();
-    for service in services {
-        let listener = kontakt::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        listeners.push((*service, listener.local_addr()?, listener));
+impl Start {
+    /// `service` on `database`: a test's own database, or the options of any other (e.g. a
+    /// PostgreSQL the test stops and restarts).
+    pub fn new(service: Service, database: impl Into<PgConnectOptions>) -> Self {
+        Start {
+            service,
+            database: database.into(),
+            clock: Arc::new(SystemClock),
+            settings: test_server_settings(),
+            cpr: service.holds_cpr().then(cpr_vault),
+            addr: ANY_PORT,
+            following: Vec::new(),
+        }
     }
-    let addrs: Vec<(Service, SocketAddr)> = listeners.iter().map(|(s, a, _)| (*s, *a)).collect();
-    let mut started = Vec::new();
-    for (service, _, listener) in listeners {
-        started.push(
-            launch_on(
-                service,
-                database.options.clone(),
-                test_server_settings(),
-                clock.clone(),
-                service.holds_cpr().then(cpr_vault),
-                listener,
-                peers(&addrs),
-            )
-            .await?,
-        );
+
+    /// The clock the service reads (e.g. a `ManualClock` the test moves).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
-    Ok(started)
+
+    /// Listening on `addr`: e.g. again on the address of a service that was stopped, so that
+    /// its clients and followers find it where it was.
+    pub fn on(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Following the peers at `addrs` (e.g. matching following a running referral service).
+    pub fn following(mut self, addrs: &[(Service, SocketAddr)]) -> Self {
+        self.following = addrs.to_vec();
+        self
+    }
+
+    /// These CPR keys instead of the test process's own.
+    pub fn cpr(mut self, vault: Vault) -> Self {
+        self.cpr = Some(vault);
+        self
+    }
+
+    /// These server settings instead of [`test_server_settings`].
+    pub fn settings(mut self, settings: ServerSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Binds the address, starts the service and waits until it is SERVING.
+    pub async fn run(self) -> anyhow::Result<TestService> {
+        let listener = kontakt::bind(self.addr).await?;
+        self.run_on(listener).await
+    }
+
+    async fn run_on(self, listener: tokio::net::TcpListener) -> anyhow::Result<TestService> {
+        let service = self.service;
+        let handle = kontakt::spawn(Launch {
+            service,
+            auth: verifier().await,
+            cpr: self.cpr,
+            listener,
+            database: self.database,
+            db_settings: test_db_settings(),
+            server_settings: self.settings,
+            clock: self.clock,
+            peers: peers(&self.following),
+        })?;
+        let addr = handle.local_addr;
+        let channel = connect(addr).await?;
+        wait_for_health(
+            &channel,
+            service.def().grpc_name,
+            ServingStatus::Serving,
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(TestService {
+            service,
+            addr,
+            channel,
+            handle,
+        })
+    }
 }
 
-/// Starts `service` again on `addr`, where it ran before it was stopped, following the peers
-/// at `addrs` with `clock`: a restart mid-scenario, so that the services following it find it
-/// where it was and it resumes its own subscriptions from its stored cursors.
-pub async fn start_again(
-    service: Service,
-    database: &TestDatabase,
-    addr: SocketAddr,
-    addrs: &[(Service, SocketAddr)],
-    clock: SharedClock,
-) -> anyhow::Result<TestService> {
-    let listener = kontakt::bind(addr).await?;
-    launch_on(
-        service,
-        database.options.clone(),
-        test_server_settings(),
-        clock,
-        service.holds_cpr().then(cpr_vault),
-        listener,
-        peers(addrs),
-    )
-    .await
-}
-
-async fn launch_on(
-    service: Service,
+/// Several services started together on one database, each following the others:
+/// `StartTogether::new(&services, &db).clock(c).run().await`. The listeners are bound first,
+/// so services that follow each other (referral and follow-up) find each other from the start.
+#[must_use = "the services start only when `run` is awaited"]
+pub struct StartTogether {
+    services: Vec<Service>,
     database: PgConnectOptions,
-    server_settings: ServerSettings,
     clock: SharedClock,
-    cpr: Option<Arc<kontakt_platform::cpr_vault::CprVault>>,
-    listener: tokio::net::TcpListener,
-    peers: kontakt::Peers,
-) -> anyhow::Result<TestService> {
-    let handle = kontakt::spawn(Launch {
-        service,
-        auth: verifier().await,
-        cpr,
-        listener,
-        database,
-        db_settings: test_db_settings(),
-        server_settings,
-        clock,
-        peers,
-    })?;
-    let addr = handle.local_addr;
-    let channel = connect(addr).await?;
-    wait_for_health(
-        &channel,
-        service.def().grpc_name,
-        ServingStatus::Serving,
-        Duration::from_secs(30),
-    )
-    .await?;
-    Ok(TestService {
-        service,
-        addr,
-        channel,
-        handle,
-    })
+}
+
+impl StartTogether {
+    pub fn new(services: &[Service], database: impl Into<PgConnectOptions>) -> Self {
+        StartTogether {
+            services: services.to_vec(),
+            database: database.into(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The clock every one of them reads.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The services, in the order given, each SERVING.
+    pub async fn run(self) -> anyhow::Result<Vec<TestService>> {
+        let mut listeners = Vec::new();
+        for service in self.services {
+            let listener = kontakt::bind(ANY_PORT).await?;
+            listeners.push((service, listener.local_addr()?, listener));
+        }
+        let addrs: Vec<(Service, SocketAddr)> =
+            listeners.iter().map(|(s, a, _)| (*s, *a)).collect();
+        let mut started = Vec::new();
+        for (service, _, listener) in listeners {
+            let start = Start::new(service, self.database.clone())
+                .clock(self.clock.clone())
+                .following(&addrs);
+            started.push(start.run_on(listener).await?);
+        }
+        Ok(started)
+    }
 }
 
 /// A channel to `addr` (connected eagerly, so a dead address fails here).
