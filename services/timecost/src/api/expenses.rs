@@ -18,11 +18,12 @@ use tonic::Request;
 use tonic_types::FieldViolation;
 
 use super::frames::money;
-use super::time::{assignment_name, inside_assignment, person_name, refused};
+use super::time::{Reversal, Reversing, assignment_name, inside_assignment, person_name, refused};
 use super::{SCHEMA, TimeCostApi};
 use crate::domain::budget::Category;
 use crate::domain::expense::{self, Allowance, Period};
 use crate::domain::pricing::UNITS_PER_ORE;
+use crate::domain::reversal;
 use crate::store::{AssignmentRow, ExpenseRow, MileageRateRow};
 
 const ASSIGNMENTS: &str = "assignments";
@@ -249,7 +250,7 @@ impl TimeCostApi {
         let mut tx = self.store.begin().await?;
         if let Some(done) = self
             .store
-            .expense_by_request_id(&mut tx, &code, &body.request_id)
+            .by_request_id::<ExpenseRow>(&mut tx, &code, &body.request_id)
             .await?
         {
             if done.assignment_id != assignment_id || done.reverses.is_some() {
@@ -399,57 +400,21 @@ impl TimeCostApi {
         let body = request.into_inner();
         let (m, assignment_id, id) = parse_expense(&caller.principal, &body.name)?;
         let code = m.to_string();
-        resource::request_id(&body.request_id)?;
-        if body.note.chars().count() > MAX_NOTE {
-            return Err(ApiError::invalid("note", "at most 500 characters"));
-        }
-        let mut tx = self.store.begin().await?;
-        if let Some(done) = self
-            .store
-            .expense_by_request_id(&mut tx, &code, &body.request_id)
+        let reversing = Reversal {
+            code: &code,
+            assignment_id,
+            id,
+            name: &body.name,
+            request_id: &body.request_id,
+            note: &body.note,
+        };
+        let (mut tx, a, original) = match self
+            .begin_reversal::<ExpenseRow>(&caller, &reversal::EXPENSE, reversing)
             .await?
         {
-            if done.reverses.as_deref() != Some(id) {
-                return Err(ApiError::invalid(
-                    "request_id",
-                    "already used for another expense; use a new one",
-                ));
-            }
-            tx.commit().await?;
-            return Ok(expense_to_proto(done));
-        }
-        let a = self
-            .registrable(&mut tx, &caller, &code, assignment_id, &body.name)
-            .await?;
-        let original = self
-            .store
-            .lock_expense(&mut tx, &code, assignment_id, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(&body.name))?;
-        if original.reverses.is_some() {
-            return Err(refused(
-                "IS_A_REVERSAL",
-                "R-TC-5",
-                "name",
-                "a reversal is not reversed; register the expense again instead".into(),
-            ));
-        }
-        if self.store.is_expense_reversed(&mut tx, &code, id).await? {
-            return Err(refused(
-                "ALREADY_REVERSED",
-                "R-TC-5",
-                "name",
-                "the expense is already reversed".into(),
-            ));
-        }
-        self.open_for_entries(
-            &mut tx,
-            &a.unit,
-            &a.contact_person_id,
-            original.expense_date,
-            "name",
-        )
-        .await?;
+            Reversing::Done(done) => return Ok(expense_to_proto(done)),
+            Reversing::Fresh { tx, a, original } => (tx, a, original),
+        };
         let w = self
             .allowance_window(&mut tx, &code, &a, &original.kind, original.expense_date)
             .await?;

@@ -18,8 +18,9 @@ use tonic::Request;
 
 use super::{ACTIVITY_KINDS, SCHEMA, TimeCostApi};
 use crate::domain::pricing::{self, Basis};
+use crate::domain::reversal;
 use crate::domain::week;
-use crate::store::{AssignmentRow, EntryRow};
+use crate::store::{AssignmentRow, EntryRow, Ledger};
 
 const ASSIGNMENTS: &str = "assignments";
 const MAX_NOTE: usize = 500;
@@ -33,6 +34,28 @@ fn entry_name(m: &str, assignment: &str, id: &str) -> String {
 }
 
 pub(super) use kontakt_platform::resource::contact_person_name as person_name;
+
+/// A reversal request of either kind, its name parsed.
+pub(super) struct Reversal<'a> {
+    pub code: &'a str,
+    pub assignment_id: &'a str,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub request_id: &'a str,
+    pub note: &'a str,
+}
+
+/// Where a reversal stands once [`TimeCostApi::begin_reversal`] has checked it.
+pub(super) enum Reversing<R> {
+    /// The request id made this very reversal before: the stored reversal, sent back again.
+    Done(R),
+    /// The original, locked in `tx`, reversible, on an assignment `a` open for entries.
+    Fresh {
+        tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        a: AssignmentRow,
+        original: R,
+    },
+}
 
 pub(super) fn refused(
     reason: &'static str,
@@ -216,7 +239,7 @@ impl TimeCostApi {
         let mut tx = self.store.begin().await?;
         if let Some(done) = self
             .store
-            .entry_by_request_id(&mut tx, &code, &body.request_id)
+            .by_request_id::<EntryRow>(&mut tx, &code, &body.request_id)
             .await?
         {
             if done.assignment_id != assignment_id || done.reverses.is_some() {
@@ -360,6 +383,54 @@ impl TimeCostApi {
 
     /// The assignment as the caller may register on or read it (R-TC-1): a contact person
     /// only their own; NOT_FOUND as `name` otherwise.
+    /// What reversing a time entry (R-TC-1) and an expense (R-TC-5) have in common: the
+    /// request checked, a repeated request answered with the reversal it made, the original
+    /// locked and found reversible, and its day's timesheet open.
+    pub(super) async fn begin_reversal<R: Ledger>(
+        &self,
+        caller: &Caller,
+        kind: &reversal::Kind,
+        r: Reversal<'_>,
+    ) -> Result<Reversing<R>, ApiError> {
+        resource::request_id(r.request_id)?;
+        if r.note.chars().count() > MAX_NOTE {
+            return Err(ApiError::invalid("note", "at most 500 characters"));
+        }
+        let mut tx = self.store.begin().await?;
+        if let Some(done) = self
+            .store
+            .by_request_id::<R>(&mut tx, r.code, r.request_id)
+            .await?
+        {
+            if done.reverses() != Some(r.id) {
+                return Err(ApiError::invalid("request_id", kind.request_id_taken()));
+            }
+            tx.commit().await?;
+            return Ok(Reversing::Done(done));
+        }
+        let a = self
+            .registrable(&mut tx, caller, r.code, r.assignment_id, r.name)
+            .await?;
+        let original = self
+            .store
+            .lock_for_reversal::<R>(&mut tx, r.code, r.assignment_id, r.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(r.name))?;
+        let already_reversed = original.reverses().is_none()
+            && self.store.is_reversed::<R>(&mut tx, r.code, r.id).await?;
+        reversal::check(original.reverses(), already_reversed)
+            .map_err(|not| refused(not.reason(), kind.rule, "name", not.message(kind)))?;
+        self.open_for_entries(
+            &mut tx,
+            &a.unit,
+            &a.contact_person_id,
+            original.day(),
+            "name",
+        )
+        .await?;
+        Ok(Reversing::Fresh { tx, a, original })
+    }
+
     pub(super) async fn registrable(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -443,57 +514,21 @@ impl TimeCostApi {
         let body = request.into_inner();
         let (m, assignment_id, id) = parse_entry(&caller.principal, &body.name)?;
         let code = m.to_string();
-        resource::request_id(&body.request_id)?;
-        if body.note.chars().count() > MAX_NOTE {
-            return Err(ApiError::invalid("note", "at most 500 characters"));
-        }
-        let mut tx = self.store.begin().await?;
-        if let Some(done) = self
-            .store
-            .entry_by_request_id(&mut tx, &code, &body.request_id)
+        let reversing = Reversal {
+            code: &code,
+            assignment_id,
+            id,
+            name: &body.name,
+            request_id: &body.request_id,
+            note: &body.note,
+        };
+        let (mut tx, a, original) = match self
+            .begin_reversal::<EntryRow>(&caller, &reversal::TIME_ENTRY, reversing)
             .await?
         {
-            if done.reverses.as_deref() != Some(id) {
-                return Err(ApiError::invalid(
-                    "request_id",
-                    "already used for another entry; use a new one",
-                ));
-            }
-            tx.commit().await?;
-            return Ok(entry_to_proto(done));
-        }
-        let a = self
-            .registrable(&mut tx, &caller, &code, assignment_id, &body.name)
-            .await?;
-        let original = self
-            .store
-            .lock_entry(&mut tx, &code, assignment_id, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(&body.name))?;
-        if original.reverses.is_some() {
-            return Err(refused(
-                "IS_A_REVERSAL",
-                "R-TC-1",
-                "name",
-                "a reversal is not reversed; register the time again instead".into(),
-            ));
-        }
-        if self.store.is_reversed(&mut tx, &code, id).await? {
-            return Err(refused(
-                "ALREADY_REVERSED",
-                "R-TC-1",
-                "name",
-                "the entry is already reversed".into(),
-            ));
-        }
-        self.open_for_entries(
-            &mut tx,
-            &a.unit,
-            &a.contact_person_id,
-            original.work_date,
-            "name",
-        )
-        .await?;
+            Reversing::Done(done) => return Ok(entry_to_proto(done)),
+            Reversing::Fresh { tx, a, original } => (tx, a, original),
+        };
         let (monday, _) = week::week_of(original.work_date);
         let counted = if original.counts {
             -original.minutes

@@ -5,4 +5,5 @@ pub mod budget;
 pub mod expense;
 pub mod frame;
 pub mod pricing;
+pub mod reversal;
 pub mod week;

@@ -40,7 +40,7 @@ pub struct MileageRateRow {
     pub create_time: DateTime<Utc>,
 }
 
-const EXPENSE_COLUMNS: &str = "municipality, id, assignment_id, grant_id, kind, expense_date, distance_metres, amount_ore, mileage_rate_id, note, reverses, unit, contact_person_id, exceeds_allowance, allowance_limit_ore, allowance_from, allowance_to, allowance_used_ore, request_id, registered_by, create_time";
+pub(super) const EXPENSE_COLUMNS: &str = "municipality, id, assignment_id, grant_id, kind, expense_date, distance_metres, amount_ore, mileage_rate_id, note, reverses, unit, contact_person_id, exceeds_allowance, allowance_limit_ore, allowance_from, allowance_to, allowance_used_ore, request_id, registered_by, create_time";
 
 impl Store {
     /// Serialises expenses of one grant until the transaction ends, so two at once each see
@@ -173,55 +173,6 @@ impl Store {
         )
         .bind(municipality)
         .fetch_all(&self.pool)
-        .await
-    }
-
-    pub async fn expense_by_request_id(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        request_id: &str,
-    ) -> Result<Option<ExpenseRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EXPENSE_COLUMNS} FROM expenses WHERE municipality = $1 AND request_id = $2"
-        )))
-        .bind(municipality)
-        .bind(request_id)
-        .fetch_optional(conn)
-        .await
-    }
-
-    /// The expense, locked, so two reversals of it queue.
-    pub async fn lock_expense(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        assignment: &str,
-        id: &str,
-    ) -> Result<Option<ExpenseRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EXPENSE_COLUMNS} FROM expenses
-              WHERE municipality = $1 AND assignment_id = $2 AND id = $3 FOR UPDATE"
-        )))
-        .bind(municipality)
-        .bind(assignment)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-    }
-
-    pub async fn is_expense_reversed(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM expenses WHERE municipality = $1 AND reverses = $2)",
-        )
-        .bind(municipality)
-        .bind(id)
-        .fetch_one(conn)
         .await
     }
 

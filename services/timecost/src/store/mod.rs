@@ -3,6 +3,7 @@
 mod expenses;
 mod frames;
 mod reports;
+mod reversal;
 mod time;
 mod timesheets;
 
@@ -10,6 +11,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 pub use expenses::{ExpenseRow, MileageRateRow};
 pub use frames::{FrameRow, RateRow as IndexRateRow, ShareRow};
+pub use reversal::Ledger;
 pub use time::{AssignmentRow, EntryRow};
 pub use timesheets::TimesheetRow;
 

@@ -63,7 +63,7 @@ pub struct OverrunRow {
     pub person: String,
 }
 
-const ENTRY_COLUMNS: &str = "municipality, id, assignment_id, work_date, minutes, activity_kind, counts, note, reverses, unit, contact_person_id, cost_units, overrun, request_id, registered_by, create_time, (SELECT t.id FROM timesheets t WHERE t.unit = time_entries.unit AND t.person_id = time_entries.contact_person_id AND time_entries.work_date BETWEEN t.period_start AND t.period_end) AS timesheet_id";
+pub(super) const ENTRY_COLUMNS: &str = "municipality, id, assignment_id, work_date, minutes, activity_kind, counts, note, reverses, unit, contact_person_id, cost_units, overrun, request_id, registered_by, create_time, (SELECT t.id FROM timesheets t WHERE t.unit = time_entries.unit AND t.person_id = time_entries.contact_person_id AND time_entries.work_date BETWEEN t.period_start AND t.period_end) AS timesheet_id";
 
 impl Store {
     pub async fn assignment(
@@ -124,55 +124,6 @@ impl Store {
         .bind(grant)
         .bind(day)
         .fetch_optional(conn)
-        .await
-    }
-
-    pub async fn entry_by_request_id(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        request_id: &str,
-    ) -> Result<Option<EntryRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENTRY_COLUMNS} FROM time_entries WHERE municipality = $1 AND request_id = $2"
-        )))
-        .bind(municipality)
-        .bind(request_id)
-        .fetch_optional(conn)
-        .await
-    }
-
-    /// The entry, locked, so two reversals of it queue.
-    pub async fn lock_entry(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        assignment: &str,
-        id: &str,
-    ) -> Result<Option<EntryRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENTRY_COLUMNS} FROM time_entries
-              WHERE municipality = $1 AND assignment_id = $2 AND id = $3 FOR UPDATE"
-        )))
-        .bind(municipality)
-        .bind(assignment)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-    }
-
-    pub async fn is_reversed(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM time_entries WHERE municipality = $1 AND reverses = $2)",
-        )
-        .bind(municipality)
-        .bind(id)
-        .fetch_one(conn)
         .await
     }
 
