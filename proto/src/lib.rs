@@ -6,6 +6,7 @@
 #![allow(clippy::all, missing_docs)]
 
 mod convert;
+pub mod names;
 
 pub use convert::timestamp;
 

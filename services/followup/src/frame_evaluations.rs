@@ -15,8 +15,8 @@ use kontakt_proto::timecost::v1::FrameCreated;
 use prost::Name as _;
 use sqlx::PgConnection;
 
-use crate::names;
 use crate::store::{NewFrame, Store};
+use kontakt_proto::names;
 
 /// Notices per kind and run; the rest wait for the next tick.
 const BATCH: i64 = 1_000;
@@ -88,7 +88,7 @@ impl kontakt_platform::schedule::Job for Notices {
         schedule_year(tx, today.year()).await?;
         let mut published = 0;
         for e in Store::claim_evaluation_notices(tx, today, false, BATCH).await? {
-            let name = names::evaluation(&e.frame_id, e.year);
+            let name = names::frame_evaluation(&e.frame_id, e.year);
             let event = FrameEvaluationDue {
                 frame_evaluation: name.clone(),
                 frame: names::frame(&e.frame_id),
@@ -101,7 +101,7 @@ impl kontakt_platform::schedule::Job for Notices {
             published += 1;
         }
         for e in Store::claim_evaluation_notices(tx, today, true, BATCH).await? {
-            let name = names::evaluation(&e.frame_id, e.year);
+            let name = names::frame_evaluation(&e.frame_id, e.year);
             let event = FrameEvaluationOverdue {
                 frame_evaluation: name.clone(),
                 frame: names::frame(&e.frame_id),

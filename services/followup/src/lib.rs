@@ -9,7 +9,6 @@ mod api;
 pub mod domain;
 pub mod frame_evaluations;
 pub mod grant_events;
-mod names;
 mod notices;
 mod store;
 

@@ -9,8 +9,8 @@ use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_proto::followup::v1::{FollowUpDue, FollowUpOverdue};
 use sqlx::PgConnection;
 
-use crate::names;
 use crate::store::Store;
+use kontakt_proto::names;
 
 /// Notices per kind and run; the rest wait for the next tick.
 const BATCH: i64 = 1_000;

@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 
 use crate::SCHEMA;
 use crate::domain::request::RequestState;
-use crate::names::{assignment_name, grant_name, person_name};
 use crate::store::{AssignmentRow, RequestStep, Store};
+use kontakt_proto::names;
 
 /// Gives an active assignment new weekly minutes from `from`, booking or releasing the
 /// difference; publishes AssignmentChanged. `None` when the person lacks the extra time.
@@ -40,10 +40,10 @@ pub(crate) async fn resize(
     let changed = store
         .set_assignment_minutes(tx, &row.municipality, &row.id, minutes)
         .await?;
-    let name = assignment_name(&row.municipality, &row.id);
+    let name = names::assignment(&row.municipality, &row.id);
     let event = AssignmentChanged {
         assignment: name.clone(),
-        grant: grant_name(&row.municipality, &row.request),
+        grant: names::grant(&row.municipality, &row.request),
         municipality: row.municipality.clone(),
         effective_from: Some(from.into()),
         minutes_per_week: minutes,
@@ -88,11 +88,11 @@ pub(crate) async fn finish(
             },
         )
         .await?;
-    let name = assignment_name(&row.municipality, &row.id);
+    let name = names::assignment(&row.municipality, &row.id);
     let event = AssignmentEnded {
         assignment: name.clone(),
-        grant: grant_name(&row.municipality, &row.request),
-        contact_person: person_name(&row.unit, &row.contact_person_id),
+        grant: names::grant(&row.municipality, &row.request),
+        contact_person: names::contact_person(&row.unit, &row.contact_person_id),
         municipality: row.municipality.clone(),
         end_date: Some(end.into()),
         grant_continues,

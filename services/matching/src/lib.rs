@@ -7,7 +7,6 @@ mod api;
 mod assignments;
 pub mod domain;
 pub mod grant_events;
-mod names;
 mod store;
 
 use std::sync::Arc;

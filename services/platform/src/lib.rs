@@ -26,6 +26,7 @@ pub mod schedule;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod units;
 
 pub use error::ApiError;
 pub use refusal::Refusal;

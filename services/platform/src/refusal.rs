@@ -51,6 +51,19 @@ impl Refusal {
         .and(rule, subject, description)
     }
 
+    /// Every rule in `violations` broken: "`what`: R-RV-6 minutes_per_week, R-RV-12 …".
+    pub fn rules(what: &str, violations: Vec<RuleViolation>) -> Self {
+        let summary: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{} {}", v.rule, v.subject))
+            .collect();
+        Self {
+            reason: RULES_NOT_MET,
+            message: format!("{what}: {}", summary.join(", ")),
+            violations,
+        }
+    }
+
     /// One more broken rule.
     #[must_use]
     pub fn and(mut self, rule: &str, subject: &str, description: impl Into<String>) -> Self {
@@ -195,5 +208,23 @@ mod tests {
         let refusal = Refusal::rule("R-TC-1", "time_entry", "own assignment only");
         assert_eq!(refusal.reason, RULES_NOT_MET);
         assert_eq!(refusal.to_string(), "own assignment only (R-TC-1)");
+    }
+
+    #[test]
+    fn a_rule_refusal_names_each_rule_and_field_after_what_was_refused() {
+        let refusal = Refusal::rules(
+            "the grant cannot be changed so",
+            vec![
+                violation("R-RV-12", "approval_level", "the committee decides"),
+                violation("R-RV-6", "minutes_per_week", "within the policy's range"),
+            ],
+        );
+        assert_eq!(refusal.reason, "RULES_NOT_MET");
+        assert_eq!(
+            refusal.to_string(),
+            "the grant cannot be changed so: R-RV-12 approval_level, R-RV-6 minutes_per_week"
+        );
+        let rules: Vec<&str> = refusal.violations.iter().map(|v| v.rule.as_str()).collect();
+        assert_eq!(rules, ["R-RV-12", "R-RV-6"]);
     }
 }

@@ -3,16 +3,9 @@
 use crate::ApiError;
 use crate::auth::{MunicipalityCode, Principal};
 
-/// Longest resource id accepted; longer input is refused before it reaches a query.
-pub const MAX_ID_LEN: usize = 63;
-
-/// Whether `id` is a valid resource id: 1 to 63 of a-z, 0-9 and `-` (AIP-122).
-pub fn valid_id(id: &str) -> bool {
-    (1..=MAX_ID_LEN).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+// The names themselves are wire contract, built and parsed in `kontakt_proto::names`; this
+// module turns a wrong name into the error that names the request's field.
+pub use kontakt_proto::names::{MAX_ID_LEN, valid_id};
 
 /// A write's `request_id` (AIP-155): 1 to 100 characters, no control characters, the same on
 /// every retry.
@@ -27,23 +20,17 @@ pub fn request_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `serviceUnits/{unit}/contactPersons/{id}`: a contact person's name, in every service.
-pub fn contact_person_name(unit: &str, id: &str) -> String {
-    format!("serviceUnits/{unit}/contactPersons/{id}")
-}
-
-/// (unit, id) from `serviceUnits/{unit}/contactPersons/{id}`, or INVALID_ARGUMENT naming
-/// `field`.
+/// (unit, id) from a contact person's name (`kontakt_proto::names::contact_person`), or
+/// INVALID_ARGUMENT naming `field`.
 pub fn parse_contact_person(name: &str, field: &str) -> Result<(String, String), ApiError> {
-    match name.split('/').collect::<Vec<_>>().as_slice() {
-        ["serviceUnits", unit, "contactPersons", id] if valid_id(unit) && valid_id(id) => {
-            Ok(((*unit).to_owned(), (*id).to_owned()))
-        }
-        _ => Err(ApiError::invalid(
-            field,
-            "must be `serviceUnits/{unit}/contactPersons/{contact_person}`",
-        )),
-    }
+    kontakt_proto::names::parse_contact_person(name)
+        .map(|(unit, id)| (unit.to_owned(), id.to_owned()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                "must be `serviceUnits/{unit}/contactPersons/{contact_person}`",
+            )
+        })
 }
 
 /// A resource's etag (AIP-154) from its revision counter.
@@ -233,5 +220,74 @@ mod tests {
         let huge = "x".repeat(100_000);
         let err = parse_top_level(&huge, "legalBases", "name").expect_err("refused");
         assert!(err.to_string().len() < 300);
+    }
+}
+
+/// The fields an update names (AIP-134): `*` for every one of `allowed`, else each path given,
+/// which must be one of `allowed`. An empty or unknown path is INVALID_ARGUMENT on
+/// `update_mask`, listing what may be changed.
+pub fn update_mask<'a>(
+    mask: Option<&'a prost_types::FieldMask>,
+    allowed: &[&'static str],
+) -> Result<Vec<&'a str>, ApiError> {
+    let paths: Vec<&str> = mask
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let chosen: Vec<&str> = if paths == ["*"] {
+        allowed.to_vec()
+    } else {
+        paths
+    };
+    if chosen.is_empty() {
+        return Err(ApiError::invalid(
+            "update_mask",
+            format!("name the fields to change, or `*`: {}", allowed.join(", ")),
+        ));
+    }
+    if let Some(other) = chosen.iter().find(|p| !allowed.contains(p)) {
+        return Err(ApiError::invalid(
+            "update_mask",
+            format!(
+                "`{other}` cannot be changed; changeable: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod update_mask_tests {
+    use super::*;
+
+    fn mask(paths: &[&str]) -> prost_types::FieldMask {
+        prost_types::FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_star_chooses_every_allowed_field_and_paths_choose_themselves() {
+        let allowed = ["a", "b", "c"];
+        assert_eq!(
+            update_mask(Some(&mask(&["*"])), &allowed).expect("star"),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            update_mask(Some(&mask(&["c", "a"])), &allowed).expect("paths"),
+            ["c", "a"]
+        );
+    }
+
+    #[test]
+    fn no_path_or_an_unknown_one_names_the_update_mask_and_what_may_change() {
+        for given in [None, Some(mask(&[])), Some(mask(&["a", "z"]))] {
+            let err = update_mask(given.as_ref(), &["a", "b"]).expect_err("refused");
+            let ApiError::InvalidArgument(violations) = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!(violations[0].field, "update_mask");
+            assert!(violations[0].description.contains("a, b"), "{err:?}");
+        }
     }
 }

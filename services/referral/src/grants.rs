@@ -18,9 +18,8 @@ use sqlx::PgConnection;
 use crate::domain::decision::Approval;
 use crate::domain::grant::{self, Change, Ending};
 use crate::domain::policy::Policy;
-use crate::domain::refused;
-use crate::names::{grant_name, person_name};
 use crate::store::{GrantEnd, GrantRow, NewVersion, Store};
+use kontakt_proto::names;
 
 /// Why a grant step did not happen.
 #[derive(Debug)]
@@ -109,7 +108,7 @@ impl<E: prost::Name> Step<E> {
             Step::Done(row, event) => Some(NewEvent::new(
                 event,
                 Some(m.to_owned()),
-                grant_name(m, &row.id),
+                names::grant(m, &row.id),
             )),
         }
     }
@@ -142,7 +141,7 @@ pub(crate) async fn change_terms(
     today: NaiveDate,
     t: &NewTerms<'_>,
 ) -> Result<Step<GrantChanged>, StepError> {
-    let name = grant_name(m, id);
+    let name = names::grant(m, id);
     let row = store
         .lock_grant(tx, m, id, today)
         .await?
@@ -192,7 +191,7 @@ pub(crate) async fn change_terms(
         },
     });
     if !violations.is_empty() {
-        return Err(refused("the grant cannot be changed so", violations).into());
+        return Err(Refusal::rules("the grant cannot be changed so", violations).into());
     }
     let count = store.count_versions(tx, m, id).await?;
     let version_id = format!("v{}", count + 1);
@@ -223,7 +222,7 @@ pub(crate) async fn change_terms(
         allowances: next.allowances,
         expected_end_date: Some(expected_end.into()),
         follow_up: t.follow_up.to_owned(),
-        person: person_name(m, &row.person_id),
+        person: names::person(m, &row.person_id),
     };
     Ok(Step::Done(row, changed))
 }
@@ -251,7 +250,7 @@ pub(crate) async fn end_terms(
     today: NaiveDate,
     e: &EndTerms<'_>,
 ) -> Result<Step<GrantEnded>, StepError> {
-    let name = grant_name(m, id);
+    let name = names::grant(m, id);
     let reason_column = e
         .reason
         .as_str_name()
@@ -297,7 +296,7 @@ pub(crate) async fn end_terms(
         basis_without_consent,
     });
     if !violations.is_empty() {
-        return Err(refused("the grant cannot be ended so", violations).into());
+        return Err(Refusal::rules("the grant cannot be ended so", violations).into());
     }
     let withdrawn = store
         .end_grant(
@@ -320,7 +319,7 @@ pub(crate) async fn end_terms(
         end_date: Some(e.end_date.into()),
         reason: e.reason as i32,
         follow_up: e.follow_up.to_owned(),
-        person: person_name(m, &row.person_id),
+        person: names::person(m, &row.person_id),
         withdrawn_versions: withdrawn
             .iter()
             .map(|v| format!("{name}/versions/{v}"))

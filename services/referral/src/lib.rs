@@ -6,7 +6,6 @@ pub mod access;
 mod api;
 pub mod domain;
 mod grants;
-mod names;
 mod outcomes;
 mod store;
 
@@ -85,7 +84,7 @@ pub async fn reencrypt_cprs(pool: PgPool, vault: &CprVault) -> Result<u64, Reenc
             return Ok(done);
         }
         for (id, municipality, key_id, ciphertext) in batch {
-            let record = format!("municipalities/{municipality}/persons/{id}");
+            let record = kontakt_proto::names::person(&municipality, &id);
             let sealed = SealedCpr {
                 key_id: key_id.clone(),
                 ciphertext,

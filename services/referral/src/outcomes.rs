@@ -27,8 +27,8 @@ use sqlx::PgConnection;
 
 use crate::SCHEMA;
 use crate::grants::{EndTerms, NewTerms, StepError, change_terms, end_terms};
-use crate::names::grant_name;
 use crate::store::Store;
+use kontakt_proto::names;
 
 pub(crate) struct FollowUpOutcomes {
     pub store: Store,
@@ -182,7 +182,7 @@ impl Handler for FollowUpOutcomes {
                 );
                 let refused = FollowUpOutcomeRefused {
                     follow_up: e.follow_up.clone(),
-                    grant: grant_name(m, id),
+                    grant: names::grant(m, id),
                     municipality: m.to_owned(),
                     counsellor: e.counsellor.clone(),
                     violations,

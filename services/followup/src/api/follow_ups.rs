@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, day, scoped, scoped_parent};
-use kontakt_platform::{ApiError, pagination};
+use kontakt_platform::{ApiError, Refusal, pagination};
 use kontakt_proto::followup::v1::{
     CompleteFollowUpRequest, FollowUp, FollowUpCompleted, GetFollowUpRequest,
     ListDueFollowUpsRequest, ListDueFollowUpsResponse,
@@ -18,8 +18,8 @@ use crate::domain::Step;
 use crate::domain::due;
 use crate::domain::follow_up::{self, NotRecorded, Stage};
 use crate::domain::record::{self, Context, RecordError};
-use crate::names::{self, FOLLOW_UPS};
 use crate::store::{Completion, Store};
+use kontakt_proto::names;
 
 impl FollowUpApi {
     pub(super) async fn read_follow_up(
@@ -28,7 +28,7 @@ impl FollowUpApi {
     ) -> Result<FollowUp, ApiError> {
         let caller = Caller::of(&request, "follow-up")?;
         let name = &request.get_ref().name;
-        let (m, id) = scoped(&caller.principal, name, FOLLOW_UPS, "name")?;
+        let (m, id) = scoped(&caller.principal, name, names::FOLLOW_UPS, "name")?;
         let row = self
             .store
             .follow_up(&m.to_string(), id)
@@ -122,7 +122,12 @@ impl FollowUpApi {
             .into_inner()
             .follow_up
             .ok_or_else(|| ApiError::invalid("follow_up", "required"))?;
-        let (m, id) = scoped(&caller.principal, &input.name, FOLLOW_UPS, "follow_up.name")?;
+        let (m, id) = scoped(
+            &caller.principal,
+            &input.name,
+            names::FOLLOW_UPS,
+            "follow_up.name",
+        )?;
         let code = m.to_string();
         let today = self.clock.today();
         let mut tx = self.store.begin().await?;
@@ -146,18 +151,9 @@ impl FollowUpApi {
         )
         .map_err(|err| match err {
             RecordError::Fields(wrong) => ApiError::InvalidArgument(wrong),
-            RecordError::Rules(violations) => ApiError::FailedPrecondition {
-                reason: "RULES_NOT_MET",
-                message: format!(
-                    "the follow-up cannot be recorded so: {}",
-                    violations
-                        .iter()
-                        .map(|v| format!("{} {}", v.rule, v.subject))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                violations,
-            },
+            RecordError::Rules(violations) => {
+                Refusal::rules("the follow-up cannot be recorded so", violations).into()
+            }
         })?;
         let encoded = held.record.encode_to_vec();
         let same_record = row.record.as_deref() == Some(encoded.as_slice());
@@ -169,23 +165,23 @@ impl FollowUpApi {
                 return Ok(follow_up_to_proto(row, today));
             }
             Err(NotRecorded::AlreadyHeld) => {
-                return Err(ApiError::FailedPrecondition {
-                    reason: "FOLLOW_UP_COMPLETED",
-                    message: format!(
+                return Err(Refusal::new(
+                    "FOLLOW_UP_COMPLETED",
+                    format!(
                         "the follow-up was already recorded as held on {}; the next one is the grant's open follow-up",
                         row.completed_date
                             .map(|d| d.to_string())
                             .unwrap_or_default()
                     ),
-                    violations: Vec::new(),
-                });
+                )
+                .into());
             }
             Err(NotRecorded::Cancelled) => {
-                return Err(ApiError::FailedPrecondition {
-                    reason: "FOLLOW_UP_CANCELLED",
-                    message: "the follow-up was cancelled because the grant ended".into(),
-                    violations: Vec::new(),
-                });
+                return Err(Refusal::new(
+                    "FOLLOW_UP_CANCELLED",
+                    "the follow-up was cancelled because the grant ended",
+                )
+                .into());
             }
         }
         check_etag(&input.etag, row.revision)?;

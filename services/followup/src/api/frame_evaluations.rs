@@ -2,9 +2,9 @@
 //! municipalities.
 
 use chrono::NaiveDate;
-use kontakt_platform::ApiError;
 use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::resource::{check_etag, day, etag, parse_top_level, valid_id};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::followup::v1::{
     CompleteFrameEvaluationRequest, FrameEvaluation, FrameEvaluationState,
     ListFrameEvaluationsRequest, ListFrameEvaluationsResponse,
@@ -14,8 +14,8 @@ use tonic::Request;
 use super::FollowUpApi;
 use crate::domain::Step;
 use crate::domain::evaluation::{self, AlreadyCompleted, Conclusion};
-use crate::names;
 use crate::store::{EvaluationDone, EvaluationRow, Store};
+use kontakt_proto::names;
 
 fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation {
     let stage = evaluation::Stage::from_stored(&row.state);
@@ -25,7 +25,7 @@ fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation 
         evaluation::State::Overdue => FrameEvaluationState::Overdue,
         evaluation::State::Completed => FrameEvaluationState::Completed,
     };
-    let name = names::evaluation(&row.frame_id, row.year);
+    let name = names::frame_evaluation(&row.frame_id, row.year);
     FrameEvaluation {
         dataset: name.clone(),
         name,
@@ -132,11 +132,11 @@ impl FollowUpApi {
                 return Ok(evaluation_to_proto(row, today));
             }
             Err(AlreadyCompleted) => {
-                return Err(ApiError::FailedPrecondition {
-                    reason: "EVALUATION_COMPLETED",
-                    message: format!("the {year} evaluation was already completed"),
-                    violations: Vec::new(),
-                });
+                return Err(Refusal::new(
+                    "EVALUATION_COMPLETED",
+                    format!("the {year} evaluation was already completed"),
+                )
+                .into());
             }
         }
         check_etag(&input.etag, row.revision)?;

@@ -20,8 +20,8 @@ use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::domain::follow_up::{self, Stage};
-use crate::names;
 use crate::store::{FollowUpRow, Store};
+use kontakt_proto::names;
 
 pub struct FollowUpApi {
     pub store: Store,

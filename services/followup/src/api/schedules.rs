@@ -11,8 +11,8 @@ use tonic::Request;
 
 use super::{FollowUpApi, follow_up_to_proto};
 use crate::domain::follow_up::{ScheduleStage, Stage};
-use crate::names::{self, GRANTS};
 use crate::store::{FollowUpRow, ScheduleRow};
+use kontakt_proto::names;
 
 /// `follow_ups` are the schedule's, by due date: the first is the first follow-up as it was
 /// scheduled, the open one the next.
@@ -21,7 +21,7 @@ fn schedule_to_proto(row: ScheduleRow, follow_ups: &[FollowUpRow]) -> Schedule {
         .iter()
         .find(|f| Stage::from_stored(&f.state) == Stage::Scheduled);
     Schedule {
-        name: names::schedule(&row.municipality, &row.grant_id),
+        name: names::follow_up_schedule(&row.municipality, &row.grant_id),
         state: match ScheduleStage::from_stored(&row.state) {
             ScheduleStage::Active => ScheduleState::Active,
             ScheduleStage::Ended => ScheduleState::Ended,
@@ -52,7 +52,7 @@ impl FollowUpApi {
                 "must be `municipalities/{code}/grants/{id}/followUpSchedule`",
             )
         })?;
-        let (m, id) = scoped(&caller.principal, grant, GRANTS, "name")?;
+        let (m, id) = scoped(&caller.principal, grant, names::GRANTS, "name")?;
         let code = m.to_string();
         let row = self
             .store
@@ -78,7 +78,7 @@ impl FollowUpApi {
     ) -> Result<ListFollowUpsResponse, ApiError> {
         let caller = Caller::of(&request, "follow-up")?;
         let parent = &request.get_ref().parent;
-        let (m, id) = scoped(&caller.principal, parent, GRANTS, "parent")?;
+        let (m, id) = scoped(&caller.principal, parent, names::GRANTS, "parent")?;
         let code = m.to_string();
         let schedule = self
             .store

@@ -11,7 +11,7 @@ use tonic::Request;
 
 use super::FollowUpApi;
 use crate::domain::due;
-use crate::names::{self, SETTINGS};
+use kontakt_proto::names;
 
 impl FollowUpApi {
     pub(super) async fn read_settings(
@@ -28,7 +28,7 @@ impl FollowUpApi {
     async fn settings_of(&self, code: &str) -> Result<FollowUpSettings, ApiError> {
         let (days, is_default, revision) = self.store.settings(code).await?;
         Ok(FollowUpSettings {
-            name: names::settings(code),
+            name: names::follow_up_settings(code),
             due_lead_days: days,
             is_default,
             etag: etag(revision),
@@ -75,8 +75,10 @@ fn settings_owner(
     name: &str,
     field: &str,
 ) -> Result<MunicipalityCode, ApiError> {
-    let parent = name.strip_suffix(&format!("/{SETTINGS}")).ok_or_else(|| {
-        ApiError::invalid(field, "must be `municipalities/{code}/followUpSettings`")
-    })?;
+    let parent = name
+        .strip_suffix(&format!("/{}", names::FOLLOW_UP_SETTINGS))
+        .ok_or_else(|| {
+            ApiError::invalid(field, "must be `municipalities/{code}/followUpSettings`")
+        })?;
     scoped_parent(principal, parent)
 }

@@ -5,6 +5,7 @@
 
 use chrono::NaiveDate;
 use kontakt_platform::error::RuleViolation;
+use kontakt_platform::units::WeeklyMinutes;
 use kontakt_proto::followup::v1::{
     FollowUp, FollowUpOutcome, GoalAchievement, GoalAssessment, Participant, ParticipantRole,
 };
@@ -17,8 +18,6 @@ const MAX_PARTICIPANTS: usize = 50;
 const MAX_ASSESSMENTS: usize = 200;
 const MAX_TEXT: usize = 4000;
 const MAX_SHORT: usize = 200;
-/// A week has 10,080 minutes.
-const MAX_MINUTES_PER_WEEK: i32 = 7 * 24 * 60;
 
 /// The grant's schedule, as far as the record is checked against it.
 pub struct Context<'a> {
@@ -172,7 +171,7 @@ pub fn check(input: &FollowUp, ctx: &Context<'_>) -> Result<Held, RecordError> {
         outcome,
         Some(FollowUpOutcome::End | FollowUpOutcome::EndRevise)
     );
-    if adjusting && !(1..=MAX_MINUTES_PER_WEEK).contains(&input.adjusted_minutes_per_week) {
+    if adjusting && WeeklyMinutes::positive(input.adjusted_minutes_per_week).is_none() {
         field(
             &mut wrong,
             "follow_up.adjusted_minutes_per_week",

@@ -17,7 +17,7 @@ use kontakt_proto::matching::v1::{
 };
 use tonic::Request;
 
-use super::people::{employment_of, may_see, parse_person, person_name, rates_to_proto};
+use super::people::{employment_of, may_see, parse_person, rates_to_proto};
 use super::{MAX_NOTE, MAX_WEEK_MINUTES, MatchingApi, Tx, money, new_id, only_own, timestamp};
 use crate::SCHEMA;
 use crate::assignments::{finish, resize};
@@ -25,18 +25,16 @@ use crate::domain::assignment::AssignmentState;
 use crate::domain::people;
 use crate::domain::ranking::{self, Certificate, Eligibility};
 use crate::domain::request::{self, Assignable};
-use crate::names::{
-    ASSIGNMENTS, REQUESTS, assignment_name, grant_name, procurement_name, request_name,
-};
 use crate::store::{AssignmentFilter, AssignmentRow, RequestRow, RequestStep};
+use kontakt_proto::names;
 
 pub(super) fn assignment_to_proto(row: AssignmentRow) -> Assignment {
     let m = &row.municipality;
     Assignment {
-        name: assignment_name(m, &row.id),
-        grant: grant_name(m, &row.request),
-        matching_request: request_name(m, &row.request),
-        contact_person: person_name(&row.unit, &row.contact_person_id),
+        name: names::assignment(m, &row.id),
+        grant: names::grant(m, &row.request),
+        matching_request: names::matching_request(m, &row.request),
+        contact_person: names::contact_person(&row.unit, &row.contact_person_id),
         state: match row.state {
             AssignmentState::Active => proto::AssignmentState::Active,
             AssignmentState::Ended => proto::AssignmentState::Ended,
@@ -49,7 +47,7 @@ pub(super) fn assignment_to_proto(row: AssignmentRow) -> Assignment {
         procurement: row
             .procurement_id
             .as_deref()
-            .map(|p| procurement_name(m, p))
+            .map(|p| names::procurement(m, p))
             .unwrap_or_default(),
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
@@ -71,7 +69,7 @@ impl MatchingApi {
         let (m, id) = scoped(
             &caller.principal,
             &body.matching_request,
-            REQUESTS,
+            names::MATCHING_REQUESTS,
             "matching_request",
         )?;
         let (unit, person_id) = parse_person(&body.contact_person, "contact_person")?;
@@ -206,10 +204,10 @@ impl MatchingApi {
             )
             .await?;
         self.store.record_unmet(&mut tx, &code, id, false).await?;
-        let name = assignment_name(&code, &row.id);
+        let name = names::assignment(&code, &row.id);
         let started = AssignmentStarted {
             assignment: name.clone(),
-            grant: grant_name(&code, id),
+            grant: names::grant(&code, id),
             matching_request: body.matching_request.clone(),
             contact_person: body.contact_person.clone(),
             municipality: code.clone(),
@@ -219,7 +217,7 @@ impl MatchingApi {
             procurement: row
                 .procurement_id
                 .as_deref()
-                .map(|p| procurement_name(&code, p))
+                .map(|p| names::procurement(&code, p))
                 .unwrap_or_default(),
             agreed_hourly_price: money(row.agreed_hourly_ore),
             provider: person
@@ -260,14 +258,14 @@ impl MatchingApi {
         principal: &Principal,
         name: &str,
     ) -> Result<AssignmentRow, ApiError> {
-        let (m, id) = scoped(principal, name, ASSIGNMENTS, "name")?;
+        let (m, id) = scoped(principal, name, names::ASSIGNMENTS, "name")?;
         let mut conn = self.store.conn().await?;
         self.store
             .get_assignment(&mut conn, &m.to_string(), id, false)
             .await?
             .filter(|a| {
                 only_own(principal)
-                    .is_none_or(|own| own == person_name(&a.unit, &a.contact_person_id))
+                    .is_none_or(|own| own == names::contact_person(&a.unit, &a.contact_person_id))
             })
             .ok_or_else(|| ApiError::not_found(name))
     }
@@ -317,7 +315,8 @@ impl MatchingApi {
             Err(_) => return Err(ApiError::invalid("state", "not a known assignment state")),
         };
         let scope = format!(
-            "{ASSIGNMENTS}?m={code}&person={}&state={}",
+            "{}?m={code}&person={}&state={}",
+            names::ASSIGNMENTS,
             person_filter.as_deref().unwrap_or(""),
             body.state
         );
@@ -347,7 +346,7 @@ impl MatchingApi {
                 caller.entry(
                     "ListAssignments",
                     Action::Read,
-                    &assignment_name(&code, &r.id),
+                    &names::assignment(&code, &r.id),
                     m,
                     &r.person,
                 )
@@ -369,7 +368,7 @@ impl MatchingApi {
         name: &str,
         given_etag: &str,
     ) -> Result<(RequestRow, AssignmentRow), ApiError> {
-        let (m, id) = scoped(principal, name, ASSIGNMENTS, "name")?;
+        let (m, id) = scoped(principal, name, names::ASSIGNMENTS, "name")?;
         let code = m.to_string();
         let request = self
             .store
@@ -426,7 +425,7 @@ impl MatchingApi {
             .await?
             .ok_or_else(|| {
                 people::no_capacity(
-                    &person_name(&row.unit, &row.contact_person_id),
+                    &names::contact_person(&row.unit, &row.contact_person_id),
                     body.minutes_per_week - row.minutes_per_week,
                 )
             })?;

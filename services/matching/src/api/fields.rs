@@ -7,14 +7,12 @@ use chrono::NaiveDate;
 use kontakt_platform::ApiError;
 use kontakt_platform::auth::MunicipalityCode;
 use kontakt_platform::resource::valid_id;
+use kontakt_platform::units::Ore;
 use kontakt_proto::common::v1::{DateRange, Money};
 use tonic_types::FieldViolation;
 
 use super::MatchingApi;
 use crate::domain::people::Period;
-
-/// No hourly price above DKK 100,000 is a real one.
-const MAX_HOURLY_ORE: i64 = 10_000_000;
 
 pub(super) fn money(ore: i64) -> Option<Money> {
     Some(Money { ore })
@@ -104,8 +102,8 @@ pub(super) fn text(
 }
 
 pub(super) fn price(money: Option<&Money>, field: &str, wrong: &mut Vec<FieldViolation>) -> i64 {
-    match money.map(|m| m.ore) {
-        Some(ore) if ore > 0 && ore <= MAX_HOURLY_ORE => ore,
+    match Ore::hourly_price(money) {
+        Some(ore) => ore.get(),
         _ => {
             wrong.push(FieldViolation::new(
                 field,

@@ -30,7 +30,7 @@ use crate::store::{RequestRow, Store};
 
 const COMPETENCES: &str = "competences";
 /// The longest week anyone can be booked for.
-const MAX_WEEK_MINUTES: i32 = 7 * 24 * 60;
+use kontakt_platform::units::MINUTES_IN_A_WEEK as MAX_WEEK_MINUTES;
 /// The longest note a coordinator writes.
 const MAX_NOTE: usize = 4000;
 

@@ -19,6 +19,7 @@ use super::providers::PROVIDERS;
 use super::{MatchingApi, competence_names, timestamp};
 use crate::domain::people;
 use crate::store::{PersonRow, PersonValues, RateRow};
+use kontakt_proto::names;
 
 const UNITS: &str = "serviceUnits";
 const PERSONS: &str = "contactPersons";
@@ -36,15 +37,14 @@ const UPDATABLE: [&str; 9] = [
     "rates",
 ];
 
-pub(super) use kontakt_platform::resource::{
-    contact_person_name as person_name, parse_contact_person as parse_person,
-};
+pub(super) use kontakt_platform::resource::parse_contact_person as parse_person;
+use kontakt_platform::resource::update_mask;
 
 /// Whether the caller may see this person: a contact person only themselves; others when they
 /// act for one of the municipalities the person serves.
 pub(super) fn may_see(principal: &Principal, row: &PersonRow) -> bool {
     if let Some(own) = super::only_own(principal) {
-        return own == person_name(&row.unit, &row.id);
+        return own == names::contact_person(&row.unit, &row.id);
     }
     row.municipalities
         .iter()
@@ -69,7 +69,7 @@ pub(super) fn person_to_proto(row: PersonRow, rates: &[RateRow]) -> ContactPerso
         })
         .collect();
     ContactPerson {
-        name: person_name(&row.unit, &row.id),
+        name: names::contact_person(&row.unit, &row.id),
         display_name: row.display_name,
         employment: employment_of(&row.employment) as i32,
         provider: row
@@ -185,7 +185,7 @@ impl MatchingApi {
             .await?
         {
             return Err(ApiError::AlreadyExists {
-                resource: person_name(unit, &request.contact_person_id),
+                resource: names::contact_person(unit, &request.contact_person_id),
             });
         }
         let row = self
@@ -291,31 +291,7 @@ impl MatchingApi {
             .contact_person
             .ok_or_else(|| ApiError::invalid("contact_person", "required"))?;
         let (unit, id) = parse_person(&input.name, "contact_person.name")?;
-        let paths: Vec<&str> = request
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        let chosen: Vec<&str> = if paths == ["*"] {
-            UPDATABLE.to_vec()
-        } else {
-            paths
-        };
-        if chosen.is_empty() {
-            return Err(ApiError::invalid(
-                "update_mask",
-                format!("name the fields to change: {}", UPDATABLE.join(", ")),
-            ));
-        }
-        if let Some(other) = chosen.iter().find(|p| !UPDATABLE.contains(p)) {
-            return Err(ApiError::invalid(
-                "update_mask",
-                format!(
-                    "`{other}` cannot be updated; updatable: {}",
-                    UPDATABLE.join(", ")
-                ),
-            ));
-        }
+        let chosen = update_mask(request.update_mask.as_ref(), &UPDATABLE)?;
         let mut tx = self.store.begin().await?;
         let row = self
             .store

@@ -6,6 +6,7 @@ use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::Principal;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, check_etag, etag, scoped, scoped_parent};
+use kontakt_platform::units::Ore;
 use kontakt_proto::common::v1::Money;
 use kontakt_proto::matching::v1 as proto;
 use kontakt_proto::matching::v1::{
@@ -18,8 +19,8 @@ use tonic::Request;
 use super::{MAX_NOTE, MAX_WEEK_MINUTES, MatchingApi, Tx, money, new_id, timestamp};
 use crate::SCHEMA;
 use crate::domain::procurement::ProcurementState;
-use crate::names::{PROCUREMENTS, REQUESTS, grant_name, procurement_name, request_name};
 use crate::store::{ProcurementRow, RequestRow, RequestStep};
+use kontakt_proto::names;
 
 /// A procurement state as the proto names it.
 fn state_to_proto(state: ProcurementState) -> proto::ProcurementState {
@@ -34,8 +35,8 @@ fn state_to_proto(state: ProcurementState) -> proto::ProcurementState {
 fn procurement_to_proto(row: ProcurementRow) -> Procurement {
     let m = &row.municipality;
     Procurement {
-        name: procurement_name(m, &row.id),
-        matching_request: request_name(m, &row.request),
+        name: names::procurement(m, &row.id),
+        matching_request: names::matching_request(m, &row.request),
         provider: format!("providers/{}", row.provider_id),
         contract: row
             .contract_id
@@ -72,7 +73,7 @@ impl MatchingApi {
             .ok_or_else(|| ApiError::invalid("procurement", "required"))?;
         let (rm, request_id) = resource::parse_in_municipality(
             &input.matching_request,
-            REQUESTS,
+            names::MATCHING_REQUESTS,
             "procurement.matching_request",
         )?;
         if rm != m {
@@ -202,7 +203,7 @@ impl MatchingApi {
                 },
             )
             .await?;
-        let name = procurement_name(&code, &row.id);
+        let name = names::procurement(&code, &row.id);
         caller
             .wrote(
                 &mut tx,
@@ -223,7 +224,7 @@ impl MatchingApi {
     ) -> Result<Procurement, ApiError> {
         let caller = Caller::of(&request, "procurement")?;
         let name = &request.get_ref().name;
-        let (m, id) = scoped(&caller.principal, name, PROCUREMENTS, "name")?;
+        let (m, id) = scoped(&caller.principal, name, names::PROCUREMENTS, "name")?;
         let code = m.to_string();
         let mut conn = self.store.conn().await?;
         let row = self
@@ -258,7 +259,7 @@ impl MatchingApi {
         name: &str,
         given_etag: &str,
     ) -> Result<(RequestRow, ProcurementRow), ApiError> {
-        let (m, id) = scoped(principal, name, PROCUREMENTS, "name")?;
+        let (m, id) = scoped(principal, name, names::PROCUREMENTS, "name")?;
         let code = m.to_string();
         let request = self
             .store
@@ -357,8 +358,8 @@ impl MatchingApi {
             .await?;
         let ordered = ProcurementOrdered {
             procurement: body.name.clone(),
-            matching_request: request_name(&code, &row.request),
-            grant: grant_name(&code, &row.request),
+            matching_request: names::matching_request(&code, &row.request),
+            grant: names::grant(&code, &row.request),
             municipality: code.clone(),
             provider: format!("providers/{}", row.provider_id),
             contract: row
@@ -443,13 +444,12 @@ impl MatchingApi {
 }
 
 fn positive_price(money: Option<&Money>, field: &str) -> Result<i64, ApiError> {
-    match money.map(|m| m.ore) {
-        Some(ore) if ore > 0 && ore <= 10_000_000 => Ok(ore),
-        _ => Err(ApiError::invalid(
+    Ore::hourly_price(money).map(Ore::get).ok_or_else(|| {
+        ApiError::invalid(
             field,
             "required, above 0 and at most DKK 100,000.00 (in øre)",
-        )),
-    }
+        )
+    })
 }
 
 #[cfg(test)]

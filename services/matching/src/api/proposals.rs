@@ -13,20 +13,20 @@ use kontakt_proto::matching::v1::{
 };
 use tonic::Request;
 
-use super::people::{employment_of, parse_person, person_name};
+use super::people::{employment_of, parse_person};
 use super::{MatchingApi, competence_names, needs_of, timestamp};
 use crate::SCHEMA;
 use crate::domain::people::hourly_hire_cost_ore;
 use crate::domain::ranking::{self, Candidate, Certificate, Demand, Exclusion};
 use crate::domain::request::RequestState;
-use crate::names::{REQUESTS, grant_name, request_name};
 use crate::store::{CandidateRow, Pool, RequestRow, RequestStep};
+use kontakt_proto::names;
 
 /// A stored candidate as ranking sees it; `child` is the request's child (continuity).
 fn candidate(row: &CandidateRow, child: &str) -> Candidate {
     let employment = employment_of(&row.employment);
     Candidate {
-        id: person_name(&row.unit, &row.id),
+        id: names::contact_person(&row.unit, &row.id),
         employment,
         competences: row.competences.clone(),
         gender: Gender::try_from(row.gender).unwrap_or(Gender::Unspecified),
@@ -86,7 +86,7 @@ impl MatchingApi {
         let (m, id) = scoped(
             &caller.principal,
             &body.matching_request,
-            REQUESTS,
+            names::MATCHING_REQUESTS,
             "matching_request",
         )?;
         let max = match body.max_candidates {
@@ -169,7 +169,7 @@ impl MatchingApi {
         if became_unmet {
             let event = DemandUnmet {
                 matching_request: body.matching_request.clone(),
-                grant: grant_name(&row.municipality, id),
+                grant: names::grant(&row.municipality, id),
                 municipality: row.municipality.clone(),
                 needs: Some(needs_of(&row)),
                 minutes_per_week: row.minutes_per_week,
@@ -287,8 +287,8 @@ impl MatchingApi {
             };
             if let Some(entry) = entry {
                 demands.push(UnmetDemand {
-                    matching_request: request_name(&code, &row.id),
-                    grant: grant_name(&code, &row.id),
+                    matching_request: names::matching_request(&code, &row.id),
+                    grant: names::grant(&code, &row.id),
                     needs: Some(needs_of(&row)),
                     open_time: Some(timestamp(row.create_time)),
                     age_days: i32::try_from((now - row.create_time).num_days()).unwrap_or(0),

@@ -11,11 +11,10 @@ use kontakt_proto::matching::v1::{
 };
 use tonic::Request;
 
-use super::people::person_name;
 use super::{MatchingApi, needs_of};
 use crate::domain::request::RequestState;
-use crate::names::{REQUESTS, request_name};
 use crate::store::RequestRow;
+use kontakt_proto::names;
 
 /// A request state as the proto names it.
 fn state_to_proto(state: RequestState) -> MatchingRequestState {
@@ -43,25 +42,25 @@ fn state_filter(value: i32) -> Result<Option<RequestState>, ApiError> {
 fn request_to_proto(row: RequestRow) -> MatchingRequest {
     let m = &row.municipality;
     MatchingRequest {
-        name: request_name(m, &row.id),
-        grant: format!("municipalities/{m}/grants/{}", row.id),
+        name: names::matching_request(m, &row.id),
+        grant: names::grant(m, &row.id),
         state: state_to_proto(row.state) as i32,
         needs: Some(needs_of(&row)),
         proposed_contact_person: row
             .proposed_unit
             .as_deref()
             .zip(row.proposed_person.as_deref())
-            .map(|(u, p)| person_name(u, p))
+            .map(|(u, p)| names::contact_person(u, p))
             .unwrap_or_default(),
         procurement: row
             .procurement_id
             .as_deref()
-            .map(|p| format!("municipalities/{m}/procurements/{p}"))
+            .map(|p| names::procurement(m, p))
             .unwrap_or_default(),
         assignment: row
             .assignment_id
             .as_deref()
-            .map(|a| format!("municipalities/{m}/assignments/{a}"))
+            .map(|a| names::assignment(m, a))
             .unwrap_or_default(),
         minutes_per_week: row.minutes_per_week,
         start_date: Some(row.start_date.into()),
@@ -95,7 +94,7 @@ impl MatchingApi {
                         principal,
                         method,
                         Action::Read,
-                        request_name(&r.municipality, &r.id),
+                        names::matching_request(&r.municipality, &r.id),
                         purpose.clone(),
                     )
                     .municipality(municipality)
@@ -112,7 +111,8 @@ impl MatchingApi {
     ) -> Result<MatchingRequest, ApiError> {
         let principal = auth::caller(&request)?;
         let name = &request.get_ref().name;
-        let (municipality, id) = resource::scoped(principal, name, REQUESTS, "name")?;
+        let (municipality, id) =
+            resource::scoped(principal, name, names::MATCHING_REQUESTS, "name")?;
         let row = self
             .store
             .get_request(&municipality.to_string(), id)
@@ -136,7 +136,7 @@ impl MatchingApi {
         let page_size = pagination::page_size(body.page_size)?;
         let state = state_filter(body.state)?;
         // The token is bound to the municipality and filter it was issued under.
-        let scope = format!("{REQUESTS}?m={m}&state={}", body.state);
+        let scope = format!("{}?m={m}&state={}", names::MATCHING_REQUESTS, body.state);
         let after = pagination::decode_token(&scope, &body.page_token)?
             .map(|key| pagination::parse_time_key(&key))
             .transpose()?;

@@ -11,8 +11,9 @@ use tonic::Request;
 use tonic_types::FieldViolation;
 
 use super::ReferralApi;
-use super::common::{MAX_TEXT, new_id, person_name, state_of, text_ok};
+use super::common::{MAX_TEXT, new_id, state_of, text_ok};
 use crate::domain::decision;
+use kontakt_proto::names;
 
 impl ReferralApi {
     pub(super) async fn record_plan(
@@ -92,7 +93,7 @@ impl ReferralApi {
                 .encode_to_vec(),
             )
             .await?;
-        let person = person_name(&m, &case.person_id);
+        let person = names::person(&m, &case.person_id);
         caller
             .wrote(
                 &mut tx,
@@ -185,7 +186,7 @@ impl ReferralApi {
             .store
             .insert_assessment(&mut tx, &m, referral_id, &id, &assessment.encode_to_vec())
             .await?;
-        let person = person_name(&m, &referral.person_id);
+        let person = names::person(&m, &referral.person_id);
         caller
             .wrote(
                 &mut tx,

@@ -8,16 +8,17 @@ use tonic::Request;
 use tonic_types::FieldViolation;
 
 use super::ReferralApi;
-use super::common::{MAX_SHORT, case_name, new_id, person_name, text_ok};
+use super::common::{MAX_SHORT, new_id, text_ok};
 use crate::store::CaseRow;
+use kontakt_proto::names;
 
 pub(super) fn case_to_proto(row: CaseRow) -> Case {
     Case {
-        name: case_name(&row.municipality, &row.id),
+        name: names::case(&row.municipality, &row.id),
         case_system: row.case_system,
         external_id: row.external_id,
         kle_number: row.kle_number,
-        person: person_name(&row.municipality, &row.person_id),
+        person: names::person(&row.municipality, &row.person_id),
         counsellor: row.counsellor,
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
         update_time: Some(kontakt_proto::timestamp(row.update_time)),
@@ -86,6 +87,7 @@ impl ReferralApi {
         } else {
             case.counsellor.trim().to_owned()
         };
+        let now = self.clock.now();
         let row = CaseRow {
             municipality: m.clone(),
             id: new_id("c"),
@@ -94,8 +96,8 @@ impl ReferralApi {
             kle_number: case.kle_number,
             person_id: person_id.clone(),
             counsellor,
-            create_time: chrono::Utc::now(),
-            update_time: chrono::Utc::now(),
+            create_time: now,
+            update_time: now,
         };
         let mut tx = self.store.begin().await?;
         let (stored, created) = self.store.insert_case(&mut tx, &row).await?;
@@ -103,11 +105,11 @@ impl ReferralApi {
         // child is a conflict, not a retry.
         if !created && stored.person_id != person_id {
             return Err(ApiError::AlreadyExists {
-                resource: case_name(&m, &stored.id),
+                resource: names::case(&m, &stored.id),
             });
         }
-        let name = case_name(&m, &stored.id);
-        let person = person_name(&m, &stored.person_id);
+        let name = names::case(&m, &stored.id);
+        let person = names::person(&m, &stored.person_id);
         caller
             .wrote(
                 &mut tx,
@@ -135,7 +137,7 @@ impl ReferralApi {
             .get_case(&municipality.to_string(), id)
             .await?
             .ok_or_else(|| ApiError::not_found(&name))?;
-        let person = person_name(&row.municipality, &row.person_id);
+        let person = names::person(&row.municipality, &row.person_id);
         self.read_logged(&caller, "GetCase", &name, municipality, &person)
             .await?;
         Ok(case_to_proto(row))

@@ -11,16 +11,14 @@ use kontakt_proto::referral::v1::{
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::{
-    MAX_SHORT, meeting_name, new_id, person_name, referral_name, state_column, state_of, text_ok,
-};
+use super::common::{MAX_SHORT, new_id, state_column, state_of, text_ok};
 use crate::domain::decision;
-use crate::domain::refused;
 use crate::store::MeetingRow;
+use kontakt_proto::names;
 
 pub(super) fn meeting_to_proto(row: MeetingRow, agenda: &[String]) -> CommitteeMeeting {
     CommitteeMeeting {
-        name: meeting_name(&row.municipality, &row.id),
+        name: names::committee_meeting(&row.municipality, &row.id),
         committee: row.committee,
         meeting_date: Some(row.meeting_date.into()),
         state: if row.state == "HELD" {
@@ -30,7 +28,7 @@ pub(super) fn meeting_to_proto(row: MeetingRow, agenda: &[String]) -> CommitteeM
         } as i32,
         referrals: agenda
             .iter()
-            .map(|r| referral_name(&row.municipality, r))
+            .map(|r| names::referral(&row.municipality, r))
             .collect(),
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
         update_time: Some(kontakt_proto::timestamp(row.update_time)),
@@ -116,11 +114,11 @@ impl ReferralApi {
             .ok_or_else(|| ApiError::not_found(&request.referral))?;
         let policy = self.policy_on(&mut tx, &m, self.clock.today()).await?;
         decision::may_schedule(state_of(&referral), &policy)
-            .map_err(|v| refused("the referral cannot go on the agenda", vec![v]))?;
+            .map_err(|v| Refusal::rules("the referral cannot go on the agenda", vec![v]))?;
         referral.state = state_column(ReferralState::InCommittee).into();
         referral.committee_meeting = Some(meeting_id.to_owned());
         let saved = self.store.save_referral(&mut tx, &referral, false).await?;
-        let person = person_name(&m, &saved.person_id);
+        let person = names::person(&m, &saved.person_id);
         caller
             .wrote(
                 &mut tx,

@@ -71,8 +71,6 @@ pub(super) fn state_column(state: ReferralState) -> &'static str {
     }
 }
 
-pub(super) use crate::names::{case_name, grant_name, meeting_name, person_name, referral_name};
-
 impl ReferralApi {
     /// Records a read of personal data; durable before the answer leaves.
     pub(super) async fn read_logged(

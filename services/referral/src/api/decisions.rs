@@ -1,10 +1,10 @@
 //! The decision on a referral (approve, reject, return) and, on approval, the grant it makes.
 
-use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, AuditLog, Caller};
 use kontakt_platform::auth::Role;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, day, scoped};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
     ApprovalLevel, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved, GrantVersion,
     Referral, ReferralState, VisitationDecided,
@@ -13,14 +13,11 @@ use prost::Message as _;
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::{
-    MAX_TEXT, SCHEMA, case_name, decode, grant_name, meeting_name, new_id, person_name,
-    referral_name, state_column, state_of, text_ok,
-};
+use super::common::{MAX_TEXT, SCHEMA, decode, new_id, state_column, state_of, text_ok};
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
-use crate::domain::refused;
 use crate::store::NewGrant;
+use kontakt_proto::names;
 
 impl ReferralApi {
     pub(super) async fn decide(
@@ -75,7 +72,7 @@ impl ReferralApi {
         check_etag(&request.etag, row.revision)?;
         let policy = self.policy_on(&mut tx, &m, today).await?;
         decision::may_decide(state_of(&row), &policy, decider)
-            .map_err(|v| refused("the referral cannot be decided", vec![v]))?;
+            .map_err(|v| Refusal::rules("the referral cannot be decided", vec![v]))?;
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
         let justification = if request.justification.trim().is_empty() {
@@ -97,11 +94,11 @@ impl ReferralApi {
                 under_age: policy.min_age_years.is_some_and(|min| age < min),
             });
             if !violations.is_empty() {
-                return Err(refused("the approval cannot be recorded", violations).into());
+                return Err(Refusal::rules("the approval cannot be recorded", violations).into());
             }
         }
         let decision_id = new_id("d");
-        let name = referral_name(&m, id);
+        let name = names::referral(&m, id);
         let decision_name = format!("{name}/decisions/{decision_id}");
         let grant_id = new_id("g");
         let mut decision = Decision {
@@ -113,7 +110,7 @@ impl ReferralApi {
             committee_meeting: row
                 .committee_meeting
                 .as_deref()
-                .map(|c| meeting_name(&m, c))
+                .map(|c| names::committee_meeting(&m, c))
                 .unwrap_or_default(),
             reason: request.reason.trim().to_owned(),
             review_date: review.map(Into::into),
@@ -123,7 +120,7 @@ impl ReferralApi {
             decision.minutes_per_week = request.minutes_per_week;
             decision.start_date = start.map(Into::into);
             decision.expected_end_date = expected_end.map(Into::into);
-            decision.grant = grant_name(&m, &grant_id);
+            decision.grant = names::grant(&m, &grant_id);
         }
         let created = self
             .store
@@ -164,7 +161,7 @@ impl ReferralApi {
             &NewEvent::new(&decided, Some(m.clone()), &name),
         )
         .await?;
-        let person = person_name(&m, &row.person_id);
+        let person = names::person(&m, &row.person_id);
         let mut audit = vec![caller.entry(
             "DecideReferral",
             Action::Create,
@@ -213,12 +210,12 @@ impl ReferralApi {
                     },
                 )
                 .await?;
-            let grant = grant_name(&m, &grant_id);
+            let grant = names::grant(&m, &grant_id);
             let approved = GrantApproved {
                 grant: grant.clone(),
                 version: format!("{grant}/versions/v1"),
                 referral: name.clone(),
-                case: case_name(&m, &row.case_id),
+                case: names::case(&m, &row.case_id),
                 person: person.clone(),
                 municipality: m.clone(),
                 recipient: referral.recipient,

@@ -5,17 +5,18 @@ use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::MunicipalityCode;
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::resource::{check_etag, day, scoped, valid_id};
+use kontakt_platform::resource::{check_etag, day, scoped, update_mask};
 use kontakt_proto::referral::v1::{
     ApprovalLevel, ChangeGrantRequest, EndGrantRequest, Grant, GrantEndReason,
 };
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::{MAX_TEXT, SCHEMA, grant_name, person_name, text_ok};
+use super::common::{MAX_TEXT, SCHEMA, text_ok};
 use super::grants::grant_to_proto;
 use crate::grants::{EndTerms, NewTerms, Step, StepError, change_terms, end_terms};
 use crate::store::{GrantRow, Tx};
+use kontakt_proto::names;
 
 /// ChangeGrant's mask: the terms a version carries.
 pub(super) const CHANGEABLE: [&str; 3] = ["minutes_per_week", "allowances", "expected_end_date"];
@@ -25,10 +26,7 @@ pub(super) fn check_follow_up(name: &str, municipality: &str) -> Result<(), ApiE
     if name.is_empty() {
         return Ok(());
     }
-    let ok = name
-        .strip_prefix(&format!("municipalities/{municipality}/followUps/"))
-        .is_some_and(valid_id);
-    if ok {
+    if names::id_in(name, municipality, names::FOLLOW_UPS).is_some() {
         Ok(())
     } else {
         Err(ApiError::invalid(
@@ -72,31 +70,7 @@ impl ReferralApi {
         for (i, a) in request.allowances.iter().enumerate() {
             day(a.end_date.as_ref(), &format!("allowances[{i}].end_date"))?;
         }
-        let paths: Vec<&str> = request
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        let chosen: Vec<&str> = if paths == ["*"] {
-            CHANGEABLE.to_vec()
-        } else {
-            paths
-        };
-        if chosen.is_empty() {
-            return Err(ApiError::invalid(
-                "update_mask",
-                format!("name the terms to change: {}", CHANGEABLE.join(", ")),
-            ));
-        }
-        if let Some(other) = chosen.iter().find(|p| !CHANGEABLE.contains(p)) {
-            return Err(ApiError::invalid(
-                "update_mask",
-                format!(
-                    "`{other}` cannot be changed; changeable: {}",
-                    CHANGEABLE.join(", ")
-                ),
-            ));
-        }
+        let chosen = update_mask(request.update_mask.as_ref(), &CHANGEABLE)?;
         if chosen.contains(&"expected_end_date") && new_end.is_none() {
             return Err(ApiError::invalid(
                 "expected_end_date",
@@ -202,14 +176,14 @@ impl ReferralApi {
         row: &GrantRow,
     ) -> Result<Grant, ApiError> {
         let m = &row.municipality;
-        let name = grant_name(m, &row.id);
+        let name = names::grant(m, &row.id);
         outbox::write(
             &mut tx,
             SCHEMA,
             &NewEvent::new(event, Some(m.clone()), &name),
         )
         .await?;
-        let person = person_name(m, &row.person_id);
+        let person = names::person(m, &row.person_id);
         caller
             .wrote(
                 &mut tx,

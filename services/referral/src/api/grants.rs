@@ -12,21 +12,22 @@ use kontakt_proto::referral::v1::{
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::{case_name, decode, grant_name, person_name, referral_name, text_ok};
+use super::common::{decode, text_ok};
 use crate::store::{GrantFilter, GrantRow, VersionRow};
+use kontakt_proto::names;
 
 pub(super) fn grant_to_proto(row: GrantRow) -> Grant {
     let m = &row.municipality;
     Grant {
-        name: grant_name(m, &row.id),
+        name: names::grant(m, &row.id),
         state: if row.state == "ENDED" {
             GrantState::Ended
         } else {
             GrantState::Active
         } as i32,
-        referral: referral_name(m, &row.referral_id),
-        case: case_name(m, &row.case_id),
-        person: person_name(m, &row.person_id),
+        referral: names::referral(m, &row.referral_id),
+        case: names::case(m, &row.case_id),
+        person: names::person(m, &row.person_id),
         recipient: row.recipient,
         legal_basis: row.legal_basis,
         purpose: row.purpose,
@@ -35,7 +36,7 @@ pub(super) fn grant_to_proto(row: GrantRow) -> Grant {
         end_date: row.end_date.map(Into::into),
         current_version: row
             .version_id
-            .map(|v| format!("{}/versions/{v}", grant_name(m, &row.id)))
+            .map(|v| format!("{}/versions/{v}", names::grant(m, &row.id)))
             .unwrap_or_default(),
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
         update_time: Some(kontakt_proto::timestamp(row.update_time)),
@@ -64,7 +65,7 @@ pub(super) fn version_to_proto(row: VersionRow) -> Result<GrantVersion, ApiError
     let mut version: GrantVersion = decode(&row.body)?;
     version.name = format!(
         "{}/versions/{}",
-        grant_name(&row.municipality, &row.grant_id),
+        names::grant(&row.municipality, &row.grant_id),
         row.id
     );
     version.minutes_per_week = row.minutes_per_week;
@@ -90,7 +91,7 @@ impl ReferralApi {
             .get_grant(&municipality.to_string(), id, self.clock.today())
             .await?
             .ok_or_else(|| ApiError::not_found(&name))?;
-        let person = person_name(&row.municipality, &row.person_id);
+        let person = names::person(&row.municipality, &row.person_id);
         self.read_logged(&caller, "GetGrant", &name, municipality, &person)
             .await?;
         Ok(grant_to_proto(row))
@@ -154,7 +155,7 @@ impl ReferralApi {
         });
         let reads = rows
             .iter()
-            .map(|r| (grant_name(&m, &r.id), person_name(&m, &r.person_id)));
+            .map(|r| (names::grant(&m, &r.id), names::person(&m, &r.person_id)));
         self.reads_logged(&caller, "ListGrants", municipality, reads)
             .await?;
         Ok(ListGrantsResponse {
@@ -199,7 +200,7 @@ impl ReferralApi {
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
             format!("{},{}", r.effective_from, r.id)
         });
-        let person = person_name(&m, &grant.person_id);
+        let person = names::person(&m, &grant.person_id);
         self.read_logged(
             &caller,
             "ListGrantVersions",

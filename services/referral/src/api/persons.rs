@@ -11,8 +11,8 @@ use kontakt_proto::referral::v1::{
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::person_name;
 use crate::store::{Created, NewPerson, PersonRow};
+use kontakt_proto::names;
 
 pub(super) const PERSONS: &str = "persons";
 /// Longest display name accepted.
@@ -39,7 +39,7 @@ pub(super) fn parse_cpr(text: &str) -> Result<Cpr, ApiError> {
 
 pub(super) fn person_to_proto(row: PersonRow) -> Person {
     Person {
-        name: person_name(&row.municipality, &row.id),
+        name: names::person(&row.municipality, &row.id),
         display_name: row.display_name,
         birth_date: Some(row.birth_date.into()),
         create_time: Some(kontakt_proto::timestamp(row.create_time)),
@@ -66,7 +66,7 @@ impl ReferralApi {
             ));
         }
         let id = format!("p-{}", uuid::Uuid::new_v4().simple());
-        let name = person_name(&municipality.to_string(), &id);
+        let name = names::person(&municipality.to_string(), &id);
         // The ciphertext is bound to the person's name: copied onto another row it does not open.
         let sealed = self.vault.seal(&cpr, &name).map_err(ApiError::internal)?;
         let index = self.vault.blind_index(&cpr);
@@ -93,7 +93,7 @@ impl ReferralApi {
         match created {
             Created::Person(row) => Ok(person_to_proto(row)),
             Created::Exists(existing) => Err(ApiError::AlreadyExists {
-                resource: person_name(&municipality.to_string(), &existing),
+                resource: names::person(&municipality.to_string(), &existing),
             }),
         }
     }
@@ -140,7 +140,7 @@ impl ReferralApi {
             .await?;
         let person = found
             .as_ref()
-            .map(|row| person_name(&row.municipality, &row.id));
+            .map(|row| names::person(&row.municipality, &row.id));
         let mut entry = Entry::new(
             &principal,
             "LookupPerson",

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use kontakt_platform::auth;
 use kontakt_platform::resource::scoped_parent;
 use kontakt_platform::{ApiError, pagination};
+use kontakt_proto::names;
 use kontakt_proto::referral::v1::{
     CreatePolicyRequest, ListPoliciesRequest, ListPoliciesResponse, MunicipalityPolicy,
 };
@@ -55,7 +56,7 @@ impl ReferralApi {
             )
             .await?
             .ok_or_else(|| ApiError::AlreadyExists {
-                resource: format!("municipalities/{m}/policies/{id}"),
+                resource: names::policy(&m, &id),
             })?;
         tx.commit().await?;
         Ok(policy_to_proto(row, policy))
@@ -99,7 +100,7 @@ pub(super) fn policy_to_proto(
     row: crate::store::PolicyRow,
     mut body: MunicipalityPolicy,
 ) -> MunicipalityPolicy {
-    body.name = format!("municipalities/{}/policies/{}", row.municipality, row.id);
+    body.name = names::policy(&row.municipality, &row.id);
     body.create_time = Some(kontakt_proto::timestamp(row.create_time));
     body.update_time = body.create_time;
     body.etag = format!("\"{}\"", row.create_time.timestamp_micros());

@@ -1,8 +1,8 @@
 //! A referral draft's input: the fields the counsellor writes (UpdateReferral's mask), their
 //! shape checks, and the body stored from them.
 
-use kontakt_platform::ApiError;
 use kontakt_platform::resource::valid_id;
+use kontakt_platform::units::WeeklyMinutes;
 use kontakt_proto::referral::v1::{Recipient, Referral, TargetGroup};
 use prost::Message as _;
 use tonic_types::FieldViolation;
@@ -50,7 +50,7 @@ pub(super) fn draft_field_errors(r: &Referral, prefix: &str) -> Vec<FieldViolati
     );
     bad(r.target_groups.len() <= 6, "target_groups", "at most 6");
     bad(
-        (0..=10_080).contains(&r.requested_minutes_per_week),
+        WeeklyMinutes::new(r.requested_minutes_per_week).is_some(),
         "requested_minutes_per_week",
         "must be 0 to 10080 minutes",
     );
@@ -126,26 +126,10 @@ pub(super) fn draft_field_errors(r: &Referral, prefix: &str) -> Vec<FieldViolati
     wrong
 }
 
-/// Copies the masked fields of `from` onto `to`; names the first unknown path.
-pub(super) fn apply_mask(
-    to: &mut Referral,
-    from: Referral,
-    paths: &[String],
-) -> Result<(), ApiError> {
-    let all = paths.len() == 1 && paths[0] == "*";
-    let chosen: Vec<&str> = if all {
-        EDITABLE.to_vec()
-    } else {
-        paths.iter().map(String::as_str).collect()
-    };
-    if chosen.is_empty() {
-        return Err(ApiError::invalid(
-            "update_mask",
-            "name the fields to change, or `*`",
-        ));
-    }
+/// Copies the chosen fields (each one of [`EDITABLE`]) of `from` onto `to`.
+pub(super) fn apply_fields(to: &mut Referral, from: Referral, chosen: &[&str]) {
     for path in chosen {
-        match path {
+        match *path {
             "recipient" => to.recipient = from.recipient,
             "target_groups" => to.target_groups.clone_from(&from.target_groups),
             "target_group_other" => to.target_group_other.clone_from(&from.target_group_other),
@@ -166,24 +150,15 @@ pub(super) fn apply_mask(
             "age_justification" => to.age_justification.clone_from(&from.age_justification),
             "hours_justification" => to.hours_justification.clone_from(&from.hours_justification),
             "network_statement" => to.network_statement.clone_from(&from.network_statement),
-            other => {
-                return Err(ApiError::invalid(
-                    "update_mask",
-                    format!(
-                        "`{other}` cannot be changed; editable: {}",
-                        EDITABLE.join(", ")
-                    ),
-                ));
-            }
+            _ => {}
         }
     }
-    Ok(())
 }
 
 /// Only what the counsellor writes is stored in the body; names, state and times come from
 /// the row.
 pub(super) fn draft_body(r: &Referral) -> Vec<u8> {
     let mut body = Referral::default();
-    let _ = apply_mask(&mut body, r.clone(), &["*".to_owned()]);
+    apply_fields(&mut body, r.clone(), &EDITABLE);
     body.encode_to_vec()
 }

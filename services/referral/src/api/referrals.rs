@@ -4,7 +4,7 @@
 use kontakt_platform::Refusal;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::resource::{check_etag, etag, scoped, scoped_parent};
+use kontakt_platform::resource::{check_etag, etag, scoped, scoped_parent, update_mask};
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::referral::v1::{
     Assessment, CreateReferralRequest, GetReferralRequest, ListReferralsRequest,
@@ -14,27 +14,24 @@ use kontakt_proto::referral::v1::{
 use tonic::Request;
 
 use super::ReferralApi;
-use super::common::{
-    MAX_SHORT, SCHEMA, case_name, decode, meeting_name, nested, new_id, person_name, referral_name,
-    state_column, state_of, text_ok,
-};
-use super::referral_fields::{apply_mask, draft_body, draft_field_errors};
+use super::common::{MAX_SHORT, SCHEMA, decode, nested, new_id, state_column, state_of, text_ok};
+use super::referral_fields::{EDITABLE, apply_fields, draft_body, draft_field_errors};
 use crate::domain::decision;
-use crate::domain::refused;
 use crate::domain::submission::{self, Submission};
 use crate::store::{ReferralFilter, ReferralRow};
+use kontakt_proto::names;
 
 pub(super) fn referral_to_proto(row: &ReferralRow) -> Result<Referral, ApiError> {
     let mut referral: Referral = decode(&row.body)?;
-    referral.name = referral_name(&row.municipality, &row.id);
-    referral.case = case_name(&row.municipality, &row.case_id);
-    referral.person = person_name(&row.municipality, &row.person_id);
+    referral.name = names::referral(&row.municipality, &row.id);
+    referral.case = names::case(&row.municipality, &row.case_id);
+    referral.person = names::person(&row.municipality, &row.person_id);
     referral.state = state_of(row) as i32;
     referral.counsellor = row.counsellor.clone();
     referral.committee_meeting = row
         .committee_meeting
         .as_deref()
-        .map(|m| meeting_name(&row.municipality, m))
+        .map(|m| names::committee_meeting(&row.municipality, m))
         .unwrap_or_default();
     referral.submit_time = row.submit_time.map(kontakt_proto::timestamp);
     referral.create_time = Some(kontakt_proto::timestamp(row.create_time));
@@ -99,6 +96,7 @@ impl ReferralApi {
             .await?
             .ok_or_else(|| ApiError::invalid("referral.case", "no such case"))?;
         check_plan_belongs(&referral.plan, &m, case_id)?;
+        let now = self.clock.now();
         let row = ReferralRow {
             municipality: m.clone(),
             id: new_id("r"),
@@ -115,21 +113,21 @@ impl ReferralApi {
             committee_meeting: None,
             revision: 1,
             submit_time: None,
-            create_time: chrono::Utc::now(),
-            update_time: chrono::Utc::now(),
+            create_time: now,
+            update_time: now,
         };
         let mut tx = self.store.begin().await?;
         let (stored, created) = match self.store.insert_referral(&mut tx, &row).await? {
             Ok(done) => done,
             Err(open) => {
                 return Err(ApiError::AlreadyExists {
-                    resource: referral_name(&m, &open),
+                    resource: names::referral(&m, &open),
                 });
             }
         };
         if created {
-            let name = referral_name(&m, &stored.id);
-            let person = person_name(&m, &stored.person_id);
+            let name = names::referral(&m, &stored.id);
+            let person = names::person(&m, &stored.person_id);
             caller
                 .wrote(
                     &mut tx,
@@ -158,7 +156,7 @@ impl ReferralApi {
             .get_referral(&municipality.to_string(), id)
             .await?
             .ok_or_else(|| ApiError::not_found(&name))?;
-        let person = person_name(&row.municipality, &row.person_id);
+        let person = names::person(&row.municipality, &row.person_id);
         self.read_logged(&caller, "GetReferral", &name, municipality, &person)
             .await?;
         referral_to_proto(&row)
@@ -220,7 +218,7 @@ impl ReferralApi {
         });
         let reads = rows
             .iter()
-            .map(|r| (referral_name(&m, &r.id), person_name(&m, &r.person_id)));
+            .map(|r| (names::referral(&m, &r.id), names::person(&m, &r.person_id)));
         self.reads_logged(&caller, "ListReferrals", municipality, reads)
             .await?;
         Ok(ListReferralsResponse {
@@ -244,7 +242,7 @@ impl ReferralApi {
             .ok_or_else(|| ApiError::invalid("referral", "the referral is required"))?;
         let name = given.name.clone();
         let (municipality, id) = scoped(principal, &name, "referrals", "referral.name")?;
-        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        let chosen = update_mask(request.update_mask.as_ref(), &EDITABLE)?;
         let m = municipality.to_string();
         let mut tx = self.store.begin().await?;
         let mut row = self
@@ -261,7 +259,7 @@ impl ReferralApi {
             .into());
         }
         let mut body: Referral = decode(&row.body)?;
-        apply_mask(&mut body, given, &paths)?;
+        apply_fields(&mut body, given, &chosen);
         let wrong = draft_field_errors(&body, "referral.");
         if !wrong.is_empty() {
             return Err(ApiError::InvalidArgument(wrong));
@@ -269,7 +267,7 @@ impl ReferralApi {
         check_plan_belongs(&body.plan, &m, &row.case_id)?;
         row.body = draft_body(&body);
         let saved = self.store.save_referral(&mut tx, &row, false).await?;
-        let person = person_name(&m, &saved.person_id);
+        let person = names::person(&m, &saved.person_id);
         caller
             .wrote(
                 &mut tx,
@@ -352,25 +350,27 @@ impl ReferralApi {
             // call is logged as a read (R-DP-2), after the transaction is gone: the audit
             // writer takes its own connection.
             tx.rollback().await?;
-            let name = referral_name(&m, id);
-            let person = person_name(&m, &row.person_id);
+            let name = names::referral(&m, id);
+            let person = names::person(&m, &row.person_id);
             self.read_logged(&caller, "SubmitReferral", &name, municipality, &person)
                 .await?;
             if !violations.is_empty() {
-                return Err(refused("the referral cannot be submitted yet", violations).into());
+                return Err(
+                    Refusal::rules("the referral cannot be submitted yet", violations).into(),
+                );
             }
             return referral_to_proto(&row);
         }
         if !violations.is_empty() {
-            return Err(refused("the referral cannot be submitted yet", violations).into());
+            return Err(Refusal::rules("the referral cannot be submitted yet", violations).into());
         }
         row.state = state_column(ReferralState::Submitted).into();
         let saved = self.store.save_referral(&mut tx, &row, true).await?;
-        let name = referral_name(&m, id);
+        let name = names::referral(&m, id);
         let event = ReferralSubmitted {
             referral: name.clone(),
-            case: case_name(&m, &saved.case_id),
-            person: person_name(&m, &saved.person_id),
+            case: names::case(&m, &saved.case_id),
+            person: names::person(&m, &saved.person_id),
             municipality: m.clone(),
             recipient: referral.recipient,
             requested_minutes_per_week: referral.requested_minutes_per_week,
@@ -383,7 +383,7 @@ impl ReferralApi {
             &NewEvent::new(&event, Some(m.clone()), &name),
         )
         .await?;
-        let person = person_name(&m, &saved.person_id);
+        let person = names::person(&m, &saved.person_id);
         caller
             .wrote(
                 &mut tx,

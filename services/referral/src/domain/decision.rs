@@ -3,6 +3,7 @@
 //! (DOMAIN.md §6).
 
 use chrono::{Datelike, NaiveDate};
+use kontakt_platform::units::WeeklyMinutes;
 use kontakt_proto::referral::v1::{
     Allowance, AllowanceKind, AllowancePeriod, ApprovalLevel, ReferralState,
 };
@@ -96,7 +97,7 @@ pub struct Approval<'a> {
 
 pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
     let mut found = Vec::new();
-    if a.minutes_per_week <= 0 || a.minutes_per_week > 10_080 {
+    if WeeklyMinutes::positive(a.minutes_per_week).is_none() {
         found.push(violation(
             "R-RV-8",
             "minutes_per_week",

@@ -3,10 +3,9 @@
 //! before it. Nothing here knows any municipality's values.
 
 use chrono::NaiveDate;
+use kontakt_platform::units::WeeklyMinutes;
 use kontakt_proto::referral::v1::{ApprovalLevel, MunicipalityPolicy};
 
-/// Highest weekly minutes anyone may set as a limit (a week has 10,080).
-const MAX_WEEKLY_MINUTES: i32 = 10_080;
 const MAX_AGE: i32 = 30;
 const MAX_INTERVAL_MONTHS: i32 = 60;
 
@@ -70,12 +69,12 @@ impl Policy {
             "must be 0 (no minimum) to 30",
         );
         check(
-            (0..=MAX_WEEKLY_MINUTES).contains(&p.max_minutes_per_week),
+            WeeklyMinutes::new(p.max_minutes_per_week).is_some(),
             "max_minutes_per_week",
             "must be 0 (no maximum) to 10080",
         );
         check(
-            (0..=MAX_WEEKLY_MINUTES).contains(&p.unit_minutes),
+            WeeklyMinutes::new(p.unit_minutes).is_some(),
             "unit_minutes",
             "must be 0 (no units) to 10080",
         );
@@ -115,7 +114,7 @@ impl Policy {
                 "each level at most once",
             );
             check(
-                (0..=MAX_WEEKLY_MINUTES).contains(&rule.max_minutes_per_week),
+                WeeklyMinutes::new(rule.max_minutes_per_week).is_some(),
                 &format!("approval_rules[{i}].max_minutes_per_week"),
                 "must be 0 (no limit) to 10080",
             );
