@@ -9,6 +9,7 @@
 //! serving afterwards. `KONTAKT_HOSTILE_ROUNDS` sets how many random rounds run (CI: the
 //! default, 20; a longer run is documented in the README), `KONTAKT_HOSTILE_SEED` their seed.
 
+use kontakt_platform::clock::{Clock as _, SystemClock};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -494,10 +495,7 @@ fn all_roles_token() -> String {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs()
+    u64::try_from(SystemClock.now().timestamp()).expect("time")
 }
 
 fn is_a_server_fault(code: Code) -> bool {

@@ -33,7 +33,7 @@ fn entry_name(m: &str, assignment: &str, id: &str) -> String {
     format!("{}/timeEntries/{id}", assignment_name(m, assignment))
 }
 
-pub(super) use kontakt_platform::resource::contact_person_name as person_name;
+pub(super) use kontakt_proto::names::contact_person as person_name;
 
 /// A reversal request of either kind, its name parsed.
 pub(super) struct Reversal<'a> {
