@@ -51,6 +51,20 @@ impl Refusal {
         .and(rule, subject, description)
     }
 
+    /// One broken rule told in one sentence: `message` is both what a person reads and the
+    /// rule's description, and `reason` what a client branches on.
+    pub fn broken(
+        reason: &'static str,
+        rule: &str,
+        subject: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        let message = message.into();
+        Self::rule(rule, subject, message.clone())
+            .with_reason(reason)
+            .with_message(message)
+    }
+
     /// Every rule in `violations` broken: "`what`: R-RV-6 minutes_per_week, R-RV-12 …".
     pub fn rules(what: &str, violations: Vec<RuleViolation>) -> Self {
         let summary: Vec<String> = violations

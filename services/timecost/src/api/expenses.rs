@@ -3,11 +3,11 @@
 //! flagged — never silently accepted — above it. Corrections are reversals, as for time.
 
 use chrono::NaiveDate;
-use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, day, scoped, scoped_parent, valid_id};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
     AllowanceUse, CreateMileageRateRequest, Expense, ExpenseKind, ExpenseRegistered,
@@ -18,7 +18,7 @@ use tonic::Request;
 use tonic_types::FieldViolation;
 
 use super::frames::money;
-use super::time::{Reversal, Reversing, assignment_name, inside_assignment, person_name, refused};
+use super::time::{Reversal, Reversing, assignment_name, inside_assignment, person_name};
 use super::{SCHEMA, TimeCostApi};
 use crate::domain::budget::Category;
 use crate::domain::expense::{self, Allowance, Period};
@@ -280,7 +280,7 @@ impl TimeCostApi {
                 .mileage_rate_on(&mut tx, &code, new.date)
                 .await?
                 .ok_or_else(|| {
-                    refused(
+                    ApiError::from(Refusal::broken(
                         "NO_MILEAGE_RATE",
                         "R-TC-5",
                         "expense.expense_date",
@@ -288,7 +288,7 @@ impl TimeCostApi {
                             "municipality {code} has no mileage rate on {}: finance records it (CreateMileageRate)",
                             new.date
                         ),
-                    )
+                    ))
                 })?;
             (
                 expense::mileage_ore(new.metres, rate.ore_per_km),

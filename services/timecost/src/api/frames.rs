@@ -1,10 +1,10 @@
 //! Frames, indexation rates and budget status (R-BF-1..4), for finance.
 
 use chrono::{Datelike as _, NaiveDate};
-use kontakt_platform::ApiError;
 use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, day, etag, valid_id};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::timecost::v1::{
     BudgetStatus, CategorySpend, CreateFrameRequest, CreateIndexationRateRequest, Frame,
@@ -90,17 +90,16 @@ fn may_see(principal: &Principal, shares: &[ShareRow]) -> bool {
 
 pub(super) fn frame_error(err: FrameError) -> ApiError {
     match err {
-        FrameError::MissingRate(year) => ApiError::FailedPrecondition {
-            reason: "INDEXATION_RATE_MISSING",
-            message: format!(
-                "no PL indexation rate for {year}: finance records it (CreateIndexationRate)"
-            ),
-            violations: vec![kontakt_platform::error::RuleViolation {
-                rule: "R-BF-1".into(),
-                subject: format!("indexationRates/{year}"),
-                description: "every year after the base year needs its rate".into(),
-            }],
-        },
+        FrameError::MissingRate(year) => Refusal::rule(
+            "R-BF-1",
+            &format!("indexationRates/{year}"),
+            "every year after the base year needs its rate",
+        )
+        .with_reason("INDEXATION_RATE_MISSING")
+        .with_message(format!(
+            "no PL indexation rate for {year}: finance records it (CreateIndexationRate)"
+        ))
+        .into(),
         FrameError::BeforeBaseYear => {
             ApiError::invalid("as_of", "the frame's base year comes after this day")
         }

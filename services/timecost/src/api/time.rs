@@ -4,10 +4,9 @@
 
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::{Principal, Role};
-use kontakt_platform::error::RuleViolation;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{self, day, scoped, scoped_parent, valid_id};
-use kontakt_platform::{ApiError, pagination};
+use kontakt_platform::{ApiError, Refusal, pagination};
 use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::timecost::v1::{
     ListOverrunsRequest, ListOverrunsResponse, ListTimeEntriesRequest, ListTimeEntriesResponse,
@@ -55,23 +54,6 @@ pub(super) enum Reversing<R> {
         a: AssignmentRow,
         original: R,
     },
-}
-
-pub(super) fn refused(
-    reason: &'static str,
-    rule: &str,
-    subject: &str,
-    message: String,
-) -> ApiError {
-    ApiError::FailedPrecondition {
-        reason,
-        violations: vec![RuleViolation {
-            rule: rule.into(),
-            subject: subject.into(),
-            description: message.clone(),
-        }],
-        message,
-    }
 }
 
 /// `municipalities/{m}/assignments/{a}/timeEntries/{e}` → (m, a, e), in the caller's
@@ -136,7 +118,7 @@ pub(super) fn inside_assignment(
     field: &str,
 ) -> Result<(), ApiError> {
     if day < a.start_date || a.end_date.is_some_and(|end| day > end) {
-        return Err(refused(
+        return Err(ApiError::from(Refusal::broken(
             "OUTSIDE_ASSIGNMENT",
             "R-TC-1",
             field,
@@ -145,7 +127,7 @@ pub(super) fn inside_assignment(
                 a.start_date,
                 a.end_date.map(|e| format!(" to {e}")).unwrap_or_default()
             ),
-        ));
+        )));
     }
     Ok(())
 }
@@ -272,7 +254,7 @@ impl TimeCostApi {
             }
         }
         .ok_or_else(|| {
-            refused(
+            ApiError::from(Refusal::broken(
                 "NO_RATE",
                 "R-TC-3",
                 "time_entry.work_date",
@@ -280,7 +262,7 @@ impl TimeCostApi {
                     "no hourly rate for {} on {work_date}: the coordinator records it in matching",
                     person_name(&a.unit, &a.contact_person_id)
                 ),
-            )
+            ))
         })?;
         let granted = self
             .store
@@ -418,8 +400,14 @@ impl TimeCostApi {
             .ok_or_else(|| ApiError::not_found(r.name))?;
         let already_reversed = original.reverses().is_none()
             && self.store.is_reversed::<R>(&mut tx, r.code, r.id).await?;
-        reversal::check(original.reverses(), already_reversed)
-            .map_err(|not| refused(not.reason(), kind.rule, "name", not.message(kind)))?;
+        reversal::check(original.reverses(), already_reversed).map_err(|not| {
+            ApiError::from(Refusal::broken(
+                not.reason(),
+                kind.rule,
+                "name",
+                not.message(kind),
+            ))
+        })?;
         self.open_for_entries(
             &mut tx,
             &a.unit,
@@ -457,7 +445,7 @@ impl TimeCostApi {
         field: &str,
     ) -> Result<(), ApiError> {
         match self.store.timesheet_state_on(tx, unit, person, day).await? {
-            Some((id, state)) if state != "OPEN" => Err(refused(
+            Some((id, state)) if state != "OPEN" => Err(ApiError::from(Refusal::broken(
                 "TIMESHEET_CLOSED",
                 "R-TC-4",
                 field,
@@ -470,7 +458,7 @@ impl TimeCostApi {
                         "the coordinator returns it before anything changes"
                     }
                 ),
-            )),
+            ))),
             _ => Ok(()),
         }
     }

@@ -1,9 +1,9 @@
 //! Timesheets (R-TC-4): a contact person's period, submitted by them (or a coordinator for
 //! them) and approved by the coordinator; approved entries are final (see `time`).
 
-use kontakt_platform::ApiError;
 use kontakt_platform::auth::{MunicipalityCode, Principal, Role};
 use kontakt_platform::resource::{check_etag, day, etag, valid_id};
+use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
     ApproveTimesheetRequest, CreateTimesheetRequest, GetTimesheetRequest, ListTimesheetsRequest,
@@ -69,14 +69,14 @@ fn to_proto(row: TimesheetRow) -> Timesheet {
 }
 
 fn wrong_state(row: &TimesheetRow, needed: &str) -> ApiError {
-    ApiError::FailedPrecondition {
-        reason: "TIMESHEET_STATE",
-        message: format!(
+    Refusal::new(
+        "TIMESHEET_STATE",
+        format!(
             "the timesheet is {}; this needs it {needed}",
             row.state.to_lowercase()
         ),
-        violations: Vec::new(),
-    }
+    )
+    .into()
 }
 
 impl TimeCostApi {
