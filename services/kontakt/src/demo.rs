@@ -8,17 +8,13 @@
 
 use crate::client::{Bearer, channel, retrying};
 use anyhow::Context as _;
-use chrono::NaiveDate;
-use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::matching::v1 as matching;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
+use kontakt_proto::referral::v1::CreatePolicyRequest;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
-use kontakt_proto::referral::v1::{
-    ApprovalLevel, ApprovalRule, CreatePolicyRequest, MunicipalityPolicy,
-};
 use kontakt_proto::timecost::v1 as timecost;
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
-use serde::Deserialize;
+use prost_reflect::{DescriptorPool, DynamicMessage};
 
 pub mod arrangements;
 
@@ -26,55 +22,36 @@ const POLICIES: &str = include_str!("../demo/policies.json");
 const PEOPLE: &str = include_str!("../demo/people.json");
 const FINANCE: &str = include_str!("../demo/finance.json");
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FinanceFile {
-    #[serde(rename = "_comment")]
-    _comment: String,
-    indexation_rates: Vec<DemoIndexationRate>,
-    frames: Vec<DemoFrame>,
-    mileage_rates: Vec<DemoMileageRate>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoIndexationRate {
-    year: i32,
-    rate_basis_points: i32,
-    source: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoFrame {
-    id: String,
-    display_name: String,
-    base_amount_ore: i64,
-    base_year: i32,
-    period_start: String,
-    #[serde(default)]
-    period_end: Option<String>,
-    shares: Vec<DemoShare>,
-    service_units: Vec<String>,
-    coordinator_cost_per_year_ore: i64,
-    warning_threshold_basis_points: i32,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoShare {
-    municipality: String,
-    numerator: i64,
-    denominator: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoMileageRate {
-    municipality: String,
-    valid_from: String,
-    ore_per_km: i64,
-    source: String,
+/// The entries listed under `key` in the demo file `file` (its text `text`), each an `M` in
+/// proto3 JSON: the message itself, lowerCamelCase or proto field names, unknown fields refused.
+/// An error names the file and the entry.
+fn load_messages<M: prost::Message + prost::Name + Default>(
+    file: &str,
+    text: &str,
+    key: &str,
+) -> anyhow::Result<Vec<M>> {
+    let pool = DescriptorPool::decode(kontakt_proto::FILE_DESCRIPTOR_SET)
+        .context("decoding Kontakt's proto descriptors")?;
+    let name = M::full_name();
+    let descriptor = pool
+        .get_message_by_name(&name)
+        .with_context(|| format!("no message {name} in Kontakt's protos"))?;
+    let mut document: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).with_context(|| format!("{file}: not a JSON object"))?;
+    let Some(serde_json::Value::Array(entries)) = document.remove(key) else {
+        anyhow::bail!("{file}: no list `{key}`");
+    };
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let message = DynamicMessage::deserialize(descriptor.clone(), entry)
+                .with_context(|| format!("{file}: {key}[{i}] is not a {name}"))?;
+            message
+                .transcode_to::<M>()
+                .with_context(|| format!("{file}: {key}[{i}] as {name}"))
+        })
+        .collect()
 }
 
 /// The finance demo data as create requests: PL rates, frames, mileage rates.
@@ -85,393 +62,33 @@ struct FinanceRequests {
 }
 
 fn finance_requests() -> anyhow::Result<FinanceRequests> {
-    let file: FinanceFile = serde_json::from_str(FINANCE).context("demo/finance.json")?;
-    let frames = file
-        .frames
-        .into_iter()
-        .map(|f| {
-            Ok(timecost::CreateFrameRequest {
-                frame_id: f.id,
-                frame: Some(timecost::Frame {
-                    display_name: f.display_name,
-                    base_amount: Some(Money {
-                        ore: f.base_amount_ore,
-                    }),
-                    base_year: f.base_year,
-                    period: period(&f.period_start, f.period_end.as_deref())?,
-                    shares: f
-                        .shares
-                        .into_iter()
-                        .map(|s| timecost::MunicipalityShare {
-                            municipality: s.municipality,
-                            numerator: s.numerator,
-                            denominator: s.denominator,
-                        })
-                        .collect(),
-                    service_units: f
-                        .service_units
-                        .iter()
-                        .map(|u| format!("serviceUnits/{u}"))
-                        .collect(),
-                    coordinator_cost_per_year: Some(Money {
-                        ore: f.coordinator_cost_per_year_ore,
-                    }),
-                    warning_threshold_basis_points: f.warning_threshold_basis_points,
-                    ..timecost::Frame::default()
-                }),
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let mileage_rates = file
-        .mileage_rates
-        .into_iter()
-        .map(|r| {
-            Ok(timecost::CreateMileageRateRequest {
-                parent: format!("municipalities/{}", r.municipality),
-                mileage_rate: Some(timecost::MileageRate {
-                    valid_from: Some(day(&r.valid_from)?),
-                    amount_per_km: Some(Money { ore: r.ore_per_km }),
-                    source: r.source,
-                    ..timecost::MileageRate::default()
-                }),
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let file = "demo/finance.json";
     Ok(FinanceRequests {
-        indexation_rates: file
-            .indexation_rates
-            .into_iter()
-            .map(|r| timecost::CreateIndexationRateRequest {
-                indexation_rate: Some(timecost::IndexationRate {
-                    year: r.year,
-                    rate_basis_points: r.rate_basis_points,
-                    source: r.source,
-                    ..timecost::IndexationRate::default()
-                }),
-            })
-            .collect(),
-        frames,
-        mileage_rates,
+        indexation_rates: load_messages(file, FINANCE, "indexation_rates")?,
+        frames: load_messages(file, FINANCE, "frames")?,
+        mileage_rates: load_messages(file, FINANCE, "mileage_rates")?,
     })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    #[serde(rename = "_comment")]
-    _comment: String,
-    policies: Vec<DemoPolicy>,
-}
-
-/// One policy as written in the file: MunicipalityPolicy's fields, dates as `YYYY-MM-DD`, levels
-/// by name, money in øre.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoPolicy {
-    municipality: String,
-    display_name: String,
-    /// `YYYY-MM-DD`.
-    effective_from: String,
-    #[serde(default)]
-    min_age_years: i32,
-    #[serde(default)]
-    max_minutes_per_week: i32,
-    #[serde(default)]
-    unit_minutes: i32,
-    #[serde(default)]
-    committee_required: bool,
-    #[serde(default)]
-    plan_required: bool,
-    #[serde(default)]
-    network_statement_required: bool,
-    #[serde(default)]
-    follow_up_interval_months: i32,
-    #[serde(default)]
-    follow_up_coordinator_required: bool,
-    #[serde(default)]
-    activity_money_cap_per_quarter_ore: Option<i64>,
-    #[serde(default)]
-    own_consent_age_years: i32,
-    approval_rules: Vec<DemoApprovalRule>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoApprovalRule {
-    level: String,
-    #[serde(default)]
-    max_minutes_per_week: i32,
-    #[serde(default)]
-    may_deviate_from_standard: bool,
 }
 
 /// The demo policies as CreatePolicy requests.
 fn policy_requests() -> anyhow::Result<Vec<CreatePolicyRequest>> {
-    let file: PolicyFile = serde_json::from_str(POLICIES).context("demo/policies.json")?;
-    file.policies
-        .into_iter()
-        .map(|p| {
-            let approval_rules = p
-                .approval_rules
-                .iter()
-                .map(|r| {
-                    let level =
-                        ApprovalLevel::from_str_name(&format!("APPROVAL_LEVEL_{}", r.level))
-                            .with_context(|| format!("unknown approval level {}", r.level))?;
-                    Ok(ApprovalRule {
-                        level: level as i32,
-                        max_minutes_per_week: r.max_minutes_per_week,
-                        may_deviate_from_standard: r.may_deviate_from_standard,
-                    })
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let effective_from = NaiveDate::parse_from_str(&p.effective_from, "%Y-%m-%d")
-                .with_context(|| format!("effective_from {:?}", p.effective_from))?;
-            Ok(CreatePolicyRequest {
-                parent: format!("municipalities/{}", p.municipality),
-                policy: Some(MunicipalityPolicy {
-                    display_name: p.display_name,
-                    effective_from: Some(effective_from.into()),
-                    min_age_years: p.min_age_years,
-                    max_minutes_per_week: p.max_minutes_per_week,
-                    unit_minutes: p.unit_minutes,
-                    committee_required: p.committee_required,
-                    plan_required: p.plan_required,
-                    network_statement_required: p.network_statement_required,
-                    follow_up_interval_months: p.follow_up_interval_months,
-                    follow_up_coordinator_required: p.follow_up_coordinator_required,
-                    activity_money_cap_per_quarter: p
-                        .activity_money_cap_per_quarter_ore
-                        .map(|ore| Money { ore }),
-                    own_consent_age_years: p.own_consent_age_years,
-                    approval_rules,
-                    ..MunicipalityPolicy::default()
-                }),
-            })
-        })
-        .collect()
+    load_messages("demo/policies.json", POLICIES, "policies")
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PeopleFile {
-    #[serde(rename = "_comment")]
-    _comment: String,
-    providers: Vec<DemoProvider>,
-    contact_persons: Vec<DemoPerson>,
+/// The demo providers, their framework contracts and the contact persons, as create requests.
+struct PeopleRequests {
+    providers: Vec<matching::CreateProviderRequest>,
+    contracts: Vec<matching::CreateFrameworkContractRequest>,
+    contact_persons: Vec<matching::CreateContactPersonRequest>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoProvider {
-    id: String,
-    display_name: String,
-    cvr: String,
-    competences: Vec<String>,
-    contracts: Vec<DemoContract>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoContract {
-    id: String,
-    reference: String,
-    hourly_price_ore: i64,
-    valid_from: String,
-    valid_to: Option<String>,
-    municipalities: Vec<String>,
-    competences: Vec<String>,
-    weekly_capacity_minutes: i32,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoPerson {
-    unit: String,
-    id: String,
-    display_name: String,
-    employment: String,
-    #[serde(default)]
-    provider: Option<String>,
-    gender: String,
-    municipalities: Vec<String>,
-    competences: Vec<String>,
-    weekly_capacity_minutes: i32,
-    #[serde(default)]
-    other_duties: Vec<DemoDuty>,
-    #[serde(default)]
-    certificate: Option<DemoCertificate>,
-    #[serde(default)]
-    rates: Vec<DemoRate>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoDuty {
-    kind: String,
-    minutes_per_week: i32,
-    description: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoCertificate {
-    issue_date: String,
-    result: String,
-    expiry_date: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DemoRate {
-    hourly_ore: i64,
-    valid_from: String,
-    #[serde(default)]
-    valid_to: Option<String>,
-}
-
-fn day(text: &str) -> anyhow::Result<kontakt_proto::common::v1::Date> {
-    Ok(NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .with_context(|| format!("not a YYYY-MM-DD date: {text:?}"))?
-        .into())
-}
-
-fn period(from: &str, to: Option<&str>) -> anyhow::Result<Option<DateRange>> {
-    Ok(Some(DateRange {
-        start: Some(day(from)?),
-        end: to.map(day).transpose()?,
-    }))
-}
-
-fn competences(codes: &[String]) -> Vec<String> {
-    codes.iter().map(|c| format!("competences/{c}")).collect()
-}
-
-/// An enum value by the name after its prefix, e.g. `STAFF` for `EMPLOYMENT_STAFF`.
-fn named<T>(prefix: &str, name: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
-    parse(&format!("{prefix}_{name}")).with_context(|| format!("unknown {prefix} {name:?}"))
-}
-
-/// A provider with its contracts, as create requests.
-type ProviderRequests = (
-    matching::CreateProviderRequest,
-    Vec<matching::CreateFrameworkContractRequest>,
-);
-
-/// The demo providers with their contracts, and the contact persons, as create requests.
-fn people_requests() -> anyhow::Result<(
-    Vec<ProviderRequests>,
-    Vec<matching::CreateContactPersonRequest>,
-)> {
-    let file: PeopleFile = serde_json::from_str(PEOPLE).context("demo/people.json")?;
-    let providers = file
-        .providers
-        .into_iter()
-        .map(|p| {
-            let contracts = p
-                .contracts
-                .iter()
-                .map(|c| {
-                    Ok(matching::CreateFrameworkContractRequest {
-                        parent: format!("providers/{}", p.id),
-                        contract_id: c.id.clone(),
-                        contract: Some(matching::FrameworkContract {
-                            reference: c.reference.clone(),
-                            hourly_price: Some(Money {
-                                ore: c.hourly_price_ore,
-                            }),
-                            validity: period(&c.valid_from, c.valid_to.as_deref())?,
-                            municipalities: c.municipalities.clone(),
-                            competences: competences(&c.competences),
-                            weekly_capacity_minutes: c.weekly_capacity_minutes,
-                            ..matching::FrameworkContract::default()
-                        }),
-                    })
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let provider = matching::CreateProviderRequest {
-                provider_id: p.id,
-                provider: Some(matching::Provider {
-                    display_name: p.display_name,
-                    cvr: p.cvr,
-                    competences: competences(&p.competences),
-                    ..matching::Provider::default()
-                }),
-            };
-            Ok((provider, contracts))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let persons = file
-        .contact_persons
-        .into_iter()
-        .map(|p| {
-            let other_duties = p
-                .other_duties
-                .iter()
-                .map(|d| {
-                    Ok(matching::OtherDuty {
-                        kind: named(
-                            "OTHER_DUTY_KIND",
-                            &d.kind,
-                            matching::OtherDutyKind::from_str_name,
-                        )? as i32,
-                        minutes_per_week: d.minutes_per_week,
-                        description: d.description.clone(),
-                    })
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let certificate = p
-                .certificate
-                .as_ref()
-                .map(|c| -> anyhow::Result<_> {
-                    Ok(matching::ChildProtectionCertificate {
-                        issue_date: Some(day(&c.issue_date)?),
-                        result: named(
-                            "CERTIFICATE_RESULT",
-                            &c.result,
-                            matching::CertificateResult::from_str_name,
-                        )? as i32,
-                        expiry_date: c.expiry_date.as_deref().map(day).transpose()?,
-                    })
-                })
-                .transpose()?;
-            let rates = p
-                .rates
-                .iter()
-                .map(|r| {
-                    Ok(matching::HourlyRate {
-                        hourly_price: Some(Money { ore: r.hourly_ore }),
-                        validity: period(&r.valid_from, r.valid_to.as_deref())?,
-                    })
-                })
-                .collect::<anyhow::Result<_>>()?;
-            Ok(matching::CreateContactPersonRequest {
-                parent: format!("serviceUnits/{}", p.unit),
-                contact_person_id: p.id,
-                contact_person: Some(matching::ContactPerson {
-                    display_name: p.display_name,
-                    employment: named(
-                        "EMPLOYMENT",
-                        &p.employment,
-                        matching::Employment::from_str_name,
-                    )? as i32,
-                    provider: p
-                        .provider
-                        .map(|id| format!("providers/{id}"))
-                        .unwrap_or_default(),
-                    competences: competences(&p.competences),
-                    gender: named("GENDER", &p.gender, matching::Gender::from_str_name)? as i32,
-                    municipalities: p.municipalities,
-                    weekly_capacity_minutes: p.weekly_capacity_minutes,
-                    other_duties,
-                    child_protection_certificate: certificate,
-                    rates,
-                    ..matching::ContactPerson::default()
-                }),
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok((providers, persons))
+fn people_requests() -> anyhow::Result<PeopleRequests> {
+    let file = "demo/people.json";
+    Ok(PeopleRequests {
+        providers: load_messages(file, PEOPLE, "providers")?,
+        contracts: load_messages(file, PEOPLE, "contracts")?,
+        contact_persons: load_messages(file, PEOPLE, "contact_persons")?,
+    })
 }
 
 /// What loading did: (new, already there) per kind.
@@ -568,7 +185,7 @@ pub async fn load(
     admin_token: &str,
 ) -> anyhow::Result<Loaded> {
     let policies = policy_requests()?;
-    let (providers, persons) = people_requests()?;
+    let people = people_requests()?;
     let finance = finance_requests()?;
     let authorize = Bearer::new(admin_token)?;
     let referral = ReferralServiceClient::with_interceptor(channel(referral)?, authorize.clone());
@@ -585,7 +202,7 @@ pub async fn load(
         .await?;
         count(&mut loaded.policies, created);
     }
-    for (provider, contracts) in providers {
+    for provider in people.providers {
         let what = format!("provider {}", provider.provider_id);
         let created = create(&what, || {
             let mut client = matching.clone();
@@ -594,17 +211,17 @@ pub async fn load(
         })
         .await?;
         count(&mut loaded.providers, created);
-        for contract in contracts {
-            let what = format!("contract {}", contract.contract_id);
-            create(&what, || {
-                let mut client = matching.clone();
-                let request = contract.clone();
-                async move { client.create_framework_contract(request).await }
-            })
-            .await?;
-        }
     }
-    for person in persons {
+    for contract in people.contracts {
+        let what = format!("contract {}", contract.contract_id);
+        create(&what, || {
+            let mut client = matching.clone();
+            let request = contract.clone();
+            async move { client.create_framework_contract(request).await }
+        })
+        .await?;
+    }
+    for person in people.contact_persons {
         let what = format!("contact person {}", person.contact_person_id);
         let created = create(&what, || {
             let mut client = matching.clone();
@@ -701,10 +318,12 @@ mod tests {
 
     #[test]
     fn the_demo_people_parse_with_staff_hourly_hires_and_a_providers_employee() {
-        let (providers, persons) = people_requests().expect("demo/people.json");
-        assert_eq!(providers.len(), 1);
-        assert_eq!(providers[0].1.len(), 1);
-        let employments: std::collections::BTreeSet<i32> = persons
+        let people = people_requests().expect("demo/people.json");
+        assert_eq!(people.providers.len(), 1);
+        assert_eq!(people.contracts.len(), 1);
+        assert_eq!(people.contracts[0].parent, "providers/misbrugshjaelp-aps");
+        let employments: std::collections::BTreeSet<i32> = people
+            .contact_persons
             .iter()
             .filter_map(|p| p.contact_person.as_ref().map(|c| c.employment))
             .collect();
