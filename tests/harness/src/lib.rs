@@ -8,6 +8,7 @@
 pub mod events;
 pub mod faults;
 pub mod fixtures;
+pub mod messages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use anyhow::Context as _;
 use kontakt::{Launch, Service};
 use kontakt_platform::auth::dev_key::{DEV_AUDIENCE, DEV_ISSUER, DevKey};
 use kontakt_platform::auth::{Claims, Role, Verifier};
-use kontakt_platform::clock::{SharedClock, SystemClock};
+use kontakt_platform::clock::{ManualClock, SharedClock, SystemClock};
 use kontakt_platform::config::AuthSettings;
 use kontakt_platform::config::{DatabaseSettings, ServerSettings};
 use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
@@ -335,10 +336,25 @@ impl TestService {
         authed(self.channel.clone(), token)
     }
 
+    /// The channel, calling as someone holding `role` in `municipality` alone.
+    pub fn as_role(&self, role: Role, municipality: &str) -> AuthedChannel {
+        self.with_token(&token(&[role], &[municipality]))
+    }
+
     /// Drains and stops the service.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.handle.shutdown().await
     }
+}
+
+/// A clock standing at `hour`:00 UTC on the day, for a test to move.
+pub fn clock_at(year: i32, month: u32, day: u32, hour: u32) -> Arc<ManualClock> {
+    use chrono::TimeZone as _;
+    let now = chrono::Utc
+        .with_ymd_and_hms(year, month, day, hour, 0, 0)
+        .single()
+        .expect("a valid time");
+    Arc::new(ManualClock::new(now))
 }
 
 /// Starts `service` on `database` with test settings and waits until it is SERVING: the
@@ -381,6 +397,19 @@ impl Start {
             addr: ANY_PORT,
             following: Vec::new(),
         }
+    }
+
+    /// `service` on `database` with its clock standing at `hour`:00 UTC on the day: the
+    /// day a scenario runs on, whatever the real date.
+    pub fn at(
+        service: Service,
+        database: impl Into<PgConnectOptions>,
+        year: i32,
+        month: u32,
+        day: u32,
+        hour: u32,
+    ) -> Self {
+        Start::new(service, database).clock(clock_at(year, month, day, hour))
     }
 
     /// The clock the service reads (e.g. a `ManualClock` the test moves).
