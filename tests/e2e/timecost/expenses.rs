@@ -58,8 +58,7 @@ async fn expenses_draw_on_the_grants_allowances_and_are_flagged_above_them() {
         ],
     )
     .await;
-    let mut finance =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &[ISHOJ])));
+    let mut finance = as_role(&service, Role::Finance, &[ISHOJ]);
     let mut anna = contact_person(&service, ANNA);
 
     // Mileage needs the municipality's rate of the day: none before 3 December.
@@ -240,29 +239,8 @@ async fn expenses_draw_on_the_grants_allowances_and_are_flagged_above_them() {
     assert_eq!(rates.mileage_rates, [rate]);
 
     // Budget status counts them as their own category (the reversed one cancelled).
-    let frame = finance
-        .create_frame(CreateFrameRequest {
-            frame_id: "ishoj".into(),
-            frame: Some(Frame {
-                display_name: "Ishøj".into(),
-                base_amount: Some(Money { ore: 100_000_000 }),
-                base_year: 2026,
-                period: Some(DateRange {
-                    start: date(2026, 1, 1),
-                    end: None,
-                }),
-                shares: vec![MunicipalityShare {
-                    municipality: ISHOJ.into(),
-                    numerator: 1,
-                    denominator: 1,
-                }],
-                warning_threshold_basis_points: 9_000,
-                ..Frame::default()
-            }),
-        })
-        .await
-        .expect("frame")
-        .into_inner();
+    let ishoj = frame("Ishøj", 100_000_000, 2026, &[(ISHOJ, 1, 1)]);
+    let frame = create_frame(&mut finance, "ishoj", ishoj).await;
     let status = finance
         .get_budget_status(GetBudgetStatusRequest {
             name: format!("{}/budgetStatus", frame.name),

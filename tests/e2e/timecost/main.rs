@@ -2,22 +2,17 @@
 //! the way production makes it known, by applying grant and assignment events with the
 //! service's own handler; then contact persons register, retry, overrun and reverse.
 
-use std::sync::Arc;
-
-use chrono::{TimeZone, Utc};
 use kontakt::Service;
+use kontakt_harness::messages::{apply, date, envelope, grant_approved};
 use kontakt_harness::{
-    AuthedChannel, Start, TestDatabase, TestService, contact_person_token, fresh_database,
-    test_db_settings, token,
+    AuthedChannel, Start, TestDatabase, TestService, clock_at, contact_person_token,
+    fresh_database, test_db_settings, token,
 };
 use kontakt_platform::auth::Role;
-use kontakt_platform::clock::ManualClock;
-use kontakt_proto::common::v1::{Date, DateRange, Money};
-use kontakt_proto::events::v1::Envelope;
+use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::matching::v1::{
     AssignmentStarted, ContactPersonRatesChanged, Employment, HourlyRate,
 };
-use kontakt_proto::referral::v1::GrantApproved;
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
 use kontakt_proto::timecost::v1::*;
 use tonic::Code;
@@ -31,27 +26,20 @@ const ISHOJ: &str = "183";
 const ANNA: &str = "serviceUnits/ishoejgaard/contactPersons/anna";
 const LEYLA: &str = "serviceUnits/ishoejgaard/contactPersons/leyla";
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
+/// Today in the scenarios: 20 December 2026, 10:00 UTC.
+const TODAY: (i32, u32, u32, u32) = (2026, 12, 20, 10);
 
 async fn start(db: &TestDatabase) -> TestService {
-    let today = Utc.with_ymd_and_hms(2026, 12, 20, 10, 0, 0).unwrap();
-    Start::new(Service::Timecost, db)
-        .clock(Arc::new(ManualClock::new(today)))
+    let (year, month, day, hour) = TODAY;
+    Start::at(Service::Timecost, db, year, month, day, hour)
         .run()
         .await
         .expect("timecost")
 }
 
-fn envelope<M: prost::Name>(message: &M, subject: &str) -> Envelope {
-    Envelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        r#type: M::full_name(),
-        subject: subject.into(),
-        payload: Some(prost_types::Any::from_msg(message).expect("any")),
-        ..Envelope::default()
-    }
+/// A client calling as someone holding `role` in `municipalities`.
+fn as_role(service: &TestService, role: Role, municipalities: &[&str]) -> TimeCost {
+    TimeCostServiceClient::new(service.with_token(&token(&[role], municipalities)))
 }
 
 /// A grant of `minutes` a week from 1 December 2026 and its assignment to `person` on
@@ -102,20 +90,12 @@ async fn arrangement_with(
     hourly_ore: i64,
     allowances: Vec<kontakt_proto::referral::v1::Allowance>,
 ) -> String {
-    let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
-    let grant_name = format!("municipalities/{m}/grants/{grant}");
-    let assignment = format!("municipalities/{m}/assignments/a-{grant}");
-    let approved = GrantApproved {
-        grant: grant_name.clone(),
-        version: format!("{grant_name}/versions/v1"),
-        person: format!("municipalities/{m}/persons/child-{grant}"),
-        municipality: m.into(),
-        minutes_per_week: minutes,
-        start_date: date(2026, 12, 1),
-        expected_end_date: date(2027, 11, 30),
+    let approved = kontakt_proto::referral::v1::GrantApproved {
         allowances,
-        ..GrantApproved::default()
+        ..grant_approved(m, grant, minutes)
     };
+    let grant_name = approved.grant.clone();
+    let assignment = format!("municipalities/{m}/assignments/a-{grant}");
     let provider = employment == Employment::Provider;
     let started = AssignmentStarted {
         assignment: assignment.clone(),
@@ -144,18 +124,16 @@ async fn arrangement_with(
         },
         ..AssignmentStarted::default()
     };
-    let handler = kontakt_timecost::arrangement_events();
-    let mut tx = pool.begin().await.expect("tx");
-    handler
-        .handle(&mut tx, &envelope(&approved, &grant_name))
-        .await
-        .expect("grant");
-    handler
-        .handle(&mut tx, &envelope(&started, &assignment))
-        .await
-        .expect("assignment");
-    tx.commit().await.expect("commit");
-    pool.close().await;
+    apply(
+        db,
+        Service::Timecost,
+        |_| kontakt_timecost::arrangement_events(),
+        &[
+            envelope(&approved, &grant_name),
+            envelope(&started, &assignment),
+        ],
+    )
+    .await;
     assignment
 }
 
@@ -184,6 +162,108 @@ fn register(
             ..TimeEntry::default()
         }),
         request_id: request_id.into(),
+    }
+}
+
+fn entries_of(assignment: &str) -> ListTimeEntriesRequest {
+    ListTimeEntriesRequest {
+        parent: assignment.into(),
+        ..ListTimeEntriesRequest::default()
+    }
+}
+
+fn reverse(entry: &str, note: &str, request_id: &str) -> ReverseTimeEntryRequest {
+    ReverseTimeEntryRequest {
+        name: entry.into(),
+        note: note.into(),
+        request_id: request_id.into(),
+    }
+}
+
+fn overruns_in(m: &str) -> ListOverrunsRequest {
+    ListOverrunsRequest {
+        parent: format!("municipalities/{m}"),
+    }
+}
+
+fn get(timesheet: &str) -> GetTimesheetRequest {
+    GetTimesheetRequest {
+        name: timesheet.into(),
+    }
+}
+
+fn submit(timesheet: &str, etag: &str) -> SubmitTimesheetRequest {
+    SubmitTimesheetRequest {
+        name: timesheet.into(),
+        etag: etag.into(),
+    }
+}
+
+fn approve(timesheet: &str, etag: &str) -> ApproveTimesheetRequest {
+    ApproveTimesheetRequest {
+        name: timesheet.into(),
+        etag: etag.into(),
+    }
+}
+
+/// `person`'s timesheet for the days `from` to `to` of December 2026.
+fn timesheet(person: &str, from: i32, to: i32) -> CreateTimesheetRequest {
+    CreateTimesheetRequest {
+        parent: person.into(),
+        period: Some(DateRange {
+            start: date(2026, 12, from),
+            end: date(2026, 12, to),
+        }),
+    }
+}
+
+/// A frame of `base_ore` at `base_year`'s prices from 1 January that year, shared as `shares`
+/// (municipality, numerator, denominator), warning at 90 %.
+fn frame(display_name: &str, base_ore: i64, base_year: i32, shares: &[(&str, i64, i64)]) -> Frame {
+    Frame {
+        display_name: display_name.into(),
+        base_amount: Some(Money { ore: base_ore }),
+        base_year,
+        period: Some(DateRange {
+            start: date(base_year, 1, 1),
+            end: None,
+        }),
+        shares: shares
+            .iter()
+            .map(
+                |&(municipality, numerator, denominator)| MunicipalityShare {
+                    municipality: municipality.into(),
+                    numerator,
+                    denominator,
+                },
+            )
+            .collect(),
+        warning_threshold_basis_points: 9_000,
+        ..Frame::default()
+    }
+}
+
+/// Finance creates `frame` as frame `id`.
+async fn create_frame(finance: &mut TimeCost, id: &str, frame: Frame) -> Frame {
+    finance
+        .create_frame(CreateFrameRequest {
+            frame_id: id.into(),
+            frame: Some(frame),
+        })
+        .await
+        .expect("frame")
+        .into_inner()
+}
+
+/// An example PL rate for `year`: 2.00 %, not a real figure.
+fn example_rate(year: i32) -> CreateIndexationRateRequest {
+    CreateIndexationRateRequest {
+        indexation_rate: Some(IndexationRate {
+            year,
+            rate_basis_points: 200,
+            source: "example value for the test".into(),
+            ..IndexationRate::default()
+        }),
     }
 }
 
@@ -275,30 +355,22 @@ async fn a_contact_person_registers_priced_time_on_their_own_assignment_and_retr
     assert_eq!(kind.code(), Code::InvalidArgument);
 
     // The coordinator registers on her behalf; Ringsted's coordinator sees nothing.
-    let mut coordinator =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     coordinator
         .register_time(register(&staff, 9, 30, "documentation", "c-1"))
         .await
         .expect("on her behalf");
     let listed = coordinator
-        .list_time_entries(ListTimeEntriesRequest {
-            parent: staff.clone(),
-            ..ListTimeEntriesRequest::default()
-        })
+        .list_time_entries(entries_of(&staff))
         .await
         .expect("list")
         .into_inner()
         .time_entries;
     assert_eq!(listed.len(), 2);
-    let outsider =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &["329"])))
-            .list_time_entries(ListTimeEntriesRequest {
-                parent: staff.clone(),
-                ..ListTimeEntriesRequest::default()
-            })
-            .await
-            .expect_err("not theirs");
+    let outsider = as_role(&service, Role::Coordinator, &["329"])
+        .list_time_entries(entries_of(&staff))
+        .await
+        .expect_err("not theirs");
     assert_eq!(outsider.code(), Code::NotFound);
     service.stop().await.expect("stop");
 }
@@ -338,12 +410,9 @@ async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_correct
         1,
         "once per week"
     );
-    let mut coordinator =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     let overruns = coordinator
-        .list_overruns(ListOverrunsRequest {
-            parent: format!("municipalities/{ISHOJ}"),
-        })
+        .list_overruns(overruns_in(ISHOJ))
         .await
         .expect("overruns")
         .into_inner()
@@ -364,11 +433,7 @@ async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_correct
 
     // The first entry was a mistake: reversed, not edited; the week is back within the grant.
     let reversal = anna
-        .reverse_time_entry(ReverseTimeEntryRequest {
-            name: first.name.clone(),
-            note: "wrong day".into(),
-            request_id: "r-1".into(),
-        })
+        .reverse_time_entry(reverse(&first.name, "wrong day", "r-1"))
         .await
         .expect("reversed")
         .into_inner();
@@ -376,29 +441,20 @@ async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_correct
     assert_eq!(reversal.minutes, 120);
     assert_eq!(reversal.cost.map(|m| m.ore), Some(-60_000));
     let overruns = coordinator
-        .list_overruns(ListOverrunsRequest {
-            parent: format!("municipalities/{ISHOJ}"),
-        })
+        .list_overruns(overruns_in(ISHOJ))
         .await
         .expect("overruns")
         .into_inner()
         .overruns;
     assert!(overruns.is_empty(), "{overruns:?}");
     let twice = anna
-        .reverse_time_entry(ReverseTimeEntryRequest {
-            name: first.name.clone(),
-            note: String::new(),
-            request_id: "r-2".into(),
-        })
+        .reverse_time_entry(reverse(&first.name, "", "r-2"))
         .await
         .expect_err("once");
     assert_eq!(twice.code(), Code::FailedPrecondition);
     // The entry itself is unchanged; the list shows both.
     let listed = anna
-        .list_time_entries(ListTimeEntriesRequest {
-            parent: staff.clone(),
-            ..ListTimeEntriesRequest::default()
-        })
+        .list_time_entries(entries_of(&staff))
         .await
         .expect("list")
         .into_inner()
@@ -433,13 +489,13 @@ async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
             }),
         }],
     };
-    let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
-    let mut tx = pool.begin().await.expect("tx");
-    kontakt_timecost::arrangement_events()
-        .handle(&mut tx, &envelope(&changed, LEYLA))
-        .await
-        .expect("rates");
-    tx.commit().await.expect("commit");
+    apply(
+        &db,
+        Service::Timecost,
+        |_| kontakt_timecost::arrangement_events(),
+        &[envelope(&changed, LEYLA)],
+    )
+    .await;
     let unpriced = contact_person(&service, LEYLA)
         .register_time(register(&staff, 7, 60, "face-to-face", "s-1"))
         .await
@@ -455,8 +511,7 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
     let service = start(&db).await;
     let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
     let mut anna = contact_person(&service, ANNA);
-    let mut coordinator =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     let first = anna
         .register_time(register(&staff, 7, 90, "face-to-face", "t-1"))
         .await
@@ -465,13 +520,7 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
     anna.register_time(register(&staff, 8, 60, "documentation", "t-2"))
         .await
         .expect("second");
-    let december = || CreateTimesheetRequest {
-        parent: ANNA.into(),
-        period: Some(DateRange {
-            start: date(2026, 12, 1),
-            end: date(2026, 12, 31),
-        }),
-    };
+    let december = || timesheet(ANNA, 1, 31);
     let sheet = anna
         .create_timesheet(december())
         .await
@@ -492,27 +541,19 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
     assert_eq!(overlap.code(), Code::AlreadyExists);
     // Someone else's timesheets do not exist for Leyla.
     let hidden = contact_person(&service, LEYLA)
-        .get_timesheet(GetTimesheetRequest {
-            name: sheet.name.clone(),
-        })
+        .get_timesheet(get(&sheet.name))
         .await
         .expect_err("not hers");
     assert_eq!(hidden.code(), Code::NotFound);
 
     let submitted = anna
-        .submit_timesheet(SubmitTimesheetRequest {
-            name: sheet.name.clone(),
-            etag: sheet.etag.clone(),
-        })
+        .submit_timesheet(submit(&sheet.name, &sheet.etag))
         .await
         .expect("submitted")
         .into_inner();
     assert_eq!(submitted.state(), TimesheetState::Submitted);
     let self_approval = anna
-        .approve_timesheet(ApproveTimesheetRequest {
-            name: sheet.name.clone(),
-            etag: String::new(),
-        })
+        .approve_timesheet(approve(&sheet.name, ""))
         .await
         .expect_err("the coordinator approves");
     assert_eq!(self_approval.code(), Code::PermissionDenied);
@@ -543,9 +584,7 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
     assert_eq!(returned.state(), TimesheetState::Open);
     // The contact person sees why.
     let seen = anna
-        .get_timesheet(GetTimesheetRequest {
-            name: sheet.name.clone(),
-        })
+        .get_timesheet(get(&sheet.name))
         .await
         .expect("her timesheet")
         .into_inner();
@@ -554,19 +593,13 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
         .await
         .expect("open again");
     let again = anna
-        .submit_timesheet(SubmitTimesheetRequest {
-            name: sheet.name.clone(),
-            etag: String::new(),
-        })
+        .submit_timesheet(submit(&sheet.name, ""))
         .await
         .expect("submitted again")
         .into_inner();
     assert_eq!(again.return_reason, "", "cleared once submitted again");
     let approved = coordinator
-        .approve_timesheet(ApproveTimesheetRequest {
-            name: sheet.name.clone(),
-            etag: String::new(),
-        })
+        .approve_timesheet(approve(&sheet.name, ""))
         .await
         .expect("approved")
         .into_inner();
@@ -578,23 +611,16 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
         anna.register_time(register(&staff, 10, 30, "face-to-face", "t-4"))
             .await
             .map(|_| ()),
-        anna.reverse_time_entry(ReverseTimeEntryRequest {
-            name: first.name.clone(),
-            note: String::new(),
-            request_id: "t-5".into(),
-        })
-        .await
-        .map(|_| ()),
+        anna.reverse_time_entry(reverse(&first.name, "", "t-5"))
+            .await
+            .map(|_| ()),
     ] {
         let status = refused.expect_err("final");
         assert_eq!(status.code(), Code::FailedPrecondition);
         assert_eq!(rules(&status), ["R-TC-4"]);
     }
     let listed = anna
-        .list_time_entries(ListTimeEntriesRequest {
-            parent: staff.clone(),
-            ..ListTimeEntriesRequest::default()
-        })
+        .list_time_entries(entries_of(&staff))
         .await
         .expect("list")
         .into_inner()
@@ -616,13 +642,7 @@ async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipaliti
         .await
         .expect("time");
     let sheet = anna
-        .create_timesheet(CreateTimesheetRequest {
-            parent: ANNA.into(),
-            period: Some(DateRange {
-                start: date(2026, 12, 1),
-                end: date(2026, 12, 31),
-            }),
-        })
+        .create_timesheet(timesheet(ANNA, 1, 31))
         .await
         .expect("timesheet")
         .into_inner();
@@ -631,8 +651,7 @@ async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipaliti
         state: state as i32,
         municipality: municipality.into(),
     };
-    let mut coordinator =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[ISHOJ])));
+    let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     let submitted = |list: ListTimesheetsResponse| {
         list.timesheets
             .into_iter()
@@ -646,12 +665,9 @@ async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipaliti
         .expect("queue")
         .into_inner();
     assert!(submitted(open).is_empty());
-    anna.submit_timesheet(SubmitTimesheetRequest {
-        name: sheet.name.clone(),
-        etag: String::new(),
-    })
-    .await
-    .expect("submitted");
+    anna.submit_timesheet(submit(&sheet.name, ""))
+        .await
+        .expect("submitted");
     for municipality in ["", ISHOJ] {
         let listed = coordinator
             .list_timesheets(queue(TimesheetState::Submitted, municipality))
@@ -661,8 +677,7 @@ async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipaliti
         assert_eq!(submitted(listed), std::slice::from_ref(&sheet.name));
     }
     // Another municipality's coordinator sees none of it, and may not ask for Ishøj's.
-    let mut other =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &["101"])));
+    let mut other = as_role(&service, Role::Coordinator, &["101"]);
     let theirs = other
         .list_timesheets(queue(TimesheetState::Submitted, ""))
         .await
@@ -723,39 +738,23 @@ async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entrie
     let db = fresh_database().await.expect("database");
     let service = start(&db).await;
     let both = [ISHOJ, VALLENSBAEK];
-    let mut finance =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &both)));
-    let frame = finance
-        .create_frame(CreateFrameRequest {
-            frame_id: "ishoj-vallensbaek".into(),
-            frame: Some(Frame {
-                display_name: "Kontaktpersonramme Ishøj/Vallensbæk".into(),
-                base_amount: Some(Money { ore: 400_000_000 }),
-                base_year: 2017,
-                period: Some(DateRange {
-                    start: date(2017, 1, 1),
-                    end: None,
-                }),
-                shares: vec![
-                    MunicipalityShare {
-                        municipality: ISHOJ.into(),
-                        numerator: 2,
-                        denominator: 3,
-                    },
-                    MunicipalityShare {
-                        municipality: VALLENSBAEK.into(),
-                        numerator: 1,
-                        denominator: 3,
-                    },
-                ],
-                // Warn as soon as anything is spent, to see the event fire once.
-                warning_threshold_basis_points: 1,
-                ..Frame::default()
-            }),
-        })
-        .await
-        .expect("frame")
-        .into_inner();
+    let mut finance = as_role(&service, Role::Finance, &both);
+    let shared = frame(
+        "Kontaktpersonramme Ishøj/Vallensbæk",
+        400_000_000,
+        2017,
+        &[(ISHOJ, 2, 3), (VALLENSBAEK, 1, 3)],
+    );
+    let frame = create_frame(
+        &mut finance,
+        "ishoj-vallensbaek",
+        Frame {
+            // Warn as soon as anything is spent, to see the event fire once.
+            warning_threshold_basis_points: 1,
+            ..shared
+        },
+    )
+    .await;
     let wrong_split = finance
         .create_frame(CreateFrameRequest {
             frame_id: "bad".into(),
@@ -778,14 +777,7 @@ async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entrie
     // Example PL rates (2.00 % a year, not real figures), entered as data; 2026 is missing.
     for year in 2018..=2025 {
         finance
-            .create_indexation_rate(CreateIndexationRateRequest {
-                indexation_rate: Some(IndexationRate {
-                    year,
-                    rate_basis_points: 200,
-                    source: "example value for the test".into(),
-                    ..IndexationRate::default()
-                }),
-            })
+            .create_indexation_rate(example_rate(year))
             .await
             .expect("rate");
     }
@@ -796,14 +788,7 @@ async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entrie
     assert_eq!(missing.code(), Code::FailedPrecondition);
     assert!(missing.message().contains("2026"), "{}", missing.message());
     finance
-        .create_indexation_rate(CreateIndexationRateRequest {
-            indexation_rate: Some(IndexationRate {
-                year: 2026,
-                rate_basis_points: 200,
-                source: "example value for the test".into(),
-                ..IndexationRate::default()
-            }),
-        })
+        .create_indexation_rate(example_rate(2026))
         .await
         .expect("2026");
 
@@ -819,8 +804,7 @@ async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entrie
         52_500,
     )
     .await;
-    let mut coordinator =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &both)));
+    let mut coordinator = as_role(&service, Role::Coordinator, &both);
     let kinds = ["face-to-face", "phone-online", "transport", "documentation"];
     let mut random = Lcg(7);
     let mut registered = Vec::new();
@@ -841,11 +825,7 @@ async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entrie
     }
     for (i, entry) in registered.iter().enumerate().filter(|(i, _)| i % 9 == 0) {
         coordinator
-            .reverse_time_entry(ReverseTimeEntryRequest {
-                name: entry.name.clone(),
-                note: "corrected".into(),
-                request_id: format!("x-{i}"),
-            })
+            .reverse_time_entry(reverse(&entry.name, "corrected", &format!("x-{i}")))
             .await
             .expect("reversed");
     }
@@ -913,11 +893,10 @@ async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entrie
     );
 
     // Ringsted's finance does not see the frame.
-    let outsider =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &["329"])))
-            .get_budget_status(status_request())
-            .await
-            .expect_err("not theirs");
+    let outsider = as_role(&service, Role::Finance, &["329"])
+        .get_budget_status(status_request())
+        .await
+        .expect_err("not theirs");
     assert_eq!(outsider.code(), Code::NotFound);
     service.stop().await.expect("stop");
 }

@@ -46,10 +46,8 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
         20_000,
     )
     .await;
-    let mut coordinator =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &both)));
-    let mut finance =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &both)));
+    let mut coordinator = as_role(&service, Role::Coordinator, &both);
+    let mut finance = as_role(&service, Role::Finance, &both);
     for request in [
         register(&anna_a, 2, 120, "face-to-face", "r-1"),
         register(&rustam_a, 4, 90, "face-to-face", "r-2"),
@@ -63,62 +61,30 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
     let mut sheets = Vec::new();
     for (from, to) in [(1, 7), (8, 14)] {
         let sheet = karim
-            .create_timesheet(CreateTimesheetRequest {
-                parent: KARIM_187.into(),
-                period: december(from, to),
-            })
+            .create_timesheet(timesheet(KARIM_187, from, to))
             .await
             .expect("timesheet")
             .into_inner();
         let sheet = karim
-            .submit_timesheet(SubmitTimesheetRequest {
-                name: sheet.name,
-                etag: String::new(),
-            })
+            .submit_timesheet(submit(&sheet.name, ""))
             .await
             .expect("submit")
             .into_inner();
         sheets.push(sheet);
     }
     coordinator
-        .approve_timesheet(ApproveTimesheetRequest {
-            name: sheets[0].name.clone(),
-            etag: String::new(),
-        })
+        .approve_timesheet(approve(&sheets[0].name, ""))
         .await
         .expect("approve");
 
-    let frame = finance
-        .create_frame(CreateFrameRequest {
-            frame_id: "ishoj-vallensbaek".into(),
-            frame: Some(Frame {
-                display_name: "Kontaktpersonramme Ishøj/Vallensbæk".into(),
-                // Base year 2026: no indexation needed for the year itself.
-                base_amount: Some(Money { ore: 400_000_000 }),
-                base_year: 2026,
-                period: Some(DateRange {
-                    start: date(2026, 1, 1),
-                    end: None,
-                }),
-                shares: vec![
-                    MunicipalityShare {
-                        municipality: ISHOJ.into(),
-                        numerator: 2,
-                        denominator: 3,
-                    },
-                    MunicipalityShare {
-                        municipality: super::VALLENSBAEK.into(),
-                        numerator: 1,
-                        denominator: 3,
-                    },
-                ],
-                warning_threshold_basis_points: 9_000,
-                ..Frame::default()
-            }),
-        })
-        .await
-        .expect("frame")
-        .into_inner();
+    // Base year 2026: no indexation needed for the year itself.
+    let shared = frame(
+        "Kontaktpersonramme Ishøj/Vallensbæk",
+        400_000_000,
+        2026,
+        &[(ISHOJ, 2, 3), (super::VALLENSBAEK, 1, 3)],
+    );
+    let frame = create_frame(&mut finance, "ishoj-vallensbaek", shared).await;
     let evaluation = coordinator
         .get_frame_evaluation(GetFrameEvaluationRequest {
             name: format!("{}/evaluations/2026", frame.name),
@@ -156,13 +122,12 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
         .await
         .expect_err("2027 has not begun");
     assert_eq!(future.code(), Code::InvalidArgument);
-    let hidden =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Coordinator], &["329"])))
-            .get_frame_evaluation(GetFrameEvaluationRequest {
-                name: evaluation.name.clone(),
-            })
-            .await
-            .expect_err("Ringsted's coordinator");
+    let hidden = as_role(&service, Role::Coordinator, &["329"])
+        .get_frame_evaluation(GetFrameEvaluationRequest {
+            name: evaluation.name.clone(),
+        })
+        .await
+        .expect_err("Ringsted's coordinator");
     assert_eq!(hidden.code(), Code::NotFound);
 
     // Payroll: only Karim's approved week, wage + 12.5 % holiday pay.
@@ -238,35 +203,13 @@ async fn the_scheduled_check_warns_once_when_a_frame_runs_low_even_with_two_repl
     let db = fresh_database().await.expect("database");
     let service = start(&db).await;
     let staff = arrangement(&db, "g-low", ANNA, Employment::Staff, 180, 30_000).await;
-    let mut finance =
-        TimeCostServiceClient::new(service.with_token(&token(&[Role::Finance], &[ISHOJ])));
+    let mut finance = as_role(&service, Role::Finance, &[ISHOJ]);
     // A small frame (DKK 3,000) with a 90 % threshold: the forecast of 3 h a week at DKK 300
     // for the rest of the year (DKK 1,414) stays below it; 12 h more registered pass it.
-    finance
-        .create_frame(CreateFrameRequest {
-            frame_id: "small".into(),
-            frame: Some(Frame {
-                display_name: "Small".into(),
-                base_amount: Some(Money { ore: 300_000 }),
-                base_year: 2026,
-                period: Some(DateRange {
-                    start: date(2026, 1, 1),
-                    end: None,
-                }),
-                shares: vec![MunicipalityShare {
-                    municipality: ISHOJ.into(),
-                    numerator: 1,
-                    denominator: 1,
-                }],
-                warning_threshold_basis_points: 9_000,
-                ..Frame::default()
-            }),
-        })
-        .await
-        .expect("frame");
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 20, 10, 0, 0).unwrap(),
-    ));
+    let small = frame("Small", 300_000, 2026, &[(ISHOJ, 1, 1)]);
+    create_frame(&mut finance, "small", small).await;
+    let (year, month, day, hour) = TODAY;
+    let clock = clock_at(year, month, day, hour);
     let pool = kontakt_platform::db::pool(db.options.clone(), "timecost", &test_db_settings());
     let replica = |_| kontakt_timecost::threshold_check(pool.clone(), clock.clone());
     let (a, b) = (replica(1), replica(2));
