@@ -4,18 +4,14 @@
 //! Matching requests are opened the way production opens them: by applying GrantApproved
 //! events with the service's own event handler.
 
-use std::sync::Arc;
-
-use chrono::{TimeZone, Utc};
 use kontakt::Service;
 use kontakt_harness::bad_request_fields as fields;
+use kontakt_harness::messages::{apply, date, envelope, grant_approved};
 use kontakt_harness::{
     AuthedChannel, Start, TestDatabase, TestService, claims_token, fresh_database,
-    test_db_settings, token,
 };
 use kontakt_platform::auth::{Claims, Role};
-use kontakt_platform::clock::ManualClock;
-use kontakt_proto::common::v1::{Date, DateRange, Money};
+use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::events::v1::Envelope;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::matching::v1::*;
@@ -28,55 +24,39 @@ const ISHOJ: &str = "183";
 const RINGSTED: &str = "329";
 const UNIT: &str = "serviceUnits/ishoejgaard";
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
 async fn start(db: &TestDatabase) -> TestService {
-    let today = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
-    Start::new(Service::Matching, db)
-        .clock(Arc::new(ManualClock::new(today)))
+    Start::at(Service::Matching, db, 2026, 11, 24, 10)
         .run()
         .await
         .expect("matching")
 }
 
 fn coordinator(service: &TestService, municipality: &str) -> Matching {
-    MatchingServiceClient::new(service.with_token(&token(&[Role::Coordinator], &[municipality])))
+    MatchingServiceClient::new(service.as_role(Role::Coordinator, municipality))
 }
 
 /// Opens a matching request as GrantApproved does: through the service's own handler, in a
 /// transaction of its own.
 async fn open_request(db: &TestDatabase, m: &str, grant: &str, minutes: i32, needs: &[&str]) {
-    let pool = kontakt_platform::db::pool(db.options.clone(), "matching", &test_db_settings());
     let approved = GrantApproved {
-        grant: format!("municipalities/{m}/grants/{grant}"),
-        version: format!("municipalities/{m}/grants/{grant}/versions/v1"),
-        person: format!("municipalities/{m}/persons/child-{grant}"),
-        municipality: m.into(),
-        minutes_per_week: minutes,
-        start_date: date(2026, 12, 1),
-        expected_end_date: date(2027, 11, 30),
         age_years_at_start: 15,
         needs: Some(Needs {
             competences: needs.iter().map(|c| format!("competences/{c}")).collect(),
             ..Needs::default()
         }),
-        ..GrantApproved::default()
+        ..grant_approved(m, grant, minutes)
     };
     let event = Envelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        r#type: <GrantApproved as prost::Name>::full_name(),
         municipality: m.into(),
-        subject: approved.grant.clone(),
-        payload: Some(prost_types::Any::from_msg(&approved).expect("any")),
-        ..Envelope::default()
+        ..envelope(&approved, &approved.grant)
     };
-    let handler = kontakt_matching::grant_events(pool.clone());
-    let mut tx = pool.begin().await.expect("tx");
-    handler.handle(&mut tx, &event).await.expect("applied");
-    tx.commit().await.expect("commit");
-    pool.close().await;
+    apply(
+        db,
+        Service::Matching,
+        kontakt_matching::grant_events,
+        &[event],
+    )
+    .await;
 }
 
 fn request_name(m: &str, grant: &str) -> String {
@@ -136,6 +116,85 @@ fn assign(request: &str, person: &str, request_id: &str) -> AssignContactPersonR
     }
 }
 
+fn provider_request(
+    id: &str,
+    display_name: &str,
+    cvr: &str,
+    competences: &[&str],
+) -> CreateProviderRequest {
+    CreateProviderRequest {
+        provider_id: id.into(),
+        provider: Some(Provider {
+            display_name: display_name.into(),
+            cvr: cvr.into(),
+            competences: competences.iter().map(|&c| c.into()).collect(),
+            ..Provider::default()
+        }),
+    }
+}
+
+/// Karim, the provider's person, without rates of his own.
+fn providers_person(provider: &str) -> ContactPerson {
+    ContactPerson {
+        employment: Employment::Provider as i32,
+        provider: provider.into(),
+        rates: Vec::new(),
+        ..staff("Karim", &["substance-abuse"], 600)
+    }
+}
+
+fn propose(request: &str, max_candidates: i32, include_excluded: bool) -> ProposeCandidatesRequest {
+    ProposeCandidatesRequest {
+        matching_request: request.into(),
+        max_candidates,
+        include_excluded,
+    }
+}
+
+fn person_named(name: &str) -> GetContactPersonRequest {
+    GetContactPersonRequest { name: name.into() }
+}
+
+fn assignment_named(name: &str) -> GetAssignmentRequest {
+    GetAssignmentRequest { name: name.into() }
+}
+
+fn capacity_mask() -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: vec!["weekly_capacity_minutes".into()],
+    })
+}
+
+async fn unmet_demand(client: &mut Matching) -> Vec<UnmetDemand> {
+    client
+        .list_unmet_demand(ListUnmetDemandRequest {
+            parent: format!("municipalities/{ISHOJ}"),
+        })
+        .await
+        .expect("unmet")
+        .into_inner()
+        .demands
+}
+
+fn procurement(
+    request: &str,
+    provider: &str,
+    reason: ProcurementReason,
+    note: &str,
+) -> CreateProcurementRequest {
+    CreateProcurementRequest {
+        parent: format!("municipalities/{ISHOJ}"),
+        procurement: Some(Procurement {
+            matching_request: request.into(),
+            provider: provider.into(),
+            reason: reason as i32,
+            reason_note: note.into(),
+            ..Procurement::default()
+        }),
+        request_id: "p-1".into(),
+    }
+}
+
 fn rules(status: &tonic::Status) -> Vec<String> {
     use tonic_types::StatusExt as _;
     status
@@ -151,42 +210,29 @@ async fn contact_persons_providers_and_contracts_are_checked_field_by_field_and_
     let mut ishoj = coordinator(&service, ISHOJ);
 
     let bad = ishoj
-        .create_provider(CreateProviderRequest {
-            provider_id: "misbrugshjaelp".into(),
-            provider: Some(Provider {
-                display_name: "Misbrugshjælp ApS".into(),
-                cvr: "12345678".into(),
-                competences: vec!["competences/no-such-thing".into()],
-                ..Provider::default()
-            }),
-        })
+        .create_provider(provider_request(
+            "misbrugshjaelp",
+            "Misbrugshjælp ApS",
+            "12345678",
+            &["competences/no-such-thing"],
+        ))
         .await
         .expect_err("bad CVR");
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert_eq!(fields(&bad), ["provider.cvr"]);
     let provider = ishoj
-        .create_provider(CreateProviderRequest {
-            provider_id: "misbrugshjaelp".into(),
-            provider: Some(Provider {
-                display_name: "Misbrugshjælp ApS".into(),
-                cvr: "31415926".into(),
-                competences: vec!["competences/substance-abuse".into()],
-                ..Provider::default()
-            }),
-        })
+        .create_provider(provider_request(
+            "misbrugshjaelp",
+            "Misbrugshjælp ApS",
+            "31415926",
+            &["competences/substance-abuse"],
+        ))
         .await
         .expect("provider")
         .into_inner();
     assert_eq!(provider.name, "providers/misbrugshjaelp");
     let again = ishoj
-        .create_provider(CreateProviderRequest {
-            provider_id: "other".into(),
-            provider: Some(Provider {
-                display_name: "Same CVR".into(),
-                cvr: "31415926".into(),
-                ..Provider::default()
-            }),
-        })
+        .create_provider(provider_request("other", "Same CVR", "31415926", &[]))
         .await
         .expect_err("CVR taken");
     assert_eq!(again.code(), Code::AlreadyExists);
@@ -257,24 +303,13 @@ async fn contact_persons_providers_and_contracts_are_checked_field_by_field_and_
     assert_eq!(anna.name, format!("{UNIT}/contactPersons/anna"));
     assert_eq!(anna.rates.len(), 1);
     assert_eq!(anna.state(), ContactPersonState::Active);
-    let provider_person = create_person(
-        &mut ishoj,
-        "karim",
-        ContactPerson {
-            employment: Employment::Provider as i32,
-            provider: provider.name.clone(),
-            rates: Vec::new(),
-            ..staff("Karim", &["substance-abuse"], 600)
-        },
-    )
-    .await;
+    let provider_person =
+        create_person(&mut ishoj, "karim", providers_person(&provider.name)).await;
     assert_eq!(provider_person.provider, provider.name);
 
     // Ringsted's coordinator does not see Ishøj's people.
     let hidden = coordinator(&service, RINGSTED)
-        .get_contact_person(GetContactPersonRequest {
-            name: anna.name.clone(),
-        })
+        .get_contact_person(person_named(&anna.name))
         .await
         .expect_err("not theirs");
     assert_eq!(hidden.code(), Code::NotFound);
@@ -356,11 +391,7 @@ async fn proposals_are_ranked_explained_and_say_who_is_excluded_and_why() {
 
     let request = request_name(ISHOJ, "g-1");
     let proposal = ishoj
-        .propose_candidates(ProposeCandidatesRequest {
-            matching_request: request.clone(),
-            max_candidates: 0,
-            include_excluded: true,
-        })
+        .propose_candidates(propose(&request, 0, true))
         .await
         .expect("proposal")
         .into_inner();
@@ -420,11 +451,7 @@ async fn proposals_are_ranked_explained_and_say_who_is_excluded_and_why() {
     assert!(!proposal.unmet);
     // The same data gives the same answer; without include_excluded nobody excluded is listed.
     let again = ishoj
-        .propose_candidates(ProposeCandidatesRequest {
-            matching_request: request.clone(),
-            max_candidates: 2,
-            include_excluded: false,
-        })
+        .propose_candidates(propose(&request, 2, false))
         .await
         .expect("again")
         .into_inner();
@@ -467,10 +494,7 @@ async fn proposals_are_ranked_explained_and_say_who_is_excluded_and_why() {
         .await
         .expect("ended");
     let reopened = ishoj
-        .propose_candidates(ProposeCandidatesRequest {
-            matching_request: request.clone(),
-            ..ProposeCandidatesRequest::default()
-        })
+        .propose_candidates(propose(&request, 0, false))
         .await
         .expect("proposal")
         .into_inner();
@@ -530,9 +554,7 @@ async fn fifty_coordinators_racing_for_one_persons_last_hours_book_them_exactly_
         "exactly one coordinator gets the last 180 minutes"
     );
     let after = ishoj
-        .get_contact_person(GetContactPersonRequest {
-            name: anna.name.clone(),
-        })
+        .get_contact_person(person_named(&anna.name))
         .await
         .expect("anna")
         .into_inner();
@@ -569,9 +591,7 @@ async fn fifty_coordinators_racing_for_one_persons_last_hours_book_them_exactly_
                 weekly_capacity_minutes: 500,
                 ..ContactPerson::default()
             }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["weekly_capacity_minutes".into()],
-            }),
+            update_mask: capacity_mask(),
         })
         .await
         .expect_err("below bookings");
@@ -616,29 +636,16 @@ async fn a_procurement_goes_from_request_to_offer_to_order_to_the_providers_pers
     let service = start(&db).await;
     let mut ishoj = coordinator(&service, ISHOJ);
     let provider = ishoj
-        .create_provider(CreateProviderRequest {
-            provider_id: "misbrugshjaelp".into(),
-            provider: Some(Provider {
-                display_name: "Misbrugshjælp ApS".into(),
-                cvr: "31415926".into(),
-                competences: vec!["competences/substance-abuse".into()],
-                ..Provider::default()
-            }),
-        })
+        .create_provider(provider_request(
+            "misbrugshjaelp",
+            "Misbrugshjælp ApS",
+            "31415926",
+            &["competences/substance-abuse"],
+        ))
         .await
         .expect("provider")
         .into_inner();
-    let karim = create_person(
-        &mut ishoj,
-        "karim",
-        ContactPerson {
-            employment: Employment::Provider as i32,
-            provider: provider.name.clone(),
-            rates: Vec::new(),
-            ..staff("Karim", &["substance-abuse"], 600)
-        },
-    )
-    .await;
+    let karim = create_person(&mut ishoj, "karim", providers_person(&provider.name)).await;
     let own = create_person(&mut ishoj, "anna", staff("Anna", &[], 600)).await;
     open_request(&db, ISHOJ, "g-abuse", 240, &["substance-abuse"]).await;
     let request = request_name(ISHOJ, "g-abuse");
@@ -652,30 +659,22 @@ async fn a_procurement_goes_from_request_to_offer_to_order_to_the_providers_pers
     assert_eq!(rules(&direct), ["R-MP-2"]);
 
     let no_reason = ishoj
-        .create_procurement(CreateProcurementRequest {
-            parent: format!("municipalities/{ISHOJ}"),
-            procurement: Some(Procurement {
-                matching_request: request.clone(),
-                provider: provider.name.clone(),
-                ..Procurement::default()
-            }),
-            request_id: "p-1".into(),
-        })
+        .create_procurement(procurement(
+            &request,
+            &provider.name,
+            ProcurementReason::Unspecified,
+            "",
+        ))
         .await
         .expect_err("reason required");
     assert_eq!(fields(&no_reason), ["procurement.reason"]);
     let procurement = ishoj
-        .create_procurement(CreateProcurementRequest {
-            parent: format!("municipalities/{ISHOJ}"),
-            procurement: Some(Procurement {
-                matching_request: request.clone(),
-                provider: provider.name.clone(),
-                reason: ProcurementReason::SpecialProblemArea as i32,
-                reason_note: "heavy cannabis use; no own staff with the competence".into(),
-                ..Procurement::default()
-            }),
-            request_id: "p-1".into(),
-        })
+        .create_procurement(procurement(
+            &request,
+            &provider.name,
+            ProcurementReason::SpecialProblemArea,
+            "heavy cannabis use; no own staff with the competence",
+        ))
         .await
         .expect("requested")
         .into_inner();
@@ -753,10 +752,7 @@ async fn unmet_demand_lists_requests_nobody_can_take_with_their_age_and_what_is_
     let request = request_name(ISHOJ, "g-somali");
     for _ in 0..2 {
         let proposal = ishoj
-            .propose_candidates(ProposeCandidatesRequest {
-                matching_request: request.clone(),
-                ..ProposeCandidatesRequest::default()
-            })
+            .propose_candidates(propose(&request, 0, false))
             .await
             .expect("proposal")
             .into_inner();
@@ -766,14 +762,7 @@ async fn unmet_demand_lists_requests_nobody_can_take_with_their_age_and_what_is_
             ["competences/language-somali"]
         );
     }
-    let unmet = ishoj
-        .list_unmet_demand(ListUnmetDemandRequest {
-            parent: format!("municipalities/{ISHOJ}"),
-        })
-        .await
-        .expect("unmet")
-        .into_inner()
-        .demands;
+    let unmet = unmet_demand(&mut ishoj).await;
     assert_eq!(unmet.len(), 1, "{unmet:?}");
     assert_eq!(unmet[0].matching_request, request);
     assert_eq!(
@@ -798,14 +787,7 @@ async fn unmet_demand_lists_requests_nobody_can_take_with_their_age_and_what_is_
         staff("Hodan", &["language-somali", "substance-abuse"], 600),
     )
     .await;
-    let unmet = ishoj
-        .list_unmet_demand(ListUnmetDemandRequest {
-            parent: format!("municipalities/{ISHOJ}"),
-        })
-        .await
-        .expect("unmet")
-        .into_inner()
-        .demands;
+    let unmet = unmet_demand(&mut ishoj).await;
     assert!(unmet.is_empty(), "{unmet:?}");
     service.stop().await.expect("stop");
 }
@@ -852,22 +834,16 @@ async fn a_contact_person_sees_their_own_assignments_and_nothing_else() {
         [own.name.as_str()]
     );
     as_anna
-        .get_assignment(GetAssignmentRequest {
-            name: own.name.clone(),
-        })
+        .get_assignment(assignment_named(&own.name))
         .await
         .expect("own");
     let hidden = as_anna
-        .get_assignment(GetAssignmentRequest {
-            name: theirs.name.clone(),
-        })
+        .get_assignment(assignment_named(&theirs.name))
         .await
         .expect_err("Bent's");
     assert_eq!(hidden.code(), Code::NotFound);
     let colleague = as_anna
-        .get_contact_person(GetContactPersonRequest {
-            name: bent.name.clone(),
-        })
+        .get_contact_person(person_named(&bent.name))
         .await
         .expect_err("Bent's record");
     assert_eq!(colleague.code(), Code::NotFound);
