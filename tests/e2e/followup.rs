@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use kontakt::Service;
+use kontakt_harness::messages::{date, envelope, grant_approved};
 use kontakt_harness::{
-    AuthedChannel, Start, TestDatabase, TestService, fresh_database, test_db_settings, token,
+    AuthedChannel, Start, TestDatabase, TestService, clock_at, fresh_database, test_db_settings,
+    token,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -25,10 +27,6 @@ type FollowUps = FollowUpServiceClient<AuthedChannel>;
 const ISHOJ: &str = "183";
 const RINGSTED: &str = "329";
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
 fn at(year: i32, month: u32, day: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(year, month, day, 10, 0, 0).unwrap()
 }
@@ -41,49 +39,36 @@ async fn start(db: &TestDatabase, clock: Arc<ManualClock>) -> TestService {
         .expect("followup")
 }
 
-fn envelope<M: prost::Name>(message: &M, subject: &str) -> Envelope {
-    Envelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        r#type: M::full_name(),
-        subject: subject.into(),
-        payload: Some(prost_types::Any::from_msg(message).expect("any")),
-        ..Envelope::default()
-    }
-}
-
 /// Applies `events` in one transaction, as the consumer does.
 async fn apply(db: &TestDatabase, events: &[Envelope]) {
-    let pool = kontakt_platform::db::pool(db.options.clone(), "followup", &test_db_settings());
-    let handler = kontakt_followup::grant_events();
-    let mut tx = pool.begin().await.expect("tx");
-    for event in events {
-        handler.handle(&mut tx, event).await.expect("applied");
-    }
-    tx.commit().await.expect("commit");
-    pool.close().await;
+    let grant_events = |_| kontakt_followup::grant_events();
+    kontakt_harness::messages::apply(db, Service::Followup, grant_events, events).await;
 }
 
 fn approved(m: &str, grant: &str, start: Option<Date>, interval: i32) -> Envelope {
-    let name = format!("municipalities/{m}/grants/{grant}");
-    envelope(
-        &GrantApproved {
-            grant: name.clone(),
-            version: format!("{name}/versions/v1"),
-            person: format!("municipalities/{m}/persons/child-{grant}"),
-            municipality: m.into(),
-            minutes_per_week: 180,
-            start_date: start,
-            expected_end_date: date(2027, 11, 30),
-            counsellor: format!("counsellor-{m}"),
-            follow_up_interval_months: interval,
-            ..GrantApproved::default()
-        },
-        &name,
-    )
+    let approved = GrantApproved {
+        start_date: start,
+        counsellor: format!("counsellor-{m}"),
+        follow_up_interval_months: interval,
+        ..grant_approved(m, grant, 180)
+    };
+    envelope(&approved, &approved.grant)
 }
 
 fn client(service: &TestService, role: Role, m: &str) -> FollowUps {
-    FollowUpServiceClient::new(service.with_token(&token(&[role], &[m])))
+    FollowUpServiceClient::new(service.as_role(role, m))
+}
+
+fn follow_ups_of(m: &str, grant: &str) -> ListFollowUpsRequest {
+    ListFollowUpsRequest {
+        parent: format!("municipalities/{m}/grants/{grant}"),
+    }
+}
+
+fn frame_evaluations() -> ListFrameEvaluationsRequest {
+    ListFrameEvaluationsRequest {
+        parent: "frames/ishoj-vallensbaek".into(),
+    }
 }
 
 async fn outbox(db: &TestDatabase, kind: &str) -> Vec<String> {
@@ -125,7 +110,7 @@ async fn feed_for_case_system(service: &TestService, m: &str) -> Vec<Envelope> {
 #[tokio::test]
 async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once() {
     let db = fresh_database().await.expect("database");
-    let clock = Arc::new(ManualClock::new(at(2026, 12, 1)));
+    let clock = clock_at(2026, 12, 1, 10);
     let service = start(&db, clock.clone()).await;
     // Ringsted: started on 30 November, every 6 months by policy → BL §95's 3 months win, and
     // 30 November + 3 months is 28 February. Ishøj: no policy interval → 1 March.
@@ -154,9 +139,7 @@ async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once()
     assert_eq!(schedule.counsellor, "counsellor-329");
     let mut ishoj = client(&service, Role::Counsellor, ISHOJ);
     let listed = ishoj
-        .list_follow_ups(ListFollowUpsRequest {
-            parent: format!("municipalities/{ISHOJ}/grants/g-i"),
-        })
+        .list_follow_ups(follow_ups_of(ISHOJ, "g-i"))
         .await
         .expect("follow-ups")
         .into_inner();
@@ -287,9 +270,7 @@ async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once()
         outbox(&db, "FollowUpOverdue").await,
         [format!("municipalities/{RINGSTED}/followUps/{}", {
             let f = ringsted
-                .list_follow_ups(ListFollowUpsRequest {
-                    parent: format!("municipalities/{RINGSTED}/grants/g-r"),
-                })
+                .list_follow_ups(follow_ups_of(RINGSTED, "g-r"))
                 .await
                 .expect("list")
                 .into_inner();
@@ -303,9 +284,7 @@ async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once()
         })]
     );
     let ended = ishoj
-        .list_follow_ups(ListFollowUpsRequest {
-            parent: format!("municipalities/{ISHOJ}/grants/g-i"),
-        })
+        .list_follow_ups(follow_ups_of(ISHOJ, "g-i"))
         .await
         .expect("follow-ups")
         .into_inner();
@@ -336,7 +315,7 @@ async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once()
 #[tokio::test]
 async fn a_policy_wanting_the_coordinator_is_kept_and_the_reminder_lead_time_is_data() {
     let db = fresh_database().await.expect("database");
-    let clock = Arc::new(ManualClock::new(at(2027, 2, 10)));
+    let clock = clock_at(2027, 2, 10, 10);
     let service = start(&db, clock.clone()).await;
     let mut grant = approved(ISHOJ, "g-c", date(2026, 12, 1), 0);
     let mut approval: GrantApproved = grant
@@ -350,9 +329,7 @@ async fn a_policy_wanting_the_coordinator_is_kept_and_the_reminder_lead_time_is_
     apply(&db, &[grant]).await;
     let mut counsellor = client(&service, Role::Counsellor, ISHOJ);
     let open = counsellor
-        .list_follow_ups(ListFollowUpsRequest {
-            parent: format!("municipalities/{ISHOJ}/grants/g-c"),
-        })
+        .list_follow_ups(follow_ups_of(ISHOJ, "g-c"))
         .await
         .expect("list")
         .into_inner()
@@ -465,7 +442,7 @@ async fn a_policy_wanting_the_coordinator_is_kept_and_the_reminder_lead_time_is_
     let due = counsellor
         .list_due_follow_ups(ListDueFollowUpsRequest {
             parent: format!("municipalities/{ISHOJ}"),
-            ..ListDueFollowUpsRequest::default()
+            ..Default::default()
         })
         .await
         .expect("due")
@@ -478,7 +455,7 @@ async fn a_policy_wanting_the_coordinator_is_kept_and_the_reminder_lead_time_is_
 #[tokio::test]
 async fn each_frame_is_evaluated_yearly_before_december_with_notices_once() {
     let db = fresh_database().await.expect("database");
-    let clock = Arc::new(ManualClock::new(at(2026, 10, 1)));
+    let clock = clock_at(2026, 10, 1, 10);
     let service = start(&db, clock.clone()).await;
     let created = envelope(
         &kontakt_proto::timecost::v1::FrameCreated {
@@ -504,13 +481,11 @@ async fn each_frame_is_evaluated_yearly_before_december_with_notices_once() {
     let list = |finance: &mut FollowUps| {
         let mut f = finance.clone();
         async move {
-            f.list_frame_evaluations(ListFrameEvaluationsRequest {
-                parent: "frames/ishoj-vallensbaek".into(),
-            })
-            .await
-            .expect("evaluations")
-            .into_inner()
-            .frame_evaluations
+            f.list_frame_evaluations(frame_evaluations())
+                .await
+                .expect("evaluations")
+                .into_inner()
+                .frame_evaluations
         }
     };
     // Known from 2026 on: this year's is due 30 November, linked to time & cost's dataset.
@@ -592,16 +567,12 @@ async fn each_frame_is_evaluated_yearly_before_december_with_notices_once() {
 
     // Not a frame of Ringsted's; not for counsellors.
     let hidden = client(&service, Role::Finance, RINGSTED)
-        .list_frame_evaluations(ListFrameEvaluationsRequest {
-            parent: "frames/ishoj-vallensbaek".into(),
-        })
+        .list_frame_evaluations(frame_evaluations())
         .await
         .expect_err("another municipality's frame");
     assert_eq!(hidden.code(), Code::NotFound);
     let denied = client(&service, Role::Counsellor, ISHOJ)
-        .list_frame_evaluations(ListFrameEvaluationsRequest {
-            parent: "frames/ishoj-vallensbaek".into(),
-        })
+        .list_frame_evaluations(frame_evaluations())
         .await
         .expect_err("counsellor");
     assert_eq!(denied.code(), Code::PermissionDenied);
