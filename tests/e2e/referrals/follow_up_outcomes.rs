@@ -82,8 +82,7 @@ async fn adjust_and_end_outcomes_change_and_end_the_grant_in_referral() {
     with_policy(referral, RINGSTED, ringsted_policy()).await;
     let mut counsellor = as_role(referral, Role::Counsellor, RINGSTED);
     let grant = granted(&mut counsellor, "010114-4234", "FU-1", None).await;
-    let mut follow_ups =
-        FollowUpServiceClient::new(followup.with_token(&token(&[Role::Counsellor], &[RINGSTED])));
+    let mut follow_ups = FollowUpServiceClient::new(followup.as_role(Role::Counsellor, RINGSTED));
 
     // Approved 1 December: BL §95's 3 months beat Ringsted's 6.
     let made = eventually("the schedule", || {
@@ -99,15 +98,13 @@ async fn adjust_and_end_outcomes_change_and_end_the_grant_in_referral() {
     // Roles: a coordinator reads but does not record; another municipality's counsellor
     // cannot see it.
     let first = open_follow_up(&mut follow_ups, &grant.name).await;
-    let mut coordinator =
-        FollowUpServiceClient::new(followup.with_token(&token(&[Role::Coordinator], &[RINGSTED])));
+    let mut coordinator = FollowUpServiceClient::new(followup.as_role(Role::Coordinator, RINGSTED));
     let denied = coordinator
         .complete_follow_up(held(&first.name, FollowUpOutcome::Continue, 0))
         .await
         .expect_err("coordinator");
     assert_eq!(denied.code(), Code::PermissionDenied);
-    let mut stranger =
-        FollowUpServiceClient::new(followup.with_token(&token(&[Role::Counsellor], &["183"])));
+    let mut stranger = FollowUpServiceClient::new(followup.as_role(Role::Counsellor, "183"));
     let hidden = stranger
         .get_follow_up(GetFollowUpRequest {
             name: first.name.clone(),

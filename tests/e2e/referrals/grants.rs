@@ -13,10 +13,7 @@ pub(super) async fn with_policy(
     policy: MunicipalityPolicy,
 ) {
     as_role(running, Role::Admin, municipality)
-        .create_policy(CreatePolicyRequest {
-            parent: format!("municipalities/{municipality}"),
-            policy: Some(policy),
-        })
+        .create_policy(policy_in(municipality, policy))
         .await
         .expect("policy");
 }
@@ -32,21 +29,12 @@ pub(super) async fn granted(
     let mut fields = complete_fields(&referral.name, "", "");
     fields.compulsory_condition = compulsory;
     counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(fields),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["*".into()],
-            }),
-        })
+        .update_referral(update(fields, &["*"]))
         .await
         .expect("complete");
     add_assessment(counsellor, &referral.name).await;
     counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: String::new(),
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, "", false))
         .await
         .expect("submitted");
     let decision = counsellor
@@ -63,9 +51,7 @@ pub(super) async fn granted(
         .expect("approved")
         .into_inner();
     counsellor
-        .get_grant(GetGrantRequest {
-            name: decision.grant,
-        })
+        .get_grant(get_grant(&decision.grant))
         .await
         .expect("grant")
         .into_inner()
@@ -120,41 +106,6 @@ async fn versions_of(client: &mut Client, grant: &str) -> Vec<GrantVersion> {
         .expect("versions")
         .into_inner()
         .versions
-}
-
-/// The first `want` events of these types on the municipality's feed.
-async fn payloads(
-    running: &TestService,
-    municipality: &str,
-    types: &[&str],
-    want: usize,
-) -> Vec<kontakt_proto::events::v1::Envelope> {
-    let mut feed = EventFeedServiceClient::new(
-        running.with_token(&token(&[Role::CaseSystem], &[municipality])),
-    );
-    let mut stream = feed
-        .subscribe(SubscribeRequest {
-            after_sequence: 0,
-            types: types
-                .iter()
-                .map(|t| format!("kontakt.referral.v1.{t}"))
-                .collect(),
-        })
-        .await
-        .expect("subscribe")
-        .into_inner();
-    let mut found = Vec::new();
-    while found.len() < want {
-        let item = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("open")
-            .expect("item");
-        if let Some(Item::Event(event)) = item.item {
-            found.push(event);
-        }
-    }
-    found
 }
 
 fn decoded<M: prost::Message + Default>(envelope: &kontakt_proto::events::v1::Envelope) -> M {
@@ -678,9 +629,7 @@ async fn every_bad_field_of_the_grant_methods_is_named() {
     assert_eq!(bad_field(&status), ["parent"], "{status:?}");
     // Nothing of it was written: the grant is as it was.
     let unchanged = counsellor
-        .get_grant(GetGrantRequest {
-            name: grant.name.clone(),
-        })
+        .get_grant(get_grant(&grant.name))
         .await
         .expect("grant")
         .into_inner();

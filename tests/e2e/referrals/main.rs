@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kontakt::Service;
+use kontakt_harness::messages::date;
 use kontakt_harness::{
-    AuthedChannel, Start, TestDatabase, TestService, fixtures, fresh_database, token, violations,
+    AuthedChannel, Start, TestDatabase, TestService, clock_at, fixtures, fresh_database, violations,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
-use kontakt_proto::common::v1::{Date, Money};
+use kontakt_proto::common::v1::Money;
 use kontakt_proto::events::v1::SubscribeRequest;
 use kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient;
 use kontakt_proto::events::v1::subscribe_response::Item;
@@ -29,15 +30,10 @@ use tonic::Code;
 
 type Client = ReferralServiceClient<AuthedChannel>;
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-/// The day the scenarios run on, whatever the real date: the rules compare dates with today.
-const TODAY: &str = "2026-11-24T10:00:00Z";
-
+/// The day the scenarios run on, whatever the real date: the rules compare dates with today
+/// (24 November 2026, 10:00 UTC).
 fn clock_today() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(TODAY.parse().expect("timestamp")))
+    clock_at(2026, 11, 24, 10)
 }
 
 /// The referral service on `db` with its clock at `TODAY`.
@@ -50,7 +46,36 @@ async fn start_today(db: &TestDatabase) -> TestService {
 }
 
 fn as_role(running: &TestService, role: Role, municipality: &str) -> Client {
-    ReferralServiceClient::new(running.with_token(&token(&[role], &[municipality])))
+    ReferralServiceClient::new(running.as_role(role, municipality))
+}
+
+fn submit(name: &str, etag: &str, validate_only: bool) -> SubmitReferralRequest {
+    SubmitReferralRequest {
+        name: name.into(),
+        etag: etag.into(),
+        validate_only,
+    }
+}
+
+/// `referral`'s fields named in `paths`.
+fn update(referral: Referral, paths: &[&str]) -> UpdateReferralRequest {
+    UpdateReferralRequest {
+        referral: Some(referral),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|&p| p.into()).collect(),
+        }),
+    }
+}
+
+fn policy_in(municipality: &str, policy: MunicipalityPolicy) -> CreatePolicyRequest {
+    CreatePolicyRequest {
+        parent: format!("municipalities/{municipality}"),
+        policy: Some(policy),
+    }
+}
+
+fn get_grant(name: &str) -> GetGrantRequest {
+    GetGrantRequest { name: name.into() }
 }
 
 fn ringsted_policy() -> MunicipalityPolicy {
@@ -148,32 +173,51 @@ async fn add_assessment(counsellor: &mut Client, referral: &str) {
         .expect("assessment");
 }
 
+/// The types of the first `want` events on the municipality's feed.
 async fn events(running: &TestService, municipality: &str, want: usize) -> Vec<String> {
-    let mut feed = EventFeedServiceClient::new(
-        running.with_token(&token(&[Role::CaseSystem], &[municipality])),
-    );
+    payloads(running, municipality, &[], want)
+        .await
+        .into_iter()
+        .map(|event| {
+            event
+                .r#type
+                .trim_start_matches("kontakt.referral.v1.")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The first `want` events of these types (all if none) on the municipality's feed.
+async fn payloads(
+    running: &TestService,
+    municipality: &str,
+    types: &[&str],
+    want: usize,
+) -> Vec<kontakt_proto::events::v1::Envelope> {
+    let mut feed = EventFeedServiceClient::new(running.as_role(Role::CaseSystem, municipality));
     let mut stream = feed
-        .subscribe(SubscribeRequest::default())
+        .subscribe(SubscribeRequest {
+            after_sequence: 0,
+            types: types
+                .iter()
+                .map(|t| format!("kontakt.referral.v1.{t}"))
+                .collect(),
+        })
         .await
         .expect("subscribe")
         .into_inner();
-    let mut types = Vec::new();
-    while types.len() < want {
+    let mut found = Vec::new();
+    while found.len() < want {
         let item = tokio::time::timeout(Duration::from_secs(10), stream.next())
             .await
             .expect("an event within 10 s")
             .expect("open")
             .expect("item");
         if let Some(Item::Event(event)) = item.item {
-            types.push(
-                event
-                    .r#type
-                    .trim_start_matches("kontakt.referral.v1.")
-                    .to_owned(),
-            );
+            found.push(event);
         }
     }
-    types
+    found
 }
 
 #[tokio::test]
@@ -186,30 +230,19 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
     // No policy yet: a clear precondition, not a guess.
     let (case, referral) = draft(&mut counsellor, "329", "010114-4234", "R-1").await;
     let none = counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: String::new(),
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, "", false))
         .await
         .expect_err("no policy");
     assert_eq!(none.code(), Code::FailedPrecondition);
 
     admin
-        .create_policy(CreatePolicyRequest {
-            parent: "municipalities/329".into(),
-            policy: Some(ringsted_policy()),
-        })
+        .create_policy(policy_in("329", ringsted_policy()))
         .await
         .expect("policy");
 
     // The empty draft: every broken rule at once, each with its rule id and field.
     let refused = counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: referral.etag.clone(),
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, &referral.etag, false))
         .await
         .expect_err("incomplete");
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -229,27 +262,13 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
 
     // A retry of the create is the same referral; a second one for the case is refused.
     let again = counsellor
-        .create_referral(CreateReferralRequest {
-            parent: "municipalities/329".into(),
-            referral: Some(Referral {
-                case: case.name.clone(),
-                ..Referral::default()
-            }),
-            request_id: "req-R-1".into(),
-        })
+        .create_referral(fixtures::referral_request("329", &case.name, "req-R-1"))
         .await
         .expect("retry")
         .into_inner();
     assert_eq!(again.name, referral.name);
     let second = counsellor
-        .create_referral(CreateReferralRequest {
-            parent: "municipalities/329".into(),
-            referral: Some(Referral {
-                case: case.name.clone(),
-                ..Referral::default()
-            }),
-            request_id: "another".into(),
-        })
+        .create_referral(fixtures::referral_request("329", &case.name, "another"))
         .await
         .expect_err("one open referral per case");
     assert_eq!(second.code(), Code::AlreadyExists);
@@ -258,33 +277,19 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
     let mut fields = complete_fields(&referral.name, &referral.etag, "");
     fields.requested_minutes_per_week = 240;
     let updated = counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(fields.clone()),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["*".into()],
-            }),
-        })
+        .update_referral(update(fields.clone(), &["*"]))
         .await
         .expect("update")
         .into_inner();
     // A stale etag loses.
     let stale = counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(fields),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["purpose".into()],
-            }),
-        })
+        .update_referral(update(fields, &["purpose"]))
         .await
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
     add_assessment(&mut counsellor, &referral.name).await;
     let refused = counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: String::new(),
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, "", false))
         .await
         .expect_err("hours");
     assert_eq!(
@@ -292,26 +297,20 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         [("R-RV-6".to_owned(), "hours_justification".to_owned())]
     );
     let justified = counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(Referral {
+        .update_referral(update(
+            Referral {
                 name: referral.name.clone(),
                 etag: updated.etag.clone(),
                 hours_justification: "school and home both need support".into(),
                 ..Referral::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["hours_justification".into()],
-            }),
-        })
+            },
+            &["hours_justification"],
+        ))
         .await
         .expect("justify")
         .into_inner();
     let submitted = counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: justified.etag,
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, &justified.etag, false))
         .await
         .expect("submitted")
         .into_inner();
@@ -338,9 +337,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         .expect("approved")
         .into_inner();
     let grant = counsellor
-        .get_grant(GetGrantRequest {
-            name: decision.grant.clone(),
-        })
+        .get_grant(get_grant(&decision.grant))
         .await
         .expect("grant")
         .into_inner();
@@ -360,32 +357,20 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
     let db = fresh_database().await.expect("database");
     let running = start_today(&db).await;
     as_role(&running, Role::Admin, "183")
-        .create_policy(CreatePolicyRequest {
-            parent: "municipalities/183".into(),
-            policy: Some(ishoj_policy()),
-        })
+        .create_policy(policy_in("183", ishoj_policy()))
         .await
         .expect("policy");
     let mut counsellor = as_role(&running, Role::Counsellor, "183");
     let mut committee = as_role(&running, Role::Committee, "183");
     let (case, referral) = draft(&mut counsellor, "183", "020312-4321", "I-1").await;
     counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(complete_fields(&referral.name, "", "")),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["*".into()],
-            }),
-        })
+        .update_referral(update(complete_fields(&referral.name, "", ""), &["*"]))
         .await
         .expect("update");
     add_assessment(&mut counsellor, &referral.name).await;
     // Ishøj requires an action plan with a goal (R-RV-1).
     let refused = counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: String::new(),
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, "", false))
         .await
         .expect_err("no plan");
     assert_eq!(
@@ -409,24 +394,18 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .expect("plan")
         .into_inner();
     counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(Referral {
+        .update_referral(update(
+            Referral {
                 name: referral.name.clone(),
                 plan: plan.name.clone(),
                 ..Referral::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["plan".into()],
-            }),
-        })
+            },
+            &["plan"],
+        ))
         .await
         .expect("plan set");
     counsellor
-        .submit_referral(SubmitReferralRequest {
-            name: referral.name.clone(),
-            etag: String::new(),
-            validate_only: false,
-        })
+        .submit_referral(submit(&referral.name, "", false))
         .await
         .expect("submitted");
 
@@ -474,9 +453,7 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .into_inner();
     assert_eq!(decision.committee_meeting, meeting.name);
     let grant = committee
-        .get_grant(GetGrantRequest {
-            name: decision.grant,
-        })
+        .get_grant(get_grant(&decision.grant))
         .await
         .expect("grant")
         .into_inner();

@@ -54,8 +54,7 @@ async fn grant_events_open_change_and_close_a_matching_request() {
     with_policy(&referral, RINGSTED, ringsted_policy()).await;
     let mut counsellor = as_role(&referral, Role::Counsellor, RINGSTED);
     let grant = granted(&mut counsellor, "010114-4234", "M-1", None).await;
-    let mut coordinator =
-        MatchingServiceClient::new(matching.with_token(&token(&[Role::Coordinator], &[RINGSTED])));
+    let mut coordinator = MatchingServiceClient::new(matching.as_role(Role::Coordinator, RINGSTED));
     let name = grant.name.replace("/grants/", "/matchingRequests/");
 
     let opened = eventually(&mut coordinator, &name, |_| true).await;
@@ -166,11 +165,10 @@ async fn grant_events_open_change_and_close_a_matching_request() {
     assert_eq!(freed.booked_minutes_per_week, 0, "the time is given back");
 
     // Another municipality's coordinator sees nothing of it.
-    let outsider =
-        MatchingServiceClient::new(matching.with_token(&token(&[Role::Coordinator], &["183"])))
-            .get_matching_request(GetMatchingRequestRequest { name: name.clone() })
-            .await
-            .expect_err("not theirs");
+    let outsider = MatchingServiceClient::new(matching.as_role(Role::Coordinator, "183"))
+        .get_matching_request(GetMatchingRequestRequest { name: name.clone() })
+        .await
+        .expect_err("not theirs");
     assert_eq!(outsider.code(), Code::NotFound);
     matching.stop().await.expect("stop matching");
     referral.stop().await.expect("stop referral");

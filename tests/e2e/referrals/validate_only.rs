@@ -7,14 +7,6 @@ use kontakt_harness::bad_request_fields;
 
 const M: &str = "329";
 
-fn submit(name: &str, etag: &str, validate_only: bool) -> SubmitReferralRequest {
-    SubmitReferralRequest {
-        name: name.into(),
-        etag: etag.into(),
-        validate_only,
-    }
-}
-
 async fn read(counsellor: &mut Client, name: &str) -> Referral {
     counsellor
         .get_referral(GetReferralRequest { name: name.into() })
@@ -82,12 +74,10 @@ async fn validating_a_draft_names_what_a_submission_would_and_changes_nothing() 
 
     // Completed: the check passes and answers with the referral as it is, still a draft.
     let completed = counsellor
-        .update_referral(UpdateReferralRequest {
-            referral: Some(complete_fields(&referral.name, &referral.etag, "")),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["*".into()],
-            }),
-        })
+        .update_referral(update(
+            complete_fields(&referral.name, &referral.etag, ""),
+            &["*"],
+        ))
         .await
         .expect("complete")
         .into_inner();
