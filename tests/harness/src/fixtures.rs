@@ -3,10 +3,14 @@
 
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{
-    Case, CreateCaseRequest, CreatePersonRequest, CreateReferralRequest, Referral,
+    ApprovalLevel, Assessment, AssessmentKind, Case, CommitteeMeeting, CreateAssessmentRequest,
+    CreateCaseRequest, CreateCommitteeMeetingRequest, CreatePersonRequest, CreatePlanRequest,
+    CreateReferralRequest, DecideReferralRequest, DecisionOutcome, Goal, GrantVersion,
+    ListGrantVersionsRequest, Plan, PlanKind, Referral,
 };
 
 use crate::AuthedChannel;
+use crate::messages::date;
 
 pub type ReferralClient = ReferralServiceClient<AuthedChannel>;
 
@@ -22,6 +26,75 @@ pub fn case_request(municipality: &str, external_id: &str, person: &str) -> Crea
             ..Case::default()
         }),
     }
+}
+
+/// The preliminary assessment of `referral`: the need known on 1 September 2026, assessed by
+/// 1 October.
+pub fn assessment_request(referral: &str) -> CreateAssessmentRequest {
+    CreateAssessmentRequest {
+        parent: referral.into(),
+        assessment: Some(Assessment {
+            kind: AssessmentKind::Preliminary as i32,
+            need_known_date: date(2026, 9, 1),
+            completion_date: date(2026, 10, 1),
+            conclusion: "needs a fixed adult".into(),
+            ..Assessment::default()
+        }),
+    }
+}
+
+/// The child's plan (barnets plan of 15 October 2026) on `case` with one `goal`.
+pub fn plan_request(case: &str, goal: &str) -> CreatePlanRequest {
+    CreatePlanRequest {
+        parent: case.into(),
+        plan: Some(Plan {
+            kind: PlanKind::BarnetsPlan as i32,
+            plan_date: date(2026, 10, 15),
+            goals: vec![Goal {
+                description: goal.into(),
+                ..Goal::default()
+            }],
+            ..Plan::default()
+        }),
+    }
+}
+
+/// Ishøjgård's visitation committee meeting on 26 November 2026 in `municipality`.
+pub fn meeting_request(municipality: &str) -> CreateCommitteeMeetingRequest {
+    CreateCommitteeMeetingRequest {
+        parent: format!("municipalities/{municipality}"),
+        committee_meeting: Some(CommitteeMeeting {
+            committee: "Visitationsudvalget til Ishøjgård".into(),
+            meeting_date: date(2026, 11, 26),
+            ..CommitteeMeeting::default()
+        }),
+    }
+}
+
+/// An approval of `referral` at `level`: `minutes` a week from 1 December 2026 for a year.
+pub fn approve(referral: &str, level: ApprovalLevel, minutes: i32) -> DecideReferralRequest {
+    DecideReferralRequest {
+        name: referral.into(),
+        outcome: DecisionOutcome::Approve as i32,
+        approval_level: level as i32,
+        minutes_per_week: minutes,
+        start_date: date(2026, 12, 1),
+        expected_end_date: date(2027, 11, 30),
+        ..DecideReferralRequest::default()
+    }
+}
+
+/// The versions of `grant`, oldest first.
+pub async fn grant_versions(client: &mut ReferralClient, grant: &str) -> Vec<GrantVersion> {
+    client
+        .list_grant_versions(ListGrantVersionsRequest {
+            parent: grant.into(),
+            ..ListGrantVersionsRequest::default()
+        })
+        .await
+        .expect("versions")
+        .into_inner()
+        .versions
 }
 
 /// A draft referral on `case`, idempotent by `request_id`.
