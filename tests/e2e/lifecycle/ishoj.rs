@@ -9,8 +9,8 @@ use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::followup::v1 as followup;
 use kontakt_proto::matching::v1 as matching;
 use kontakt_proto::referral::v1::{
-    ApprovalLevel, CommitteeMeeting, CreateCommitteeMeetingRequest, GetGrantRequest,
-    GrantEndReason, GrantState, ListGrantVersionsRequest, ScheduleReferralRequest, TargetGroup,
+    ApprovalLevel, GetGrantRequest, GrantEndReason, GrantState, ScheduleReferralRequest,
+    TargetGroup,
 };
 use kontakt_proto::timecost::v1 as timecost;
 use tonic::Code;
@@ -33,14 +33,7 @@ async fn committee_grants(
 ) -> String {
     let mut committee = suite.referral(Role::Committee, municipality);
     let meeting = committee
-        .create_committee_meeting(CreateCommitteeMeetingRequest {
-            parent: format!("municipalities/{municipality}"),
-            committee_meeting: Some(CommitteeMeeting {
-                committee: "Visitationsudvalget til Ishøjgård".into(),
-                meeting_date: date(2026, 11, 26),
-                ..CommitteeMeeting::default()
-            }),
-        })
+        .create_committee_meeting(fixtures::meeting_request(municipality))
         .await
         .expect("meeting")
         .into_inner();
@@ -497,15 +490,7 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
         let mut c = counsellor.clone();
         let parent = grant_a.clone();
         async move {
-            let v = c
-                .list_grant_versions(ListGrantVersionsRequest {
-                    parent,
-                    ..ListGrantVersionsRequest::default()
-                })
-                .await
-                .expect("versions")
-                .into_inner()
-                .versions;
+            let v = fixtures::grant_versions(&mut c, &parent).await;
             (v.len() == 2).then_some(v)
         }
     })

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use kontakt::Service;
 use kontakt_harness::{
     AuthedChannel, Start, StartTogether, TestDatabase, TestService, admin_token,
-    contact_person_token, eventually, fresh_database, token, violations,
+    contact_person_token, eventually, fixtures, fresh_database, token, violations,
 };
 use kontakt_platform::auth::Role;
 use kontakt_platform::clock::ManualClock;
@@ -38,9 +38,7 @@ const ALL: [Service; 4] = [
     Service::Followup,
 ];
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
+use kontakt_harness::messages::date;
 
 /// The four services on one fresh database and one clock, with the demo data loaded.
 struct Suite {
@@ -201,18 +199,7 @@ async fn refer(counsellor: &mut Referrals, child: &Child<'_>, plan_goal: Option<
         None => String::new(),
         Some(goal) => {
             counsellor
-                .create_plan(referral::CreatePlanRequest {
-                    parent: case.name.clone(),
-                    plan: Some(referral::Plan {
-                        kind: referral::PlanKind::BarnetsPlan as i32,
-                        plan_date: date(2026, 10, 15),
-                        goals: vec![referral::Goal {
-                            description: goal.into(),
-                            ..referral::Goal::default()
-                        }],
-                        ..referral::Plan::default()
-                    }),
-                })
+                .create_plan(fixtures::plan_request(&case.name, goal))
                 .await
                 .expect("plan")
                 .into_inner()
@@ -255,16 +242,7 @@ async fn refer(counsellor: &mut Referrals, child: &Child<'_>, plan_goal: Option<
         .expect("referral")
         .into_inner();
     counsellor
-        .create_assessment(referral::CreateAssessmentRequest {
-            parent: referral.name.clone(),
-            assessment: Some(referral::Assessment {
-                kind: referral::AssessmentKind::Preliminary as i32,
-                need_known_date: date(2026, 9, 1),
-                completion_date: date(2026, 10, 1),
-                conclusion: "needs a fixed adult".into(),
-                ..referral::Assessment::default()
-            }),
-        })
+        .create_assessment(fixtures::assessment_request(&referral.name))
         .await
         .expect("assessment");
     referral.name
@@ -308,19 +286,5 @@ fn considers_only(proposal: &matching::ProposeCandidatesResponse, unit: &str) ->
         .all(|p| p.starts_with(&prefix))
 }
 
-/// An approval of `minutes` a week from 1 December 2026 for a year, at `level`.
-fn approve(
-    name: &str,
-    level: referral::ApprovalLevel,
-    minutes: i32,
-) -> referral::DecideReferralRequest {
-    referral::DecideReferralRequest {
-        name: name.into(),
-        outcome: referral::DecisionOutcome::Approve as i32,
-        approval_level: level as i32,
-        minutes_per_week: minutes,
-        start_date: date(2026, 12, 1),
-        expected_end_date: date(2027, 11, 30),
-        ..referral::DecideReferralRequest::default()
-    }
-}
+// An approval of `minutes` a week from 1 December 2026 for a year, at `level`.
+use kontakt_harness::fixtures::approve;

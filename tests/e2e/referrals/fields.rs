@@ -332,15 +332,7 @@ async fn every_bad_field_of_the_referral_methods_is_named() {
     }
 
     // Decisions.
-    let decide = DecideReferralRequest {
-        name: referral.name.clone(),
-        outcome: DecisionOutcome::Approve as i32,
-        approval_level: ApprovalLevel::OwnAuthority as i32,
-        minutes_per_week: 180,
-        start_date: date(2026, 12, 1),
-        expected_end_date: date(2027, 11, 30),
-        ..DecideReferralRequest::default()
-    };
+    let decide = fixtures::approve(&referral.name, ApprovalLevel::OwnAuthority, 180);
     for (field, request) in [
         (
             "outcome",

@@ -163,15 +163,7 @@ async fn adjust_and_end_outcomes_change_and_end_the_grant_in_referral() {
         let mut c = counsellor.clone();
         let g = grant.name.clone();
         async move {
-            let v = c
-                .list_grant_versions(ListGrantVersionsRequest {
-                    parent: g,
-                    ..ListGrantVersionsRequest::default()
-                })
-                .await
-                .expect("versions")
-                .into_inner()
-                .versions;
+            let v = fixtures::grant_versions(&mut c, &g).await;
             (v.len() == 2).then_some(v)
         }
     })

@@ -38,15 +38,11 @@ pub(super) async fn granted(
         .await
         .expect("submitted");
     let decision = counsellor
-        .decide_referral(DecideReferralRequest {
-            name: referral.name.clone(),
-            outcome: DecisionOutcome::Approve as i32,
-            approval_level: ApprovalLevel::OwnAuthority as i32,
-            minutes_per_week: 180,
-            start_date: date(2026, 12, 1),
-            expected_end_date: date(2027, 11, 30),
-            ..DecideReferralRequest::default()
-        })
+        .decide_referral(fixtures::approve(
+            &referral.name,
+            ApprovalLevel::OwnAuthority,
+            180,
+        ))
         .await
         .expect("approved")
         .into_inner();
@@ -96,17 +92,7 @@ pub(super) fn end(grant: &str, reason: GrantEndReason) -> EndGrantRequest {
     }
 }
 
-async fn versions_of(client: &mut Client, grant: &str) -> Vec<GrantVersion> {
-    client
-        .list_grant_versions(ListGrantVersionsRequest {
-            parent: grant.into(),
-            ..ListGrantVersionsRequest::default()
-        })
-        .await
-        .expect("versions")
-        .into_inner()
-        .versions
-}
+use fixtures::grant_versions as versions_of;
 
 fn decoded<M: prost::Message + Default>(envelope: &kontakt_proto::events::v1::Envelope) -> M {
     let any = envelope.payload.as_ref().expect("payload");

@@ -159,16 +159,7 @@ fn complete_fields(name: &str, etag: &str, plan: &str) -> Referral {
 
 async fn add_assessment(counsellor: &mut Client, referral: &str) {
     counsellor
-        .create_assessment(CreateAssessmentRequest {
-            parent: referral.into(),
-            assessment: Some(Assessment {
-                kind: AssessmentKind::Preliminary as i32,
-                need_known_date: date(2026, 9, 1),
-                completion_date: date(2026, 10, 1),
-                conclusion: "needs a fixed adult".into(),
-                ..Assessment::default()
-            }),
-        })
+        .create_assessment(fixtures::assessment_request(referral))
         .await
         .expect("assessment");
 }
@@ -317,15 +308,7 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
     assert_eq!(submitted.state(), ReferralState::Submitted);
 
     // The counsellor decides; 4 hours is a deviation their own authority cannot grant.
-    let decide = |level: ApprovalLevel| DecideReferralRequest {
-        name: referral.name.clone(),
-        outcome: DecisionOutcome::Approve as i32,
-        approval_level: level as i32,
-        minutes_per_week: 240,
-        start_date: date(2026, 12, 1),
-        expected_end_date: date(2027, 11, 30),
-        ..DecideReferralRequest::default()
-    };
+    let decide = |level: ApprovalLevel| fixtures::approve(&referral.name, level, 240);
     let own = counsellor
         .decide_referral(decide(ApprovalLevel::OwnAuthority))
         .await
@@ -378,18 +361,10 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         [("R-RV-1".to_owned(), "plan".to_owned())]
     );
     let plan = counsellor
-        .create_plan(CreatePlanRequest {
-            parent: case.name.clone(),
-            plan: Some(Plan {
-                kind: PlanKind::BarnetsPlan as i32,
-                plan_date: date(2026, 10, 15),
-                goals: vec![Goal {
-                    description: "attends school four days a week".into(),
-                    ..Goal::default()
-                }],
-                ..Plan::default()
-            }),
-        })
+        .create_plan(fixtures::plan_request(
+            &case.name,
+            "attends school four days a week",
+        ))
         .await
         .expect("plan")
         .into_inner();
@@ -411,14 +386,8 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
 
     // The counsellor cannot decide where there is a committee (R-RV-8).
     let approve = DecideReferralRequest {
-        name: referral.name.clone(),
-        outcome: DecisionOutcome::Approve as i32,
-        approval_level: ApprovalLevel::Committee as i32,
-        minutes_per_week: 300,
-        start_date: date(2026, 12, 1),
-        expected_end_date: date(2027, 11, 30),
         review_date: date(2027, 3, 1),
-        ..DecideReferralRequest::default()
+        ..fixtures::approve(&referral.name, ApprovalLevel::Committee, 300)
     };
     let not_yours = counsellor
         .decide_referral(approve.clone())
@@ -426,14 +395,7 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .expect_err("committee decides");
     assert_eq!(violations(&not_yours)[0].0, "R-RV-8");
     let meeting = committee
-        .create_committee_meeting(CreateCommitteeMeetingRequest {
-            parent: "municipalities/183".into(),
-            committee_meeting: Some(CommitteeMeeting {
-                committee: "Visitationsudvalget til Ishøjgård".into(),
-                meeting_date: date(2026, 11, 26),
-                ..CommitteeMeeting::default()
-            }),
-        })
+        .create_committee_meeting(fixtures::meeting_request("183"))
         .await
         .expect("meeting")
         .into_inner();
