@@ -9,7 +9,7 @@
 //! commit together.
 
 use opentelemetry::trace::TraceContextExt as _;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -137,7 +137,7 @@ impl Caller {
     /// Records a change in its own transaction, so the change and its audit row commit together.
     pub async fn wrote(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
+        tx: &mut sqlx::PgConnection,
         method: &str,
         action: Action,
         resource: &str,
@@ -217,10 +217,10 @@ impl AuditLog {
 
     /// Appends `entries` inside the caller's transaction, so they commit with its change.
     pub async fn record_in(
-        tx: &mut Transaction<'_, Postgres>,
+        tx: &mut sqlx::PgConnection,
         entries: &[Entry],
     ) -> Result<(), sqlx::Error> {
-        insert(&mut **tx, entries).await
+        insert(tx, entries).await
     }
 }
 

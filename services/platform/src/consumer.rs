@@ -308,7 +308,9 @@ impl Follower {
                 }
             }
             // Whatever arrived before a break is still applied.
-            match apply(&self.pool, &self.consumer, &events, progress).await {
+            // A batch is one unit of work: its handlers go through its transaction alone.
+            let batch = apply(&self.pool, &self.consumer, &events, progress);
+            match crate::db::one_connection_at_a_time(batch).await {
                 Ok(cursor) => {
                     let head = events.last().map(|e| e.sequence).max(progress);
                     let last_event_at = events.last().and_then(|e| e.occurred_at);
@@ -366,7 +368,9 @@ async fn apply(
     progress: Option<i64>,
 ) -> Result<i64, String> {
     let failed = |what: &str, err: sqlx::Error| format!("{what}: {err}");
-    let mut tx = pool.begin().await.map_err(|e| failed("beginning", e))?;
+    let mut tx = crate::db::CallTx::begin(pool)
+        .await
+        .map_err(|e| failed("beginning", e))?;
     // Replicas queue here; whoever comes second sees the first one's cursor.
     let cursor: i64 = sqlx::query_scalar(
         "SELECT last_sequence FROM consumer_cursors WHERE consumer = $1 FOR UPDATE",

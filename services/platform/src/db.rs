@@ -19,15 +19,123 @@ pub fn parse_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
 tokio::task_local! {
     /// When the call being served will be answered DEADLINE_EXCEEDED (set by the limits layer).
     static CALL_DEADLINE: tokio::time::Instant;
+    /// How many connections the call (or event batch) being served holds through a [`CallTx`].
+    static HELD: std::cell::Cell<u32>;
 }
 
 /// Runs `call` with its deadline known to the pool, so that the statements it starts end when
-/// it does (see [`pool`]).
+/// it does (see [`pool`]), and as one unit of work that holds at most one connection at a time
+/// (see [`CallTx`]).
 pub async fn within_deadline<F: std::future::Future>(
     deadline: tokio::time::Instant,
     call: F,
 ) -> F::Output {
-    CALL_DEADLINE.scope(deadline, call).await
+    CALL_DEADLINE
+        .scope(deadline, one_connection_at_a_time(call))
+        .await
+}
+
+/// Runs `work` (a call, a consumer's batch) as a unit that holds at most one connection at a
+/// time: while it holds a [`CallTx`], asking the pool for another connection is a defect.
+///
+/// Why: a unit that waits for a second connection while holding one (and perhaps a row lock)
+/// deadlocks the pool under load — every connection held by a unit waiting for another, or for
+/// the lock the first one holds — and the service fails calls UNAVAILABLE and reports
+/// NOT_SERVING. Everything a unit does inside its transaction goes through that transaction.
+pub async fn one_connection_at_a_time<F: std::future::Future>(work: F) -> F::Output {
+    HELD.scope(std::cell::Cell::new(0), work).await
+}
+
+fn held_now() -> u32 {
+    HELD.try_with(std::cell::Cell::get).unwrap_or(0)
+}
+
+/// A unit of work asked for a second connection while it holds one. In debug builds (the
+/// tests) this panics, naming the defect, so that no such path passes its tests; in release it
+/// is logged as an error and counted, and the call goes on (it works while the pool has room).
+#[track_caller]
+fn second_connection(how: &str) {
+    let message = format!(
+        "a call asked the pool for a second connection ({how}) while it holds one in a \
+         transaction; under load this runs the pool dry. Do the work through the transaction, \
+         or before it begins."
+    );
+    crate::metrics::second_connection();
+    if cfg!(debug_assertions) {
+        panic!("{message}");
+    }
+    tracing::error!(target: "kontakt::db", "{message}");
+}
+
+/// The transaction of the unit of work being served, and the one connection it holds. It
+/// dereferences to the connection, so `&mut *tx` is what queries run on. Begin it after what can
+/// be read without it (other reads would need a second connection), and commit or roll it back.
+pub struct CallTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    _held: Held,
+}
+
+impl CallTx {
+    /// Begins a transaction on a connection of `pool`.
+    #[track_caller]
+    pub fn begin(
+        pool: &PgPool,
+    ) -> impl std::future::Future<Output = Result<Self, sqlx::Error>> + Send + '_ {
+        if held_now() > 0 {
+            second_connection("a second transaction");
+        }
+        async move {
+            let tx = pool.begin().await?;
+            Ok(Self {
+                tx,
+                _held: Held::take(),
+            })
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for CallTx {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for CallTx {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.tx
+    }
+}
+
+impl std::fmt::Debug for CallTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallTx")
+    }
+}
+
+/// One connection counted as held by the unit of work it was taken in, until dropped. (A
+/// transaction taken outside any unit counts nowhere; its drop finds nothing to count down.)
+struct Held;
+
+impl Held {
+    fn take() -> Self {
+        let _ = HELD.try_with(|h| h.set(h.get() + 1));
+        Self
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = HELD.try_with(|h| h.set(h.get().saturating_sub(1)));
+    }
 }
 
 /// The `statement_timeout` (ms) for a connection handed out now: the time left to the call
@@ -51,6 +159,11 @@ fn statement_timeout_ms() -> u128 {
 /// trip per checkout; it also finds a connection the server has closed (it is then replaced).
 async fn hand_to_current_call(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     use sqlx::Executor as _;
+    // Runs in the task that asked for the connection: a query on the pool itself while the
+    // unit of work holds its transaction.
+    if held_now() > 0 {
+        second_connection("a query on the pool");
+    }
     let ms = statement_timeout_ms();
     // An integer, not input: nothing to escape. The simple protocol keeps it out of the
     // statement cache.
@@ -223,6 +336,41 @@ pub async fn grant_runtime_role(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nowhere() -> PgPool {
+        PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/nothing")
+            .expect("a lazy pool")
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "second connection")]
+    async fn a_second_transaction_while_the_call_holds_one_fails_loudly() {
+        one_connection_at_a_time(async {
+            let _held = Held::take();
+            let pool = nowhere();
+            // Refused before it reaches the pool.
+            drop(CallTx::begin(&pool));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_held_connection_counts_until_it_is_dropped_and_only_inside_a_unit() {
+        assert_eq!(held_now(), 0);
+        drop(Held::take());
+        one_connection_at_a_time(async {
+            let first = Held::take();
+            assert_eq!(held_now(), 1);
+            drop(first);
+            assert_eq!(held_now(), 0);
+            // After the first is given back, the next transaction is fine.
+            let pool = nowhere();
+            drop(CallTx::begin(&pool));
+        })
+        .await;
+        assert_eq!(held_now(), 0);
+    }
 
     #[tokio::test]
     async fn a_connection_gets_the_time_left_to_its_call_and_no_limit_outside_one() {

@@ -151,6 +151,22 @@ pub fn observe_pool(pool: PgPool) -> [ObservableGauge<u64>; 2] {
     [connections, max]
 }
 
+/// Counts a unit of work that asked for a second database connection while holding one
+/// (`kontakt.db.second_connection`; see `db::CallTx`). Zero in a healthy build: any other
+/// value is a defect that can run the pool dry under load.
+pub(crate) fn second_connection() {
+    static COUNTER: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
+        std::sync::LazyLock::new(|| {
+            opentelemetry::global::meter("kontakt")
+                .u64_counter("kontakt.db.second_connection")
+                .with_description(
+                    "Calls that asked for a second database connection while holding one (a defect)",
+                )
+                .build()
+        });
+    COUNTER.add(1, &[]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub use follow_ups::{Completion, FollowUpRow};
 pub use frames::{EvaluationDone, EvaluationRow, NewFrame};
 pub use schedules::{NewSchedule, ScheduleRow};
 
+use kontakt_platform::db::CallTx;
 use sqlx::PgPool;
 
 #[derive(Clone)]
@@ -23,7 +24,7 @@ impl Store {
         Self { pool }
     }
 
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+    pub async fn begin(&self) -> Result<CallTx, sqlx::Error> {
+        CallTx::begin(&self.pool).await
     }
 }

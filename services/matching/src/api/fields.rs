@@ -147,12 +147,16 @@ pub(super) fn period(
 
 impl MatchingApi {
     /// Refuses competences the catalogue does not have, naming them.
+    /// Checks `codes` against the catalogue on `conn`: the transaction of a call that holds
+    /// one (a second connection could wait on a pool its own call keeps full), else one taken
+    /// for the check alone.
     pub(super) async fn known_competences(
         &self,
+        conn: &mut sqlx::PgConnection,
         codes: &[String],
         field: &str,
     ) -> Result<(), ApiError> {
-        let unknown = self.store.unknown_competences(codes).await?;
+        let unknown = self.store.unknown_competences(conn, codes).await?;
         if unknown.is_empty() {
             Ok(())
         } else {

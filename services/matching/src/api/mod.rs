@@ -23,7 +23,6 @@ use kontakt_platform::error::answer;
 use kontakt_proto::common::v1::Money;
 use kontakt_proto::matching::v1::matching_service_server::MatchingService;
 use kontakt_proto::matching::v1::*;
-use sqlx::{Postgres, Transaction};
 use tonic::{Request, Response, Status};
 
 use crate::store::{RequestRow, Store};
@@ -34,7 +33,7 @@ use kontakt_platform::units::MINUTES_IN_A_WEEK as MAX_WEEK_MINUTES;
 /// The longest note a coordinator writes.
 const MAX_NOTE: usize = 4000;
 
-type Tx = Transaction<'static, Postgres>;
+type Tx = kontakt_platform::db::CallTx;
 
 pub struct MatchingApi {
     store: Store,

@@ -131,8 +131,12 @@ impl MatchingApi {
         principal: &Principal,
         v: &PersonValues,
     ) -> Result<(), ApiError> {
-        self.known_competences(&v.competences, "competences")
-            .await?;
+        self.known_competences(
+            &mut *self.store.conn().await?,
+            &v.competences,
+            "competences",
+        )
+        .await?;
         if let Some(provider) = &v.provider_id
             && self.store.get_provider(provider).await?.is_none()
         {
@@ -328,7 +332,7 @@ impl MatchingApi {
             }
         }
         let values = person_values(&merged)?;
-        self.known_competences(&values.competences, "competences")
+        self.known_competences(&mut tx, &values.competences, "competences")
             .await?;
         // Municipalities added must be the caller's; those already there may stay.
         let added: Vec<String> = values

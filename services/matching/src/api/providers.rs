@@ -78,8 +78,12 @@ impl MatchingApi {
         if !wrong.is_empty() {
             return Err(ApiError::InvalidArgument(wrong));
         }
-        self.known_competences(&competences, "provider.competences")
-            .await?;
+        self.known_competences(
+            &mut *self.store.conn().await?,
+            &competences,
+            "provider.competences",
+        )
+        .await?;
         if !self
             .store
             .insert_provider(
@@ -182,8 +186,12 @@ impl MatchingApi {
         if !wrong.is_empty() {
             return Err(ApiError::InvalidArgument(wrong));
         }
-        self.known_competences(&competences, "contract.competences")
-            .await?;
+        self.known_competences(
+            &mut *self.store.conn().await?,
+            &competences,
+            "contract.competences",
+        )
+        .await?;
         if self.store.get_provider(provider_id).await?.is_none() {
             return Err(ApiError::not_found(&request.parent));
         }

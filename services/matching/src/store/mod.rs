@@ -4,7 +4,8 @@ mod assignments;
 mod people;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use kontakt_platform::db::CallTx;
+use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::domain::request::RequestState;
 
@@ -96,8 +97,8 @@ impl Store {
         self.pool.acquire().await
     }
 
-    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+    pub async fn begin(&self) -> Result<CallTx, sqlx::Error> {
+        CallTx::begin(&self.pool).await
     }
 
     pub async fn lock_request(
@@ -209,13 +210,17 @@ impl Store {
     }
 
     /// Those of `codes` the catalogue does not have.
-    pub async fn unknown_competences(&self, codes: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn unknown_competences(
+        &self,
+        conn: &mut PgConnection,
+        codes: &[String],
+    ) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT c FROM unnest($1::text[]) AS c
               WHERE NOT EXISTS (SELECT 1 FROM competences WHERE code = c) ORDER BY c",
         )
         .bind(codes)
-        .fetch_all(&self.pool)
+        .fetch_all(conn)
         .await
     }
 

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
 use super::Store;
 use crate::domain::LegalBasisFacts;
 
-pub type Tx = Transaction<'static, Postgres>;
+pub type Tx = kontakt_platform::db::CallTx;
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct PolicyRow {
@@ -86,7 +86,7 @@ const MEETING_COLUMNS: &str =
 
 impl Store {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        Tx::begin(&self.pool).await
     }
 
     // Policies ---------------------------------------------------------------------------

@@ -350,7 +350,7 @@ impl TimeCostApi {
     /// and the audit row.
     async fn record_expense(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        tx: &mut kontakt_platform::db::CallTx,
         caller: &Caller,
         a: &AssignmentRow,
         row: &ExpenseRow,

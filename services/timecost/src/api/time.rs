@@ -50,7 +50,7 @@ pub(super) enum Reversing<R> {
     Done(R),
     /// The original, locked in `tx`, reversible, on an assignment `a` open for entries.
     Fresh {
-        tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        tx: kontakt_platform::db::CallTx,
         a: AssignmentRow,
         original: R,
     },

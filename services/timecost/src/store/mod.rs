@@ -7,7 +7,8 @@ mod reversal;
 mod time;
 mod timesheets;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use kontakt_platform::db::CallTx;
+use sqlx::PgPool;
 
 pub use expenses::{ExpenseRow, MileageRateRow};
 pub use frames::{FrameRow, RateRow as IndexRateRow, ShareRow};
@@ -33,8 +34,8 @@ impl Store {
         Self { pool }
     }
 
-    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+    pub async fn begin(&self) -> Result<CallTx, sqlx::Error> {
+        CallTx::begin(&self.pool).await
     }
 
     // Activity kinds ---------------------------------------------------------------------
