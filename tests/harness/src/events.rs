@@ -212,3 +212,17 @@ pub fn assert_events_once(fault: &str, applied: &[(i64, String)], published: i64
     );
     assert_each_once_in_order(applied, published);
 }
+
+/// The events of type `kontakt.{schema}.v1.{kind}` in `service`'s outbox, oldest first, as
+/// (subject, payload).
+pub async fn outbox(db: &TestDatabase, service: Service, kind: &str) -> Vec<(String, Vec<u8>)> {
+    let schema = service.def().schema;
+    let mut conn = db.connect().await.expect("connect");
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT subject, payload FROM {schema}.outbox WHERE type = $1 ORDER BY id"
+    )))
+    .bind(format!("kontakt.{schema}.v1.{kind}"))
+    .fetch_all(&mut conn)
+    .await
+    .expect("outbox")
+}

@@ -1,6 +1,8 @@
 //! What many tests create first in the referral service: a child, a case and its draft
 //! referral. The request builders are shared with the fault load, which retries each call.
 
+use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
+use kontakt_proto::followup::v1::{FollowUp, ListFollowUpsRequest};
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::{
     ApprovalLevel, Assessment, AssessmentKind, Case, CommitteeMeeting, CreateAssessmentRequest,
@@ -13,6 +15,7 @@ use crate::AuthedChannel;
 use crate::messages::date;
 
 pub type ReferralClient = ReferralServiceClient<AuthedChannel>;
+pub type FollowUpClient = FollowUpServiceClient<AuthedChannel>;
 
 /// A case in `municipality` (e.g. `183`) for `person`, idempotent by its external id.
 pub fn case_request(municipality: &str, external_id: &str, person: &str) -> CreateCaseRequest {
@@ -142,4 +145,16 @@ pub async fn draft_referral(
         .expect("referral")
         .into_inner();
     (case, referral)
+}
+
+/// The follow-ups of `grant`, as the follow-up service lists them.
+pub async fn follow_ups(client: &mut FollowUpClient, grant: &str) -> Vec<FollowUp> {
+    client
+        .list_follow_ups(ListFollowUpsRequest {
+            parent: grant.into(),
+        })
+        .await
+        .expect("follow-ups")
+        .into_inner()
+        .follow_ups
 }
