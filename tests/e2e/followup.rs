@@ -71,13 +71,12 @@ fn frame_evaluations() -> ListFrameEvaluationsRequest {
     }
 }
 
+/// The subjects of the `kind` events in the outbox, sorted.
 async fn outbox(db: &TestDatabase, kind: &str) -> Vec<String> {
-    let mut conn = db.connect().await.expect("connect");
-    sqlx::query_scalar("SELECT subject FROM followup.outbox WHERE type = $1 ORDER BY subject")
-        .bind(format!("kontakt.followup.v1.{kind}"))
-        .fetch_all(&mut conn)
-        .await
-        .expect("outbox")
+    let events = kontakt_harness::events::outbox(db, Service::Followup, kind).await;
+    let mut subjects: Vec<String> = events.into_iter().map(|(subject, _)| subject).collect();
+    subjects.sort();
+    subjects
 }
 
 /// What a case system of `m` receives on the follow-up feed's FollowUpDue, up to the present.

@@ -772,14 +772,8 @@ async fn unmet_demand_lists_requests_nobody_can_take_with_their_age_and_what_is_
     assert_eq!(unmet[0].partial_candidates, 1);
     assert!(unmet[0].open_time.is_some());
     // DemandUnmet was published once, not once per proposal.
-    let mut conn = db.connect().await.expect("connect");
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM matching.outbox WHERE type = 'kontakt.matching.v1.DemandUnmet'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .expect("count");
-    assert_eq!(count, 1);
+    let published = kontakt_harness::events::outbox(&db, Service::Matching, "DemandUnmet").await;
+    assert_eq!(published.len(), 1);
     // Once someone with Somali is hired, the demand is met.
     create_person(
         &mut ishoj,

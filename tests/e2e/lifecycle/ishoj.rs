@@ -109,14 +109,8 @@ async fn assignment(suite: &Suite, name: &str) -> matching::Assignment {
 }
 
 async fn open_follow_up(follow_ups: &mut FollowUps, grant: &str) -> followup::FollowUp {
-    follow_ups
-        .list_follow_ups(followup::ListFollowUpsRequest {
-            parent: grant.into(),
-        })
+    fixtures::follow_ups(follow_ups, grant)
         .await
-        .expect("follow-ups")
-        .into_inner()
-        .follow_ups
         .into_iter()
         .find(|f| {
             f.state() != followup::FollowUpState::Completed

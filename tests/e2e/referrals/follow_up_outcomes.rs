@@ -8,8 +8,7 @@ use kontakt_harness::{StartTogether, eventually};
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
 use kontakt_proto::followup::v1::{
     CompleteFollowUpRequest, FollowUp, FollowUpOutcome, FollowUpState, GetFollowUpRequest,
-    GetScheduleRequest, ListFollowUpsRequest, Participant, ParticipantRole, Schedule,
-    ScheduleState,
+    GetScheduleRequest, Participant, ParticipantRole, Schedule, ScheduleState,
 };
 
 use super::grants::{RINGSTED, granted, with_policy};
@@ -28,14 +27,8 @@ async fn schedule(client: &mut FollowUps, grant: &str) -> Option<Schedule> {
 }
 
 async fn open_follow_up(client: &mut FollowUps, grant: &str) -> FollowUp {
-    client
-        .list_follow_ups(ListFollowUpsRequest {
-            parent: grant.into(),
-        })
+    fixtures::follow_ups(client, grant)
         .await
-        .expect("follow-ups")
-        .into_inner()
-        .follow_ups
         .into_iter()
         .find(|f| f.completed_date.is_none() && f.state() != FollowUpState::Cancelled)
         .expect("an open follow-up")
@@ -60,13 +53,10 @@ fn held(name: &str, outcome: FollowUpOutcome, minutes: i32) -> CompleteFollowUpR
     }
 }
 
+/// The payloads of the `kind` events in the outbox, oldest first.
 async fn outbox(db: &TestDatabase, kind: &str) -> Vec<Vec<u8>> {
-    let mut conn = db.connect().await.expect("connect");
-    sqlx::query_scalar("SELECT payload FROM referral.outbox WHERE type = $1 ORDER BY id")
-        .bind(format!("kontakt.referral.v1.{kind}"))
-        .fetch_all(&mut conn)
-        .await
-        .expect("outbox")
+    let events = kontakt_harness::events::outbox(db, Service::Referral, kind).await;
+    events.into_iter().map(|(_, payload)| payload).collect()
 }
 
 #[tokio::test]

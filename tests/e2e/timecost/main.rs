@@ -275,13 +275,10 @@ fn rules(status: &tonic::Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn outbox_count(db: &TestDatabase, kind: &str) -> i64 {
-    let mut conn = db.connect().await.expect("connect");
-    sqlx::query_scalar("SELECT count(*) FROM timecost.outbox WHERE type = $1")
-        .bind(format!("kontakt.timecost.v1.{kind}"))
-        .fetch_one(&mut conn)
+async fn outbox_count(db: &TestDatabase, kind: &str) -> usize {
+    kontakt_harness::events::outbox(db, Service::Timecost, kind)
         .await
-        .expect("count")
+        .len()
 }
 
 #[tokio::test]
