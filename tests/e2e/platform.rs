@@ -22,15 +22,13 @@ async fn every_service_is_serving_once_its_migrations_are_applied() {
         let running = start(service, &db)
             .await
             .expect("service starts and reports SERVING");
-        // Both the overall status ("") and the service's own name answer SERVING.
-        wait_for_health(
+        every_served_name_is(
             &running.channel,
-            "",
+            service,
             ServingStatus::Serving,
             Duration::from_secs(5),
         )
-        .await
-        .expect("overall health");
+        .await;
         let schema = service.def().schema;
         let mut conn = db.connect().await.expect("connect");
         let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -45,6 +43,26 @@ async fn every_service_is_serving_once_its_migrations_are_applied() {
             "{schema}"
         );
         running.stop().await.expect("clean stop");
+    }
+}
+
+/// Waits until every name `service`'s process answers health for (the overall status "", the
+/// service's own name, and the access log and event feed it serves beside it) reports `want`.
+async fn every_served_name_is(
+    channel: &tonic::transport::Channel,
+    service: Service,
+    want: ServingStatus,
+    within: Duration,
+) {
+    for name in [
+        "",
+        service.def().grpc_name,
+        kontakt_proto::service_names::ACCESS_LOG,
+        kontakt_proto::service_names::EVENT_FEED,
+    ] {
+        wait_for_health(channel, name, want, within)
+            .await
+            .unwrap_or_else(|e| panic!("health of {name:?}: {e}"));
     }
 }
 
@@ -146,6 +164,13 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
     )
     .await
     .expect("NOT_SERVING while PostgreSQL is down");
+    every_served_name_is(
+        &running.channel,
+        Service::Referral,
+        ServingStatus::NotServing,
+        Duration::from_secs(2),
+    )
+    .await;
     let during_outage = client
         .list_legal_bases(ListLegalBasesRequest::default())
         .await
@@ -169,6 +194,13 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
     )
     .await
     .expect("SERVING again once PostgreSQL is back");
+    every_served_name_is(
+        &running.channel,
+        Service::Referral,
+        ServingStatus::Serving,
+        Duration::from_secs(2),
+    )
+    .await;
     // The first call after the outage may meet a connection broken by the restart; the retry
     // a client makes on UNAVAILABLE succeeds.
     let mut answered = false;

@@ -34,7 +34,8 @@ pub const LIVENESS: &str = "liveness";
 pub struct ServiceDef {
     /// Short name: the `kontakt serve` target and the log/trace service name.
     pub name: &'static str,
-    /// The fully qualified gRPC service name; health reports under it and under "".
+    /// The fully qualified gRPC service name; health reports under it, under "" and under the
+    /// access log's and event feed's names, which every service serves too.
     pub grpc_name: &'static str,
     /// The PostgreSQL schema the service owns.
     pub schema: &'static str,
@@ -231,9 +232,17 @@ fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
     builder
 }
 
+/// Every name this process serves reports the same status: the overall one (""), the service's
+/// own, and the access log and event feed it serves beside it, all following the database.
 async fn set_status(reporter: &HealthReporter, def: ServiceDef, status: ServingStatus) {
-    reporter.set_service_status("", status).await;
-    reporter.set_service_status(def.grpc_name, status).await;
+    for name in [
+        "",
+        def.grpc_name,
+        kontakt_proto::service_names::ACCESS_LOG,
+        kontakt_proto::service_names::EVENT_FEED,
+    ] {
+        reporter.set_service_status(name, status).await;
+    }
 }
 
 /// Probes the database every `interval` and reports the result; applies migrations first when
