@@ -29,6 +29,11 @@ pub enum ApiError {
     /// The request itself is wrong; each violation names the field.
     #[error("invalid argument: {}", describe_fields(.0))]
     InvalidArgument(Vec<FieldViolation>),
+    /// The request's bytes are not a message of the method's request type (wrong wire types,
+    /// truncated fields, invalid UTF-8 in a string): no field can be named, so the description
+    /// is the decoder's.
+    #[error("the request is not a valid message of this method's request type: {0}")]
+    MalformedRequest(String),
     #[error("{resource} not found")]
     NotFound { resource: String },
     #[error("{resource} already exists")]
@@ -91,7 +96,7 @@ impl ApiError {
 
     fn code(&self) -> Code {
         match self {
-            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::InvalidArgument(_) | Self::MalformedRequest(_) => Code::InvalidArgument,
             Self::NotFound { .. } => Code::NotFound,
             Self::AlreadyExists { .. } => Code::AlreadyExists,
             Self::FailedPrecondition { .. } => Code::FailedPrecondition,
@@ -108,6 +113,7 @@ impl ApiError {
     fn reason(&self) -> &'static str {
         match self {
             Self::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Self::MalformedRequest(_) => "MALFORMED_REQUEST",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
             Self::FailedPrecondition { reason, .. }

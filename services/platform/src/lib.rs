@@ -26,6 +26,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod feed;
 pub mod limits;
+pub mod malformed;
 pub mod metrics;
 pub mod outbox;
 pub mod pagination;

@@ -23,7 +23,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
-use crate::{access_log, consumer, db, feed, limits, metrics, telemetry};
+use crate::{access_log, consumer, db, feed, limits, malformed, metrics, telemetry};
 
 /// The health service name that is SERVING while the process runs (Kubernetes' liveness and
 /// startup probes ask for it; readiness asks for "", which follows the database).
@@ -130,6 +130,8 @@ pub async fn serve(
             auth,
             vec![def.access, &access_log::ACCESS, &feed::ACCESS],
         ))
+        // Innermost, so the metrics and the trace see the INVALID_ARGUMENT it answers.
+        .layer(malformed::MalformedRequestLayer)
         .add_routes(routes)
         .add_service(access_log::server(
             pool.clone(),
