@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use kontakt::Service;
 use kontakt_platform::consumer::Handler;
-use kontakt_proto::common::v1::Date;
+use kontakt_proto::common::v1::{Date, DateRange, Money};
 use kontakt_proto::events::v1::Envelope;
+use kontakt_proto::matching::v1::HourlyRate;
 use kontakt_proto::referral::v1::GrantApproved;
 use sqlx::PgPool;
 
@@ -16,6 +17,14 @@ use crate::{TestDatabase, test_db_settings};
 /// A calendar date as the protocol carries it.
 pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
+}
+
+/// An hourly price of `ore` from `start` on, with no end.
+pub fn hourly_rate(ore: i64, start: Option<Date>) -> HourlyRate {
+    HourlyRate {
+        hourly_price: Some(Money { ore }),
+        validity: Some(DateRange { start, end: None }),
+    }
 }
 
 /// `message` in an envelope of its own (a fresh event id) about `subject`.
