@@ -6,7 +6,7 @@
 
 use kontakt::Service;
 use kontakt_harness::bad_request_fields as fields;
-use kontakt_harness::messages::{apply, date, envelope, grant_approved};
+use kontakt_harness::messages::{apply, date, envelope, grant_approved, hourly_rate};
 use kontakt_harness::{
     AuthedChannel, Start, TestDatabase, TestService, claims_token, fresh_database,
 };
@@ -83,13 +83,7 @@ fn staff(name: &str, competences: &[&str], capacity: i32) -> ContactPerson {
         municipalities: vec![ISHOJ.into()],
         weekly_capacity_minutes: capacity,
         child_protection_certificate: clear_certificate(),
-        rates: vec![HourlyRate {
-            hourly_price: Some(Money { ore: 30_000 }),
-            validity: Some(DateRange {
-                start: date(2026, 1, 1),
-                end: None,
-            }),
-        }],
+        rates: vec![hourly_rate(30_000, date(2026, 1, 1))],
         ..ContactPerson::default()
     }
 }

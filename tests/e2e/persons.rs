@@ -16,7 +16,7 @@ fn client(
     role: Role,
     municipality: &str,
 ) -> ReferralServiceClient<kontakt_harness::AuthedChannel> {
-    ReferralServiceClient::new(running.with_token(&token(&[role], &[municipality])))
+    ReferralServiceClient::new(running.as_role(role, municipality))
 }
 
 fn create(parent: &str, cpr: &str) -> CreatePersonRequest {
@@ -24,6 +24,17 @@ fn create(parent: &str, cpr: &str) -> CreatePersonRequest {
         parent: parent.into(),
         cpr: cpr.into(),
         display_name: "Ali Hansen".into(),
+    }
+}
+
+fn get(name: &str) -> GetPersonRequest {
+    GetPersonRequest { name: name.into() }
+}
+
+fn lookup(parent: &str, cpr: &str) -> LookupPersonRequest {
+    LookupPersonRequest {
+        parent: parent.into(),
+        cpr: cpr.into(),
     }
 }
 
@@ -54,18 +65,13 @@ async fn a_person_is_created_found_by_cpr_and_read_only_inside_its_municipality(
     );
 
     let got = ishoej
-        .get_person(GetPersonRequest {
-            name: person.name.clone(),
-        })
+        .get_person(get(&person.name))
         .await
         .expect("read")
         .into_inner();
     assert_eq!(got.name, person.name);
     let found = ishoej
-        .lookup_person(LookupPersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: "1503124821".into(),
-        })
+        .lookup_person(lookup("municipalities/183", "1503124821"))
         .await
         .expect("found by CPR in either written form")
         .into_inner();
@@ -87,25 +93,17 @@ async fn a_person_is_created_found_by_cpr_and_read_only_inside_its_municipality(
     // Ringsted's counsellor cannot read or find Ishøj's child: NOT_FOUND, as if it did not exist.
     let mut ringsted = client(&running, Role::Counsellor, "329");
     let denied = ringsted
-        .get_person(GetPersonRequest {
-            name: person.name.clone(),
-        })
+        .get_person(get(&person.name))
         .await
         .expect_err("another municipality");
     assert_eq!(denied.code(), Code::NotFound, "{denied:?}");
     let denied = ringsted
-        .lookup_person(LookupPersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: CPR.into(),
-        })
+        .lookup_person(lookup("municipalities/183", CPR))
         .await
         .expect_err("another municipality");
     assert_eq!(denied.code(), Code::NotFound);
     let nobody = ringsted
-        .lookup_person(LookupPersonRequest {
-            parent: "municipalities/329".into(),
-            cpr: CPR.into(),
-        })
+        .lookup_person(lookup("municipalities/329", CPR))
         .await
         .expect_err("not registered in Ringsted");
     assert_eq!(nobody.code(), Code::NotFound);
@@ -113,9 +111,7 @@ async fn a_person_is_created_found_by_cpr_and_read_only_inside_its_municipality(
     // A contact person may not read persons at all.
     let mut contact_person = client(&running, Role::ContactPerson, "183");
     let refused = contact_person
-        .get_person(GetPersonRequest {
-            name: person.name.clone(),
-        })
+        .get_person(get(&person.name))
         .await
         .expect_err("role");
     assert_eq!(refused.code(), Code::PermissionDenied);
@@ -184,26 +180,18 @@ async fn every_access_to_a_person_is_in_the_access_log_with_its_purpose() {
         .await
         .expect("created")
         .into_inner();
-    let mut read = tonic::Request::new(GetPersonRequest {
-        name: person.name.clone(),
-    });
+    let mut read = tonic::Request::new(get(&person.name));
     read.metadata_mut().insert(
         "x-kontakt-purpose",
         "follow-up meeting".parse().expect("metadata"),
     );
     counsellor.get_person(read).await.expect("read");
     counsellor
-        .lookup_person(LookupPersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: CPR.into(),
-        })
+        .lookup_person(lookup("municipalities/183", CPR))
         .await
         .expect("found");
     counsellor
-        .lookup_person(LookupPersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: "010101-1234".into(),
-        })
+        .lookup_person(lookup("municipalities/183", "010101-1234"))
         .await
         .expect_err("nobody");
 
@@ -270,9 +258,7 @@ async fn an_auditor_gets_one_persons_access_log_from_all_four_services() {
         .expect("created")
         .into_inner();
     counsellor
-        .get_person(GetPersonRequest {
-            name: person.name.clone(),
-        })
+        .get_person(get(&person.name))
         .await
         .expect("read");
 
@@ -384,10 +370,7 @@ async fn after_a_key_rotation_rekeying_moves_every_cpr_number_to_the_new_key() {
         .await
         .expect("service");
     client(&after, Role::Counsellor, "183")
-        .lookup_person(LookupPersonRequest {
-            parent: "municipalities/183".into(),
-            cpr: "010110-4001".into(),
-        })
+        .lookup_person(lookup("municipalities/183", "010110-4001"))
         .await
         .expect("found after rekeying");
     after.stop().await.expect("stop");

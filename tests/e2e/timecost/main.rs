@@ -3,16 +3,14 @@
 //! service's own handler; then contact persons register, retry, overrun and reverse.
 
 use kontakt::Service;
-use kontakt_harness::messages::{apply, date, envelope, grant_approved};
+use kontakt_harness::messages::{apply, date, envelope, grant_approved, hourly_rate};
 use kontakt_harness::{
     AuthedChannel, Start, TestDatabase, TestService, clock_at, contact_person_token,
     fresh_database, test_db_settings, token,
 };
 use kontakt_platform::auth::Role;
 use kontakt_proto::common::v1::{DateRange, Money};
-use kontakt_proto::matching::v1::{
-    AssignmentStarted, ContactPersonRatesChanged, Employment, HourlyRate,
-};
+use kontakt_proto::matching::v1::{AssignmentStarted, ContactPersonRatesChanged, Employment};
 use kontakt_proto::timecost::v1::time_cost_service_client::TimeCostServiceClient;
 use kontakt_proto::timecost::v1::*;
 use tonic::Code;
@@ -114,13 +112,7 @@ async fn arrangement_with(
         rates: if provider {
             Vec::new()
         } else {
-            vec![HourlyRate {
-                hourly_price: Some(Money { ore: hourly_ore }),
-                validity: Some(DateRange {
-                    start: date(2026, 1, 1),
-                    end: None,
-                }),
-            }]
+            vec![hourly_rate(hourly_ore, date(2026, 1, 1))]
         },
         ..AssignmentStarted::default()
     };
@@ -478,13 +470,7 @@ async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
     let changed = ContactPersonRatesChanged {
         contact_person: LEYLA.into(),
         employment: Employment::Staff as i32,
-        rates: vec![HourlyRate {
-            hourly_price: Some(Money { ore: 30_000 }),
-            validity: Some(DateRange {
-                start: date(2027, 1, 1),
-                end: None,
-            }),
-        }],
+        rates: vec![hourly_rate(30_000, date(2027, 1, 1))],
     };
     apply(
         &db,
