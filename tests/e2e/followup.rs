@@ -79,6 +79,23 @@ async fn outbox(db: &TestDatabase, kind: &str) -> Vec<String> {
     subjects
 }
 
+/// Two schedulers' rounds at once, each in its own transaction without the advisory lock, so
+/// only SKIP LOCKED keeps them apart; how many things each did.
+async fn at_once(
+    pool: &sqlx::PgPool,
+    a: &dyn kontakt_platform::schedule::Job,
+    b: &dyn kontakt_platform::schedule::Job,
+) -> (usize, usize) {
+    let (mut tx_a, mut tx_b) = (
+        pool.begin().await.expect("a"),
+        pool.begin().await.expect("b"),
+    );
+    let (done_a, done_b) = tokio::join!(a.run(&mut tx_a), b.run(&mut tx_b));
+    tx_a.commit().await.expect("commit a");
+    tx_b.commit().await.expect("commit b");
+    (done_a.expect("a"), done_b.expect("b"))
+}
+
 /// What a case system of `m` receives on the follow-up feed's FollowUpDue, up to the present.
 async fn feed_for_case_system(service: &TestService, m: &str) -> Vec<Envelope> {
     use kontakt_proto::events::v1::SubscribeRequest;
@@ -185,14 +202,8 @@ async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once()
     // transaction without the advisory lock, so only SKIP LOCKED keeps them apart.
     clock.set(at(2027, 2, 20));
     let second = kontakt_followup::notices(clock.clone());
-    let (mut tx_a, mut tx_b) = (
-        pool.begin().await.expect("a"),
-        pool.begin().await.expect("b"),
-    );
-    let (a, b) = tokio::join!(notices.run(&mut tx_a), second.run(&mut tx_b));
-    tx_a.commit().await.expect("commit a");
-    tx_b.commit().await.expect("commit b");
-    assert_eq!(a.expect("a") + b.expect("b"), 2, "each reminder once");
+    let (a, b) = at_once(&pool, notices.as_ref(), second.as_ref()).await;
+    assert_eq!(a + b, 2, "each reminder once");
     for _ in 0..3 {
         let (a, b) = tokio::join!(
             run_once(&pool, notices.as_ref()),
@@ -502,14 +513,8 @@ async fn each_frame_is_evaluated_yearly_before_december_with_notices_once() {
         kontakt_followup::frame_notices(clock.clone()),
     );
     clock.set(at(2026, 11, 1));
-    let (mut tx_a, mut tx_b) = (
-        pool.begin().await.expect("a"),
-        pool.begin().await.expect("b"),
-    );
-    let (a, b) = tokio::join!(one.run(&mut tx_a), two.run(&mut tx_b));
-    tx_a.commit().await.expect("commit a");
-    tx_b.commit().await.expect("commit b");
-    assert_eq!(a.expect("a") + b.expect("b"), 1);
+    let (a, b) = at_once(&pool, one.as_ref(), two.as_ref()).await;
+    assert_eq!(a + b, 1);
     assert_eq!(
         outbox(&db, "FrameEvaluationDue").await,
         ["frames/ishoj-vallensbaek/evaluations/2026"]
