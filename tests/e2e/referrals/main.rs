@@ -57,6 +57,19 @@ fn submit(name: &str, etag: &str, validate_only: bool) -> SubmitReferralRequest 
     }
 }
 
+/// The rules and fields the submission of `referral` is refused with.
+async fn refused_submission(
+    counsellor: &mut Client,
+    referral: &str,
+    what: &str,
+) -> Vec<(String, String)> {
+    let refused = counsellor
+        .submit_referral(submit(referral, "", false))
+        .await
+        .expect_err(what);
+    violations(&refused)
+}
+
 /// `referral`'s fields named in `paths`.
 fn update(referral: Referral, paths: &[&str]) -> UpdateReferralRequest {
     UpdateReferralRequest {
@@ -279,12 +292,8 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
     add_assessment(&mut counsellor, &referral.name).await;
-    let refused = counsellor
-        .submit_referral(submit(&referral.name, "", false))
-        .await
-        .expect_err("hours");
     assert_eq!(
-        violations(&refused),
+        refused_submission(&mut counsellor, &referral.name, "hours").await,
         [("R-RV-6".to_owned(), "hours_justification".to_owned())]
     );
     let justified = counsellor
@@ -352,12 +361,8 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .expect("update");
     add_assessment(&mut counsellor, &referral.name).await;
     // Ishøj requires an action plan with a goal (R-RV-1).
-    let refused = counsellor
-        .submit_referral(submit(&referral.name, "", false))
-        .await
-        .expect_err("no plan");
     assert_eq!(
-        violations(&refused),
+        refused_submission(&mut counsellor, &referral.name, "no plan").await,
         [("R-RV-1".to_owned(), "plan".to_owned())]
     );
     let plan = counsellor

@@ -6,10 +6,10 @@ use kontakt_harness::Start;
 use kontakt_proto::common::v1::Date;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::matching::v1::{
-    AssignContactPersonRequest, AssignmentState, CertificateResult, ChildProtectionCertificate,
-    ContactPerson, CreateContactPersonRequest, Employment, GetAssignmentRequest,
-    GetContactPersonRequest, GetMatchingRequestRequest, ListMatchingRequestsRequest,
-    MatchingRequest, MatchingRequestState,
+    AssignContactPersonRequest, Assignment, AssignmentState, CertificateResult,
+    ChildProtectionCertificate, ContactPerson, CreateContactPersonRequest, Employment,
+    GetAssignmentRequest, GetContactPersonRequest, GetMatchingRequestRequest,
+    ListMatchingRequestsRequest, MatchingRequest, MatchingRequestState,
 };
 
 use super::grants::{RINGSTED, change, end, granted, with_policy};
@@ -39,6 +39,14 @@ async fn eventually(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn assignment_of(client: &mut Matching, name: &str) -> Assignment {
+    client
+        .get_assignment(GetAssignmentRequest { name: name.into() })
+        .await
+        .expect("assignment")
+        .into_inner()
 }
 
 #[tokio::test]
@@ -125,13 +133,7 @@ async fn grant_events_open_change_and_close_a_matching_request() {
     assert_eq!(changed.minutes_from, date(2027, 3, 1));
     assert!(changed.grant_version.ends_with("/versions/v2"));
     assert_eq!(changed.state(), MatchingRequestState::Assigned);
-    let follows = coordinator
-        .get_assignment(GetAssignmentRequest {
-            name: assignment.name.clone(),
-        })
-        .await
-        .expect("assignment")
-        .into_inner();
+    let follows = assignment_of(&mut coordinator, &assignment.name).await;
     assert_eq!(
         follows.minutes_per_week, 120,
         "the assignment follows the grant"
@@ -146,13 +148,7 @@ async fn grant_events_open_change_and_close_a_matching_request() {
     })
     .await;
     assert_eq!(closed.end_date, date(2027, 2, 15));
-    let ended = coordinator
-        .get_assignment(GetAssignmentRequest {
-            name: assignment.name.clone(),
-        })
-        .await
-        .expect("assignment")
-        .into_inner();
+    let ended = assignment_of(&mut coordinator, &assignment.name).await;
     assert_eq!(ended.state(), AssignmentState::Ended);
     assert_eq!(ended.period.and_then(|p| p.end), date(2027, 2, 15));
     let freed = coordinator
