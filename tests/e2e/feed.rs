@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kontakt::Service;
-use kontakt_harness::{TestService, fresh_database, start, test_db_settings, token};
+use kontakt_harness::{TestService, fresh_database, start, test_db_settings};
 use kontakt_platform::auth::Role;
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_proto::events::v1::event_feed_service_client::EventFeedServiceClient;
@@ -35,7 +35,26 @@ fn feed(
     role: Role,
     municipality: &str,
 ) -> EventFeedServiceClient<kontakt_harness::AuthedChannel> {
-    EventFeedServiceClient::new(running.with_token(&token(&[role], &[municipality])))
+    EventFeedServiceClient::new(running.as_role(role, municipality))
+}
+
+/// A subscription as `role` of `municipality` to the events of `types` (all if none) after
+/// `after_sequence`.
+async fn subscribed(
+    running: &TestService,
+    role: Role,
+    municipality: &str,
+    after_sequence: i64,
+    types: &[&str],
+) -> Streaming<SubscribeResponse> {
+    feed(running, role, municipality)
+        .subscribe(SubscribeRequest {
+            after_sequence,
+            types: types.iter().map(|&t| t.into()).collect(),
+        })
+        .await
+        .expect("subscribed")
+        .into_inner()
 }
 
 /// The next `n` events, passing over progress reports.
@@ -76,11 +95,7 @@ async fn a_subscriber_gets_the_replay_then_live_events_in_order() {
     let running = start(Service::Referral, &db).await.expect("service");
     publish(&db, &[("t.A", "183", "one"), ("t.A", "183", "two")]).await;
 
-    let mut stream = feed(&running, Role::Service, "183")
-        .subscribe(SubscribeRequest::default())
-        .await
-        .expect("subscribed")
-        .into_inner();
+    let mut stream = subscribed(&running, Role::Service, "183", 0, &[]).await;
     assert_eq!(
         next_subjects(&mut stream, 2).await,
         [(1, "one".into()), (2, "two".into())]
@@ -90,14 +105,7 @@ async fn a_subscriber_gets_the_replay_then_live_events_in_order() {
     assert_eq!(next_subjects(&mut stream, 1).await, [(3, "three".into())]);
 
     // Resuming after a cursor replays only what follows it.
-    let mut resumed = feed(&running, Role::Service, "183")
-        .subscribe(SubscribeRequest {
-            after_sequence: 2,
-            ..Default::default()
-        })
-        .await
-        .expect("subscribed")
-        .into_inner();
+    let mut resumed = subscribed(&running, Role::Service, "183", 2, &[]).await;
     assert_eq!(next_subjects(&mut resumed, 1).await, [(3, "three".into())]);
     drop((stream, resumed));
     running.stop().await.expect("stop");
@@ -117,14 +125,7 @@ async fn filters_by_type_and_a_case_system_sees_only_its_municipality() {
         ],
     )
     .await;
-    let mut only_a = feed(&running, Role::Service, "183")
-        .subscribe(SubscribeRequest {
-            after_sequence: 0,
-            types: vec!["t.A".into()],
-        })
-        .await
-        .expect("subscribed")
-        .into_inner();
+    let mut only_a = subscribed(&running, Role::Service, "183", 0, &["t.A"]).await;
     let subjects: Vec<String> = next_subjects(&mut only_a, 3)
         .await
         .into_iter()
@@ -133,24 +134,13 @@ async fn filters_by_type_and_a_case_system_sees_only_its_municipality() {
     assert_eq!(subjects, ["a-183", "a-329", "a2-183"]);
 
     // Filtered out at the end or not, a subscriber learns how far the feed has read.
-    let mut only_b = feed(&running, Role::Service, "183")
-        .subscribe(SubscribeRequest {
-            after_sequence: 0,
-            types: vec!["t.B".into()],
-        })
-        .await
-        .expect("subscribed")
-        .into_inner();
+    let mut only_b = subscribed(&running, Role::Service, "183", 0, &["t.B"]).await;
     assert_eq!(
         until_caught_up(&mut only_b).await,
         (4, vec!["b-183".into()])
     );
 
-    let mut ishoej = feed(&running, Role::CaseSystem, "183")
-        .subscribe(SubscribeRequest::default())
-        .await
-        .expect("subscribed")
-        .into_inner();
+    let mut ishoej = subscribed(&running, Role::CaseSystem, "183", 0, &[]).await;
     let subjects: Vec<String> = next_subjects(&mut ishoej, 3)
         .await
         .into_iter()
@@ -171,11 +161,7 @@ async fn filters_by_type_and_a_case_system_sees_only_its_municipality() {
 async fn open_streams_end_cleanly_when_the_service_stops() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
-    let mut stream = feed(&running, Role::Service, "183")
-        .subscribe(SubscribeRequest::default())
-        .await
-        .expect("subscribed")
-        .into_inner();
+    let mut stream = subscribed(&running, Role::Service, "183", 0, &[]).await;
     // An empty feed: the subscriber is told it has caught up, at 0.
     assert_eq!(until_caught_up(&mut stream).await, (0, Vec::new()));
     let started = std::time::Instant::now();

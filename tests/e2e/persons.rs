@@ -27,6 +27,17 @@ fn create(parent: &str, cpr: &str) -> CreatePersonRequest {
     }
 }
 
+/// Ali Hansen, registered in Ishøj with [`CPR`].
+async fn registered(
+    client: &mut ReferralServiceClient<kontakt_harness::AuthedChannel>,
+) -> kontakt_proto::referral::v1::Person {
+    client
+        .create_person(create("municipalities/183", CPR))
+        .await
+        .expect("created")
+        .into_inner()
+}
+
 fn get(name: &str) -> GetPersonRequest {
     GetPersonRequest { name: name.into() }
 }
@@ -44,11 +55,7 @@ async fn a_person_is_created_found_by_cpr_and_read_only_inside_its_municipality(
     let running = start(Service::Referral, &db).await.expect("service");
     let mut ishoej = client(&running, Role::Counsellor, "183");
 
-    let person = ishoej
-        .create_person(create("municipalities/183", CPR))
-        .await
-        .expect("created")
-        .into_inner();
+    let person = registered(&mut ishoej).await;
     assert!(
         person.name.starts_with("municipalities/183/persons/p-"),
         "{}",
@@ -175,11 +182,7 @@ async fn every_access_to_a_person_is_in_the_access_log_with_its_purpose() {
     let db = fresh_database().await.expect("database");
     let running = start(Service::Referral, &db).await.expect("service");
     let mut counsellor = client(&running, Role::Counsellor, "183");
-    let person = counsellor
-        .create_person(create("municipalities/183", CPR))
-        .await
-        .expect("created")
-        .into_inner();
+    let person = registered(&mut counsellor).await;
     let mut read = tonic::Request::new(get(&person.name));
     read.metadata_mut().insert(
         "x-kontakt-purpose",
@@ -252,11 +255,7 @@ async fn an_auditor_gets_one_persons_access_log_from_all_four_services() {
         running.push(start(service, &db).await.expect("service"));
     }
     let mut counsellor = client(&running[0], Role::Counsellor, "183");
-    let person = counsellor
-        .create_person(create("municipalities/183", CPR))
-        .await
-        .expect("created")
-        .into_inner();
+    let person = registered(&mut counsellor).await;
     counsellor
         .get_person(get(&person.name))
         .await
