@@ -31,6 +31,14 @@ async fn start(db: &TestDatabase) -> TestService {
         .expect("matching")
 }
 
+/// A fresh database, the service on it and a coordinator of Ishøj.
+async fn started() -> (TestDatabase, TestService, Matching) {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    let ishoj = coordinator(&service, ISHOJ);
+    (db, service, ishoj)
+}
+
 fn coordinator(service: &TestService, municipality: &str) -> Matching {
     MatchingServiceClient::new(service.as_role(Role::Coordinator, municipality))
 }
@@ -127,6 +135,21 @@ fn provider_request(
     }
 }
 
+/// Misbrugshjælp ApS (CVR 31415926, substance abuse), created.
+async fn misbrugshjaelp(client: &mut Matching) -> Provider {
+    let request = provider_request(
+        "misbrugshjaelp",
+        "Misbrugshjælp ApS",
+        "31415926",
+        &["competences/substance-abuse"],
+    );
+    client
+        .create_provider(request)
+        .await
+        .expect("provider")
+        .into_inner()
+}
+
 /// Karim, the provider's person, without rates of his own.
 fn providers_person(provider: &str) -> ContactPerson {
     ContactPerson {
@@ -199,9 +222,7 @@ fn rules(status: &tonic::Status) -> Vec<String> {
 
 #[tokio::test]
 async fn contact_persons_providers_and_contracts_are_checked_field_by_field_and_scoped() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let mut ishoj = coordinator(&service, ISHOJ);
+    let (_db, service, mut ishoj) = started().await;
 
     let bad = ishoj
         .create_provider(provider_request(
@@ -214,16 +235,7 @@ async fn contact_persons_providers_and_contracts_are_checked_field_by_field_and_
         .expect_err("bad CVR");
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert_eq!(fields(&bad), ["provider.cvr"]);
-    let provider = ishoj
-        .create_provider(provider_request(
-            "misbrugshjaelp",
-            "Misbrugshjælp ApS",
-            "31415926",
-            &["competences/substance-abuse"],
-        ))
-        .await
-        .expect("provider")
-        .into_inner();
+    let provider = misbrugshjaelp(&mut ishoj).await;
     assert_eq!(provider.name, "providers/misbrugshjaelp");
     let again = ishoj
         .create_provider(provider_request("other", "Same CVR", "31415926", &[]))
@@ -349,9 +361,7 @@ async fn contact_persons_providers_and_contracts_are_checked_field_by_field_and_
 
 #[tokio::test]
 async fn proposals_are_ranked_explained_and_say_who_is_excluded_and_why() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let mut ishoj = coordinator(&service, ISHOJ);
+    let (db, service, mut ishoj) = started().await;
     open_request(&db, ISHOJ, "g-1", 180, &["substance-abuse"]).await;
 
     create_person(
@@ -505,9 +515,7 @@ async fn proposals_are_ranked_explained_and_say_who_is_excluded_and_why() {
 
 #[tokio::test]
 async fn fifty_coordinators_racing_for_one_persons_last_hours_book_them_exactly_once() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let mut ishoj = coordinator(&service, ISHOJ);
+    let (db, service, mut ishoj) = started().await;
     // 600 minutes a week, 420 already booked: 180 left, and each request needs 180.
     let anna = create_person(&mut ishoj, "anna", staff("Anna", &[], 600)).await;
     open_request(&db, ISHOJ, "first", 420, &[]).await;
@@ -626,19 +634,8 @@ async fn fifty_coordinators_racing_for_one_persons_last_hours_book_them_exactly_
 
 #[tokio::test]
 async fn a_procurement_goes_from_request_to_offer_to_order_to_the_providers_person() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let mut ishoj = coordinator(&service, ISHOJ);
-    let provider = ishoj
-        .create_provider(provider_request(
-            "misbrugshjaelp",
-            "Misbrugshjælp ApS",
-            "31415926",
-            &["competences/substance-abuse"],
-        ))
-        .await
-        .expect("provider")
-        .into_inner();
+    let (db, service, mut ishoj) = started().await;
+    let provider = misbrugshjaelp(&mut ishoj).await;
     let karim = create_person(&mut ishoj, "karim", providers_person(&provider.name)).await;
     let own = create_person(&mut ishoj, "anna", staff("Anna", &[], 600)).await;
     open_request(&db, ISHOJ, "g-abuse", 240, &["substance-abuse"]).await;
@@ -652,13 +649,9 @@ async fn a_procurement_goes_from_request_to_offer_to_order_to_the_providers_pers
     assert_eq!(direct.code(), Code::FailedPrecondition);
     assert_eq!(rules(&direct), ["R-MP-2"]);
 
+    let unexplained = procurement(&request, &provider.name, ProcurementReason::Unspecified, "");
     let no_reason = ishoj
-        .create_procurement(procurement(
-            &request,
-            &provider.name,
-            ProcurementReason::Unspecified,
-            "",
-        ))
+        .create_procurement(unexplained)
         .await
         .expect_err("reason required");
     assert_eq!(fields(&no_reason), ["procurement.reason"]);
@@ -730,9 +723,7 @@ async fn a_procurement_goes_from_request_to_offer_to_order_to_the_providers_pers
 
 #[tokio::test]
 async fn unmet_demand_lists_requests_nobody_can_take_with_their_age_and_what_is_missing() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let mut ishoj = coordinator(&service, ISHOJ);
+    let (db, service, mut ishoj) = started().await;
     create_person(&mut ishoj, "anna", staff("Anna", &["substance-abuse"], 600)).await;
     open_request(
         &db,
@@ -782,9 +773,7 @@ async fn unmet_demand_lists_requests_nobody_can_take_with_their_age_and_what_is_
 
 #[tokio::test]
 async fn a_contact_person_sees_their_own_assignments_and_nothing_else() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let mut ishoj = coordinator(&service, ISHOJ);
+    let (db, service, mut ishoj) = started().await;
     let anna = create_person(&mut ishoj, "anna", staff("Anna", &[], 600)).await;
     let bent = create_person(&mut ishoj, "bent", staff("Bent", &[], 600)).await;
     open_request(&db, ISHOJ, "g-a", 120, &[]).await;
