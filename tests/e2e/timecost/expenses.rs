@@ -41,8 +41,7 @@ fn expense(
 
 #[tokio::test]
 async fn expenses_draw_on_the_grants_allowances_and_are_flagged_above_them() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     // Activity money DKK 600 a quarter (R-RV-9) and mileage DKK 200 a month; no interpreter.
     let staff = arrangement_with(
         &db,
@@ -262,8 +261,7 @@ async fn expenses_draw_on_the_grants_allowances_and_are_flagged_above_them() {
 
 #[tokio::test]
 async fn expenses_arriving_at_once_never_exceed_the_allowance_unflagged() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     let staff = arrangement_with(
         &db,
         ISHOJ,

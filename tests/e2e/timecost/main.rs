@@ -27,6 +27,22 @@ const LEYLA: &str = "serviceUnits/ishoejgaard/contactPersons/leyla";
 /// Today in the scenarios: 20 December 2026, 10:00 UTC.
 const TODAY: (i32, u32, u32, u32) = (2026, 12, 20, 10);
 
+/// A fresh database and the service on it.
+async fn started() -> (TestDatabase, TestService) {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db).await;
+    (db, service)
+}
+
+/// As [`started`], with Anna on staff at DKK 300 an hour for 3 hours a week (grant `g-1`):
+/// also her assignment and a client calling as her.
+async fn anna_on_staff() -> (TestDatabase, TestService, String, TimeCost) {
+    let (db, service) = started().await;
+    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
+    let anna = contact_person(&service, ANNA);
+    (db, service, staff, anna)
+}
+
 async fn start(db: &TestDatabase) -> TestService {
     let (year, month, day, hour) = TODAY;
     Start::at(Service::Timecost, db, year, month, day, hour)
@@ -275,8 +291,7 @@ async fn outbox_count(db: &TestDatabase, kind: &str) -> usize {
 
 #[tokio::test]
 async fn a_contact_person_registers_priced_time_on_their_own_assignment_and_retries_safely() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 32_000).await;
     let hourly = arrangement(&db, "g-2", LEYLA, Employment::Hourly, 180, 20_000).await;
     let mut anna = contact_person(&service, ANNA);
@@ -366,10 +381,7 @@ async fn a_contact_person_registers_priced_time_on_their_own_assignment_and_retr
 
 #[tokio::test]
 async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_corrects_it() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
-    let mut anna = contact_person(&service, ANNA);
+    let (db, service, staff, mut anna) = anna_on_staff().await;
     // Week of Monday 7 December: 120 + 90 face to face = 210 > 180; transport does not count.
     let first = anna
         .register_time(register(&staff, 7, 120, "face-to-face", "w-1"))
@@ -455,8 +467,7 @@ async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_correct
 
 #[tokio::test]
 async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     let provider = arrangement(&db, "g-p", ANNA, Employment::Provider, 240, 52_500).await;
     let mut anna = contact_person(&service, ANNA);
     let priced = anna
@@ -490,10 +501,7 @@ async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
 
 #[tokio::test]
 async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
-    let mut anna = contact_person(&service, ANNA);
+    let (_db, service, staff, mut anna) = anna_on_staff().await;
     let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     let first = anna
         .register_time(register(&staff, 7, 90, "face-to-face", "t-1"))
@@ -617,10 +625,7 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
 
 #[tokio::test]
 async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipalities_only() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
-    let staff = arrangement(&db, "g-1", ANNA, Employment::Staff, 180, 30_000).await;
-    let mut anna = contact_person(&service, ANNA);
+    let (_db, service, staff, mut anna) = anna_on_staff().await;
     anna.register_time(register(&staff, 7, 90, "face-to-face", "q-1"))
         .await
         .expect("time");
@@ -718,8 +723,7 @@ impl Lcg {
 
 #[tokio::test]
 async fn the_shared_frames_budget_status_matches_a_recomputation_from_the_entries() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     let both = [ISHOJ, VALLENSBAEK];
     let mut finance = as_role(&service, Role::Finance, &both);
     let shared = frame(

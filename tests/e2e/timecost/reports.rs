@@ -29,8 +29,7 @@ fn december(from: i32, to: i32) -> Option<DateRange> {
 
 #[tokio::test]
 async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     let both = [ISHOJ, super::VALLENSBAEK];
     // Ishøj: Anna (staff, DKK 300/h, 3 h a week) and Rustam from the provider (DKK 525/h,
     // 2 h a week); Vallensbæk: Karim (hourly hire, DKK 200 wage, 2 h a week). All from 1 Dec.
@@ -200,8 +199,7 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
 
 #[tokio::test]
 async fn the_scheduled_check_warns_once_when_a_frame_runs_low_even_with_two_replicas() {
-    let db = fresh_database().await.expect("database");
-    let service = start(&db).await;
+    let (db, service) = started().await;
     let staff = arrangement(&db, "g-low", ANNA, Employment::Staff, 180, 30_000).await;
     let mut finance = as_role(&service, Role::Finance, &[ISHOJ]);
     // A small frame (DKK 3,000) with a 90 % threshold: the forecast of 3 h a week at DKK 300
