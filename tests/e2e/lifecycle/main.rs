@@ -248,6 +248,12 @@ async fn refer(counsellor: &mut Referrals, child: &Child<'_>, plan_goal: Option<
     referral.name
 }
 
+/// The rules and fields the submission of `name` is refused with.
+async fn refused(counsellor: &mut Referrals, name: &str, what: &str) -> Vec<(String, String)> {
+    let refused = submit(counsellor, name).await.expect_err(what);
+    violations(&refused)
+}
+
 async fn submit(
     counsellor: &mut Referrals,
     name: &str,

@@ -17,6 +17,22 @@ const RINGSTED: &str = "329";
 const SOFIE: &str = "serviceUnits/ringsted/contactPersons/sofie-lund";
 
 /// Sets one justification field of a draft referral.
+/// The submission of `name` is refused with exactly (`rule`, `field`); once `field` holds
+/// `text` the referral is submitted.
+async fn justify_when_refused(
+    counsellor: &mut Referrals,
+    name: &str,
+    what: &str,
+    (rule, field, text): (&str, &str, &str),
+) {
+    assert_eq!(
+        refused(counsellor, name, what).await,
+        [(rule.to_owned(), field.to_owned())]
+    );
+    justify(counsellor, name, field, text).await;
+    submit(counsellor, name).await.expect("submitted");
+}
+
 async fn justify(counsellor: &mut Referrals, name: &str, field: &str, text: &str) {
     let mut referral = Referral {
         name: name.into(),
@@ -64,23 +80,12 @@ async fn ringsted_age_hours_and_own_authority_then_own_staff_and_follow_ups_ever
     // A 12-year-old is old enough; 4 hours a week is above the standard's 3 and needs a
     // justification, both when referred and when decided (R-RV-6).
     let referral_12 = refer(&mut counsellor, &twelve, None).await;
-    let refused = submit(&mut counsellor, &referral_12)
-        .await
-        .expect_err("4 hours");
-    assert_eq!(
-        violations(&refused),
-        [("R-RV-6".to_owned(), "hours_justification".to_owned())]
-    );
-    justify(
-        &mut counsellor,
-        &referral_12,
+    let justification = (
+        "R-RV-6",
         "hours_justification",
         "school and home both need it",
-    )
-    .await;
-    submit(&mut counsellor, &referral_12)
-        .await
-        .expect("submitted");
+    );
+    justify_when_refused(&mut counsellor, &referral_12, "4 hours", justification).await;
     // No committee: the counsellor decides on their own authority.
     // (The justification recorded with the referral carries into the decision.)
     let decided = counsellor
@@ -99,23 +104,12 @@ async fn ringsted_age_hours_and_own_authority_then_own_staff_and_follow_ups_ever
         ..twelve
     };
     let referral_11 = refer(&mut counsellor, &eleven, None).await;
-    let young = submit(&mut counsellor, &referral_11)
-        .await
-        .expect_err("11 years");
-    assert_eq!(
-        violations(&young),
-        [("R-RV-5".to_owned(), "age_justification".to_owned())]
-    );
-    justify(
-        &mut counsellor,
-        &referral_11,
+    let justification = (
+        "R-RV-5",
         "age_justification",
         "mature for their age; older sibling's contact person",
-    )
-    .await;
-    submit(&mut counsellor, &referral_11)
-        .await
-        .expect("submitted");
+    );
+    justify_when_refused(&mut counsellor, &referral_11, "11 years", justification).await;
 
     // 4 hours where the referral asked for 3 and justified nothing: refused at the decision.
     let unjustified = counsellor
