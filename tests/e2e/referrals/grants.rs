@@ -18,6 +18,16 @@ pub(super) async fn with_policy(
         .expect("policy");
 }
 
+/// A fresh database, the referral service on it with Ringsted's policy, and a counsellor of
+/// Ringsted.
+async fn ringsted_counsellor() -> (TestDatabase, TestService, Client) {
+    let db = fresh_database().await.expect("database");
+    let running = start_today(&db).await;
+    with_policy(&running, RINGSTED, ringsted_policy()).await;
+    let counsellor = as_role(&running, Role::Counsellor, RINGSTED);
+    (db, running, counsellor)
+}
+
 /// A child referred, submitted and granted 3 hours a week from 1 December in Ringsted.
 pub(super) async fn granted(
     counsellor: &mut Client,
@@ -101,10 +111,7 @@ fn decoded<M: prost::Message + Default>(envelope: &kontakt_proto::events::v1::En
 
 #[tokio::test]
 async fn a_grant_is_listed_changed_and_ended_and_its_history_stays_readable() {
-    let db = fresh_database().await.expect("database");
-    let running = start_today(&db).await;
-    with_policy(&running, RINGSTED, ringsted_policy()).await;
-    let mut counsellor = as_role(&running, Role::Counsellor, RINGSTED);
+    let (_db, running, mut counsellor) = ringsted_counsellor().await;
     let first = granted(&mut counsellor, "010114-4234", "G-1", None).await;
     let second = granted(&mut counsellor, "020213-4235", "G-2", None).await;
 
@@ -294,10 +301,7 @@ async fn a_grant_is_listed_changed_and_ended_and_its_history_stays_readable() {
 
 #[tokio::test]
 async fn concurrent_changes_on_one_etag_make_exactly_one_version() {
-    let db = fresh_database().await.expect("database");
-    let running = start_today(&db).await;
-    with_policy(&running, RINGSTED, ringsted_policy()).await;
-    let mut counsellor = as_role(&running, Role::Counsellor, RINGSTED);
+    let (_db, running, mut counsellor) = ringsted_counsellor().await;
     let grant = granted(&mut counsellor, "010114-4234", "C-1", None).await;
     let calls = (0..8).map(|i| {
         let mut client = counsellor.clone();
@@ -319,10 +323,7 @@ async fn concurrent_changes_on_one_etag_make_exactly_one_version() {
 
 #[tokio::test]
 async fn a_compulsory_arrangement_is_not_ended_early_by_the_counsellor_alone() {
-    let db = fresh_database().await.expect("database");
-    let running = start_today(&db).await;
-    with_policy(&running, RINGSTED, ringsted_policy()).await;
-    let mut counsellor = as_role(&running, Role::Counsellor, RINGSTED);
+    let (_db, running, mut counsellor) = ringsted_counsellor().await;
     let grant = granted(
         &mut counsellor,
         "010114-4234",
@@ -366,10 +367,7 @@ async fn a_compulsory_arrangement_is_not_ended_early_by_the_counsellor_alone() {
 
 #[tokio::test]
 async fn every_bad_field_of_the_grant_methods_is_named() {
-    let db = fresh_database().await.expect("database");
-    let running = start_today(&db).await;
-    with_policy(&running, RINGSTED, ringsted_policy()).await;
-    let mut counsellor = as_role(&running, Role::Counsellor, RINGSTED);
+    let (_db, running, mut counsellor) = ringsted_counsellor().await;
     let grant = granted(&mut counsellor, "010114-4234", "F-1", None).await;
     let good = change(&grant.name, "", "bad-1", 120);
     let mask = |paths: &[&str]| {
