@@ -28,6 +28,7 @@ pub mod service_names {
     pub const FOLLOWUP: &str = "kontakt.followup.v1.FollowUpService";
     pub const ACCESS_LOG: &str = "kontakt.audit.v1.AccessLogService";
     pub const EVENT_FEED: &str = "kontakt.events.v1.EventFeedService";
+    pub const CONSUMER_REJECTS: &str = "kontakt.events.v1.ConsumerRejectService";
 }
 
 /// The method names a service declares, read from the descriptor set (for tables that must

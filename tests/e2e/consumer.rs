@@ -189,14 +189,17 @@ async fn an_event_the_handler_can_never_apply_is_recorded_and_passed_over() {
         applied(&pool).await,
         [(1, "ok-1".to_owned()), (3, "ok-2".to_owned())]
     );
-    let rejected: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT sequence, subject, reason FROM consumer_rejects")
-            .fetch_all(&pool)
-            .await
-            .expect("rejects");
+    // Kept with its event, so that it can be applied again once its cause is mended.
+    let rejected: Vec<(i64, String, String, bool)> = sqlx::query_as(
+        "SELECT sequence, subject, reason, envelope IS NOT NULL AND reapplied_at IS NULL
+           FROM consumer_rejects",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("rejects");
     assert_eq!(
         rejected,
-        [(2, "poison".to_owned(), "a poison event".to_owned())]
+        [(2, "poison".to_owned(), "a poison event".to_owned(), true)]
     );
     stop.send_replace(true);
     running.join().await;

@@ -508,6 +508,7 @@ fn served_methods(set: &FileDescriptorSet, service: Service) -> Vec<(String, Str
         service.def().access.service,
         kontakt_proto::service_names::ACCESS_LOG,
         kontakt_proto::service_names::EVENT_FEED,
+        kontakt_proto::service_names::CONSUMER_REJECTS,
     ];
     methods(set, &names)
 }
@@ -545,6 +546,7 @@ async fn still_serving_then_stop(running: Vec<kontakt_harness::TestService>) {
             service.service.def().grpc_name,
             kontakt_proto::service_names::ACCESS_LOG,
             kontakt_proto::service_names::EVENT_FEED,
+            kontakt_proto::service_names::CONSUMER_REJECTS,
         ] {
             kontakt_harness::wait_for_health(
                 &service.channel,
@@ -892,6 +894,7 @@ async fn malformed_bodies_to_every_method_are_invalid_argument_and_nothing_falls
             service.service.def().access,
             &kontakt_platform::access_log::ACCESS,
             &kontakt_platform::feed::ACCESS,
+            &kontakt_platform::rejects::ACCESS,
         ];
         for table in tables {
             for (method, roles) in table.methods {

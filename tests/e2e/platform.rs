@@ -59,6 +59,7 @@ async fn every_served_name_is(
         service.def().grpc_name,
         kontakt_proto::service_names::ACCESS_LOG,
         kontakt_proto::service_names::EVENT_FEED,
+        kontakt_proto::service_names::CONSUMER_REJECTS,
     ] {
         wait_for_health(channel, name, want, within)
             .await
@@ -267,6 +268,8 @@ async fn reflection_lists_and_describes_every_service_in_v1_and_v1alpha() {
         for expected in [
             grpc_name,
             "kontakt.audit.v1.AccessLogService",
+            "kontakt.events.v1.EventFeedService",
+            "kontakt.events.v1.ConsumerRejectService",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
         ] {
@@ -275,11 +278,11 @@ async fn reflection_lists_and_describes_every_service_in_v1_and_v1alpha() {
                 "{expected} missing from {listed:?}"
             );
         }
-        // Only this process's service (and the access log and event feed every service has)
-        // is advertised, not its siblings.
+        // Only this process's service (and the access log, event feed and consumer rejects
+        // every service has) is advertised, not its siblings.
         assert_eq!(
             listed.iter().filter(|s| s.starts_with("kontakt.")).count(),
-            3,
+            4,
             "{listed:?}"
         );
         match answers

@@ -66,6 +66,27 @@ pub enum CtlCommand {
         /// The grant: `municipalities/{code}/grants/{id}`.
         grant: String,
     },
+    /// The events the services' consumers refused and passed over, from all four services
+    /// (administrators). Nothing is lost: each is kept and can be applied again.
+    Rejects {
+        /// Also those already applied again.
+        #[arg(long)]
+        include_reapplied: bool,
+    },
+    /// Applies refused events again once their cause is mended (a policy, a catalogue row, a
+    /// release): one by its name, or every open one of a service. Each is applied exactly once.
+    Reapply {
+        /// referral, matching, timecost or followup.
+        #[arg(long)]
+        service: String,
+        /// The reject, `consumers/{consumer}/rejects/{sequence}` (as `kontakt ctl rejects`
+        /// lists it).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Every open reject of the service.
+        #[arg(long)]
+        all: bool,
+    },
     /// The approved hours of a period as the payroll CSV, written to a file.
     ExportPayroll {
         /// Municipality code, e.g. 183.
@@ -89,7 +110,7 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
 }
 
 /// A failed call as the error the user reads: the service, the code and its message.
-fn failed(service: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
+pub(crate) fn failed(service: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
     move |status| anyhow::anyhow!("{service}: {:?}: {}", status.code(), status.message())
 }
 
@@ -118,6 +139,18 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::GrantHistory { grant } => {
             let client = ReferralServiceClient::with_interceptor(channel(&e.referral_url)?, bearer);
             print!("{}", grant_history(client, &grant).await?);
+        }
+        CtlCommand::Rejects { include_reapplied } => {
+            print!(
+                "{}",
+                crate::ctl_rejects::rejects(e, &bearer, include_reapplied).await?
+            );
+        }
+        CtlCommand::Reapply { service, name, .. } => {
+            print!(
+                "{}",
+                crate::ctl_rejects::reapply(e, &bearer, &service, name).await?
+            );
         }
         CtlCommand::ExportPayroll {
             municipality,
@@ -421,7 +454,7 @@ async fn export_payroll(
 
 /// A plain-text table: columns as wide as their widest cell, the `right` columns right-aligned
 /// (amounts), two spaces between columns.
-fn table(headers: &[&str], right: &[usize], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], right: &[usize], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

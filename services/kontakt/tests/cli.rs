@@ -459,6 +459,8 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
                 "coordinator",
                 "--role",
                 "finance",
+                "--role",
+                "admin",
             ])
             .args([
                 "--municipality",
@@ -506,6 +508,14 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .to_owned();
     let history = ctl(&["grant-history", &grant]);
     assert!(history.contains("\nv1  "), "{history}");
+    // The demo's events were all applied: no consumer of the four passed one over.
+    let rejects = ctl(&["rejects"]);
+    assert!(
+        rejects.starts_with("SERVICE ") && rejects.contains("\n0 open reject(s)"),
+        "{rejects}"
+    );
+    let reapplied = ctl(&["reapply", "--service", "followup", "--all"]);
+    assert_eq!(reapplied, "0 applied, 0 not\n");
 
     let postmaster = data_dir.join("pgdata").join("postmaster.pid");
     assert!(

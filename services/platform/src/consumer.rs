@@ -449,9 +449,11 @@ async fn record_reject(
 ) -> Result<(), sqlx::Error> {
     // An id that is not a UUID is recorded as the nil UUID; the sequence identifies the event.
     let event_id = uuid::Uuid::parse_str(&event.event_id).unwrap_or_default();
+    let municipality = Some(event.municipality.as_str()).filter(|m| !m.is_empty());
     sqlx::query(
-        "INSERT INTO consumer_rejects (consumer, sequence, event_id, type, subject, reason)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO consumer_rejects
+                (consumer, sequence, event_id, type, subject, reason, envelope, municipality)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
     .bind(consumer)
     .bind(event.sequence)
@@ -459,8 +461,11 @@ async fn record_reject(
     .bind(&event.r#type)
     .bind(&event.subject)
     .bind(reason)
+    .bind(prost::Message::encode_to_vec(event))
+    .bind(municipality)
     .execute(tx)
     .await?;
+    crate::metrics::consumer_rejected(consumer, &event.r#type);
     Ok(())
 }
 

@@ -224,6 +224,11 @@ static PLATFORM: LazyLock<Migrator> = LazyLock::new(|| {
             "consumer cursors",
             include_str!("../migrations/0003_consumer_cursors.sql"),
         ),
+        migration(
+            4,
+            "consumer rejects kept for re-applying",
+            include_str!("../migrations/0004_consumer_rejects_reapply.sql"),
+        ),
     ]);
     migrator.dangerous_set_table_name("_kontakt_platform_migrations");
     migrator

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod pagination;
 pub mod refusal;
+pub mod rejects;
 pub mod resource;
 pub mod schedule;
 pub mod server;

@@ -151,6 +151,29 @@ pub fn observe_pool(pool: PgPool) -> [ObservableGauge<u64>; 2] {
     [connections, max]
 }
 
+/// Counts an event a consumer refused for good and passed over (`kontakt.consumer.rejects`, by
+/// `consumer` and `event.type`). Any increase wants an operator: `kontakt ctl rejects` lists
+/// them, and once the cause is mended `kontakt ctl reapply` applies them (the alert rule is in
+/// deploy/alerts/kontakt.rules.yaml).
+pub(crate) fn consumer_rejected(consumer: &str, event_type: &str) {
+    static COUNTER: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
+        std::sync::LazyLock::new(|| {
+            opentelemetry::global::meter("kontakt")
+                .u64_counter("kontakt.consumer.rejects")
+                .with_description(
+                    "Events a consumer refused for good and passed over, kept for re-applying",
+                )
+                .build()
+        });
+    COUNTER.add(
+        1,
+        &[
+            KeyValue::new("consumer", consumer.to_owned()),
+            KeyValue::new("event.type", event_type.to_owned()),
+        ],
+    );
+}
+
 /// Counts a unit of work that asked for a second database connection while holding one
 /// (`kontakt.db.second_connection`; see `db::CallTx`). Zero in a healthy build: any other
 /// value is a defect that can run the pool dry under load.

@@ -23,7 +23,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::{AccessTable, AuthLayer, Verifier};
 use crate::config::ServerSettings;
-use crate::{access_log, consumer, db, feed, limits, malformed, metrics, telemetry};
+use crate::{access_log, consumer, db, feed, limits, malformed, metrics, rejects, telemetry};
 
 /// The health service name that is SERVING while the process runs (Kubernetes' liveness and
 /// startup probes ask for it; readiness asks for "", which follows the database).
@@ -111,6 +111,10 @@ pub async fn serve(
     // stops.
     let (stop_feeds, feeds_stopped) = watch::channel(false);
     let latest_event = feed::spawn_sequencer(pool.clone(), def.schema, feeds_stopped.clone());
+    let handlers: rejects::Handlers = consumers
+        .iter()
+        .map(|c| (c.name, c.handler.clone()))
+        .collect();
     let consumers: Vec<consumer::RunningConsumer> = consumers
         .into_iter()
         .map(|c| consumer::spawn(pool.clone(), c, ready.clone(), feeds_stopped.clone()))
@@ -128,7 +132,12 @@ pub async fn serve(
         ))
         .layer(AuthLayer::new(
             auth,
-            vec![def.access, &access_log::ACCESS, &feed::ACCESS],
+            vec![
+                def.access,
+                &access_log::ACCESS,
+                &feed::ACCESS,
+                &rejects::ACCESS,
+            ],
         ))
         // Innermost, so the metrics and the trace see the INVALID_ARGUMENT it answers.
         .layer(malformed::MalformedRequestLayer)
@@ -142,6 +151,12 @@ pub async fn serve(
             pool.clone(),
             latest_event,
             feeds_stopped,
+            settings.max_message_bytes,
+        ))
+        .add_service(rejects::server(
+            pool.clone(),
+            def.name,
+            handlers,
             settings.max_message_bytes,
         ))
         .add_service(health_service)
@@ -225,6 +240,7 @@ fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
         def.grpc_name,
         kontakt_proto::service_names::ACCESS_LOG,
         kontakt_proto::service_names::EVENT_FEED,
+        kontakt_proto::service_names::CONSUMER_REJECTS,
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
@@ -235,13 +251,15 @@ fn reflection(def: ServiceDef) -> tonic_reflection::server::Builder<'static> {
 }
 
 /// Every name this process serves reports the same status: the overall one (""), the service's
-/// own, and the access log and event feed it serves beside it, all following the database.
+/// own, and the access log, event feed and consumer rejects it serves beside it, all following
+/// the database.
 async fn set_status(reporter: &HealthReporter, def: ServiceDef, status: ServingStatus) {
     for name in [
         "",
         def.grpc_name,
         kontakt_proto::service_names::ACCESS_LOG,
         kontakt_proto::service_names::EVENT_FEED,
+        kontakt_proto::service_names::CONSUMER_REJECTS,
     ] {
         reporter.set_service_status(name, status).await;
     }
