@@ -74,6 +74,12 @@ pub struct ServerSettings {
     #[arg(long, env = "KONTAKT_CONCURRENCY_LIMIT", default_value_t = 256)]
     pub concurrency_limit: usize,
 
+    /// How long a client's connection is kept; then the server asks it to reconnect (HTTP/2
+    /// GOAWAY, calls in flight get the shutdown grace to finish), so long-lived connections
+    /// spread over replicas the autoscaler added. Feed subscribers resume from their cursors.
+    #[arg(long, env = "KONTAKT_MAX_CONNECTION_AGE", default_value = "5m", value_parser = crate::duration::parse)]
+    pub max_connection_age: Duration,
+
     /// How often the database is probed for the health check.
     #[arg(long, env = "KONTAKT_HEALTH_INTERVAL", default_value = "2s", value_parser = crate::duration::parse)]
     pub health_interval: Duration,
@@ -91,6 +97,7 @@ impl Default for ServerSettings {
             max_message_bytes: 4 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             concurrency_limit: 256,
+            max_connection_age: Duration::from_secs(300),
             health_interval: Duration::from_secs(2),
             scheduler_interval: Duration::from_secs(60),
         }

@@ -123,6 +123,8 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
+        .max_connection_age(settings.max_connection_age)
+        .max_connection_age_grace(settings.shutdown_grace)
         .trace_fn(telemetry::server_span)
         .layer(metrics::RpcMetricsLayer::new())
         .layer(limits::LimitsLayer::new(

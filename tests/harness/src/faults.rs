@@ -10,15 +10,19 @@ use tonic::Code;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The statuses a client retries a write on (with the same `request_id`): the service's
-/// UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED and RESOURCE_EXHAUSTED (at its concurrency limit), and the client's own "transport error" when the
-/// connection died with the call in flight (tonic reports it as UNKNOWN; whether the write
-/// landed is unknown, which is what the request id is for).
+/// UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED and RESOURCE_EXHAUSTED (at its concurrency limit),
+/// and the client's own "transport error" when the connection died with the call in flight
+/// (tonic reports it as UNKNOWN; whether the write landed is unknown, which is what the request
+/// id is for) and "operation was canceled" when it closed before the call was sent (CANCELLED).
 pub fn retryable(status: &tonic::Status) -> bool {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted => {
             true
         }
         Code::Unknown => status.message() == "transport error",
+        // The client's own: the connection closed under a call not yet sent (a replica
+        // draining in a rolling restart). Never answered by a server.
+        Code::Cancelled => status.message() == "operation was canceled",
         _ => false,
     }
 }
