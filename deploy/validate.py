@@ -21,6 +21,7 @@ KUBERNETES_VERSION = "1.30.0"
 # (apiVersion, kind) of custom resources: validated by their operator at apply time, not here.
 CUSTOM_RESOURCES = {
     ("postgresql.cnpg.io/v1", "Cluster"),  # components/cloudnative-pg
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"),  # components/cloudnative-pg/backup.yaml
 }
 
 

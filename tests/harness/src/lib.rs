@@ -488,6 +488,7 @@ pub struct StartTogether {
     services: Vec<Service>,
     database: PgConnectOptions,
     clock: SharedClock,
+    cpr: Option<Vault>,
 }
 
 impl StartTogether {
@@ -496,12 +497,19 @@ impl StartTogether {
             services: services.to_vec(),
             database: database.into(),
             clock: Arc::new(SystemClock),
+            cpr: None,
         }
     }
 
     /// The clock every one of them reads.
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// These CPR keys, for those of them that hold CPR numbers, instead of the test process's.
+    pub fn cpr(mut self, vault: Vault) -> Self {
+        self.cpr = Some(vault);
         self
     }
 
@@ -516,9 +524,12 @@ impl StartTogether {
             listeners.iter().map(|(s, a, _)| (*s, *a)).collect();
         let mut started = Vec::new();
         for (service, _, listener) in listeners {
-            let start = Start::new(service, self.database.clone())
+            let mut start = Start::new(service, self.database.clone())
                 .clock(self.clock.clone())
                 .following(&addrs);
+            if let Some(vault) = self.cpr.clone().filter(|_| service.holds_cpr()) {
+                start = start.cpr(vault);
+            }
             started.push(start.run_on(listener).await?);
         }
         Ok(started)
