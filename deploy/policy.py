@@ -28,6 +28,9 @@ it, and letting it reach only DNS, the four services, the collector and the iden
 (never PostgreSQL); and any Ingress to it on Service port 80 with TLS for every host, one of them
 the public URL's.
 
+A CloudNativePG Cluster must archive its WAL to object storage (credentials from a Secret,
+compressed, with a retention policy) and have a ScheduledBackup.
+
 Every workload (Deployment, StatefulSet, Job, ...) must run as non-root without privilege
 escalation, drop all capabilities, use the RuntimeDefault seccomp profile and a read-only root
 filesystem, set requests and limits, mount no API token, and be selected by a NetworkPolicy.
@@ -891,6 +894,37 @@ def check_database_budget(render, out):
     return total, limit, kept
 
 
+# --- backups of the CloudNativePG database -----------------------------------------------------
+
+def check_cnpg_backups(render, out):
+    """A CloudNativePG Cluster archives its WAL to object storage with credentials from a Secret
+    and a retention policy, and a ScheduledBackup takes its base backups (deploy/README.md §
+    Backup and restore)."""
+    for cluster in render.of_kind("Cluster"):
+        if not str(cluster.get("apiVersion", "")).startswith("postgresql.cnpg.io/"):
+            continue
+        backup = (cluster.get("spec") or {}).get("backup") or {}
+        store = backup.get("barmanObjectStore") or {}
+        if not store.get("destinationPath"):
+            out.append(f"{ref(cluster)}: no backup.barmanObjectStore.destinationPath: WAL is not archived")
+        if not backup.get("retentionPolicy"):
+            out.append(f"{ref(cluster)}: no backup.retentionPolicy: backups are never removed")
+        if store and not ((store.get("wal") or {}).get("compression")):
+            out.append(f"{ref(cluster)}: backup.barmanObjectStore.wal.compression is not set")
+        credentials = [c for c in (store.get("s3Credentials"), store.get("azureCredentials"),
+                                   store.get("googleCredentials")) if c]
+        if store and not credentials:
+            out.append(f"{ref(cluster)}: backup.barmanObjectStore has no credentials from a Secret")
+        for c in credentials:
+            for field, value in c.items():
+                if isinstance(value, dict) and not (value.get("name") and value.get("key")):
+                    out.append(f"{ref(cluster)}: backup credential {field} is not a Secret's name and key")
+        scheduled = [b for b in render.of_kind("ScheduledBackup", namespace(cluster))
+                     if ((b.get("spec") or {}).get("cluster") or {}).get("name") == meta(cluster).get("name")]
+        if not scheduled:
+            out.append(f"{ref(cluster)}: no ScheduledBackup takes its base backups")
+
+
 # --- the whole render -------------------------------------------------------------------------
 
 def check(docs, min_replicas):
@@ -911,6 +945,7 @@ def check(docs, min_replicas):
         check_service(service, render, min_replicas, out)
     check_console(render, min_replicas, out)
     check_database_budget(render, out)
+    check_cnpg_backups(render, out)
     return out
 
 

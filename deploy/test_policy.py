@@ -498,5 +498,35 @@ class DatabaseBudget(Breaking, unittest.TestCase):
             "matching 10x3, timecost 10x3, followup 10x3), more than max_connections 100 less 10 "
             "reserved", 1)
 
+
+class CnpgBackups(Breaking, unittest.TestCase):
+    """The CloudNativePG Cluster's backups (deploy/README.md § Backup and restore)."""
+
+    def cnpg(self):
+        return copy.deepcopy(RENDERS["prod-cnpg"])
+
+    def test_without_an_object_store_the_wal_is_not_archived(self):
+        docs = self.cnpg()
+        del find(docs, "Cluster", "kontakt-db")["spec"]["backup"]["barmanObjectStore"]
+        self.assertViolation(
+            docs, "Cluster/kontakt-db: no backup.barmanObjectStore.destinationPath: WAL is not archived")
+
+    def test_backups_are_kept_for_a_stated_time(self):
+        docs = self.cnpg()
+        del find(docs, "Cluster", "kontakt-db")["spec"]["backup"]["retentionPolicy"]
+        self.assertViolation(docs, "Cluster/kontakt-db: no backup.retentionPolicy: backups are never removed")
+
+    def test_credentials_come_from_a_secret(self):
+        docs = self.cnpg()
+        store = find(docs, "Cluster", "kontakt-db")["spec"]["backup"]["barmanObjectStore"]
+        store["s3Credentials"]["secretAccessKey"] = {"name": "kontakt-db-backup"}
+        self.assertViolation(
+            docs, "Cluster/kontakt-db: backup credential secretAccessKey is not a Secret's name and key")
+
+    def test_base_backups_are_scheduled(self):
+        docs = without(self.cnpg(), "ScheduledBackup", "kontakt-db-daily")
+        self.assertViolation(docs, "Cluster/kontakt-db: no ScheduledBackup takes its base backups")
+
+
 if __name__ == "__main__":
     unittest.main()
