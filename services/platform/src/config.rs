@@ -88,6 +88,19 @@ pub struct ServerSettings {
     /// follow-ups); one replica at a time runs each. 0s switches them off.
     #[arg(long, env = "KONTAKT_SCHEDULER_INTERVAL", default_value = "60s", value_parser = crate::duration::parse)]
     pub scheduler_interval: Duration,
+
+    /// How long published events stay in the outbox once every known subscriber of the feed
+    /// has asked for events after them; older ones are pruned on the scheduler's ticks (in
+    /// batches, one replica at a time). Events a known subscriber has not passed stay however
+    /// old they are.
+    #[arg(long, env = "KONTAKT_OUTBOX_RETENTION", default_value = "30d", value_parser = crate::duration::parse)]
+    pub outbox_retention: Duration,
+
+    /// How long the access log of personal data (R-DP-2) is kept; older entries are pruned on
+    /// the scheduler's ticks. The municipality's data-protection rules set it (default about
+    /// 5 years, 1827 days); the law's retention rule will refine the default.
+    #[arg(long, env = "KONTAKT_ACCESS_LOG_RETENTION", default_value = "1827d", value_parser = crate::duration::parse)]
+    pub access_log_retention: Duration,
 }
 
 impl Default for ServerSettings {
@@ -100,6 +113,8 @@ impl Default for ServerSettings {
             max_connection_age: Duration::from_secs(300),
             health_interval: Duration::from_secs(2),
             scheduler_interval: Duration::from_secs(60),
+            outbox_retention: Duration::from_secs(30 * 86_400),
+            access_log_retention: Duration::from_secs(1827 * 86_400),
         }
     }
 }

@@ -268,10 +268,24 @@ impl Follower {
             Err(err) => return Ended::Failed(format!("reading the cursor: {err}")),
         };
         self.status.send_modify(|s| s.cursor = cursor);
-        let request = SubscribeRequest {
+        let mut request = tonic::Request::new(SubscribeRequest {
             after_sequence: cursor,
             types: self.consumer.types.clone(),
-        };
+        });
+        // Tells the producer which consumer this is, so it prunes its outbox only below what
+        // every consumer has passed: `kontakt-<schema>/<name>` is unique across the suite.
+        let subscriber = format!(
+            "{}/{name}",
+            self.pool
+                .connect_options()
+                .get_application_name()
+                .unwrap_or("kontakt")
+        );
+        if let Ok(value) = subscriber.parse() {
+            request
+                .metadata_mut()
+                .insert(crate::feed::SUBSCRIBER_HEADER, value);
+        }
         let stream = tokio::select! {
             response = self.client.subscribe(request) => match response {
                 Ok(response) => response.into_inner(),

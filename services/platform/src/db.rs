@@ -229,6 +229,11 @@ static PLATFORM: LazyLock<Migrator> = LazyLock::new(|| {
             "consumer rejects kept for re-applying",
             include_str!("../migrations/0004_consumer_rejects_reapply.sql"),
         ),
+        migration(
+            5,
+            "retention: feed subscribers, access-log pruning",
+            include_str!("../migrations/0005_retention.sql"),
+        ),
     ]);
     migrator.dangerous_set_table_name("_kontakt_platform_migrations");
     migrator

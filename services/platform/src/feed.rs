@@ -8,6 +8,12 @@
 //! consumer slows its own reader and nothing else. Whenever a stream has caught up it says how
 //! far (`Progress`), so a subscriber knows its lag and can move its cursor past filtered
 //! events. Streams end cleanly when the service stops.
+//!
+//! Each subscription is recorded (`feed_subscribers`: the highest point each subscriber has
+//! asked to start after), so the outbox is pruned only below what every known subscriber has
+//! passed ([`crate::retention`]). A subscriber asking for events that were pruned anyway (it
+//! was not known, or went back) is told so (FAILED_PRECONDITION, `EVENTS_PRUNED`), never given
+//! a silent gap.
 
 use std::time::Duration;
 
@@ -37,6 +43,35 @@ const PAGE: i64 = 500;
 const POLL: Duration = Duration::from_secs(1);
 const MAX_TYPES: usize = 50;
 const MAX_TYPE_LEN: usize = 200;
+
+/// Metadata naming the consumer behind a subscription, unique within its token's subject (the
+/// consumer runtime sends `<application>/<consumer>`). Subscriptions are told apart by the
+/// subject and this name: a subject that runs several consumers with their own cursors must
+/// name them, or the outbox may be pruned past the one that is behind.
+pub const SUBSCRIBER_HEADER: &str = "kontakt-consumer";
+const MAX_SUBSCRIBER_LEN: usize = 200;
+
+/// Who a subscription is, for `feed_subscribers`: the token's subject, and the consumer's name
+/// if it gives one.
+fn subscriber(
+    principal: &auth::Principal,
+    metadata: &tonic::metadata::MetadataMap,
+) -> Result<String, ApiError> {
+    let Some(value) = metadata.get(SUBSCRIBER_HEADER) else {
+        return Ok(principal.subject.clone());
+    };
+    let name = value
+        .to_str()
+        .ok()
+        .filter(|n| !n.is_empty() && n.len() <= MAX_SUBSCRIBER_LEN)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                SUBSCRIBER_HEADER,
+                format!("1 to {MAX_SUBSCRIBER_LEN} visible ASCII characters"),
+            )
+        })?;
+    Ok(format!("{}/{name}", principal.subject))
+}
 
 /// Starts the sequencer for `schema`; the receiver holds the newest published sequence.
 pub fn spawn_sequencer(
@@ -127,6 +162,7 @@ impl EventFeedService for FeedApi {
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let principal = auth::caller(&request)?.clone();
+        let subscriber = subscriber(&principal, request.metadata())?;
         let request = request.into_inner();
         if request.after_sequence < 0 {
             return Err(ApiError::invalid("after_sequence", "must not be negative").into());
@@ -151,6 +187,27 @@ impl EventFeedService for FeedApi {
                 .map(ToString::to_string)
                 .collect()
         });
+        // Known before the first event is read, so pruning keeps what this subscriber needs.
+        outbox::record_subscriber(&self.pool, &subscriber, request.after_sequence)
+            .await
+            .map_err(ApiError::from)?;
+        let first = outbox::first_sequence(&self.pool)
+            .await
+            .map_err(ApiError::from)?;
+        if let Some(first) =
+            first.filter(|&f| request.after_sequence > 0 && f - 1 > request.after_sequence)
+        {
+            return Err(ApiError::FailedPrecondition {
+                reason: "EVENTS_PRUNED",
+                message: format!(
+                    "events {} to {} have been pruned from this feed (retention); the oldest kept is {first}",
+                    request.after_sequence + 1,
+                    first - 1
+                ),
+                violations: Vec::new(),
+            }
+            .into());
+        }
         let (sender, receiver) = mpsc::channel(BUFFER);
         let pool = self.pool.clone();
         let mut latest = self.latest.clone();

@@ -33,6 +33,7 @@ pub mod pagination;
 pub mod refusal;
 pub mod rejects;
 pub mod resource;
+pub mod retention;
 pub mod schedule;
 pub mod server;
 pub mod shutdown;

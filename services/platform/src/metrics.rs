@@ -174,6 +174,22 @@ pub(crate) fn consumer_rejected(consumer: &str, event_type: &str) {
     );
 }
 
+/// Counts rows pruned past their retention (`kontakt.retention.pruned`, by `table`: `outbox`,
+/// `audit_log`); see `retention`.
+pub(crate) fn retention_pruned(table: &'static str, rows: u64) {
+    static COUNTER: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
+        std::sync::LazyLock::new(|| {
+            opentelemetry::global::meter("kontakt")
+                .u64_counter("kontakt.retention.pruned")
+                .with_description(
+                    "Rows removed past their retention: outbox events every known subscriber \
+                     has passed, access-log entries older than the access-log retention",
+                )
+                .build()
+        });
+    COUNTER.add(rows, &[KeyValue::new("table", table)]);
+}
+
 /// Counts a unit of work that asked for a second database connection while holding one
 /// (`kontakt.db.second_connection`; see `db::CallTx`). Zero in a healthy build: any other
 /// value is a defect that can run the pool dry under load.

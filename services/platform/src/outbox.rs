@@ -175,3 +175,82 @@ pub async fn read_range(
     .fetch_all(pool)
     .await
 }
+
+/// Records that `subscriber` asked for the events after `after`: everything up to it is applied
+/// by that subscriber for good, so pruning may pass it (see [`prune_batch`]). Only ever moves
+/// forward: the replicas of one consumer share its cursor, so the highest point any of them
+/// asked from is one the consumer has passed.
+pub async fn record_subscriber(
+    pool: &PgPool,
+    subscriber: &str,
+    after: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feed_subscribers (subscriber, after_sequence) VALUES ($1, $2)
+         ON CONFLICT (subscriber) DO UPDATE
+            SET after_sequence = greatest(feed_subscribers.after_sequence, excluded.after_sequence),
+                last_seen_at = now()",
+    )
+    .bind(subscriber)
+    .bind(after)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// The lowest sequence still in the outbox (`None` while it is empty). Numbers start at 1 and
+/// have no gaps, so a higher one means the events before it were pruned.
+pub async fn first_sequence(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT min(sequence) FROM outbox")
+        .fetch_one(pool)
+        .await
+}
+
+/// What one pruning statement did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// The oldest rows within the bound it looked at (at most the batch size).
+    pub looked_at: u64,
+    pub removed: u64,
+}
+
+/// Removes, among the `batch` lowest-numbered events, those every known subscriber has passed
+/// and that occurred before `before`. Never the newest event (the sequencer continues from the
+/// highest number given out) and never an unnumbered one; with no known subscriber, nothing.
+///
+/// Why this shape: the sequence index gives the oldest events first, so one statement touches
+/// at most `batch` rows and never scans the young part of the table; events are numbered in
+/// about the order they occur, so once a batch holds a young event the old ones are gone.
+pub async fn prune_batch(
+    conn: &mut PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    batch: i64,
+) -> Result<Pruned, sqlx::Error> {
+    let (looked_at, removed): (i64, i64) = sqlx::query_as(
+        "WITH bound AS (
+             SELECT least(
+                        (SELECT coalesce(min(after_sequence), 0) FROM feed_subscribers),
+                        (SELECT max(sequence) - 1 FROM outbox)
+                    ) AS through
+         ), oldest AS (
+             SELECT o.id, o.occurred_at
+               FROM outbox o, bound
+              WHERE o.sequence <= bound.through
+              ORDER BY o.sequence
+              LIMIT $2
+         ), gone AS (
+             DELETE FROM outbox
+              WHERE id IN (SELECT id FROM oldest WHERE occurred_at < $1)
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM oldest), (SELECT count(*) FROM gone)",
+    )
+    .bind(before)
+    .bind(batch)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Pruned {
+        looked_at: looked_at as u64,
+        removed: removed as u64,
+    })
+}

@@ -115,6 +115,13 @@ pub async fn serve(
         .iter()
         .map(|c| (c.name, c.handler.clone()))
         .collect();
+    crate::retention::spawn(
+        pool.clone(),
+        def.schema,
+        &settings,
+        ready.clone(),
+        feeds_stopped.clone(),
+    );
     let consumers: Vec<consumer::RunningConsumer> = consumers
         .into_iter()
         .map(|c| consumer::spawn(pool.clone(), c, ready.clone(), feeds_stopped.clone()))
