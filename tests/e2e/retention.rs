@@ -50,6 +50,23 @@ async fn published(pool: &PgPool, from: i64, to: i64, days: i32) {
     .expect("events");
 }
 
+/// An event about `subject`, as a service writes one with its change.
+fn event(subject: String) -> outbox::NewEvent {
+    outbox::NewEvent {
+        r#type: "kontakt.test.v1.Happened".into(),
+        municipality: Some("183".into()),
+        subject,
+        payload: vec![0; 64],
+    }
+}
+
+fn retention_of(table: Table) -> Duration {
+    match table {
+        Table::Outbox => OUTBOX_RETENTION,
+        Table::AccessLog => ACCESS_LOG_RETENTION,
+    }
+}
+
 /// `n` access-log entries `days` old.
 async fn logged(pool: &PgPool, n: i64, days: i32) {
     sqlx::query(
@@ -190,18 +207,9 @@ async fn outbox_events_go_once_every_known_consumer_has_passed_them_and_they_are
     assert_eq!(fourth, 19);
     assert_eq!(kept(&pool).await, (Some(100), Some(100), 1));
     let mut tx = pool.begin().await.expect("begin");
-    outbox::write(
-        &mut tx,
-        "referral",
-        &outbox::NewEvent {
-            r#type: "kontakt.test.v1.Happened".into(),
-            municipality: Some("183".into()),
-            subject: "subjects/new".into(),
-            payload: Vec::new(),
-        },
-    )
-    .await
-    .expect("write");
+    outbox::write(&mut tx, "referral", &event("subjects/new".into()))
+        .await
+        .expect("write");
     tx.commit().await.expect("commit");
     outbox::sequence(&pool).await.expect("sequence");
     assert_eq!(kept(&pool).await, (Some(100), Some(101), 2));
@@ -342,10 +350,7 @@ async fn two_replicas_prune_together_removing_each_row_once_and_nothing_more() {
     {
         for table in [Table::Outbox, Table::AccessLog] {
             let pool = pool.clone();
-            let retention = match table {
-                Table::Outbox => OUTBOX_RETENTION,
-                Table::AccessLog => ACCESS_LOG_RETENTION,
-            };
+            let retention = retention_of(table);
             runs.push(tokio::spawn(async move {
                 let removed = retention::prune(&pool, "referral", table, retention, 1000)
                     .await
@@ -428,10 +433,7 @@ async fn ten_million_rows_are_pruned_without_hurting_the_hot_path() {
 
 async fn measure(pool: &PgPool, writers: &PgPool, table: Table, rows: i64) {
     let alone = write_for(writers, table, Duration::from_secs(15), None).await;
-    let retention = match table {
-        Table::Outbox => OUTBOX_RETENTION,
-        Table::AccessLog => ACCESS_LOG_RETENTION,
-    };
+    let retention = retention_of(table);
     let pruning = {
         let pool = pool.clone();
         tokio::spawn(async move {
@@ -491,12 +493,7 @@ async fn write_for(
                             outbox::write(
                                 &mut tx,
                                 "referral",
-                                &outbox::NewEvent {
-                                    r#type: "kontakt.test.v1.Happened".into(),
-                                    municipality: Some("183".into()),
-                                    subject: format!("subjects/w{w}-{i}"),
-                                    payload: vec![0; 64],
-                                },
+                                &event(format!("subjects/w{w}-{i}")),
                             )
                             .await
                             .expect("write");
