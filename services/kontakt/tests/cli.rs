@@ -157,6 +157,8 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "KONTAKT_CONCURRENCY_LIMIT",
         "KONTAKT_HEALTH_INTERVAL",
         "KONTAKT_SCHEDULER_INTERVAL",
+        "KONTAKT_OUTBOX_RETENTION",
+        "KONTAKT_ACCESS_LOG_RETENTION",
         "KONTAKT_LOG_FORMAT",
         "KONTAKT_TRACE_FILTER",
         "RUST_LOG",
