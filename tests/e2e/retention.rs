@@ -315,6 +315,17 @@ async fn access_log_entries_older_than_the_retention_go_and_newer_stay() {
         .await
         .expect_err("no DELETE");
     assert_eq!(sqlstate(&refused).as_deref(), Some("42501"));
+    // Nor can it prune the recent past (within the floor, 183 days), or lower the floor.
+    let refused = sqlx::query("SELECT prune_audit_log(now() - interval '1 day', 10)")
+        .execute(&runtime)
+        .await
+        .expect_err("within the floor");
+    assert_eq!(sqlstate(&refused).as_deref(), Some("22023"));
+    let refused = sqlx::query("UPDATE audit_log_floor SET min_age = interval '0'")
+        .execute(&runtime)
+        .await
+        .expect_err("the floor is the owner's");
+    assert_eq!(sqlstate(&refused).as_deref(), Some("42501"));
     let year = retention::prune(&runtime, "referral", Table::AccessLog, 365 * DAY, 1000)
         .await
         .expect("prune as the runtime role");

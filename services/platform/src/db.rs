@@ -234,6 +234,11 @@ static PLATFORM: LazyLock<Migrator> = LazyLock::new(|| {
             "retention: feed subscribers, access-log pruning",
             include_str!("../migrations/0005_retention.sql"),
         ),
+        migration(
+            6,
+            "the access log's floor",
+            include_str!("../migrations/0006_audit_log_floor.sql"),
+        ),
     ]);
     migrator.dangerous_set_table_name("_kontakt_platform_migrations");
     migrator
@@ -324,6 +329,7 @@ pub async fn grant_runtime_role(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I",
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I",
             "REVOKE UPDATE, DELETE, TRUNCATE ON %1$I.audit_log FROM %2$I",
+            "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %1$I.audit_log_floor FROM %2$I",
         ]
         .into_iter()
         .map(str::to_owned)
