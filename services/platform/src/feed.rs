@@ -29,7 +29,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::auth::{self, AccessTable, Role};
-use crate::{ApiError, outbox};
+use crate::{ApiError, Refusal, outbox};
 
 pub static ACCESS: AccessTable = AccessTable {
     service: kontakt_proto::service_names::EVENT_FEED,
@@ -197,15 +197,14 @@ impl EventFeedService for FeedApi {
         if let Some(first) =
             first.filter(|&f| request.after_sequence > 0 && f - 1 > request.after_sequence)
         {
-            return Err(ApiError::FailedPrecondition {
-                reason: "EVENTS_PRUNED",
-                message: format!(
+            return Err(ApiError::from(Refusal::new(
+                "EVENTS_PRUNED",
+                format!(
                     "events {} to {} have been pruned from this feed (retention); the oldest kept is {first}",
                     request.after_sequence + 1,
                     first - 1
                 ),
-                violations: Vec::new(),
-            }
+            ))
             .into());
         }
         let (sender, receiver) = mpsc::channel(BUFFER);
