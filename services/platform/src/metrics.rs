@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Histogram, ObservableGauge};
+use opentelemetry::metrics::{Counter, Histogram, ObservableGauge};
 use sqlx::PgPool;
 use tower::{Layer, Service};
 
@@ -151,20 +151,27 @@ pub fn observe_pool(pool: PgPool) -> [ObservableGauge<u64>; 2] {
     [connections, max]
 }
 
+type Lazy<T> = std::sync::LazyLock<T>;
+
+/// A counter of the process's meter, made once where it is first counted.
+fn counter(name: &'static str, description: &'static str) -> Counter<u64> {
+    opentelemetry::global::meter("kontakt")
+        .u64_counter(name)
+        .with_description(description)
+        .build()
+}
+
 /// Counts an event a consumer refused for good and passed over (`kontakt.consumer.rejects`, by
 /// `consumer` and `event.type`). Any increase wants an operator: `kontakt ctl rejects` lists
 /// them, and once the cause is mended `kontakt ctl reapply` applies them (the alert rule is in
 /// deploy/alerts/kontakt.rules.yaml).
 pub(crate) fn consumer_rejected(consumer: &str, event_type: &str) {
-    static COUNTER: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
-        std::sync::LazyLock::new(|| {
-            opentelemetry::global::meter("kontakt")
-                .u64_counter("kontakt.consumer.rejects")
-                .with_description(
-                    "Events a consumer refused for good and passed over, kept for re-applying",
-                )
-                .build()
-        });
+    static COUNTER: Lazy<Counter<u64>> = Lazy::new(|| {
+        counter(
+            "kontakt.consumer.rejects",
+            "Events a consumer refused for good and passed over, kept for re-applying",
+        )
+    });
     COUNTER.add(
         1,
         &[
@@ -177,16 +184,13 @@ pub(crate) fn consumer_rejected(consumer: &str, event_type: &str) {
 /// Counts rows pruned past their retention (`kontakt.retention.pruned`, by `table`: `outbox`,
 /// `audit_log`); see `retention`.
 pub(crate) fn retention_pruned(table: &'static str, rows: u64) {
-    static COUNTER: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
-        std::sync::LazyLock::new(|| {
-            opentelemetry::global::meter("kontakt")
-                .u64_counter("kontakt.retention.pruned")
-                .with_description(
-                    "Rows removed past their retention: outbox events every known subscriber \
+    static COUNTER: Lazy<Counter<u64>> = Lazy::new(|| {
+        counter(
+            "kontakt.retention.pruned",
+            "Rows removed past their retention: outbox events every known subscriber \
                      has passed, access-log entries older than the access-log retention",
-                )
-                .build()
-        });
+        )
+    });
     COUNTER.add(rows, &[KeyValue::new("table", table)]);
 }
 
@@ -194,15 +198,12 @@ pub(crate) fn retention_pruned(table: &'static str, rows: u64) {
 /// (`kontakt.db.second_connection`; see `db::CallTx`). Zero in a healthy build: any other
 /// value is a defect that can run the pool dry under load.
 pub(crate) fn second_connection() {
-    static COUNTER: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
-        std::sync::LazyLock::new(|| {
-            opentelemetry::global::meter("kontakt")
-                .u64_counter("kontakt.db.second_connection")
-                .with_description(
-                    "Calls that asked for a second database connection while holding one (a defect)",
-                )
-                .build()
-        });
+    static COUNTER: Lazy<Counter<u64>> = Lazy::new(|| {
+        counter(
+            "kontakt.db.second_connection",
+            "Calls that asked for a second database connection while holding one (a defect)",
+        )
+    });
     COUNTER.add(1, &[]);
 }
 

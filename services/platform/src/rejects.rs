@@ -193,7 +193,7 @@ impl RejectsApi {
         let theirs = row
             .municipality
             .as_deref()
-            .is_none_or(|m| served(principal).iter().any(|s| s == m));
+            .is_none_or(|m| principal.municipalities.iter().any(|s| s.to_string() == m));
         if !theirs {
             return Err(ApiError::not_found(&request.name));
         }
