@@ -4,9 +4,8 @@
 
 use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, Caller};
-use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::resource::{self, day, scoped, scoped_parent, valid_id};
+use kontakt_platform::resource::{self, day, scoped, scoped_parent};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
@@ -101,29 +100,6 @@ fn rate_to_proto(r: MileageRateRow) -> MileageRate {
         source: r.source,
         create_time: Some(kontakt_proto::timestamp(r.create_time)),
     }
-}
-
-/// `municipalities/{m}/assignments/{a}/expenses/{e}` → (m, a, e), in the caller's
-/// municipalities.
-fn parse_expense<'a>(
-    principal: &Principal,
-    name: &'a str,
-) -> Result<(MunicipalityCode, &'a str, &'a str), ApiError> {
-    let wrong = || {
-        ApiError::invalid(
-            "name",
-            "must be `municipalities/{code}/assignments/{id}/expenses/{id}`",
-        )
-    };
-    let (parent, id) = name.rsplit_once("/expenses/").ok_or_else(wrong)?;
-    if !valid_id(id) {
-        return Err(wrong());
-    }
-    let (m, assignment) = scoped(principal, parent, ASSIGNMENTS, "name").map_err(|e| match e {
-        ApiError::NotFound { .. } => ApiError::not_found(name),
-        _ => wrong(),
-    })?;
-    Ok((m, assignment, id))
 }
 
 /// The checked input of a RegisterExpense.
@@ -398,29 +374,26 @@ impl TimeCostApi {
     ) -> Result<Expense, ApiError> {
         let caller = Caller::of(&request, "expense registration")?;
         let body = request.into_inner();
-        let (m, assignment_id, id) = parse_expense(&caller.principal, &body.name)?;
-        let code = m.to_string();
-        let reversing = Reversal {
-            code: &code,
-            assignment_id,
-            id,
-            name: &body.name,
-            request_id: &body.request_id,
-            note: &body.note,
-        };
+        let r = Reversal::parse(
+            &caller.principal,
+            "expenses",
+            &body.name,
+            &body.request_id,
+            &body.note,
+        )?;
         let (mut tx, a, original) = match self
-            .begin_reversal::<ExpenseRow>(&caller, &reversal::EXPENSE, reversing)
+            .begin_reversal::<ExpenseRow>(&caller, &reversal::EXPENSE, &r)
             .await?
         {
             Reversing::Done(done) => return Ok(expense_to_proto(done)),
             Reversing::Fresh { tx, a, original } => (tx, a, original),
         };
         let w = self
-            .allowance_window(&mut tx, &code, &a, &original.kind, original.expense_date)
+            .allowance_window(&mut tx, &r.code, &a, &original.kind, original.expense_date)
             .await?;
         let used = self
             .store
-            .used_allowance(&mut tx, &code, &a.grant_id, &original.kind, w.from, w.to)
+            .used_allowance(&mut tx, &r.code, &a.grant_id, &original.kind, w.from, w.to)
             .await?
             - original.amount_ore;
         let row = self

@@ -36,12 +36,50 @@ pub(super) use kontakt_proto::names::contact_person as person_name;
 
 /// A reversal request of either kind, its name parsed.
 pub(super) struct Reversal<'a> {
-    pub code: &'a str,
+    pub code: String,
     pub assignment_id: &'a str,
     pub id: &'a str,
     pub name: &'a str,
     pub request_id: &'a str,
     pub note: &'a str,
+}
+
+impl<'a> Reversal<'a> {
+    /// A reversal of `municipalities/{m}/assignments/{a}/{collection}/{id}` (`collection` is
+    /// `timeEntries` or `expenses`), in the caller's municipalities.
+    pub fn parse(
+        principal: &Principal,
+        collection: &str,
+        name: &'a str,
+        request_id: &'a str,
+        note: &'a str,
+    ) -> Result<Self, ApiError> {
+        let wrong = || {
+            ApiError::invalid(
+                "name",
+                format!("must be `municipalities/{{code}}/assignments/{{id}}/{collection}/{{id}}`"),
+            )
+        };
+        let (parent, id) = name
+            .rsplit_once(&format!("/{collection}/"))
+            .ok_or_else(wrong)?;
+        if !valid_id(id) {
+            return Err(wrong());
+        }
+        let (m, assignment_id) =
+            scoped(principal, parent, ASSIGNMENTS, "name").map_err(|e| match e {
+                ApiError::NotFound { .. } => ApiError::not_found(name),
+                _ => wrong(),
+            })?;
+        Ok(Reversal {
+            code: m.to_string(),
+            assignment_id,
+            id,
+            name,
+            request_id,
+            note,
+        })
+    }
 }
 
 /// Where a reversal stands once [`TimeCostApi::begin_reversal`] has checked it.
@@ -54,29 +92,6 @@ pub(super) enum Reversing<R> {
         a: AssignmentRow,
         original: R,
     },
-}
-
-/// `municipalities/{m}/assignments/{a}/timeEntries/{e}` → (m, a, e), in the caller's
-/// municipalities.
-fn parse_entry<'a>(
-    principal: &Principal,
-    name: &'a str,
-) -> Result<(kontakt_platform::auth::MunicipalityCode, &'a str, &'a str), ApiError> {
-    let wrong = || {
-        ApiError::invalid(
-            "name",
-            "must be `municipalities/{code}/assignments/{id}/timeEntries/{id}`",
-        )
-    };
-    let (parent, id) = name.rsplit_once("/timeEntries/").ok_or_else(wrong)?;
-    if !valid_id(id) {
-        return Err(wrong());
-    }
-    let (m, assignment) = scoped(principal, parent, ASSIGNMENTS, "name").map_err(|e| match e {
-        ApiError::NotFound { .. } => ApiError::not_found(name),
-        _ => wrong(),
-    })?;
-    Ok((m, assignment, id))
 }
 
 /// A contact person's own token: only their own assignments (R-TC-1); NOT_FOUND otherwise.
@@ -363,8 +378,6 @@ impl TimeCostApi {
         Ok(entry_to_proto(row))
     }
 
-    /// The assignment as the caller may register on or read it (R-TC-1): a contact person
-    /// only their own; NOT_FOUND as `name` otherwise.
     /// What reversing a time entry (R-TC-1) and an expense (R-TC-5) have in common: the
     /// request checked, a repeated request answered with the reversal it made, the original
     /// locked and found reversible, and its day's timesheet open.
@@ -372,7 +385,7 @@ impl TimeCostApi {
         &self,
         caller: &Caller,
         kind: &reversal::Kind,
-        r: Reversal<'_>,
+        r: &Reversal<'_>,
     ) -> Result<Reversing<R>, ApiError> {
         resource::request_id(r.request_id)?;
         if r.note.chars().count() > MAX_NOTE {
@@ -381,7 +394,7 @@ impl TimeCostApi {
         let mut tx = self.store.begin().await?;
         if let Some(done) = self
             .store
-            .by_request_id::<R>(&mut tx, r.code, r.request_id)
+            .by_request_id::<R>(&mut tx, &r.code, r.request_id)
             .await?
         {
             if done.reverses() != Some(r.id) {
@@ -391,15 +404,15 @@ impl TimeCostApi {
             return Ok(Reversing::Done(done));
         }
         let a = self
-            .registrable(&mut tx, caller, r.code, r.assignment_id, r.name)
+            .registrable(&mut tx, caller, &r.code, r.assignment_id, r.name)
             .await?;
         let original = self
             .store
-            .lock_for_reversal::<R>(&mut tx, r.code, r.assignment_id, r.id)
+            .lock_for_reversal::<R>(&mut tx, &r.code, r.assignment_id, r.id)
             .await?
             .ok_or_else(|| ApiError::not_found(r.name))?;
         let already_reversed = original.reverses().is_none()
-            && self.store.is_reversed::<R>(&mut tx, r.code, r.id).await?;
+            && self.store.is_reversed::<R>(&mut tx, &r.code, r.id).await?;
         reversal::check(original.reverses(), already_reversed).map_err(|not| {
             ApiError::from(Refusal::broken(
                 not.reason(),
@@ -419,6 +432,8 @@ impl TimeCostApi {
         Ok(Reversing::Fresh { tx, a, original })
     }
 
+    /// The assignment as the caller may register on or read it (R-TC-1): a contact person
+    /// only their own; NOT_FOUND as `name` otherwise.
     pub(super) async fn registrable(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -500,18 +515,15 @@ impl TimeCostApi {
     ) -> Result<TimeEntry, ApiError> {
         let caller = Caller::of(&request, "time registration")?;
         let body = request.into_inner();
-        let (m, assignment_id, id) = parse_entry(&caller.principal, &body.name)?;
-        let code = m.to_string();
-        let reversing = Reversal {
-            code: &code,
-            assignment_id,
-            id,
-            name: &body.name,
-            request_id: &body.request_id,
-            note: &body.note,
-        };
+        let r = Reversal::parse(
+            &caller.principal,
+            "timeEntries",
+            &body.name,
+            &body.request_id,
+            &body.note,
+        )?;
         let (mut tx, a, original) = match self
-            .begin_reversal::<EntryRow>(&caller, &reversal::TIME_ENTRY, reversing)
+            .begin_reversal::<EntryRow>(&caller, &reversal::TIME_ENTRY, &r)
             .await?
         {
             Reversing::Done(done) => return Ok(entry_to_proto(done)),
@@ -525,11 +537,11 @@ impl TimeCostApi {
         };
         let granted = self
             .store
-            .granted_on(&mut tx, &code, &a.grant_id, original.work_date)
+            .granted_on(&mut tx, &r.code, &a.grant_id, original.work_date)
             .await?
             .unwrap_or(a.minutes_per_week);
         self.store
-            .add_to_week(&mut tx, &code, assignment_id, monday, counted, granted)
+            .add_to_week(&mut tx, &r.code, r.assignment_id, monday, counted, granted)
             .await?;
         let row = self
             .store
@@ -552,7 +564,7 @@ impl TimeCostApi {
         self.store
             .add_cost(
                 &mut tx,
-                &code,
+                &r.code,
                 &a.unit,
                 row.work_date,
                 super::frames::category(&a.employment),
@@ -566,8 +578,8 @@ impl TimeCostApi {
                 &mut tx,
                 "ReverseTimeEntry",
                 Action::Create,
-                &entry_name(&code, assignment_id, &row.id),
-                m,
+                &entry_name(&r.code, r.assignment_id, &row.id),
+                &r.code,
                 &a.person,
             )
             .await?;
