@@ -442,7 +442,12 @@ impl TimeCostApi {
             .await?;
         let rows = self
             .store
-            .list_expenses(&page.code, page.assignment_id, page.after(), page.limit())
+            .list_on_assignment::<ExpenseRow>(
+                &page.code,
+                page.assignment_id,
+                page.after(),
+                page.limit(),
+            )
             .await?;
         let (rows, next_page_token) = self
             .close_page(&caller, "ListExpenses", &page, rows, |r| {

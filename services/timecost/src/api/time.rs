@@ -604,7 +604,12 @@ impl TimeCostApi {
             .await?;
         let rows = self
             .store
-            .list_entries(&page.code, page.assignment_id, page.after(), page.limit())
+            .list_on_assignment::<EntryRow>(
+                &page.code,
+                page.assignment_id,
+                page.after(),
+                page.limit(),
+            )
             .await?;
         let (rows, next_page_token) = self
             .close_page(&caller, "ListTimeEntries", &page, rows, |r| {

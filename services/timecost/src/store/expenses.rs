@@ -215,27 +215,4 @@ impl Store {
         .fetch_one(conn)
         .await
     }
-
-    /// In registration order, after the cursor `(create_time, id)`.
-    pub async fn list_expenses(
-        &self,
-        municipality: &str,
-        assignment: &str,
-        after: Option<(DateTime<Utc>, &str)>,
-        limit: i64,
-    ) -> Result<Vec<ExpenseRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EXPENSE_COLUMNS} FROM expenses
-              WHERE municipality = $1 AND assignment_id = $2
-                AND ($3::timestamptz IS NULL OR (create_time, id) > ($3, $4))
-              ORDER BY create_time, id LIMIT $5"
-        )))
-        .bind(municipality)
-        .bind(assignment)
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-    }
 }

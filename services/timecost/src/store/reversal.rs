@@ -1,7 +1,8 @@
-//! What reversing reads, the same for time entries and expenses: the row stored under a
-//! request id, the original locked, and whether it was reversed before.
+//! What time entries and expenses read alike: a page of an assignment's rows, and for
+//! reversing the row stored under a request id, the original locked, and whether it was
+//! reversed before.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
@@ -41,6 +42,31 @@ impl Ledger for ExpenseRow {
 }
 
 impl Store {
+    /// An assignment's rows in registration order, after the cursor `(create_time, id)`.
+    pub async fn list_on_assignment<R: Ledger>(
+        &self,
+        municipality: &str,
+        assignment: &str,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: i64,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM {}
+              WHERE municipality = $1 AND assignment_id = $2
+                AND ($3::timestamptz IS NULL OR (create_time, id) > ($3, $4))
+              ORDER BY create_time, id LIMIT $5",
+            R::COLUMNS,
+            R::TABLE
+        )))
+        .bind(municipality)
+        .bind(assignment)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     /// The row registered with `request_id`, for answering a repeated request.
     pub async fn by_request_id<R: Ledger>(
         &self,

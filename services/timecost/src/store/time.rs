@@ -207,29 +207,6 @@ impl Store {
         Ok(())
     }
 
-    /// In registration order, after the cursor `(create_time, id)`.
-    pub async fn list_entries(
-        &self,
-        municipality: &str,
-        assignment: &str,
-        after: Option<(DateTime<Utc>, &str)>,
-        limit: i64,
-    ) -> Result<Vec<EntryRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENTRY_COLUMNS} FROM time_entries
-              WHERE municipality = $1 AND assignment_id = $2
-                AND ($3::timestamptz IS NULL OR (create_time, id) > ($3, $4))
-              ORDER BY create_time, id LIMIT $5"
-        )))
-        .bind(municipality)
-        .bind(assignment)
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-    }
-
     /// Weeks above the granted minutes, newest first (at most 500).
     pub async fn overruns(&self, municipality: &str) -> Result<Vec<OverrunRow>, sqlx::Error> {
         sqlx::query_as(
