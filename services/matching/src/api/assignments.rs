@@ -25,7 +25,7 @@ use crate::domain::assignment::AssignmentState;
 use crate::domain::people;
 use crate::domain::ranking::{self, Certificate, Eligibility};
 use crate::domain::request::{self, Assignable};
-use crate::store::{AssignmentFilter, AssignmentRow, RequestRow, RequestStep};
+use crate::store::{AssignmentFilter, AssignmentRow, ProcurementRow, RequestRow, RequestStep};
 use kontakt_proto::names;
 
 pub(super) fn assignment_to_proto(row: AssignmentRow) -> Assignment {
@@ -107,7 +107,7 @@ impl MatchingApi {
             Assignable::ThroughOrder => {
                 let pid = req.procurement_id.clone().unwrap_or_default();
                 self.store
-                    .get_procurement(&mut tx, &code, &pid, false)
+                    .get_by_id::<ProcurementRow>(&mut tx, &code, &pid, false)
                     .await?
             }
         };
@@ -261,7 +261,7 @@ impl MatchingApi {
         let (m, id) = scoped(principal, name, names::ASSIGNMENTS, "name")?;
         let mut conn = self.store.conn().await?;
         self.store
-            .get_assignment(&mut conn, &m.to_string(), id, false)
+            .get_by_id::<AssignmentRow>(&mut conn, &m.to_string(), id, false)
             .await?
             .filter(|a| {
                 only_own(principal)
@@ -359,8 +359,7 @@ impl MatchingApi {
         })
     }
 
-    /// The request and its assignment, both locked in that order (the order every writer
-    /// takes, so writers never deadlock), with the etag checked.
+    /// The request and its assignment, both locked in that order, with the etag checked.
     async fn locked_assignment(
         &self,
         tx: &mut Tx,
@@ -368,20 +367,9 @@ impl MatchingApi {
         name: &str,
         given_etag: &str,
     ) -> Result<(RequestRow, AssignmentRow), ApiError> {
-        let (m, id) = scoped(principal, name, names::ASSIGNMENTS, "name")?;
-        let code = m.to_string();
-        let request = self
-            .store
-            .get_assignment(tx, &code, id, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name))?
-            .request;
-        let req = self.locked_request(tx, m, &request, name).await?;
-        let row = self
-            .store
-            .get_assignment(tx, &code, id, true)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name))?;
+        let (req, row) = self
+            .locked_with_request::<AssignmentRow>(tx, principal, names::ASSIGNMENTS, name)
+            .await?;
         check_etag(given_etag, row.revision)?;
         row.state
             .still_active(row.end_date.unwrap_or(row.start_date))?;

@@ -20,12 +20,13 @@ use kontakt_platform::audit::AuditLog;
 use kontakt_platform::auth::{MunicipalityCode, Principal, Role};
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::error::answer;
+use kontakt_platform::resource::scoped;
 use kontakt_proto::common::v1::Money;
 use kontakt_proto::matching::v1::matching_service_server::MatchingService;
 use kontakt_proto::matching::v1::*;
 use tonic::{Request, Response, Status};
 
-use crate::store::{RequestRow, Store};
+use crate::store::{OfRequest, RequestRow, Store};
 
 const COMPETENCES: &str = "competences";
 /// The longest week anyone can be booked for.
@@ -101,6 +102,31 @@ impl MatchingApi {
             .lock_request(tx, &m.to_string(), id)
             .await?
             .ok_or_else(|| ApiError::not_found(name))
+    }
+
+    /// An assignment or a procurement (`collection`) and its request, both locked in that
+    /// order (the order every writer takes, so writers never deadlock).
+    async fn locked_with_request<R: OfRequest>(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        collection: &str,
+        name: &str,
+    ) -> Result<(RequestRow, R), ApiError> {
+        let (m, id) = scoped(principal, name, collection, "name")?;
+        let code = m.to_string();
+        let unlocked = self
+            .store
+            .get_by_id::<R>(tx, &code, id, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        let req = self.locked_request(tx, m, unlocked.request(), name).await?;
+        let row = self
+            .store
+            .get_by_id::<R>(tx, &code, id, true)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        Ok((req, row))
     }
 }
 

@@ -229,7 +229,7 @@ impl MatchingApi {
         let mut conn = self.store.conn().await?;
         let row = self
             .store
-            .get_procurement(&mut conn, &code, id, false)
+            .get_by_id::<ProcurementRow>(&mut conn, &code, id, false)
             .await?
             .ok_or_else(|| ApiError::not_found(name))?;
         drop(conn);
@@ -259,20 +259,9 @@ impl MatchingApi {
         name: &str,
         given_etag: &str,
     ) -> Result<(RequestRow, ProcurementRow), ApiError> {
-        let (m, id) = scoped(principal, name, names::PROCUREMENTS, "name")?;
-        let code = m.to_string();
-        let request = self
-            .store
-            .get_procurement(tx, &code, id, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name))?
-            .request;
-        let req = self.locked_request(tx, m, &request, name).await?;
-        let row = self
-            .store
-            .get_procurement(tx, &code, id, true)
-            .await?
-            .ok_or_else(|| ApiError::not_found(name))?;
+        let (req, row) = self
+            .locked_with_request::<ProcurementRow>(tx, principal, names::PROCUREMENTS, name)
+            .await?;
         check_etag(given_etag, row.revision)?;
         Ok((req, row))
     }

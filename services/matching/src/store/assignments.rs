@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
 
 use super::Store;
 use crate::domain::assignment::AssignmentState;
@@ -59,7 +60,53 @@ pub struct AssignmentFilter<'a> {
 const ASSIGNMENT_COLUMNS: &str = "municipality, id, request, person, unit, contact_person_id, employment, procurement_id, agreed_hourly_ore, state, minutes_per_week, start_date, end_date, end_note, request_id, revision, create_time, update_time";
 const PROCUREMENT_COLUMNS: &str = "municipality, id, request, provider_id, contract_id, state, reason, reason_note, minutes_per_week, offered_hourly_ore, offer_note, agreed_hourly_ore, order_time, request_id, revision, create_time, update_time";
 
+/// A row that belongs to one matching request and is read by its id: an assignment or a
+/// procurement.
+pub trait OfRequest: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
+    const TABLE: &'static str;
+    /// The select list a row is read with.
+    const COLUMNS: &'static str;
+    /// The id of the matching request it belongs to.
+    fn request(&self) -> &str;
+}
+
+impl OfRequest for AssignmentRow {
+    const TABLE: &'static str = "assignments";
+    const COLUMNS: &'static str = ASSIGNMENT_COLUMNS;
+    fn request(&self) -> &str {
+        &self.request
+    }
+}
+
+impl OfRequest for ProcurementRow {
+    const TABLE: &'static str = "procurements";
+    const COLUMNS: &'static str = PROCUREMENT_COLUMNS;
+    fn request(&self) -> &str {
+        &self.request
+    }
+}
+
 impl Store {
+    /// An assignment or a procurement by id, locked (`FOR UPDATE`) when `lock`.
+    pub async fn get_by_id<R: OfRequest>(
+        &self,
+        conn: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+        lock: bool,
+    ) -> Result<Option<R>, sqlx::Error> {
+        let lock = if lock { " FOR UPDATE" } else { "" };
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM {} WHERE municipality = $1 AND id = $2{lock}",
+            R::COLUMNS,
+            R::TABLE
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+    }
+
     // Capacity (R-MP-4) -----------------------------------------------------------------------
 
     /// Books `minutes` a week on a person if, and only if, they are free: the check and the
@@ -153,24 +200,6 @@ impl Store {
         .bind(municipality)
         .bind(request_id)
         .fetch_optional(tx)
-        .await
-    }
-
-    pub async fn get_assignment(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        id: &str,
-        lock: bool,
-    ) -> Result<Option<AssignmentRow>, sqlx::Error> {
-        let lock = if lock { " FOR UPDATE" } else { "" };
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ASSIGNMENT_COLUMNS} FROM assignments
-              WHERE municipality = $1 AND id = $2{lock}"
-        )))
-        .bind(municipality)
-        .bind(id)
-        .fetch_optional(conn)
         .await
     }
 
@@ -302,24 +331,6 @@ impl Store {
         .bind(municipality)
         .bind(request_id)
         .fetch_optional(tx)
-        .await
-    }
-
-    pub async fn get_procurement(
-        &self,
-        conn: &mut PgConnection,
-        municipality: &str,
-        id: &str,
-        lock: bool,
-    ) -> Result<Option<ProcurementRow>, sqlx::Error> {
-        let lock = if lock { " FOR UPDATE" } else { "" };
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {PROCUREMENT_COLUMNS} FROM procurements
-              WHERE municipality = $1 AND id = $2{lock}"
-        )))
-        .bind(municipality)
-        .bind(id)
-        .fetch_optional(conn)
         .await
     }
 

@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::domain::request::RequestState;
 
-pub use assignments::{AssignmentFilter, AssignmentRow, ProcurementRow};
+pub use assignments::{AssignmentFilter, AssignmentRow, OfRequest, ProcurementRow};
 pub use people::{CandidateRow, ContractRow, PersonRow, PersonValues, Pool, ProviderRow, RateRow};
 
 #[derive(Clone)]
