@@ -322,6 +322,34 @@ async fn approved_grants_get_schedules_and_due_and_overdue_notices_go_out_once()
     assert_eq!(bad.code(), Code::InvalidArgument);
 }
 
+/// R-FU-1 with Barnets Lov's transition: an arrangement granted under Serviceloven before 2024
+/// (brought over from an old system) gets its schedule; its first follow-up fell due by
+/// Serviceloven §70 stk.2, three months after its start, so it shows as overdue today.
+#[tokio::test]
+async fn r_fu_1_an_arrangement_granted_before_2024_gets_a_schedule_by_the_rule_of_its_day() {
+    let db = fresh_database().await.expect("database");
+    let clock = clock_at(2026, 12, 1, 10);
+    let service = start(&db, clock).await;
+    apply(&db, &[approved(RINGSTED, "g-sel", date(2022, 8, 31), 6)]).await;
+    let mut ringsted = client(&service, Role::Counsellor, RINGSTED);
+    let schedule = ringsted
+        .get_schedule(GetScheduleRequest {
+            name: format!("municipalities/{RINGSTED}/grants/g-sel/followUpSchedule"),
+        })
+        .await
+        .expect("a schedule for a pre-2024 grant")
+        .into_inner();
+    assert_eq!(schedule.state(), ScheduleState::Active);
+    assert_eq!(schedule.first_due_date, date(2022, 11, 30));
+    let listed = ringsted
+        .list_follow_ups(follow_ups_of(RINGSTED, "g-sel"))
+        .await
+        .expect("follow-ups")
+        .into_inner();
+    assert_eq!(listed.follow_ups.len(), 1);
+    assert_eq!(listed.follow_ups[0].due_date, date(2022, 11, 30));
+}
+
 #[tokio::test]
 async fn a_policy_wanting_the_coordinator_is_kept_and_the_reminder_lead_time_is_data() {
     let db = fresh_database().await.expect("database");

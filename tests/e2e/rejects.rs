@@ -1,10 +1,11 @@
 //! Nothing silently dropped (issue 27): an event a consumer refused is kept with its envelope,
 //! listed by `ConsumerRejectService`, and applied again once its cause is mended — exactly once.
 //!
-//! The follow-up service is the case in point: it refuses a `GrantApproved` whose start is
-//! before the Barnets Lov deadline table's validity, so that grant gets no follow-up schedule.
-//! Here two rejects stand in its `consumer_rejects` as an earlier release recorded them: one the
-//! handler now accepts (its cause mended), one it still refuses.
+//! The follow-up service is the case in point: an earlier release refused a `GrantApproved`
+//! whose start was before Barnets Lov (no deadline table row in force then), so that grant got
+//! no follow-up schedule; this release follows it up by Serviceloven §70 stk.2. Here two rejects
+//! stand in its `consumer_rejects` as the earlier release recorded them: that one, which the
+//! handler now accepts (its cause mended), and one it still refuses (not a grant's name).
 
 use kontakt::Service;
 use kontakt_harness::messages::{date, envelope, grant_approved};
@@ -92,10 +93,18 @@ async fn a_rejected_event_is_listed_and_applied_again_exactly_once_when_its_caus
         .iter()
         .find(|s| s.service == Service::Followup)
         .expect("followup");
-    let mended = approved("mended", (2026, 12, 1));
-    let early = approved("too-early", (2023, 6, 1));
-    rejected(&db, 7, &mended, "no BL §95 deadline in force on 2026-12-01").await;
-    rejected(&db, 9, &early, "no BL §95 deadline in force on 2023-06-01").await;
+    let mended = approved("mended", (2023, 6, 1));
+    let orphan = GrantApproved {
+        grant: "grants/orphan".into(),
+        ..grant_approved(ISHOJ, "orphan", 120)
+    };
+    let orphan = Envelope {
+        sequence: 0,
+        municipality: ISHOJ.into(),
+        ..envelope(&orphan, &orphan.grant)
+    };
+    rejected(&db, 7, &mended, "no BL §95 deadline in force on 2023-06-01").await;
+    rejected(&db, 9, &orphan, "not a grant name: \"grants/orphan\"").await;
 
     // Listed, oldest first, to an administrator of the municipality; not to another one's.
     let mut admin = rejects(followup, Role::Admin, ISHOJ);
@@ -172,7 +181,7 @@ async fn a_rejected_event_is_listed_and_applied_again_exactly_once_when_its_caus
         .expect_err("still refused");
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     assert!(
-        refused.message().contains("2023-06-01"),
+        refused.message().contains("grants/orphan"),
         "{}",
         refused.message()
     );
@@ -180,7 +189,7 @@ async fn a_rejected_event_is_listed_and_applied_again_exactly_once_when_its_caus
     assert_eq!(still.len(), 1);
     assert_eq!(still[0].name, listed[1].name);
     assert_eq!(still[0].attempts, 1);
-    assert_eq!(count("too-early").await, 0);
+    assert_eq!(count("orphan").await, 0);
     let all = admin
         .list_consumer_rejects(ListConsumerRejectsRequest {
             include_reapplied: true,

@@ -45,9 +45,10 @@ impl Handler for GrantEvents {
             let e: GrantApproved = payload(event)?;
             let (m, grant) = grant_key(&e.grant)?;
             let start = event_date(e.start_date.as_ref(), "start_date")?;
-            let statutory = Store::statutory_months(tx, start).await?.ok_or_else(|| {
-                HandleError::reject(format!("no BL §95 deadline in force on {start}"))
-            })?;
+            let deadlines = Store::first_follow_up_deadlines(tx).await?;
+            let statutory = due::first_deadline_months(start, &deadlines)
+                .and_then(|m| i32::try_from(m).ok())
+                .ok_or_else(|| HandleError::reject("no statutory follow-up deadline is held"))?;
             let schedule = NewSchedule {
                 municipality: &m,
                 grant_id: &grant,

@@ -30,6 +30,27 @@ impl Rules {
     }
 }
 
+/// A statutory deadline for the first follow-up as the law set it for a period (data in
+/// `statutory_deadlines`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    pub months: u32,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// R-FU-1 with Barnets Lov's transition: a measure is followed up first by the deadline in force
+/// on the day it started, so one granted under Serviceloven before 2024 keeps §70 stk.2's
+/// months; a measure older than every deadline held is followed up by the oldest one. `None`
+/// only when no deadline is held at all.
+pub fn first_deadline_months(start: NaiveDate, deadlines: &[Deadline]) -> Option<u32> {
+    deadlines
+        .iter()
+        .find(|d| d.valid_from <= start && d.valid_until.is_none_or(|until| start <= until))
+        .or_else(|| deadlines.iter().min_by_key(|d| d.valid_from))
+        .map(|d| d.months)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DueError {
     /// The next date must come after the day the follow-up was held.
@@ -132,6 +153,30 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    #[test]
+    fn r_fu_1_a_measure_started_before_barnets_lov_keeps_the_deadline_of_its_day() {
+        let deadlines = [
+            Deadline {
+                months: 3,
+                valid_from: d(2011, 1, 1),
+                valid_until: Some(d(2023, 12, 31)),
+            },
+            Deadline {
+                months: 2,
+                valid_from: d(2024, 1, 1),
+                valid_until: None,
+            },
+        ];
+        // Serviceloven §70 stk.2 for a start in 2022, Barnets Lov §95 from 2024 (months
+        // differ here only so the test can tell them apart).
+        assert_eq!(first_deadline_months(d(2022, 3, 1), &deadlines), Some(3));
+        assert_eq!(first_deadline_months(d(2023, 12, 31), &deadlines), Some(3));
+        assert_eq!(first_deadline_months(d(2024, 1, 1), &deadlines), Some(2));
+        // Older than every deadline held: the oldest one.
+        assert_eq!(first_deadline_months(d(2009, 6, 1), &deadlines), Some(3));
+        assert_eq!(first_deadline_months(d(2024, 1, 1), &[]), None);
     }
 
     /// Ishøj and Vallensbæk: no interval in the policy; the counsellor sets the next date.

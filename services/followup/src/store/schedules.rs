@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::Store;
-use crate::domain::due::Rules;
+use crate::domain::due::{Deadline, Rules};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ScheduleRow {
@@ -53,21 +53,27 @@ impl NewSchedule<'_> {
 const SCHEDULE_COLUMNS: &str = "municipality, grant_id, person, counsellor, start_date, interval_months, statutory_months, state, coordinator_required, revision, create_time, update_time";
 
 impl Store {
-    /// Months after a measure's start by which BL §95 wants the first follow-up, as in force
-    /// on `day`.
-    pub async fn statutory_months(
+    /// The statutory first-follow-up deadlines the law has had, oldest first (BL §95 now,
+    /// Serviceloven §70 stk.2 before 2024).
+    pub async fn first_follow_up_deadlines(
         conn: &mut PgConnection,
-        day: NaiveDate,
-    ) -> Result<Option<i32>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT months FROM statutory_deadlines
-              WHERE code = 'bl-95-first-follow-up' AND valid_from <= $1
-                AND (valid_until IS NULL OR valid_until >= $1)
-              ORDER BY valid_from DESC LIMIT 1",
+    ) -> Result<Vec<Deadline>, sqlx::Error> {
+        let rows: Vec<(i32, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+            "SELECT months, valid_from, valid_until FROM statutory_deadlines
+              WHERE kind = 'FIRST_FOLLOW_UP' ORDER BY valid_from",
         )
-        .bind(day)
-        .fetch_optional(conn)
-        .await
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(months, valid_from, valid_until)| {
+                Some(Deadline {
+                    months: u32::try_from(months).ok()?,
+                    valid_from,
+                    valid_until,
+                })
+            })
+            .collect())
     }
 
     /// Inserts the schedule; `false` when it was already there (a replayed event).
