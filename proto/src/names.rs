@@ -141,6 +141,17 @@ pub fn parse_contact_person(name: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// `legalBases/{code}`: a basis in the legal-basis catalogue (DOMAIN.md §3).
+pub fn legal_basis(code: &str) -> String {
+    format!("legalBases/{code}")
+}
+
+/// The code from `legalBases/{code}`.
+pub fn legal_basis_code(name: &str) -> Option<&str> {
+    name.strip_prefix("legalBases/")
+        .filter(|code| !code.is_empty())
+}
+
 /// The id from `municipalities/{m}/{collection}/{id}`, for this `m` and `collection`.
 pub fn id_in<'a>(name: &'a str, m: &str, collection: &str) -> Option<&'a str> {
     let id = name

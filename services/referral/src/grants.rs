@@ -15,7 +15,7 @@ use kontakt_proto::referral::v1::{
 use prost::Message as _;
 use sqlx::PgConnection;
 
-use crate::domain::decision::Approval;
+use crate::domain::decision::{AgeLimit, Approval};
 use crate::domain::grant::{self, Change, Ending};
 use crate::domain::policy::Policy;
 use crate::store::{GrantEnd, GrantRow, NewVersion, Store};
@@ -91,6 +91,23 @@ pub(crate) async fn policy_in_force(
             row.id
         )))
     })
+}
+
+/// The last day a grant on `legal_basis` may run for municipality `m`'s person `person_id`
+/// (R-RV-5): the day before the birthday after the basis's oldest age; `None` when the basis
+/// has no upper age.
+pub(crate) async fn age_limit(
+    store: &Store,
+    tx: &mut PgConnection,
+    m: &str,
+    person_id: &str,
+    legal_basis: &str,
+) -> Result<Option<AgeLimit>, sqlx::Error> {
+    let birth = store.birth_date(tx, m, person_id).await?;
+    let catalogue = store.legal_basis_facts(tx).await?;
+    Ok(names::legal_basis_code(legal_basis)
+        .and_then(|code| catalogue.get(code))
+        .and_then(|basis| AgeLimit::of(basis, birth)))
 }
 
 /// What a grant step did: nothing, because it is a retry of one already made (the grant as it
@@ -171,6 +188,7 @@ pub(crate) async fn change_terms(
         ..GrantVersion::default()
     };
     let policy = policy_in_force(store, tx, m, t.effective_from).await?;
+    let limit = age_limit(store, tx, m, &row.person_id, &row.legal_basis).await?;
     let violations = grant::check_change(&Change {
         active: row.state == "ACTIVE",
         latest_from: latest.effective_from,
@@ -188,6 +206,7 @@ pub(crate) async fn change_terms(
             allowances: &next.allowances,
             justification: &next.justification,
             under_age: false,
+            age_limit: limit,
         },
     });
     if !violations.is_empty() {

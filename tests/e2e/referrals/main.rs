@@ -8,6 +8,7 @@ mod follow_up_outcomes;
 mod grants;
 mod matching_requests;
 mod validate_only;
+mod young_adults;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -347,7 +348,12 @@ async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant
 #[tokio::test]
 async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decides() {
     let db = fresh_database().await.expect("database");
-    let running = start_today(&db).await;
+    let clock = clock_today();
+    let running = Start::new(Service::Referral, &db)
+        .clock(clock.clone())
+        .run()
+        .await
+        .expect("service");
     as_role(&running, Role::Admin, "183")
         .create_policy(policy_in("183", ishoj_policy()))
         .await
@@ -399,8 +405,17 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .await
         .expect_err("committee decides");
     assert_eq!(violations(&not_yours)[0].0, "R-RV-8");
+    // The meeting is on Thursday 26 November; today is the 24th.
     let meeting = committee
-        .create_committee_meeting(fixtures::meeting_request("183"))
+        .create_committee_meeting(CreateCommitteeMeetingRequest {
+            committee_meeting: Some(CommitteeMeeting {
+                meeting_date: date(2026, 11, 26),
+                ..fixtures::meeting_request("183")
+                    .committee_meeting
+                    .expect("meeting")
+            }),
+            ..fixtures::meeting_request("183")
+        })
         .await
         .expect("meeting")
         .into_inner();
@@ -413,12 +428,24 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
         .expect("on the agenda")
         .into_inner();
     assert_eq!(agenda.referrals, std::slice::from_ref(&referral.name));
+    // Before the meeting its decision cannot be recorded (R-RV-8) ...
+    let early = committee
+        .decide_referral(approve.clone())
+        .await
+        .expect_err("before the meeting");
+    assert_eq!(
+        violations(&early),
+        [("R-RV-8".to_owned(), "committee_meeting".to_owned())]
+    );
+    // ... and recorded two days after it, it is dated by the meeting, not by the recording.
+    clock.set("2026-11-28T09:00:00Z".parse().expect("time"));
     let decision = committee
         .decide_referral(approve)
         .await
         .expect("the committee approves")
         .into_inner();
     assert_eq!(decision.committee_meeting, meeting.name);
+    assert_eq!(decision.decision_date, date(2026, 11, 26));
     let grant = committee
         .get_grant(get_grant(&decision.grant))
         .await

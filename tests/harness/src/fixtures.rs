@@ -62,13 +62,15 @@ pub fn plan_request(case: &str, goal: &str) -> CreatePlanRequest {
     }
 }
 
-/// Ishøjgård's visitation committee meeting on 26 November 2026 in `municipality`.
+/// Ishøjgård's visitation committee meeting in `municipality` on 24 November 2026, the
+/// scenarios' today: a committee's decisions are dated by its meeting and recorded from that
+/// day on (R-RV-8).
 pub fn meeting_request(municipality: &str) -> CreateCommitteeMeetingRequest {
     CreateCommitteeMeetingRequest {
         parent: format!("municipalities/{municipality}"),
         committee_meeting: Some(CommitteeMeeting {
             committee: "Visitationsudvalget til Ishøjgård".into(),
-            meeting_date: date(2026, 11, 26),
+            meeting_date: date(2026, 11, 24),
             ..CommitteeMeeting::default()
         }),
     }

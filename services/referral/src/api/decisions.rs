@@ -16,6 +16,7 @@ use super::ReferralApi;
 use super::common::{MAX_TEXT, SCHEMA, decode, new_id, state_column, state_of, text_ok};
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
+use crate::grants::age_limit;
 use crate::store::NewGrant;
 use kontakt_proto::names;
 
@@ -73,6 +74,19 @@ impl ReferralApi {
         let policy = self.policy_on(&mut tx, &m, today).await?;
         decision::may_decide(state_of(&row), &policy, decider)
             .map_err(|v| Refusal::rules("the referral cannot be decided", vec![v]))?;
+        // R-RV-8: a committee decides at its meeting, so the decision is dated by the meeting.
+        let decision_date = match (decider, row.committee_meeting.as_deref()) {
+            (Decider::Committee, Some(meeting)) => {
+                let meeting_date = self
+                    .store
+                    .meeting_date(&mut tx, &m, meeting)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(names::committee_meeting(&m, meeting)))?;
+                decision::decision_date(meeting_date, today)
+                    .map_err(|v| Refusal::rules("the referral cannot be decided yet", vec![v]))?
+            }
+            _ => today,
+        };
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
         let justification = if request.justification.trim().is_empty() {
@@ -82,6 +96,14 @@ impl ReferralApi {
         };
         if outcome == DecisionOutcome::Approve {
             let age = age_years(birth_date, start.unwrap_or(today));
+            let age_limit = age_limit(
+                &self.store,
+                &mut tx,
+                &m,
+                &row.person_id,
+                &referral.legal_basis,
+            )
+            .await?;
             let violations = decision::check_approval(&Approval {
                 policy: &policy,
                 level,
@@ -92,6 +114,7 @@ impl ReferralApi {
                 allowances: &request.allowances,
                 justification: &justification,
                 under_age: policy.min_age_years.is_some_and(|min| age < min),
+                age_limit,
             });
             if !violations.is_empty() {
                 return Err(Refusal::rules("the approval cannot be recorded", violations).into());
@@ -106,7 +129,7 @@ impl ReferralApi {
             outcome: outcome as i32,
             approval_level: level as i32,
             decider: principal.subject.clone(),
-            decision_date: Some(today.into()),
+            decision_date: Some(decision_date.into()),
             committee_meeting: row
                 .committee_meeting
                 .as_deref()
@@ -152,7 +175,7 @@ impl ReferralApi {
             municipality: m.clone(),
             outcome: outcome as i32,
             approval_level: level as i32,
-            decision_date: Some(today.into()),
+            decision_date: Some(decision_date.into()),
             grant: decision.grant.clone(),
         };
         outbox::write(

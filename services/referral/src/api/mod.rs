@@ -259,6 +259,7 @@ fn to_proto(row: LegalBasisRow) -> LegalBasis {
         "SERVICELOVEN" => Law::Serviceloven,
         "STRAFFELOVEN" => Law::Straffeloven,
         "RETSPLEJELOVEN" => Law::Retsplejeloven,
+        "UNGDOMSKRIMINALITETSLOVEN" => Law::Ungdomskriminalitetsloven,
         _ => Law::Unspecified,
     };
     LegalBasis {
@@ -277,5 +278,6 @@ fn to_proto(row: LegalBasisRow) -> LegalBasis {
         min_age_years: row.min_age_years,
         max_age_years: row.max_age_years,
         without_consent: row.without_consent,
+        compulsory: row.compulsory,
     }
 }

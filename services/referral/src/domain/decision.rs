@@ -8,8 +8,9 @@ use kontakt_proto::referral::v1::{
     Allowance, AllowanceKind, AllowancePeriod, ApprovalLevel, ReferralState,
 };
 
+use super::age::ADULT;
 use super::policy::Policy;
-use super::{RuleViolation, violation};
+use super::{LegalBasisFacts, RuleViolation, violation};
 
 /// The referral states from which each step may be taken.
 pub fn may_edit(state: ReferralState) -> bool {
@@ -80,6 +81,19 @@ pub fn may_decide(
     }
 }
 
+/// R-RV-8: a committee's decision is dated by its meeting, and recorded from that day on.
+pub fn decision_date(meeting: NaiveDate, today: NaiveDate) -> Result<NaiveDate, RuleViolation> {
+    if meeting > today {
+        Err(violation(
+            "R-RV-8",
+            "committee_meeting",
+            format!("the committee meets on {meeting}; its decisions are recorded from that day"),
+        ))
+    } else {
+        Ok(meeting)
+    }
+}
+
 /// The terms of an approval, as the decider states them.
 pub struct Approval<'a> {
     pub policy: &'a Policy,
@@ -93,6 +107,55 @@ pub struct Approval<'a> {
     pub justification: &'a str,
     /// Whether the child is under the policy's minimum age (R-RV-5), a deviation.
     pub under_age: bool,
+    /// The last day the grant's basis covers the person (R-RV-5), if it has an upper age.
+    pub age_limit: Option<AgeLimit>,
+}
+
+/// The last day a basis covers a person: the day before they turn `turns` (R-RV-5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgeLimit {
+    pub last_day: NaiveDate,
+    pub turns: u32,
+}
+
+impl AgeLimit {
+    /// The limit of `basis` for a person born on `birth`.
+    pub fn of(basis: &LegalBasisFacts, birth: NaiveDate) -> Option<Self> {
+        Some(Self {
+            last_day: basis.last_day_for(birth)?,
+            turns: basis.max_age_years? + 1,
+        })
+    }
+}
+
+/// R-RV-5: a grant on a child basis runs no later than the day before the 18th birthday, an
+/// ungestøtte grant no later than the day before the 23rd.
+fn age_limit(a: &Approval<'_>, found: &mut Vec<RuleViolation>) {
+    let Some(limit) = a.age_limit else { return };
+    let continue_on = if limit.turns == ADULT {
+        "; after it only ungestøtte"
+    } else {
+        ""
+    };
+    if a.start.is_some_and(|start| start > limit.last_day) {
+        found.push(violation(
+            "R-RV-5",
+            "start_date",
+            format!(
+                "the basis covers the person until {} (the day before they turn {}), before the start",
+                limit.last_day, limit.turns
+            ),
+        ));
+    } else if a.expected_end.is_some_and(|end| end > limit.last_day) {
+        found.push(violation(
+            "R-RV-5",
+            "expected_end_date",
+            format!(
+                "the basis covers the person until {} (the day before they turn {}){continue_on}",
+                limit.last_day, limit.turns
+            ),
+        ));
+    }
 }
 
 pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
@@ -167,6 +230,7 @@ pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
             }
         }
     }
+    age_limit(a, &mut found);
     allowances(a, &mut found);
     found
 }
@@ -282,7 +346,101 @@ mod tests {
             allowances: &[],
             justification: "",
             under_age: false,
+            age_limit: None,
         }
+    }
+
+    fn basis(max_age_years: u32) -> LegalBasisFacts {
+        LegalBasisFacts {
+            code: "b".into(),
+            valid_from: NaiveDate::MIN,
+            valid_until: None,
+            min_age_years: None,
+            max_age_years: Some(max_age_years),
+            without_consent: false,
+            compulsory: false,
+        }
+    }
+
+    #[test]
+    fn r_rv_8_a_committee_decision_is_dated_by_its_meeting() {
+        let meeting = day(2026, 11, 26).expect("date");
+        assert_eq!(
+            decision_date(meeting, day(2026, 12, 1).expect("date")),
+            Ok(meeting)
+        );
+        assert_eq!(decision_date(meeting, meeting), Ok(meeting));
+        let early = decision_date(meeting, day(2026, 11, 25).expect("date")).expect_err("early");
+        assert_eq!(
+            (early.rule.as_str(), early.subject.as_str()),
+            ("R-RV-8", "committee_meeting")
+        );
+    }
+
+    #[test]
+    fn r_rv_5_a_child_basis_grant_ends_the_day_before_the_18th_birthday() {
+        let policy = examples::counsellor_decides();
+        let birth = day(2009, 3, 15).expect("date");
+        let limit = AgeLimit::of(&basis(17), birth);
+        assert_eq!(
+            limit,
+            Some(AgeLimit {
+                last_day: day(2027, 3, 14).expect("date"),
+                turns: 18
+            })
+        );
+        let mut a = approval(&policy, ApprovalLevel::OwnAuthority, 180);
+        a.age_limit = limit;
+        // 2026-12-01 .. 2027-11-30 runs past the 18th birthday.
+        let got = check_approval(&a);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            (got[0].rule.as_str(), got[0].subject.as_str()),
+            ("R-RV-5", "expected_end_date")
+        );
+        assert!(
+            got[0].description.contains("2027-03-14"),
+            "{}",
+            got[0].description
+        );
+        assert!(
+            got[0].description.contains("ungestøtte"),
+            "{}",
+            got[0].description
+        );
+        // Ending on the last day is allowed.
+        a.expected_end = day(2027, 3, 14);
+        a.review = day(2027, 3, 1);
+        assert_eq!(check_approval(&a), []);
+        // Starting after it is not.
+        a.start = day(2027, 3, 15);
+        a.expected_end = day(2027, 6, 1);
+        a.review = None;
+        let got = check_approval(&a);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].subject, "start_date");
+    }
+
+    #[test]
+    fn r_rv_5_an_ungestotte_grant_ends_the_day_before_the_23rd_birthday() {
+        let policy = examples::counsellor_decides();
+        // Born on 29 February: the 23rd birthday in 2027 is 1 March.
+        let birth = day(2004, 2, 29).expect("date");
+        let limit = AgeLimit::of(&basis(22), birth).expect("limit");
+        assert_eq!(limit.last_day, day(2027, 2, 28).expect("date"));
+        assert_eq!(limit.turns, 23);
+        let mut a = approval(&policy, ApprovalLevel::OwnAuthority, 180);
+        a.age_limit = Some(limit);
+        let got = check_approval(&a);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].subject, "expected_end_date");
+        assert!(
+            !got[0].description.contains("ungestøtte"),
+            "no further basis after 23"
+        );
+        a.expected_end = day(2027, 2, 28);
+        a.review = None;
+        assert_eq!(check_approval(&a), []);
     }
 
     fn rules(found: Vec<RuleViolation>) -> Vec<(String, String)> {

@@ -261,6 +261,7 @@ mod tests {
                 allowances: &[],
                 justification: "",
                 under_age: false,
+                age_limit: None,
             },
         }
     }

@@ -34,6 +34,9 @@ pub struct LegalBasisFacts {
     pub max_age_years: Option<u32>,
     /// Whether the measure may be taken without the custody holder's consent (BL §39, SEL §56).
     pub without_consent: bool,
+    /// Whether the basis is a compulsory condition (tiltalefrafald, a sentence, a youth
+    /// sanction, Ungdomskriminalitetsnævnet; R-RV-4).
+    pub compulsory: bool,
 }
 
 impl LegalBasisFacts {
@@ -44,5 +47,19 @@ impl LegalBasisFacts {
     pub fn covers_age(&self, age: u32) -> bool {
         self.min_age_years.is_none_or(|min| age >= min)
             && self.max_age_years.is_none_or(|max| age <= max)
+    }
+
+    /// The last day a measure on this basis may run for a person born on `birth` (R-RV-5): the
+    /// day before the birthday after the basis's oldest age (a child basis: the day before the
+    /// 18th birthday; ungestøtte: the day before the 23rd). `None` when the basis has no upper
+    /// age.
+    pub fn last_day_for(&self, birth: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+        let max = self.max_age_years?;
+        age::birthday(birth, max + 1).and_then(|b| b.pred_opt())
+    }
+
+    /// Whether the basis is for young adults (ungestøtte): it starts at 18.
+    pub fn for_young_adults(&self) -> bool {
+        self.min_age_years.is_some_and(|min| min >= age::ADULT)
     }
 }

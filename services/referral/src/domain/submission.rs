@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use kontakt_proto::referral::v1::{Assessment, Plan, Recipient, Referral, TargetGroup};
+use kontakt_proto::names::legal_basis_code as basis_code;
+use kontakt_proto::referral::v1::{Assessment, Consent, Plan, Recipient, Referral, TargetGroup};
 
-use super::age::age_years;
+use super::age::{ADULT, age_years};
 use super::policy::Policy;
 use super::{LegalBasisFacts, RuleViolation, violation};
 
@@ -44,11 +45,6 @@ pub fn check(s: &Submission<'_>) -> Vec<RuleViolation> {
 
 fn blank(text: &str) -> bool {
     text.trim().is_empty()
-}
-
-/// The code of a `legalBases/{code}` name.
-fn basis_code(name: &str) -> Option<&str> {
-    name.strip_prefix("legalBases/").filter(|c| !c.is_empty())
 }
 
 /// R-RV-1: a completed assessment and, where the policy says so, a plan with a goal.
@@ -157,58 +153,30 @@ fn contents(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
     }
 }
 
-/// R-RV-3: the custody holder's consent, or a no-consent basis with its decision; the child's
-/// view; the young person's own consent where policy requires it.
+/// R-RV-3: under 18, the custody holder's consent or a no-consent basis with its decision, the
+/// child's view, and the young person's own consent where policy requires it; from 18 the young
+/// person's own consent and no custody holder (there is none). A compulsory condition (R-RV-4)
+/// asks no consent.
 fn consent(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
     let Some(consent) = s.referral.consent.as_ref() else {
         found.push(violation(
             "R-RV-3",
             "consent",
-            "record the custody holder's consent or the basis for acting without it",
+            if age >= ADULT {
+                "record the young person's own consent"
+            } else {
+                "record the custody holder's consent or the basis for acting without it"
+            },
         ));
         return;
     };
-    let without_consent = !consent.custody_holder_consented;
-    if consent.custody_holder_consented {
-        let dated = consent
-            .consent_date
-            .as_ref()
-            .and_then(|d| d.to_naive())
-            .is_some_and(|d| d <= s.day);
-        if !dated {
-            found.push(violation(
-                "R-RV-3",
-                "consent.consent_date",
-                "the date the custody holder consented is required (not in the future)",
-            ));
-        }
-    } else {
-        match basis_code(&consent.no_consent_legal_basis).and_then(|c| s.legal_bases.get(c)) {
-            Some(basis)
-                if basis.without_consent && basis.in_force_on(s.day) && basis.covers_age(age) => {}
-            Some(basis) if basis.without_consent && !basis.covers_age(age) => {
-                found.push(violation(
-                    "R-RV-3",
-                    "consent.no_consent_legal_basis",
-                    format!(
-                        "{} does not apply at the child's age ({age})",
-                        consent.no_consent_legal_basis
-                    ),
-                ))
-            }
-            _ => found.push(violation(
-                "R-RV-3",
-                "consent.no_consent_legal_basis",
-                "without the custody holder's consent, a basis that allows it (e.g. legalBases/bl-39) is required",
-            )),
-        }
-        if blank(&consent.no_consent_decision_reference) {
-            found.push(violation(
-                "R-RV-3",
-                "consent.no_consent_decision_reference",
-                "the reference to the decision to act without consent is required",
-            ));
-        }
+    let compulsory = s.referral.compulsory_condition.is_some();
+    if age >= ADULT {
+        adult_consent(s, consent, compulsory, found);
+        return;
+    }
+    if !compulsory {
+        custody_consent(s, consent, age, found);
     }
     if blank(&consent.child_view) {
         found.push(violation(
@@ -219,7 +187,8 @@ fn consent(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
     }
     if let Some(from) = s.policy.own_consent_age_years
         && age >= from
-        && !without_consent
+        && consent.custody_holder_consented
+        && !compulsory
         && !consent.young_person_consented
     {
         found.push(violation(
@@ -230,20 +199,115 @@ fn consent(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
     }
 }
 
-/// R-RV-4: a compulsory condition names its basis, its reference and its end.
+/// The consent date given is a day on or before the submission.
+fn dated(consent: &Consent, day: NaiveDate) -> bool {
+    consent
+        .consent_date
+        .as_ref()
+        .and_then(|d| d.to_naive())
+        .is_some_and(|d| d <= day)
+}
+
+/// Under 18: the custody holder consented on a date, or a basis allows acting without consent
+/// at the child's age and its decision is referred to.
+fn custody_consent(
+    s: &Submission<'_>,
+    consent: &Consent,
+    age: u32,
+    found: &mut Vec<RuleViolation>,
+) {
+    if consent.custody_holder_consented {
+        if !dated(consent, s.day) {
+            found.push(violation(
+                "R-RV-3",
+                "consent.consent_date",
+                "the date the custody holder consented is required (not in the future)",
+            ));
+        }
+        return;
+    }
+    match basis_code(&consent.no_consent_legal_basis).and_then(|c| s.legal_bases.get(c)) {
+        Some(basis) if basis.without_consent && basis.in_force_on(s.day) && basis.covers_age(age) => {
+        }
+        Some(basis) if basis.without_consent && !basis.covers_age(age) => found.push(violation(
+            "R-RV-3",
+            "consent.no_consent_legal_basis",
+            format!(
+                "{} does not apply at the child's age ({age})",
+                consent.no_consent_legal_basis
+            ),
+        )),
+        _ => found.push(violation(
+            "R-RV-3",
+            "consent.no_consent_legal_basis",
+            "without the custody holder's consent, a basis that allows it (e.g. legalBases/bl-39) is required",
+        )),
+    }
+    if blank(&consent.no_consent_decision_reference) {
+        found.push(violation(
+            "R-RV-3",
+            "consent.no_consent_decision_reference",
+            "the reference to the decision to act without consent is required",
+        ));
+    }
+}
+
+/// From 18: the young person's own dated consent (unless a compulsory condition), and nothing
+/// recorded of a custody holder, who no longer exists.
+fn adult_consent(
+    s: &Submission<'_>,
+    consent: &Consent,
+    compulsory: bool,
+    found: &mut Vec<RuleViolation>,
+) {
+    if consent.custody_holder_consented
+        || !blank(&consent.no_consent_legal_basis)
+        || !blank(&consent.no_consent_decision_reference)
+    {
+        found.push(violation(
+            "R-RV-3",
+            "consent.custody_holder_consented",
+            "the young person is 18 or more: there is no custody holder to ask; record the young person's own consent",
+        ));
+    }
+    if compulsory {
+        return;
+    }
+    if !consent.young_person_consented {
+        found.push(violation(
+            "R-RV-3",
+            "consent.young_person_consented",
+            "from 18 the young person's own consent is what counts (ungestøtte, Barnets Lov § 113)",
+        ));
+    } else if !dated(consent, s.day) {
+        found.push(violation(
+            "R-RV-3",
+            "consent.consent_date",
+            "the date the young person consented is required (not in the future)",
+        ));
+    }
+}
+
+/// R-RV-4: a compulsory condition cites a compulsory basis and names its reference and end.
 fn compulsory(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
     let Some(condition) = s.referral.compulsory_condition.as_ref() else {
         return;
     };
-    if basis_code(&condition.legal_basis)
-        .and_then(|c| s.legal_bases.get(c))
-        .is_none()
-    {
-        found.push(violation(
+    match basis_code(&condition.legal_basis).and_then(|c| s.legal_bases.get(c)) {
+        None => found.push(violation(
             "R-RV-4",
             "compulsory_condition.legal_basis",
             "the basis of the condition (e.g. legalBases/strfl-74a) is required",
-        ));
+        )),
+        Some(basis) if !basis.compulsory => found.push(violation(
+            "R-RV-4",
+            "compulsory_condition.legal_basis",
+            format!(
+                "{} is not a compulsory basis; cite a tiltalefrafald (legalBases/rpl-722-723), a sentence (legalBases/strfl-57), a youth sanction (legalBases/strfl-74a) or Ungdomskriminalitetsnævnet (legalBases/ukl-13-1-7)",
+                condition.legal_basis
+            ),
+        )),
+        Some(_) => {}
     }
     if blank(&condition.reference) {
         found.push(violation(
@@ -362,6 +426,7 @@ mod tests {
                     min_age_years: ages.0,
                     max_age_years: ages.1,
                     without_consent: without,
+                    compulsory: code.starts_with("strfl-"),
                 },
             )
         };
@@ -453,6 +518,16 @@ mod tests {
 
     fn thirteen() -> NaiveDate {
         day(2013, 6, 1)
+    }
+
+    /// A young adult's own consent: no custody holder.
+    fn adult_consent() -> Consent {
+        Consent {
+            young_person_consented: true,
+            consent_date: date(day(2026, 11, 1)),
+            child_view: "wants help finding an apprenticeship".into(),
+            ..Consent::default()
+        }
     }
 
     fn all_policies() -> [(&'static str, Policy); 3] {
@@ -700,6 +775,105 @@ mod tests {
     }
 
     #[test]
+    fn r_rv_3_from_18_the_young_persons_own_consent_and_no_custody_holder() {
+        let plan = plan();
+        let nineteen = day(2007, 1, 1);
+        let with = |consent: Consent| Referral {
+            legal_basis: "legalBases/bl-113-116".into(),
+            consent: Some(consent),
+            ..complete()
+        };
+        for (name, policy) in all_policies() {
+            let check = |r: &Referral| broken(r, &policy, nineteen, &[assessment()], Some(&plan));
+            assert_eq!(check(&with(adult_consent())), [], "{name}");
+            // The custody holder is not asked: recording their consent is refused.
+            let asked = Consent {
+                custody_holder_consented: true,
+                ..adult_consent()
+            };
+            assert_eq!(
+                check(&with(asked)),
+                [rv("R-RV-3", "consent.custody_holder_consented")],
+                "{name}"
+            );
+            // Nor is a no-consent basis for children any use from 18.
+            let order = Consent {
+                no_consent_legal_basis: "legalBases/bl-39".into(),
+                no_consent_decision_reference: "BU 2026-17".into(),
+                ..adult_consent()
+            };
+            assert_eq!(
+                check(&with(order)),
+                [rv("R-RV-3", "consent.custody_holder_consented")],
+                "{name}"
+            );
+            // Without the young person's own consent there is no ungestøtte, whatever the policy.
+            let refused = Consent {
+                young_person_consented: false,
+                ..adult_consent()
+            };
+            assert_eq!(
+                check(&with(refused)),
+                [rv("R-RV-3", "consent.young_person_consented")],
+                "{name}"
+            );
+            let undated = Consent {
+                consent_date: None,
+                ..adult_consent()
+            };
+            assert_eq!(
+                check(&with(undated)),
+                [rv("R-RV-3", "consent.consent_date")],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn r_rv_4_a_compulsory_condition_asks_no_consent_and_cites_a_compulsory_basis() {
+        let plan = plan();
+        let condition = CompulsoryCondition {
+            legal_basis: "legalBases/strfl-74a".into(),
+            reference: "Retten i Glostrup 123/2026".into(),
+            end_date: date(day(2027, 6, 30)),
+        };
+        // No custody consent is asked; the child's view still is.
+        let referral = Referral {
+            compulsory_condition: Some(condition.clone()),
+            consent: Some(Consent {
+                child_view: "does not want it, but will come".into(),
+                ..Consent::default()
+            }),
+            ..complete()
+        };
+        for (name, policy) in all_policies() {
+            assert_eq!(
+                broken(&referral, &policy, thirteen(), &[assessment()], Some(&plan)),
+                [],
+                "{name}"
+            );
+        }
+        // A basis that is not compulsory cannot carry a compulsory condition.
+        let not_compulsory = Referral {
+            compulsory_condition: Some(CompulsoryCondition {
+                legal_basis: "legalBases/bl-32-1-3".into(),
+                ..condition
+            }),
+            ..referral
+        };
+        assert_eq!(
+            broken(
+                &not_compulsory,
+                &examples::counsellor_decides(),
+                thirteen(),
+                &[assessment()],
+                Some(&plan)
+            ),
+            [rv("R-RV-4", "compulsory_condition.legal_basis")]
+        );
+    }
+
+    #[test]
     fn r_rv_4_a_compulsory_condition_needs_its_basis_reference_and_future_end() {
         let plan = plan();
         let mut referral = complete();
@@ -789,14 +963,25 @@ mod tests {
     fn r_rv_5_young_adults_need_an_ungestotte_basis_and_none_is_granted_after_22() {
         let plan = plan();
         let nineteen = day(2007, 1, 1);
+        let child_basis = Referral {
+            consent: Some(adult_consent()),
+            ..complete()
+        };
         for (name, policy) in all_policies() {
             assert_eq!(
-                broken(&complete(), &policy, nineteen, &[assessment()], Some(&plan)),
+                broken(
+                    &child_basis,
+                    &policy,
+                    nineteen,
+                    &[assessment()],
+                    Some(&plan)
+                ),
                 [rv("R-RV-5", "legal_basis")],
                 "{name}"
             );
             let ungestotte = Referral {
                 legal_basis: "legalBases/bl-113-116".into(),
+                consent: Some(adult_consent()),
                 ..complete()
             };
             assert_eq!(

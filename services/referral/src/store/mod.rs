@@ -29,6 +29,7 @@ pub struct LegalBasisRow {
     pub min_age_years: Option<i32>,
     pub max_age_years: Option<i32>,
     pub without_consent: bool,
+    pub compulsory: bool,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -184,7 +185,7 @@ impl Store {
     ) -> Result<Vec<LegalBasisRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by,
-                    min_age_years, max_age_years, without_consent
+                    min_age_years, max_age_years, without_consent, compulsory
                FROM legal_bases
               WHERE ($1::text IS NULL OR code > $1)
                 AND ($3 OR valid_until IS NULL OR valid_until >= $4)
@@ -202,7 +203,7 @@ impl Store {
     pub async fn get_legal_basis(&self, code: &str) -> Result<Option<LegalBasisRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by,
-                    min_age_years, max_age_years, without_consent
+                    min_age_years, max_age_years, without_consent, compulsory
                FROM legal_bases WHERE code = $1",
         )
         .bind(code)

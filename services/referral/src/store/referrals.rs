@@ -29,6 +29,7 @@ struct FactsRow {
     min_age_years: Option<i32>,
     max_age_years: Option<i32>,
     without_consent: bool,
+    compulsory: bool,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -158,7 +159,8 @@ impl Store {
         tx: &mut PgConnection,
     ) -> Result<HashMap<String, LegalBasisFacts>, sqlx::Error> {
         let rows: Vec<FactsRow> = sqlx::query_as(
-            "SELECT code, valid_from, valid_until, min_age_years, max_age_years, without_consent
+            "SELECT code, valid_from, valid_until, min_age_years, max_age_years, without_consent,
+                    compulsory
                FROM legal_bases",
         )
         .fetch_all(tx)
@@ -173,6 +175,7 @@ impl Store {
                     min_age_years: row.min_age_years.and_then(|v| u32::try_from(v).ok()),
                     max_age_years: row.max_age_years.and_then(|v| u32::try_from(v).ok()),
                     without_consent: row.without_consent,
+                    compulsory: row.compulsory,
                 };
                 (row.code, facts)
             })
@@ -496,6 +499,23 @@ impl Store {
             "SELECT {MEETING_COLUMNS} FROM committee_meetings
               WHERE municipality = $1 AND id = $2 FOR UPDATE"
         )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+    }
+
+    /// The day of a meeting, read without a lock (a decision has the referral locked; the
+    /// meeting's date never changes).
+    pub async fn meeting_date(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<NaiveDate>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT meeting_date FROM committee_meetings WHERE municipality = $1 AND id = $2",
+        )
         .bind(municipality)
         .bind(id)
         .fetch_optional(tx)
