@@ -256,14 +256,7 @@ fn municipality_sheet(
             &municipality.committed,
             &municipality.free,
         ];
-        for (col, amount) in (3u16..).zip(amounts) {
-            sheet.write_number_with_format(
-                row,
-                col,
-                kroner_f64(amount.as_ref()),
-                &formats.money,
-            )?;
-        }
+        kroner_cells(sheet, row, amounts, &formats.money)?;
         row += 1;
     }
     sheet.write_string_with_format(row, 0, FRAME_TOTAL, &formats.bold)?;
@@ -273,20 +266,27 @@ fn municipality_sheet(
         &status.committed,
         &status.free,
     ];
-    for (col, amount) in (3u16..).zip(totals) {
-        sheet.write_number_with_format(
-            row,
-            col,
-            kroner_f64(amount.as_ref()),
-            &formats.bold_money,
-        )?;
-    }
+    kroner_cells(sheet, row, totals, &formats.bold_money)?;
 
     sheet.set_column_width(0, 20)?;
     sheet.set_column_width(1, 13)?;
     sheet.set_column_width(2, 8)?;
     for col in 3..=6 {
         sheet.set_column_width(col, 18)?;
+    }
+    Ok(())
+}
+
+/// A municipality's or the frame's four amounts (expected, spent, committed, free), in
+/// kroner from column 3 on.
+fn kroner_cells(
+    sheet: &mut Worksheet,
+    row: u32,
+    amounts: [&Option<Money>; 4],
+    format: &Format,
+) -> Result<(), XlsxError> {
+    for (col, amount) in (3u16..).zip(amounts) {
+        sheet.write_number_with_format(row, col, kroner_f64(amount.as_ref()), format)?;
     }
     Ok(())
 }
