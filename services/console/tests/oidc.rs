@@ -17,6 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kontakt_console::oidc::{self, Oidc, OidcError, OidcSettings, PendingSignIn, ServiceToken};
+use kontakt_console::session::SignedIn;
 use openidconnect::url::Url;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::EncodePrivateKey as _;
@@ -304,6 +305,13 @@ async fn authorize_at_idp(oidc: &Oidc) -> (PendingSignIn, String, String) {
     )
 }
 
+/// A whole sign-in, the browser's part played by [`authorize_at_idp`]: what `finish` makes of
+/// the callback.
+async fn finish_sign_in(oidc: &Oidc) -> Result<SignedIn, OidcError> {
+    let (pending, code, state) = authorize_at_idp(oidc).await;
+    oidc.finish(pending, &state, &code, now_secs()).await
+}
+
 #[tokio::test]
 async fn a_full_sign_in_yields_the_person() {
     let (idp, oidc) = setup(|_| {}).await;
@@ -389,11 +397,7 @@ async fn an_id_token_signed_by_another_key_is_refused() {
     let (idp, oidc) = setup(|_| {}).await;
     // Another key under the published key's id.
     lock(&idp).signer = key("idp-key-1");
-    let (pending, code, state) = authorize_at_idp(&oidc).await;
-    let error = oidc
-        .finish(pending, &state, &code, now_secs())
-        .await
-        .expect_err("refused");
+    let error = finish_sign_in(&oidc).await.expect_err("refused");
     assert!(matches!(error, OidcError::Token(_)), "{error:?}");
     let idp_tokens = {
         let idp = lock(&idp);
@@ -414,11 +418,7 @@ async fn an_id_token_signed_by_another_key_is_refused() {
 
     // A key the provider never published: the keys are fetched again, and still refused.
     lock(&idp).signer = key("unpublished");
-    let (pending, code, state) = authorize_at_idp(&oidc).await;
-    let error = oidc
-        .finish(pending, &state, &code, now_secs())
-        .await
-        .expect_err("refused");
+    let error = finish_sign_in(&oidc).await.expect_err("refused");
     assert!(matches!(error, OidcError::Token(_)), "{error:?}");
     assert!(error.to_string().contains("No matching key"), "{error}");
     assert_eq!(lock(&idp).jwks_requests, 2);
@@ -433,11 +433,7 @@ async fn a_rotated_signing_key_is_fetched_and_accepted() {
         idp.published.push(second.clone());
         idp.signer = second;
     }
-    let (pending, code, state) = authorize_at_idp(&oidc).await;
-    let person = oidc
-        .finish(pending, &state, &code, now_secs())
-        .await
-        .expect("signed in");
+    let person = finish_sign_in(&oidc).await.expect("signed in");
     assert_eq!(person.subject, "anna");
     assert_eq!(lock(&idp).jwks_requests, 2);
 }
@@ -466,11 +462,7 @@ async fn a_token_for_another_client_nonce_or_access_token_or_expired_is_refused(
             idp.id_ttl = 3600;
             case(&mut idp);
         }
-        let (pending, code, state) = authorize_at_idp(&oidc).await;
-        let error = oidc
-            .finish(pending, &state, &code, now_secs())
-            .await
-            .expect_err("refused");
+        let error = finish_sign_in(&oidc).await.expect_err("refused");
         assert!(matches!(error, OidcError::Token(_)), "{error:?}");
         assert!(error.to_string().contains(reason), "{error}");
     }
@@ -515,11 +507,7 @@ async fn claim_names_are_configurable() {
         "kontaktperson": "serviceUnits/ishoejgaard/contactPersons/anna-holm",
         "kontakt_roles": ["admin"],
     });
-    let (pending, code, state) = authorize_at_idp(&oidc).await;
-    let person = oidc
-        .finish(pending, &state, &code, now_secs())
-        .await
-        .expect("signed in");
+    let person = finish_sign_in(&oidc).await.expect("signed in");
     assert_eq!(person.roles, ["contact_person", "counsellor"]);
     assert_eq!(person.municipalities, ["183", "329"]);
     assert_eq!(
@@ -536,11 +524,7 @@ async fn claim_names_are_configurable() {
 async fn malformed_kontakt_claims_are_refused() {
     let (idp, oidc) = setup(|_| {}).await;
     lock(&idp).claims = json!({ "kontakt_roles": [{ "role": "admin" }] });
-    let (pending, code, state) = authorize_at_idp(&oidc).await;
-    let error = oidc
-        .finish(pending, &state, &code, now_secs())
-        .await
-        .expect_err("refused");
+    let error = finish_sign_in(&oidc).await.expect_err("refused");
     assert!(matches!(error, OidcError::Claims(_)), "{error:?}");
 }
 
