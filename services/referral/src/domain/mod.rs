@@ -57,9 +57,4 @@ impl LegalBasisFacts {
         let max = self.max_age_years?;
         age::birthday(birth, max + 1).and_then(|b| b.pred_opt())
     }
-
-    /// Whether the basis is for young adults (ungestøtte): it starts at 18.
-    pub fn for_young_adults(&self) -> bool {
-        self.min_age_years.is_some_and(|min| min >= age::ADULT)
-    }
 }
