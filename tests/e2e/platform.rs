@@ -67,6 +67,21 @@ async fn every_served_name_is(
     }
 }
 
+/// Waits until `service`'s own name reports `want` within `within` (the pace of its database
+/// going away or coming back), then every other name its process serves soon after.
+async fn health_follows(
+    channel: &tonic::transport::Channel,
+    service: Service,
+    want: ServingStatus,
+    within: Duration,
+) {
+    let name = service.def().grpc_name;
+    wait_for_health(channel, name, want, within)
+        .await
+        .unwrap_or_else(|e| panic!("{name} follows its database: {e}"));
+    every_served_name_is(channel, service, want, Duration::from_secs(2)).await;
+}
+
 #[tokio::test]
 async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     let db = fresh_database().await.expect("database");
@@ -145,7 +160,6 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
 async fn health_follows_the_database_down_and_back_without_a_restart() {
     let dir = world_readable_tempdir();
     let (pg, running) = kontakt_harness::faults::referral_on_own_postgres(dir.path()).await;
-    let name = Service::Referral.def().grpc_name;
     let mut client = ReferralServiceClient::new(running.admin());
     client
         .list_legal_bases(ListLegalBasesRequest::default())
@@ -157,19 +171,11 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
         .await
         .expect("join")
         .expect("stop postgres");
-    wait_for_health(
-        &running.channel,
-        name,
-        ServingStatus::NotServing,
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("NOT_SERVING while PostgreSQL is down");
-    every_served_name_is(
+    health_follows(
         &running.channel,
         Service::Referral,
         ServingStatus::NotServing,
-        Duration::from_secs(2),
+        Duration::from_secs(10),
     )
     .await;
     let during_outage = client
@@ -187,19 +193,11 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
         .await
         .expect("join")
         .expect("restart postgres");
-    wait_for_health(
-        &running.channel,
-        name,
-        ServingStatus::Serving,
-        Duration::from_secs(15),
-    )
-    .await
-    .expect("SERVING again once PostgreSQL is back");
-    every_served_name_is(
+    health_follows(
         &running.channel,
         Service::Referral,
         ServingStatus::Serving,
-        Duration::from_secs(2),
+        Duration::from_secs(15),
     )
     .await;
     // The first call after the outage may meet a connection broken by the restart; the retry
