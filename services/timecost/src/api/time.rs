@@ -325,18 +325,8 @@ impl TimeCostApi {
                 },
             )
             .await?;
-        self.store
-            .add_cost(
-                &mut tx,
-                &code,
-                &a.unit,
-                work_date,
-                super::frames::category(&a.employment),
-                row.cost_units,
-                row.minutes,
-            )
+        self.record_entry(&mut tx, &caller, &a, &row, "RegisterTime")
             .await?;
-        self.publish_registered(&mut tx, &a, &row).await?;
         if let Some(overrun_minutes) = over
             && !totals.flagged
         {
@@ -364,16 +354,6 @@ impl TimeCostApi {
             )
             .await?;
         }
-        caller
-            .wrote(
-                &mut tx,
-                "RegisterTime",
-                Action::Create,
-                &entry_name(&code, assignment_id, &row.id),
-                m,
-                &a.person,
-            )
-            .await?;
         tx.commit().await?;
         Ok(entry_to_proto(row))
     }
@@ -478,13 +458,28 @@ impl TimeCostApi {
         }
     }
 
-    async fn publish_registered(
+    /// What every time entry and reversal writes with it: the month's cost aggregate, the
+    /// event and the audit row.
+    async fn record_entry(
         &self,
         tx: &mut sqlx::PgConnection,
+        caller: &Caller,
         a: &AssignmentRow,
         row: &EntryRow,
+        method: &str,
     ) -> Result<(), ApiError> {
         let m = &row.municipality;
+        self.store
+            .add_cost(
+                tx,
+                m,
+                &a.unit,
+                row.work_date,
+                super::frames::category(&a.employment),
+                row.cost_units,
+                row.minutes,
+            )
+            .await?;
         let name = entry_name(m, &row.assignment_id, &row.id);
         let event = TimeRegistered {
             time_entry: name.clone(),
@@ -506,7 +501,9 @@ impl TimeCostApi {
             }),
         };
         outbox::write(tx, SCHEMA, &NewEvent::new(&event, Some(m.clone()), &name)).await?;
-        Ok(())
+        caller
+            .wrote(tx, method, Action::Create, &name, m, &a.person)
+            .await
     }
 
     pub(super) async fn reverse_time_entry(
@@ -561,27 +558,7 @@ impl TimeCostApi {
                 },
             )
             .await?;
-        self.store
-            .add_cost(
-                &mut tx,
-                &r.code,
-                &a.unit,
-                row.work_date,
-                super::frames::category(&a.employment),
-                row.cost_units,
-                row.minutes,
-            )
-            .await?;
-        self.publish_registered(&mut tx, &a, &row).await?;
-        caller
-            .wrote(
-                &mut tx,
-                "ReverseTimeEntry",
-                Action::Create,
-                &entry_name(&r.code, r.assignment_id, &row.id),
-                &r.code,
-                &a.person,
-            )
+        self.record_entry(&mut tx, &caller, &a, &row, "ReverseTimeEntry")
             .await?;
         tx.commit().await?;
         Ok(entry_to_proto(row))
