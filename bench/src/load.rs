@@ -137,8 +137,7 @@ pub async fn closed_loop<C: Call>(plan: Plan, call: C) -> Stats {
         let (call, seq, measuring, stop) =
             (call.clone(), seq.clone(), measuring.clone(), stop.clone());
         streams.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let (mut errors, mut first_error) = (0u64, None);
+            let mut tally = Tally::default();
             while !stop.load(Ordering::Relaxed) {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let counted = measuring.load(Ordering::Relaxed);
@@ -146,20 +145,10 @@ pub async fn closed_loop<C: Call>(plan: Plan, call: C) -> Stats {
                 let outcome = call.call(n).await;
                 // A call that straddles the end still counts: it was started while measuring.
                 if counted {
-                    match outcome {
-                        Ok(m) => {
-                            if let Some(latency) = m.latency(started.elapsed()) {
-                                latencies.push(latency.as_micros() as u64);
-                            }
-                        }
-                        Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert(e);
-                        }
-                    }
+                    tally.record(outcome, started.elapsed());
                 }
             }
-            (latencies, errors, first_error)
+            tally
         }));
     }
     tokio::time::sleep(plan.warmup).await;
@@ -184,12 +173,10 @@ pub async fn closed_loop_each<C: Call>(plan: Plan, call: C) -> Stats {
     for _ in 0..plan.streams {
         let (call, seq) = (call.clone(), seq.clone());
         streams.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let (mut errors, mut first_error) = (0u64, None);
+            let mut tally = Tally::default();
             loop {
                 if let Err(e) = call.call(seq.fetch_add(1, Ordering::Relaxed)).await {
-                    errors += 1;
-                    first_error.get_or_insert(e);
+                    tally.failed(e);
                 }
                 if begin.elapsed() >= plan.warmup {
                     break;
@@ -198,37 +185,28 @@ pub async fn closed_loop_each<C: Call>(plan: Plan, call: C) -> Stats {
             let from = Instant::now();
             loop {
                 let started = Instant::now();
-                match call.call(seq.fetch_add(1, Ordering::Relaxed)).await {
-                    Ok(m) => {
-                        if let Some(latency) = m.latency(started.elapsed()) {
-                            latencies.push(latency.as_micros() as u64);
-                        }
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
-                    }
-                }
+                let outcome = call.call(seq.fetch_add(1, Ordering::Relaxed)).await;
+                tally.record(outcome, started.elapsed());
                 if from.elapsed() >= plan.duration {
                     break;
                 }
             }
-            (from, (latencies, errors, first_error))
+            (from, tally)
         }));
     }
-    let mut results = Vec::with_capacity(streams.len());
+    let mut all = Tally::default();
     let mut first_from: Option<Instant> = None;
     for stream in streams {
-        results.push(match stream.await {
-            Ok((from, result)) => {
+        match stream.await {
+            Ok((from, tally)) => {
                 first_from = Some(first_from.map_or(from, |f| f.min(from)));
-                result
+                all.add(tally);
             }
-            Err(e) => (Vec::new(), 1, Some(e.to_string())),
-        });
+            Err(e) => all.failed(e.to_string()),
+        }
     }
     let elapsed = first_from.map_or(Duration::ZERO, |from| from.elapsed());
-    merge(results, elapsed)
+    all.stats(elapsed)
 }
 
 /// Calls start at `rate` per second whether or not earlier ones have answered; each call's
@@ -251,56 +229,71 @@ pub async fn open_loop<C: Call>(rate: f64, warmup: Duration, duration: Duration,
         let counted = due >= measure_from;
         tasks.push(tokio::spawn(async move {
             let outcome = call.call(n).await;
-            let whole = due.elapsed();
-            (counted, outcome.map(|m| m.latency(whole)))
+            (counted, outcome, due.elapsed())
         }));
         n += 1;
     }
-    let mut latencies = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
+    let mut tally = Tally::default();
     for task in tasks {
         match task.await {
-            Ok((true, Ok(Some(latency)))) => latencies.push(latency.as_micros() as u64),
-            Ok((true, Ok(None))) => {}
-            Ok((true, Err(e))) => {
-                errors += 1;
-                first_error.get_or_insert(e);
-            }
-            Ok((false, _)) => {}
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
-            }
+            Ok((true, outcome, whole)) => tally.record(outcome, whole),
+            Ok((false, ..)) => {}
+            Err(e) => tally.failed(e.to_string()),
         }
     }
-    Stats::from_latencies(latencies, errors, first_error, duration)
+    tally.stats(duration)
 }
 
-type StreamResult = (Vec<u64>, u64, Option<String>);
+/// What a stream (or the open loop) counted: the latencies of its successful calls in
+/// microseconds, and its failures.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
 
-async fn collect(streams: Vec<tokio::task::JoinHandle<StreamResult>>, elapsed: Duration) -> Stats {
-    let mut results = Vec::with_capacity(streams.len());
+impl Tally {
+    /// A counted call's outcome; `whole` is the call's time.
+    fn record<M: Measured>(&mut self, outcome: Result<M, String>, whole: Duration) {
+        match outcome {
+            Ok(m) => {
+                if let Some(latency) = m.latency(whole) {
+                    self.latencies.push(latency.as_micros() as u64);
+                }
+            }
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn failed(&mut self, error: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(error);
+    }
+
+    /// Another stream's tally, counted with this one (the first error stays the first).
+    fn add(&mut self, other: Tally) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn stats(self, elapsed: Duration) -> Stats {
+        Stats::from_latencies(self.latencies, self.errors, self.first_error, elapsed)
+    }
+}
+
+async fn collect(streams: Vec<tokio::task::JoinHandle<Tally>>, elapsed: Duration) -> Stats {
+    let mut all = Tally::default();
     for stream in streams {
-        results.push(
-            stream
-                .await
-                .unwrap_or_else(|e| (Vec::new(), 1, Some(e.to_string()))),
-        );
-    }
-    merge(results, elapsed)
-}
-
-fn merge(results: Vec<StreamResult>, elapsed: Duration) -> Stats {
-    let mut latencies = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
-    for (l, e, f) in results {
-        latencies.extend(l);
-        errors += e;
-        if first_error.is_none() {
-            first_error = f;
+        match stream.await {
+            Ok(tally) => all.add(tally),
+            Err(e) => all.failed(e.to_string()),
         }
     }
-    Stats::from_latencies(latencies, errors, first_error, elapsed)
+    all.stats(elapsed)
 }
 
 #[cfg(test)]
