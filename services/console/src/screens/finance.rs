@@ -68,12 +68,12 @@ pub async fn frame(
 ) -> Answer {
     match frame_id(&id) {
         Some(id) => budget_page(&state, &session, id).await,
-        None => Err(crate::web::problem_page(
-            &session,
-            &crate::problem::Problem::not_found(),
-            "/oekonomi",
-        )),
+        None => Err(no_such_frame(&session)),
     }
+}
+
+fn no_such_frame(session: &Session) -> Response {
+    crate::web::problem_page(session, &crate::problem::Problem::not_found(), "/oekonomi")
 }
 
 async fn status(
@@ -98,6 +98,17 @@ async fn status(
         Which::Timecost,
         "/oekonomi",
     )
+}
+
+/// The budget status of the frame a download names (`text`), with its id; or the page that
+/// says why there is none.
+async fn download_status<'a>(
+    state: &AppState,
+    session: &Session,
+    text: &'a str,
+) -> Result<(&'a str, t::BudgetStatus), Response> {
+    let id = frame_id(text).ok_or_else(|| no_such_frame(session))?;
+    Ok((id, status(state, session, id).await?))
 }
 
 async fn budget_page(state: &AppState, session: &Session, id: &str) -> Answer {
@@ -194,15 +205,8 @@ pub async fn csv(
     Signed(session): Signed,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(id) = frame_id(&id) else {
-        return crate::web::problem_page(
-            &session,
-            &crate::problem::Problem::not_found(),
-            "/oekonomi",
-        );
-    };
-    match status(&state, &session, id).await {
-        Ok(status) => download(
+    match download_status(&state, &session, &id).await {
+        Ok((id, status)) => download(
             crate::budget_files::csv(&status),
             "text/csv; charset=utf-8",
             format!("budget-{id}-{}.csv", status.year),
@@ -217,15 +221,8 @@ pub async fn xlsx(
     Signed(session): Signed,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(id) = frame_id(&id) else {
-        return crate::web::problem_page(
-            &session,
-            &crate::problem::Problem::not_found(),
-            "/oekonomi",
-        );
-    };
-    let status = match status(&state, &session, id).await {
-        Ok(status) => status,
+    let (id, status) = match download_status(&state, &session, &id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     match crate::budget_files::xlsx(&status) {
