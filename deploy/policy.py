@@ -543,6 +543,25 @@ def check_deployment(component, d, render, min_replicas, out):
     return c
 
 
+def cluster_service(render, service, ns, name, labels, port_name, out):
+    """The Service `service` in front of `name`'s pods (`labels`): a ClusterIP Service that
+    selects them. Returns it and its ports named `port_name`, for the caller to check (no ports
+    where there is no such Service or port, each said in `out`)."""
+    svc = render.get("Service", service, ns)
+    if svc is None:
+        out.append(f"{name}: no Service named {service}")
+        return None, []
+    sspec = svc.get("spec") or {}
+    if sspec.get("type", "ClusterIP") != "ClusterIP":
+        out.append(f"{ref(svc)}: type is not ClusterIP")
+    if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
+        out.append(f"{ref(svc)}: selector does not select {name}'s pods")
+    ports = [p for p in sspec.get("ports") or [] if p.get("name") == port_name]
+    if not ports:
+        out.append(f"{ref(svc)}: no port named {port_name}")
+    return svc, ports
+
+
 def check_service(service, render, min_replicas, out):
     port = PORTS[service]
     d = find_deployment(service, render, out)
@@ -559,23 +578,12 @@ def check_service(service, render, min_replicas, out):
         out.append(f"{cname}: KONTAKT_LISTEN {listen!r} is not port {port}")
 
     # Service
-    svc = render.get("Service", service, ns)
-    if svc is None:
-        out.append(f"{name}: no Service named {service}")
-    else:
-        sspec = svc.get("spec") or {}
-        if sspec.get("type", "ClusterIP") != "ClusterIP":
-            out.append(f"{ref(svc)}: type is not ClusterIP")
-        if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
-            out.append(f"{ref(svc)}: selector does not select {name}'s pods")
-        grpc = [p for p in sspec.get("ports") or [] if p.get("name") == "grpc"]
-        if not grpc:
-            out.append(f"{ref(svc)}: no port named grpc")
-        for p in grpc:
-            if p.get("appProtocol") != "grpc":
-                out.append(f"{ref(svc)}: port grpc without appProtocol grpc")
-            if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
-                out.append(f"{ref(svc)}: port grpc is not {port} -> grpc")
+    svc, grpc = cluster_service(render, service, ns, name, labels, "grpc", out)
+    for p in grpc:
+        if p.get("appProtocol") != "grpc":
+            out.append(f"{ref(svc)}: port grpc without appProtocol grpc")
+        if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
+            out.append(f"{ref(svc)}: port grpc is not {port} -> grpc")
 
     # Probes
     for probe, health in (("readinessProbe", ""), ("livenessProbe", "liveness"), ("startupProbe", "liveness")):
@@ -753,21 +761,10 @@ def check_console(render, min_replicas, out):
                    "database, holds no CPR keys and verifies no tokens)")
 
     # Service: port http 80 -> 8080
-    svc = render.get("Service", CONSOLE, ns)
-    if svc is None:
-        out.append(f"{name}: no Service named {CONSOLE}")
-    else:
-        sspec = svc.get("spec") or {}
-        if sspec.get("type", "ClusterIP") != "ClusterIP":
-            out.append(f"{ref(svc)}: type is not ClusterIP")
-        if not sspec.get("selector") or not selects({"matchLabels": sspec["selector"]}, labels):
-            out.append(f"{ref(svc)}: selector does not select {name}'s pods")
-        http = [p for p in sspec.get("ports") or [] if p.get("name") == "http"]
-        if not http:
-            out.append(f"{ref(svc)}: no port named http")
-        for p in http:
-            if p.get("port") != CONSOLE_SERVICE_PORT or not is_console_port(p.get("targetPort")):
-                out.append(f"{ref(svc)}: port http is not {CONSOLE_SERVICE_PORT} -> http ({CONSOLE_PORT})")
+    svc, http = cluster_service(render, CONSOLE, ns, name, labels, "http", out)
+    for p in http:
+        if p.get("port") != CONSOLE_SERVICE_PORT or not is_console_port(p.get("targetPort")):
+            out.append(f"{ref(svc)}: port http is not {CONSOLE_SERVICE_PORT} -> http ({CONSOLE_PORT})")
 
     # Probes: HTTP, the process on /healthz (never restarted for an outage), pages on /readyz.
     for probe, path in CONSOLE_PROBES:
