@@ -431,28 +431,15 @@ impl TimeCostApi {
     ) -> Result<ListExpensesResponse, ApiError> {
         let caller = Caller::of(&request, "expense registration")?;
         let body = request.into_inner();
-        let page = self
-            .open_page(
+        let (rows, next_page_token) = self
+            .list_page::<ExpenseRow>(
                 &caller,
                 "expenses",
+                "ListExpenses",
                 &body.parent,
                 body.page_size,
                 &body.page_token,
             )
-            .await?;
-        let rows = self
-            .store
-            .list_on_assignment::<ExpenseRow>(
-                &page.code,
-                page.assignment_id,
-                page.after(),
-                page.limit(),
-            )
-            .await?;
-        let (rows, next_page_token) = self
-            .close_page(&caller, "ListExpenses", &page, rows, |r| {
-                (r.create_time, &r.id)
-            })
             .await?;
         Ok(ListExpensesResponse {
             expenses: rows.into_iter().map(expense_to_proto).collect(),

@@ -102,30 +102,6 @@ fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
             == Some(person_name(&a.unit, &a.contact_person_id).as_str())
 }
 
-/// A page request over one assignment's rows, checked and decoded by `open_page`.
-pub(super) struct AssignmentPage<'a> {
-    m: kontakt_platform::auth::MunicipalityCode,
-    pub code: String,
-    parent: &'a str,
-    pub assignment_id: &'a str,
-    person: String,
-    scope: String,
-    after: Option<(chrono::DateTime<chrono::Utc>, String)>,
-    page_size: i64,
-}
-
-impl AssignmentPage<'_> {
-    /// The cursor: rows after this `(create_time, id)`.
-    pub fn after(&self) -> Option<(chrono::DateTime<chrono::Utc>, &str)> {
-        self.after.as_ref().map(|(t, id)| (*t, id.as_str()))
-    }
-
-    /// One more row than the page, to know whether another follows.
-    pub fn limit(&self) -> i64 {
-        self.page_size + 1
-    }
-}
-
 /// R-TC-1: time and expenses land only inside the assignment's dates.
 pub(super) fn inside_assignment(
     a: &AssignmentRow,
@@ -570,28 +546,15 @@ impl TimeCostApi {
     ) -> Result<ListTimeEntriesResponse, ApiError> {
         let caller = Caller::of(&request, "time registration")?;
         let body = request.into_inner();
-        let page = self
-            .open_page(
+        let (rows, next_page_token) = self
+            .list_page::<EntryRow>(
                 &caller,
                 "timeEntries",
+                "ListTimeEntries",
                 &body.parent,
                 body.page_size,
                 &body.page_token,
             )
-            .await?;
-        let rows = self
-            .store
-            .list_on_assignment::<EntryRow>(
-                &page.code,
-                page.assignment_id,
-                page.after(),
-                page.limit(),
-            )
-            .await?;
-        let (rows, next_page_token) = self
-            .close_page(&caller, "ListTimeEntries", &page, rows, |r| {
-                (r.create_time, &r.id)
-            })
             .await?;
         Ok(ListTimeEntriesResponse {
             time_entries: rows.into_iter().map(entry_to_proto).collect(),
@@ -599,16 +562,18 @@ impl TimeCostApi {
         })
     }
 
-    /// Starts a page over one assignment's rows (time entries, expenses): the assignment as
-    /// the caller may read it, and the cursor of this query's token.
-    pub(super) async fn open_page<'a>(
+    /// A page of one assignment's time entries or expenses (`collection`): the assignment as
+    /// the caller may read it, the rows after this query's token, and the read in the audit
+    /// log as `method`.
+    pub(super) async fn list_page<R: Ledger>(
         &self,
         caller: &Caller,
         collection: &str,
-        parent: &'a str,
+        method: &str,
+        parent: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<AssignmentPage<'a>, ApiError> {
+    ) -> Result<(Vec<R>, String), ApiError> {
         let (m, assignment_id) = scoped(&caller.principal, parent, ASSIGNMENTS, "parent")?;
         let code = m.to_string();
         let page_size = pagination::page_size(page_size)?;
@@ -621,38 +586,27 @@ impl TimeCostApi {
             .registrable(&mut conn, caller, &code, assignment_id, parent)
             .await?;
         conn.commit().await?;
-        Ok(AssignmentPage {
-            m,
-            code,
-            parent,
-            assignment_id,
-            person: a.person,
-            scope,
-            after,
-            page_size,
-        })
-    }
-
-    /// Ends the page: the next token from the extra row, and the read in the access log.
-    pub(super) async fn close_page<R>(
-        &self,
-        caller: &Caller,
-        method: &str,
-        page: &AssignmentPage<'_>,
-        rows: Vec<R>,
-        key: impl Fn(&R) -> (chrono::DateTime<chrono::Utc>, &str),
-    ) -> Result<(Vec<R>, String), ApiError> {
-        let (rows, next) = pagination::finish_page(rows, page.page_size, &page.scope, |r| {
-            let (time, id) = key(r);
+        // One more row than the page, to know whether another follows.
+        let rows = self
+            .store
+            .list_on_assignment::<R>(
+                &code,
+                assignment_id,
+                after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                page_size + 1,
+            )
+            .await?;
+        let (rows, next) = pagination::finish_page(rows, page_size, &scope, |r| {
+            let (time, id) = r.cursor();
             pagination::time_key(time, id)
         });
         self.audit
             .record(vec![caller.entry(
                 method,
                 Action::Read,
-                page.parent,
-                page.m,
-                &page.person,
+                parent,
+                m,
+                &a.person,
             )])
             .await?;
         Ok((rows, next))

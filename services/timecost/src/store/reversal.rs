@@ -17,6 +17,8 @@ pub trait Ledger: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
     fn reverses(&self) -> Option<&str>;
     /// The day it is registered for, whose timesheet must be open.
     fn day(&self) -> NaiveDate;
+    /// Its place in [`Store::list_on_assignment`]'s order: `(create_time, id)`.
+    fn cursor(&self) -> (DateTime<Utc>, &str);
 }
 
 impl Ledger for EntryRow {
@@ -28,6 +30,9 @@ impl Ledger for EntryRow {
     fn day(&self) -> NaiveDate {
         self.work_date
     }
+    fn cursor(&self) -> (DateTime<Utc>, &str) {
+        (self.create_time, &self.id)
+    }
 }
 
 impl Ledger for ExpenseRow {
@@ -38,6 +43,9 @@ impl Ledger for ExpenseRow {
     }
     fn day(&self) -> NaiveDate {
         self.expense_date
+    }
+    fn cursor(&self) -> (DateTime<Utc>, &str) {
+        (self.create_time, &self.id)
     }
 }
 
