@@ -90,7 +90,7 @@ impl MatchingApi {
         // A retry finds what its first attempt made.
         if let Some(done) = self
             .store
-            .assignment_by_request_id(&mut tx, &code, &body.request_id)
+            .by_request_id::<AssignmentRow>(&mut tx, &code, &body.request_id)
             .await?
         {
             if done.request != id || done.unit != unit || done.contact_person_id != person_id {

@@ -147,7 +147,7 @@ impl MatchingApi {
             .await?;
         if let Some(done) = self
             .store
-            .procurement_by_request_id(&mut tx, &code, &body.request_id)
+            .by_request_id::<ProcurementRow>(&mut tx, &code, &body.request_id)
             .await?
         {
             if done.request != request_id || done.provider_id != provider_id {

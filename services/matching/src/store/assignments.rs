@@ -60,8 +60,8 @@ pub struct AssignmentFilter<'a> {
 const ASSIGNMENT_COLUMNS: &str = "municipality, id, request, person, unit, contact_person_id, employment, procurement_id, agreed_hourly_ore, state, minutes_per_week, start_date, end_date, end_note, request_id, revision, create_time, update_time";
 const PROCUREMENT_COLUMNS: &str = "municipality, id, request, provider_id, contract_id, state, reason, reason_note, minutes_per_week, offered_hourly_ore, offer_note, agreed_hourly_ore, order_time, request_id, revision, create_time, update_time";
 
-/// A row that belongs to one matching request and is read by its id: an assignment or a
-/// procurement.
+/// A row that belongs to one matching request, read by its id or by the request id that
+/// created it: an assignment or a procurement.
 pub trait OfRequest: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
     const TABLE: &'static str;
     /// The select list a row is read with.
@@ -87,6 +87,25 @@ impl OfRequest for ProcurementRow {
 }
 
 impl Store {
+    /// The assignment or procurement created with `request_id`, for answering a repeated
+    /// request.
+    pub async fn by_request_id<R: OfRequest>(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        request_id: &str,
+    ) -> Result<Option<R>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM {} WHERE municipality = $1 AND request_id = $2",
+            R::COLUMNS,
+            R::TABLE
+        )))
+        .bind(municipality)
+        .bind(request_id)
+        .fetch_optional(tx)
+        .await
+    }
+
     /// An assignment or a procurement by id, locked (`FOR UPDATE`) when `lock`.
     pub async fn get_by_id<R: OfRequest>(
         &self,
@@ -184,22 +203,6 @@ impl Store {
         .bind(a.start_date)
         .bind(&a.request_id)
         .fetch_one(tx)
-        .await
-    }
-
-    pub async fn assignment_by_request_id(
-        &self,
-        tx: &mut PgConnection,
-        municipality: &str,
-        request_id: &str,
-    ) -> Result<Option<AssignmentRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ASSIGNMENT_COLUMNS} FROM assignments
-              WHERE municipality = $1 AND request_id = $2"
-        )))
-        .bind(municipality)
-        .bind(request_id)
-        .fetch_optional(tx)
         .await
     }
 
@@ -315,22 +318,6 @@ impl Store {
         .bind(&p.request_id)
         .bind(ProcurementState::Requested)
         .fetch_one(tx)
-        .await
-    }
-
-    pub async fn procurement_by_request_id(
-        &self,
-        tx: &mut PgConnection,
-        municipality: &str,
-        request_id: &str,
-    ) -> Result<Option<ProcurementRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {PROCUREMENT_COLUMNS} FROM procurements
-              WHERE municipality = $1 AND request_id = $2"
-        )))
-        .bind(municipality)
-        .bind(request_id)
-        .fetch_optional(tx)
         .await
     }
 
