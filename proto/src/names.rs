@@ -32,6 +32,7 @@ pub const EXPENSES: &str = "expenses";
 pub const MILEAGE_RATES: &str = "mileageRates";
 pub const FOLLOW_UPS: &str = "followUps";
 pub const FOLLOW_UP_SETTINGS: &str = "followUpSettings";
+pub const DEADLINES: &str = "deadlines";
 pub const FRAMES: &str = "frames";
 pub const SERVICE_UNITS: &str = "serviceUnits";
 pub const CONTACT_PERSONS: &str = "contactPersons";
@@ -110,6 +111,10 @@ pub fn mileage_rate(m: &str, id: &str) -> String {
 
 pub fn follow_up(m: &str, id: &str) -> String {
     in_municipality(m, FOLLOW_UPS, id)
+}
+
+pub fn deadline(m: &str, id: &str) -> String {
+    in_municipality(m, DEADLINES, id)
 }
 
 /// A municipality's follow-up settings (a singleton below the municipality).

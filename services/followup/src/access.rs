@@ -14,6 +14,9 @@ pub static ACCESS: AccessTable = AccessTable {
         ("GetFollowUp", READERS),
         // The counsellor records the follow-up (R-FU-3); its outcome changes the grant.
         ("CompleteFollowUp", &[Role::Counsellor]),
+        // The counsellor decides by the statutory deadlines (R-RV-5: ungestøtte before 18).
+        ("ListDeadlines", READERS),
+        ("CompleteDeadline", &[Role::Counsellor]),
         (
             "GetFollowUpSettings",
             &[

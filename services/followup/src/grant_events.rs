@@ -1,6 +1,7 @@
 //! The referral service's grant events, applied in the consumer's transaction: an approval
-//! makes the schedule and its first follow-up (R-FU-1), a change not taken at a follow-up
-//! brings the next follow-up forward if needed, an end cancels what is still open. Replays
+//! makes the schedule and its first follow-up (R-FU-1) and, on a child basis ending at 18, the
+//! deadline to decide on ungestøtte (R-RV-5), a change not taken at a follow-up
+//! brings the next follow-up forward if needed, an end cancels what is still open (follow-up and deadlines). Replays
 //! change nothing.
 
 use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
@@ -9,6 +10,7 @@ use kontakt_proto::referral::v1::{GrantApproved, GrantChanged, GrantEnded};
 use prost::Name as _;
 use sqlx::PgConnection;
 
+use crate::domain::deadline;
 use crate::domain::due::{self, DueError};
 use crate::store::{NewSchedule, Store};
 
@@ -64,6 +66,12 @@ impl Handler for GrantEvents {
                 let review = e.review_date.as_ref().and_then(|d| d.to_naive());
                 let first = due::first_due(start, schedule.rules(), review).map_err(due_error)?;
                 Store::insert_follow_up(tx, &m, &grant, first, &e.counsellor).await?;
+                // R-RV-5: a child basis ends the day before 18; decide on ungestøtte by then.
+                let basis_ends = e.basis_ends_date.as_ref().and_then(|d| d.to_naive());
+                let at_age = u32::try_from(e.basis_ends_at_age).unwrap_or(0);
+                if let Some(made) = deadline::ungestoette(basis_ends, at_age) {
+                    Store::insert_deadline(tx, &m, &grant, &e.counsellor, &made).await?;
+                }
             }
         } else if kind == GrantChanged::full_name() {
             let e: GrantChanged = payload(event)?;
@@ -94,6 +102,7 @@ impl Handler for GrantEvents {
             let (m, grant) = grant_key(&e.grant)?;
             let end = event_date(e.end_date.as_ref(), "end_date")?;
             Store::end_schedule(tx, &m, &grant, end).await?;
+            Store::cancel_deadlines(tx, &m, &grant).await?;
         }
         Ok(())
     }

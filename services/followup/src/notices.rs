@@ -1,12 +1,12 @@
 //! The scheduled job that pushes FollowUpDue (a lead time before the due date) and
-//! FollowUpOverdue (after it) once per follow-up (R-FU-4). It claims rows with
+//! FollowUpOverdue (after it) once per follow-up (R-FU-4), and DeadlineDue once per deadline. It claims rows with
 //! `FOR UPDATE SKIP LOCKED` and marks them published in the same transaction as the outbox
 //! rows, and runs under the platform scheduler's advisory lock, so two replicas never publish
 //! the same notice twice.
 
 use kontakt_platform::clock::SharedClock;
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_proto::followup::v1::{FollowUpDue, FollowUpOverdue};
+use kontakt_proto::followup::v1::{DeadlineDue, FollowUpDue, FollowUpOverdue};
 use sqlx::PgConnection;
 
 use crate::store::Store;
@@ -58,6 +58,24 @@ impl kontakt_platform::schedule::Job for Notices {
                 tx,
                 crate::SCHEMA,
                 &NewEvent::new(&event, Some(f.municipality), &name),
+            )
+            .await?;
+            published += 1;
+        }
+        for d in Store::claim_deadline_notices(tx, today, BATCH).await? {
+            let name = names::deadline(&d.municipality, &d.id);
+            let event = DeadlineDue {
+                deadline: name.clone(),
+                grant: names::grant(&d.municipality, &d.grant_id),
+                municipality: d.municipality.clone(),
+                counsellor: d.counsellor.clone(),
+                kind: crate::api::deadline_kind(&d.kind) as i32,
+                deadline_date: Some(d.deadline_date.into()),
+            };
+            outbox::write(
+                tx,
+                crate::SCHEMA,
+                &NewEvent::new(&event, Some(d.municipality), &name),
             )
             .await?;
             published += 1;

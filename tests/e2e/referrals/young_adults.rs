@@ -174,6 +174,17 @@ async fn r_rv_5_a_grant_on_a_child_basis_ends_the_day_before_the_18th_birthday()
         .await
         .expect("until the day before 18")
         .into_inner();
+    // The approval tells follow-up (and the case system) when the basis ends, so the
+    // counsellor gets the deadline to decide on ungestøtte before then.
+    let approved: GrantApproved = payloads(&running, "329", &["GrantApproved"], 1).await[0]
+        .payload
+        .as_ref()
+        .expect("payload")
+        .to_msg()
+        .expect("GrantApproved");
+    assert_eq!(approved.grant, decision.grant);
+    assert_eq!(approved.basis_ends_date, date(2027, 3, 14));
+    assert_eq!(approved.basis_ends_at_age, 18);
     // A later change cannot carry it past the birthday either.
     let changed = counsellor
         .change_grant(ChangeGrantRequest {

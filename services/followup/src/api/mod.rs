@@ -1,9 +1,11 @@
 //! The gRPC surface: proto <-> domain and who may see what, one file per aggregate — a grant's
 //! schedule and its follow-ups in `schedules`, recording a follow-up and the due lists in
-//! `follow_ups` (R-FU-1..4), the municipalities' reminder settings in `settings`, the frames'
-//! yearly evaluations in `frame_evaluations` (R-FU-5). The rules live in `domain`. Every read of
-//! a child's follow-ups is in the access log.
+//! `follow_ups` (R-FU-1..4), the statutory deadlines besides them in `deadlines` (R-RV-5), the
+//! municipalities' reminder settings in `settings`, the frames' yearly evaluations in
+//! `frame_evaluations` (R-FU-5). The rules live in `domain`. Every read of a child's follow-ups
+//! and deadlines is in the access log.
 
+mod deadlines;
 mod follow_ups;
 mod frame_evaluations;
 mod schedules;
@@ -22,6 +24,8 @@ use tonic::{Request, Response, Status};
 use crate::domain::follow_up::{self, Stage};
 use crate::store::{FollowUpRow, Store};
 use kontakt_proto::names;
+
+pub(crate) use deadlines::deadline_kind;
 
 pub struct FollowUpApi {
     pub store: Store,
@@ -98,6 +102,20 @@ impl FollowUpService for FollowUpApi {
         request: Request<CompleteFollowUpRequest>,
     ) -> Result<Response<FollowUp>, Status> {
         answer(self.record_follow_up(request).await)
+    }
+
+    async fn list_deadlines(
+        &self,
+        request: Request<ListDeadlinesRequest>,
+    ) -> Result<Response<ListDeadlinesResponse>, Status> {
+        answer(self.read_deadlines(request).await)
+    }
+
+    async fn complete_deadline(
+        &self,
+        request: Request<CompleteDeadlineRequest>,
+    ) -> Result<Response<Deadline>, Status> {
+        answer(self.record_deadline(request).await)
     }
 
     async fn get_follow_up_settings(

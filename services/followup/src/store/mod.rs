@@ -1,12 +1,14 @@
 //! SQL for the `followup` schema, one file per aggregate: schedules, their follow-ups (with
-//! the scheduler's claims), the municipalities' reminder settings, and budget frames with their
-//! yearly evaluations.
+//! the scheduler's claims), the statutory deadlines besides them, the municipalities' reminder
+//! settings, and budget frames with their yearly evaluations.
 
+mod deadlines;
 mod follow_ups;
 mod frames;
 mod schedules;
 mod settings;
 
+pub use deadlines::{DeadlineQuery, DeadlineRow};
 pub use follow_ups::{Completion, FollowUpRow};
 pub use frames::{EvaluationDone, EvaluationRow, NewFrame};
 pub use schedules::{NewSchedule, ScheduleRow};

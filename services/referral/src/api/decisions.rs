@@ -94,16 +94,21 @@ impl ReferralApi {
         } else {
             request.justification.clone()
         };
-        if outcome == DecisionOutcome::Approve {
-            let age = age_years(birth_date, start.unwrap_or(today));
-            let age_limit = age_limit(
+        // R-RV-5: the last day the referral's basis covers the person.
+        let limit = if outcome == DecisionOutcome::Approve {
+            age_limit(
                 &self.store,
                 &mut tx,
                 &m,
                 &row.person_id,
                 &referral.legal_basis,
             )
-            .await?;
+            .await?
+        } else {
+            None
+        };
+        if outcome == DecisionOutcome::Approve {
+            let age = age_years(birth_date, start.unwrap_or(today));
             let violations = decision::check_approval(&Approval {
                 policy: &policy,
                 level,
@@ -114,7 +119,7 @@ impl ReferralApi {
                 allowances: &request.allowances,
                 justification: &justification,
                 under_age: policy.min_age_years.is_some_and(|min| age < min),
-                age_limit,
+                age_limit: limit,
             });
             if !violations.is_empty() {
                 return Err(Refusal::rules("the approval cannot be recorded", violations).into());
@@ -257,6 +262,8 @@ impl ReferralApi {
                 compulsory_until: compulsory_until.map(Into::into),
                 review_date: review.map(Into::into),
                 follow_up_coordinator_required: policy.follow_up_coordinator_required,
+                basis_ends_date: limit.map(|l| l.last_day.into()),
+                basis_ends_at_age: limit.and_then(|l| i32::try_from(l.turns).ok()).unwrap_or(0),
             };
             outbox::write(
                 &mut tx,
