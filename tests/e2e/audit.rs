@@ -31,12 +31,7 @@ fn read_of(person: &str) -> Entry {
 /// A migrated referral schema and a pool on it.
 async fn referral_pool() -> sqlx::PgPool {
     let db = fresh_database().await.expect("database");
-    let pool = Service::Referral.pool(db.options.clone(), &test_db_settings());
-    let def = Service::Referral.def();
-    kontakt_platform::db::migrate(&pool, def.schema, def.migrator)
-        .await
-        .expect("migrate");
-    pool
+    kontakt_harness::migrated_pool(&db, Service::Referral, &test_db_settings()).await
 }
 
 #[tokio::test]

@@ -11,12 +11,7 @@ async fn referral_pool() -> PgPool {
     let db = fresh_database().await.expect("database");
     let mut settings = test_db_settings();
     settings.db_max_connections = 20;
-    let pool = Service::Referral.pool(db.options.clone(), &settings);
-    let def = Service::Referral.def();
-    kontakt_platform::db::migrate(&pool, def.schema, def.migrator)
-        .await
-        .expect("migrate");
-    pool
+    kontakt_harness::migrated_pool(&db, Service::Referral, &settings).await
 }
 
 fn event(subject: &str) -> NewEvent {

@@ -26,12 +26,7 @@ const ACCESS_LOG_RETENTION: Duration = Duration::from_secs(1827 * 86_400);
 async fn referral_pool(db: &TestDatabase, connections: u32) -> PgPool {
     let mut settings = kontakt_harness::test_db_settings();
     settings.db_max_connections = connections;
-    let pool = Service::Referral.pool(db.options.clone(), &settings);
-    let def = Service::Referral.def();
-    kontakt_platform::db::migrate(&pool, def.schema, def.migrator)
-        .await
-        .expect("migrate");
-    pool
+    kontakt_harness::migrated_pool(db, Service::Referral, &settings).await
 }
 
 /// Events numbered `from..=to` as the sequencer would number them, `days` old.

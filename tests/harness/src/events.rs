@@ -42,11 +42,7 @@ impl Handler for Recorder {
 
 /// The consuming side: the matching service's schema, migrated, with a table of what was applied.
 pub async fn consumer_pool(db: &TestDatabase) -> PgPool {
-    let pool = Service::Matching.pool(db.options.clone(), &test_db_settings());
-    let def = Service::Matching.def();
-    kontakt_platform::db::migrate(&pool, def.schema, def.migrator)
-        .await
-        .expect("migrate");
+    let pool = crate::migrated_pool(db, Service::Matching, &test_db_settings()).await;
     sqlx::query(
         "CREATE TABLE applied (n bigserial PRIMARY KEY, sequence bigint NOT NULL, subject text NOT NULL)",
     )

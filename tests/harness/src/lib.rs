@@ -317,6 +317,20 @@ pub fn test_db_settings() -> DatabaseSettings {
     }
 }
 
+/// A pool on `service`'s schema in `db`, migrated, as a replica of the service has.
+pub async fn migrated_pool(
+    db: &TestDatabase,
+    service: Service,
+    settings: &DatabaseSettings,
+) -> sqlx::PgPool {
+    let pool = service.pool(db.options.clone(), settings);
+    let def = service.def();
+    kontakt_platform::db::migrate(&pool, def.schema, def.migrator)
+        .await
+        .expect("migrate");
+    pool
+}
+
 /// A service running in this process on `127.0.0.1:0`.
 pub struct TestService {
     pub service: Service,
