@@ -873,6 +873,14 @@ fn with_state(callback: &Url, state: &str) -> Url {
     forged
 }
 
+/// Asserts the browser holds no session: the coordinator's queue sends it to sign in.
+async fn assert_signed_out(browser: &mut Browser) {
+    assert!(!browser.cookies.contains_key(SESSION));
+    let queue = browser.get("/koordinator").await;
+    assert_eq!(queue.status, reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(queue.location(), "/log-ind?tilbage=/koordinator");
+}
+
 /// Asserts the page is the console's "service down" page for the coordinator, signed in.
 fn assert_matching_is_down(answer: &Answer) {
     assert_eq!(
@@ -1007,10 +1015,7 @@ async fn a_callback_with_another_state_or_without_the_pending_cookie_is_refused(
         "no code was exchanged"
     );
     for browser in [&mut browser, &mut other, &mut third] {
-        assert!(!browser.cookies.contains_key(SESSION));
-        let queue = browser.get("/koordinator").await;
-        assert_eq!(queue.status, reqwest::StatusCode::SEE_OTHER);
-        assert_eq!(queue.location(), "/log-ind?tilbage=/koordinator");
+        assert_signed_out(browser).await;
     }
 }
 
@@ -1101,10 +1106,7 @@ async fn signing_out_needs_the_session_form_token_and_clears_the_session() {
     for wanted in ["Path=/", "HttpOnly", "Max-Age=0"] {
         assert!(attrs.contains(&wanted), "{wanted} in {cleared}");
     }
-    assert!(!browser.cookies.contains_key(SESSION));
-    let queue = browser.get("/koordinator").await;
-    assert_eq!(queue.status, reqwest::StatusCode::SEE_OTHER);
-    assert_eq!(queue.location(), "/log-ind?tilbage=/koordinator");
+    assert_signed_out(&mut browser).await;
 }
 
 #[tokio::test]
