@@ -62,6 +62,17 @@ pub fn parse_time_key(key: &str) -> Result<(DateTime<Utc>, String), ApiError> {
     Ok((time, id.to_owned()))
 }
 
+/// Where a list ordered by creation goes on: the [`time_key`] in a page token of `scope`, or
+/// `None` for the first page.
+pub fn decode_time_token(
+    scope: &str,
+    token: &str,
+) -> Result<Option<(DateTime<Utc>, String)>, ApiError> {
+    decode_token(scope, token)?
+        .map(|key| parse_time_key(&key))
+        .transpose()
+}
+
 /// Turns rows fetched with `LIMIT page_size + 1` into one page and the token for the next:
 /// the extra row only tells that more exist.
 pub fn finish_page<T, K: std::fmt::Display>(
@@ -93,6 +104,19 @@ mod tests {
         for bad in ["", "g-1", "x,g-1", "99999999999999999999,g"] {
             assert!(parse_time_key(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_time_token_gives_back_the_position_it_was_made_from() {
+        let time = DateTime::from_timestamp_micros(1_795_493_590_123_456).expect("time");
+        let token = encode_token("grants", &time_key(time, "g-1"));
+        assert_eq!(
+            decode_time_token("grants", &token).ok().flatten(),
+            Some((time, "g-1".to_owned()))
+        );
+        assert_eq!(decode_time_token("grants", "").ok(), Some(None));
+        assert!(decode_time_token("grants", &encode_token("grants", "g-1")).is_err());
+        assert!(decode_time_token("referrals", &token).is_err());
     }
 
     #[test]

@@ -129,9 +129,7 @@ impl RejectsApi {
     ) -> Result<ListConsumerRejectsResponse, ApiError> {
         let page_size = pagination::page_size(request.page_size)?;
         let scope = format!("consumerRejects?all={}", request.include_reapplied);
-        let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
+        let after = pagination::decode_time_token(&scope, &request.page_token)?;
         let (after_time, after_name) = match &after {
             Some((time, name)) => {
                 let (consumer, sequence) = parse_name(name).ok_or_else(|| {

@@ -320,9 +320,7 @@ impl MatchingApi {
             person_filter.as_deref().unwrap_or(""),
             body.state
         );
-        let after = pagination::decode_token(&scope, &body.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
+        let after = pagination::decode_time_token(&scope, &body.page_token)?;
         let rows = self
             .store
             .list_assignments(

@@ -137,9 +137,7 @@ impl MatchingApi {
         let state = state_filter(body.state)?;
         // The token is bound to the municipality and filter it was issued under.
         let scope = format!("{}?m={m}&state={}", names::MATCHING_REQUESTS, body.state);
-        let after = pagination::decode_token(&scope, &body.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
+        let after = pagination::decode_time_token(&scope, &body.page_token)?;
         let rows = self
             .store
             .list_requests(

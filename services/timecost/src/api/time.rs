@@ -578,9 +578,7 @@ impl TimeCostApi {
         let code = m.to_string();
         let page_size = pagination::page_size(page_size)?;
         let scope = format!("{collection}?{parent}");
-        let after = pagination::decode_token(&scope, page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
+        let after = pagination::decode_time_token(&scope, page_token)?;
         let mut conn = self.store.begin().await?;
         let a = self
             .registrable(&mut conn, caller, &code, assignment_id, parent)
