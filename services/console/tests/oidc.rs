@@ -279,6 +279,18 @@ async fn setup(configure: impl FnOnce(&mut OidcSettings)) -> (Shared, Oidc) {
     (idp, oidc)
 }
 
+/// Where the identity provider's answer (a 302) sends the browser back to.
+fn redirected_to(response: &reqwest::Response) -> Url {
+    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .expect("a redirect")
+        .to_str()
+        .expect("ASCII");
+    Url::parse(location).expect("a URL")
+}
+
 /// Plays the browser: starts a sign-in, follows it to the IdP and reads the callback's code
 /// and state from the redirect.
 async fn authorize_at_idp(oidc: &Oidc) -> (PendingSignIn, String, String) {
@@ -288,14 +300,7 @@ async fn authorize_at_idp(oidc: &Oidc) -> (PendingSignIn, String, String) {
         .build()
         .expect("a client");
     let response = browser.get(url.as_str()).send().await.expect("the IdP");
-    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .expect("a redirect")
-        .to_str()
-        .expect("ASCII");
-    let callback = Url::parse(location).expect("a URL");
+    let callback = redirected_to(&response);
     assert!(callback.as_str().starts_with(REDIRECT), "{callback}");
     let pairs: HashMap<String, String> = callback.query_pairs().into_owned().collect();
     (
@@ -828,14 +833,7 @@ async fn to_the_idp_and_back(browser: &mut Browser, idp: &Shared) -> Url {
         .send()
         .await
         .expect("the IdP");
-    assert_eq!(at_idp.status(), reqwest::StatusCode::FOUND);
-    let back = at_idp
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .expect("a redirect")
-        .to_str()
-        .expect("ASCII");
-    let callback = Url::parse(back).expect("a URL");
+    let callback = redirected_to(&at_idp);
     assert!(
         callback.as_str().starts_with(&format!("{redirect}?")),
         "{callback}"
