@@ -2,6 +2,7 @@
 //! valid certificate (R-MP-6), a provider's person only through an order (R-MP-2). Every change
 //! commits with its event and audit row, or not at all.
 
+use chrono::NaiveDate;
 use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::Principal;
@@ -57,6 +58,17 @@ pub(super) fn assignment_to_proto(row: AssignmentRow) -> Assignment {
         person: row.person,
         end_note: row.end_note,
     }
+}
+
+/// A change to an assignment takes effect (`field`) no earlier than the assignment starts.
+fn not_before_start(row: &AssignmentRow, date: NaiveDate, field: &str) -> Result<(), ApiError> {
+    if date < row.start_date {
+        return Err(ApiError::invalid(
+            field,
+            format!("not before the assignment's start, {}", row.start_date),
+        ));
+    }
+    Ok(())
 }
 
 impl MatchingApi {
@@ -392,12 +404,7 @@ impl MatchingApi {
         let (req, row) = self
             .locked_assignment(&mut tx, &caller.principal, &body.name, &body.etag)
             .await?;
-        if from < row.start_date {
-            return Err(ApiError::invalid(
-                "effective_from",
-                format!("not before the assignment's start, {}", row.start_date),
-            ));
-        }
+        not_before_start(&row, from, "effective_from")?;
         if body.minutes_per_week > req.minutes_per_week {
             return Err(ApiError::invalid(
                 "minutes_per_week",
@@ -444,12 +451,7 @@ impl MatchingApi {
         let (_, row) = self
             .locked_assignment(&mut tx, &caller.principal, &body.name, &body.etag)
             .await?;
-        if end < row.start_date {
-            return Err(ApiError::invalid(
-                "end_date",
-                format!("not before the assignment's start, {}", row.start_date),
-            ));
-        }
+        not_before_start(&row, end, "end_date")?;
         let ended = finish(
             &self.store,
             &mut tx,
