@@ -2,7 +2,9 @@
 //! candidate pool ranking reads.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres};
 
 use super::Store;
 
@@ -121,32 +123,18 @@ const PROVIDER_COLUMNS: &str =
     "id, display_name, cvr, competences, revision, create_time, update_time";
 const CONTRACT_COLUMNS: &str = "provider_id, id, reference, hourly_ore, valid_from, valid_to, municipalities, competences, weekly_capacity_minutes, revision, create_time, update_time";
 
-impl Store {
-    // Contact persons -------------------------------------------------------------------------
-
-    /// Inserts a person with their rates; `false` if the id is taken.
-    pub async fn insert_person(
-        &self,
-        tx: &mut PgConnection,
-        unit: &str,
-        id: &str,
-        v: &PersonValues,
-    ) -> Result<bool, sqlx::Error> {
-        let inserted = sqlx::query(
-            "INSERT INTO contact_persons
-                    (unit, id, display_name, employment, provider_id, competences, gender,
-                     municipalities, weekly_capacity_minutes, duty_kinds, duty_minutes,
-                     duty_descriptions, other_duties_minutes, certificate_issue,
-                     certificate_result, certificate_expiry, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                     (SELECT coalesce(sum(m), 0) FROM unnest($11::int[]) m), $13, $14, $15, $16)
-             ON CONFLICT (unit, id) DO NOTHING",
-        )
+/// A person's key as $1 and $2 and their writable values (what `update_person` overwrites) as
+/// $3 to $14, numbered alike in `insert_person`.
+fn bind_writable<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    unit: &str,
+    id: &str,
+    v: &PersonValues,
+) -> Query<'q, Postgres, PgArguments> {
+    query
         .bind(unit)
         .bind(id)
         .bind(&v.display_name)
-        .bind(v.employment)
-        .bind(&v.provider_id)
         .bind(&v.competences)
         .bind(v.gender)
         .bind(&v.municipalities)
@@ -158,8 +146,35 @@ impl Store {
         .bind(v.certificate.map(|c| c.1))
         .bind(v.certificate.and_then(|c| c.2))
         .bind(v.state)
-        .execute(&mut *tx)
-        .await?;
+}
+
+impl Store {
+    // Contact persons -------------------------------------------------------------------------
+
+    /// Inserts a person with their rates; `false` if the id is taken.
+    pub async fn insert_person(
+        &self,
+        tx: &mut PgConnection,
+        unit: &str,
+        id: &str,
+        v: &PersonValues,
+    ) -> Result<bool, sqlx::Error> {
+        let insert = sqlx::query(
+            "INSERT INTO contact_persons
+                    (unit, id, display_name, competences, gender, municipalities,
+                     weekly_capacity_minutes, duty_kinds, duty_minutes, duty_descriptions,
+                     other_duties_minutes, certificate_issue, certificate_result,
+                     certificate_expiry, state, employment, provider_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                     (SELECT coalesce(sum(m), 0) FROM unnest($9::int[]) m),
+                     $11, $12, $13, $14, $15, $16)
+             ON CONFLICT (unit, id) DO NOTHING",
+        );
+        let inserted = bind_writable(insert, unit, id, v)
+            .bind(v.employment)
+            .bind(&v.provider_id)
+            .execute(&mut *tx)
+            .await?;
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
@@ -175,7 +190,7 @@ impl Store {
         id: &str,
         v: &PersonValues,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE contact_persons
                 SET display_name = $3, competences = $4, gender = $5, municipalities = $6,
                     weekly_capacity_minutes = $7, duty_kinds = $8, duty_minutes = $9,
@@ -184,23 +199,8 @@ impl Store {
                     certificate_issue = $11, certificate_result = $12, certificate_expiry = $13,
                     state = $14, revision = revision + 1, update_time = now()
               WHERE unit = $1 AND id = $2",
-        )
-        .bind(unit)
-        .bind(id)
-        .bind(&v.display_name)
-        .bind(&v.competences)
-        .bind(v.gender)
-        .bind(&v.municipalities)
-        .bind(v.weekly_capacity_minutes)
-        .bind(&v.duty_kinds)
-        .bind(&v.duty_minutes)
-        .bind(&v.duty_descriptions)
-        .bind(v.certificate.map(|c| c.0))
-        .bind(v.certificate.map(|c| c.1))
-        .bind(v.certificate.and_then(|c| c.2))
-        .bind(v.state)
-        .execute(&mut *tx)
-        .await?;
+        );
+        bind_writable(update, unit, id, v).execute(&mut *tx).await?;
         self.replace_rates(tx, unit, id, &v.rates).await
     }
 
