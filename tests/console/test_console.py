@@ -484,7 +484,7 @@ def test_the_counsellor_drafts_a_referral_sees_what_stops_it_and_sends_it(desk):
     one(desk, "#network_statement").send_keys("Ingen familie i nærheden")
     one(desk, 'form[action$="' + desk.current_url.replace(BASE, "").split("?")[0] + '"] button[type=submit]').click()
     WebDriverWait(desk, 20).until(lambda d: "R-RV-2" not in one(d, "main").text)
-    one(desk, "#kind-preliminary").click()
+    one(desk, "#kind-child_assessment").click()
     set_value(desk, "#need_known_date", "2026-09-01")
     set_value(desk, "#completion_date", "2026-10-01")
     one(desk, "#conclusion").send_keys("Har brug for en fast voksen")

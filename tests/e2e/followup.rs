@@ -487,6 +487,56 @@ async fn r_rv_5_a_child_basis_ending_at_18_gives_the_counsellor_an_ungestotte_de
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
 
+/// BL § 95 stk. 2: support started beside a running børnefaglig undersøgelse is followed up by
+/// the undersøgelse's deadline if that is earlier than three months; that deadline (§ 20 stk. 3)
+/// and the child's plan's (§ 91) are the counsellor's, each due a month ahead.
+#[tokio::test]
+async fn bl_95_the_first_follow_up_is_held_by_a_running_assessments_end_and_both_deadlines_are_listed()
+ {
+    let db = fresh_database().await.expect("database");
+    let service = start(&db, clock_at(2026, 12, 1, 10)).await;
+    let approved = GrantApproved {
+        start_date: date(2026, 12, 1),
+        counsellor: format!("counsellor-{RINGSTED}"),
+        follow_up_interval_months: 6,
+        assessment_deadline: date(2027, 2, 15),
+        plan_deadline: date(2027, 3, 1),
+        ..grant_approved(RINGSTED, "g-parallel", 180)
+    };
+    apply(&db, &[envelope(&approved, &approved.grant)]).await;
+    let mut counsellor = client(&service, Role::Counsellor, RINGSTED);
+    let listed = counsellor
+        .list_follow_ups(follow_ups_of(RINGSTED, "g-parallel"))
+        .await
+        .expect("follow-ups")
+        .into_inner();
+    assert_eq!(listed.follow_ups[0].due_date, date(2027, 2, 15));
+    let deadlines = counsellor
+        .list_deadlines(ListDeadlinesRequest {
+            parent: format!("municipalities/{RINGSTED}"),
+            ..ListDeadlinesRequest::default()
+        })
+        .await
+        .expect("deadlines")
+        .into_inner()
+        .deadlines;
+    let kinds: Vec<(DeadlineKind, Option<Date>, Option<Date>)> = deadlines
+        .iter()
+        .map(|d| (d.kind(), d.deadline_date, d.due_date))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                DeadlineKind::ChildAssessment,
+                date(2027, 2, 15),
+                date(2027, 1, 15)
+            ),
+            (DeadlineKind::ChildsPlan, date(2027, 3, 1), date(2027, 2, 1)),
+        ]
+    );
+}
+
 /// R-FU-1 with Barnets Lov's transition: an arrangement granted under Serviceloven before 2024
 /// (brought over from an old system) gets its schedule; its first follow-up fell due by
 /// Serviceloven §70 stk.2, three months after its start, so it shows as overdue today.

@@ -1,12 +1,13 @@
--- Statutory deadlines besides the follow-ups (followup.v1.Deadline), made from the grant events.
--- Today one kind: a contact person on a child basis ends the day before the 18th birthday, so
--- the counsellor decides on ungestøtte before then (R-RV-5); it comes due three months ahead.
+-- Statutory deadlines besides the follow-ups (followup.v1.Deadline), made from the grant events:
+-- deciding on ungestøtte before a child basis ends the day before the 18th birthday (R-RV-5),
+-- finishing a børnefaglig undersøgelse support started beside (BL § 20 stk. 3), making the
+-- child's plan (BL § 91).
 -- due_published records that DeadlineDue went out (once), in the scheduler's transaction.
 CREATE TABLE deadlines (
     municipality    text NOT NULL,
     id              text NOT NULL,
     grant_id        text NOT NULL,
-    kind            text NOT NULL CHECK (kind IN ('UNGESTOETTE_DECISION')),
+    kind            text NOT NULL CHECK (kind IN ('UNGESTOETTE_DECISION', 'CHILD_ASSESSMENT', 'CHILDS_PLAN')),
     deadline_date   date NOT NULL,
     due_date        date NOT NULL CHECK (due_date <= deadline_date),
     counsellor      text NOT NULL,

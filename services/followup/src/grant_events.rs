@@ -1,8 +1,8 @@
 //! The referral service's grant events, applied in the consumer's transaction: an approval
-//! makes the schedule and its first follow-up (R-FU-1) and, on a child basis ending at 18, the
-//! deadline to decide on ungestøtte (R-RV-5), a change not taken at a follow-up
-//! brings the next follow-up forward if needed, an end cancels what is still open (follow-up and deadlines). Replays
-//! change nothing.
+//! makes the schedule, its first follow-up (R-FU-1; by the end of an undersøgelse running
+//! beside if earlier, BL § 95 stk. 2) and the counsellor's deadlines (R-RV-5, § 20, § 91); a
+//! change not taken at a follow-up brings the next follow-up forward if needed; an end cancels
+//! what is still open (follow-up and deadlines). Replays change nothing.
 
 use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
 use kontakt_proto::events::v1::Envelope;
@@ -63,13 +63,24 @@ impl Handler for GrantEvents {
                 coordinator_required: e.follow_up_coordinator_required,
             };
             if Store::insert_schedule(tx, &schedule).await? {
-                let review = e.review_date.as_ref().and_then(|d| d.to_naive());
+                // § 95 stk. 2: by the end of an undersøgelse running beside, if that is earlier.
+                let review = [&e.review_date, &e.assessment_deadline]
+                    .into_iter()
+                    .filter_map(|d| d.as_ref().and_then(|d| d.to_naive()))
+                    .filter(|d| *d >= start)
+                    .min();
                 let first = due::first_due(start, schedule.rules(), review).map_err(due_error)?;
                 Store::insert_follow_up(tx, &m, &grant, first, &e.counsellor).await?;
-                // R-RV-5: a child basis ends the day before 18; decide on ungestøtte by then.
-                let basis_ends = e.basis_ends_date.as_ref().and_then(|d| d.to_naive());
-                let at_age = u32::try_from(e.basis_ends_at_age).unwrap_or(0);
-                if let Some(made) = deadline::ungestoette(basis_ends, at_age) {
+                // R-RV-5, BL § 20 stk. 3, § 91: what the counsellor must decide by.
+                let day = |d: &Option<kontakt_proto::common::v1::Date>| {
+                    d.as_ref().and_then(|d| d.to_naive())
+                };
+                for made in deadline::of_approval(
+                    day(&e.basis_ends_date),
+                    u32::try_from(e.basis_ends_at_age).unwrap_or(0),
+                    day(&e.assessment_deadline),
+                    day(&e.plan_deadline),
+                ) {
                     Store::insert_deadline(tx, &m, &grant, &e.counsellor, &made).await?;
                 }
             }

@@ -3,6 +3,7 @@
 //! the grant listed, changed and ended (`grants`), matching following it (`matching_requests`),
 //! and a submission checked without submitting (`validate_only`).
 
+mod assessments;
 mod fields;
 mod follow_up_outcomes;
 mod grants;

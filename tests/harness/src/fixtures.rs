@@ -31,13 +31,13 @@ pub fn case_request(municipality: &str, external_id: &str, person: &str) -> Crea
     }
 }
 
-/// The preliminary assessment of `referral`: the need known on 1 September 2026, assessed by
-/// 1 October.
+/// The børnefaglig undersøgelse of `referral` (BL § 20, which both reference standards ask
+/// for): the need known on 1 September 2026, assessed by 1 October.
 pub fn assessment_request(referral: &str) -> CreateAssessmentRequest {
     CreateAssessmentRequest {
         parent: referral.into(),
         assessment: Some(Assessment {
-            kind: AssessmentKind::Preliminary as i32,
+            kind: AssessmentKind::ChildAssessment as i32,
             need_known_date: date(2026, 9, 1),
             completion_date: date(2026, 10, 1),
             conclusion: "needs a fixed adult".into(),

@@ -1,4 +1,5 @@
-//! The statutory deadlines besides the follow-ups (R-RV-5: decide on ungestøtte before 18):
+//! The statutory deadlines besides the follow-ups (ungestøtte before 18, R-RV-5; a running
+//! undersøgelse, BL § 20 stk. 3; the child's plan, § 91):
 //! listed for a municipality, a counsellor or a grant, and marked met by the counsellor. Every
 //! read and the write are in the access log.
 
@@ -26,6 +27,8 @@ const MAX_NOTE: usize = 4_000;
 pub(crate) fn deadline_kind(stored: &str) -> DeadlineKind {
     match Kind::from_stored(stored) {
         Some(Kind::UngestoetteDecision) => DeadlineKind::UngestoetteDecision,
+        Some(Kind::ChildAssessment) => DeadlineKind::ChildAssessment,
+        Some(Kind::ChildsPlan) => DeadlineKind::ChildsPlan,
         None => DeadlineKind::Unspecified,
     }
 }

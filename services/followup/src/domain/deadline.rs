@@ -1,14 +1,12 @@
 //! Statutory deadlines besides the follow-ups: when one is made from a grant, when it comes
-//! due, where it stands on a day, and what marking it met does (R-RV-5: the counsellor is told
-//! in time to decide on ungestøtte before a child basis ends at 18).
+//! due, where it stands on a day, and what marking it met does. The counsellor is told in time
+//! to decide on ungestøtte before a child basis ends at 18 (R-RV-5), to finish a børnefaglig
+//! undersøgelse support started beside (BL § 20 stk. 3), and to make the child's plan (§ 91).
 
 use chrono::{Days, Months, NaiveDate};
 
 use super::Step;
 use super::follow_up::State;
-
-/// How many months before the deadline it comes due (on the list, and DeadlineDue pushed).
-pub const NOTICE_MONTHS: u32 = 3;
 
 /// The age at which a child basis ends and ungestøtte can take over (Barnets Lov §§ 113-116).
 const ADULT: u32 = 18;
@@ -17,17 +15,36 @@ const ADULT: u32 = 18;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     UngestoetteDecision,
+    ChildAssessment,
+    ChildsPlan,
 }
 
 impl Kind {
+    const ALL: [Kind; 3] = [
+        Kind::UngestoetteDecision,
+        Kind::ChildAssessment,
+        Kind::ChildsPlan,
+    ];
+
     pub fn stored(self) -> &'static str {
         match self {
             Kind::UngestoetteDecision => "UNGESTOETTE_DECISION",
+            Kind::ChildAssessment => "CHILD_ASSESSMENT",
+            Kind::ChildsPlan => "CHILDS_PLAN",
         }
     }
 
     pub fn from_stored(kind: &str) -> Option<Self> {
-        (kind == "UNGESTOETTE_DECISION").then_some(Kind::UngestoetteDecision)
+        Self::ALL.into_iter().find(|k| k.stored() == kind)
+    }
+
+    /// How many months before the deadline it comes due (on the list, and DeadlineDue pushed):
+    /// three for ungestøtte (time to decide and refer), one for the others.
+    pub fn notice_months(self) -> u32 {
+        match self {
+            Kind::UngestoetteDecision => 3,
+            Kind::ChildAssessment | Kind::ChildsPlan => 1,
+        }
     }
 
     /// What is to be decided, in words (no name, no CPR number).
@@ -36,7 +53,24 @@ impl Kind {
             Kind::UngestoetteDecision => format!(
                 "decide on ungestøtte (Barnets Lov §§ 113-116) before the 18th birthday: the child basis ends on {deadline}"
             ),
+            Kind::ChildAssessment => format!(
+                "finish the børnefaglig undersøgelse support started beside by {deadline} (Barnets Lov § 20 stk. 3)"
+            ),
+            Kind::ChildsPlan => {
+                format!("decide on and make the child's plan by {deadline} (Barnets Lov § 91)")
+            }
         }
+    }
+
+    /// A deadline of this kind on `deadline`, due its notice months ahead (clamped to the
+    /// month's end).
+    pub fn on(self, deadline: NaiveDate) -> Option<Made> {
+        let due = deadline.checked_sub_months(Months::new(self.notice_months()))?;
+        Some(Made {
+            kind: self,
+            deadline,
+            due,
+        })
     }
 }
 
@@ -51,21 +85,36 @@ pub struct Made {
 }
 
 /// R-RV-5: a grant whose basis ends the day before the 18th birthday (`basis_ends`, with
-/// `at_age` 18) gets a deadline to decide on ungestøtte by then, due three months ahead. A basis
-/// that ends at 23, or none, makes none: after ungestøtte there is nothing to decide on.
+/// `at_age` 18) gets a deadline to decide on ungestøtte by then, due three months before the
+/// birthday. A basis that ends at 23, or none, makes none: after ungestøtte there is nothing to
+/// decide on.
 pub fn ungestoette(basis_ends: Option<NaiveDate>, at_age: u32) -> Option<Made> {
     let deadline = basis_ends.filter(|_| at_age == ADULT)?;
-    // Three months before the birthday (the day after the basis ends), clamped to the month's
-    // end; never after the deadline itself.
     let birthday = deadline.checked_add_days(Days::new(1))?;
-    let due = birthday
-        .checked_sub_months(Months::new(NOTICE_MONTHS))?
-        .min(deadline);
+    let due = Kind::UngestoetteDecision.on(birthday)?.due.min(deadline);
     Some(Made {
         kind: Kind::UngestoetteDecision,
         deadline,
         due,
     })
+}
+
+/// Every deadline an approved grant makes: ungestøtte (R-RV-5), the running undersøgelse's
+/// (BL § 20 stk. 3) and the child's plan's (§ 91), as the approval states them.
+pub fn of_approval(
+    basis_ends: Option<NaiveDate>,
+    basis_ends_at_age: u32,
+    assessment: Option<NaiveDate>,
+    plan: Option<NaiveDate>,
+) -> Vec<Made> {
+    [
+        ungestoette(basis_ends, basis_ends_at_age),
+        assessment.and_then(|d| Kind::ChildAssessment.on(d)),
+        plan.and_then(|d| Kind::ChildsPlan.on(d)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Where a deadline is in its life, as stored.
@@ -171,9 +220,37 @@ mod tests {
         assert_eq!(complete(Stage::Completed, true), Ok(Step::Retry));
         assert_eq!(complete(Stage::Completed, false), Err(NotMet::AlreadyMet));
         assert_eq!(complete(Stage::Cancelled, true), Err(NotMet::Cancelled));
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_stored(kind.stored()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn bl_20_and_bl_91_a_running_assessment_and_a_missing_plan_fall_due_a_month_ahead() {
+        let made = of_approval(None, 0, Some(d(2027, 2, 15)), Some(d(2027, 3, 1)));
         assert_eq!(
-            Kind::from_stored(Kind::UngestoetteDecision.stored()),
-            Some(Kind::UngestoetteDecision)
+            made,
+            [
+                Made {
+                    kind: Kind::ChildAssessment,
+                    deadline: d(2027, 2, 15),
+                    due: d(2027, 1, 15),
+                },
+                Made {
+                    kind: Kind::ChildsPlan,
+                    deadline: d(2027, 3, 1),
+                    due: d(2027, 2, 1),
+                },
+            ]
         );
+        // A 17-year-old's grant with both: three deadlines.
+        let all = of_approval(
+            Some(d(2027, 3, 14)),
+            18,
+            Some(d(2027, 2, 15)),
+            Some(d(2027, 3, 1)),
+        );
+        assert_eq!(all.len(), 3);
+        assert!(of_approval(None, 0, None, None).is_empty());
     }
 }

@@ -460,7 +460,8 @@ async fn tell(
         .create_assessment(referral::CreateAssessmentRequest {
             parent: made.name.clone(),
             assessment: Some(referral::Assessment {
-                kind: referral::AssessmentKind::Preliminary as i32,
+                // Both seeds decide on a børnefaglig undersøgelse (SEL § 50, now BL § 20).
+                kind: referral::AssessmentKind::ChildAssessment as i32,
                 need_known_date: date(prepared - chrono::Days::new(30)),
                 completion_date: date(prepared),
                 conclusion: "har brug for en fast voksen".into(),

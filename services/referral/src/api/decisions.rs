@@ -6,8 +6,8 @@ use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, day, scoped};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
-    ApprovalLevel, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved, GrantVersion,
-    Referral, ReferralState, VisitationDecided,
+    ApprovalLevel, Assessment, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved,
+    GrantVersion, Referral, ReferralState, VisitationDecided,
 };
 use prost::Message as _;
 use tonic::Request;
@@ -16,6 +16,7 @@ use super::ReferralApi;
 use super::common::{MAX_TEXT, SCHEMA, decode, new_id, state_column, state_of, text_ok};
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
+use crate::domain::submission;
 use crate::grants::age_limit;
 use crate::store::NewGrant;
 use kontakt_proto::names;
@@ -89,6 +90,13 @@ impl ReferralApi {
         };
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
+        let assessments: Vec<Assessment> = self
+            .store
+            .assessments(&mut tx, &m, id)
+            .await?
+            .iter()
+            .map(|b| decode(b))
+            .collect::<Result<_, _>>()?;
         let justification = if request.justification.trim().is_empty() {
             referral.hours_justification.clone()
         } else {
@@ -263,6 +271,15 @@ impl ReferralApi {
                 review_date: review.map(Into::into),
                 follow_up_coordinator_required: policy.follow_up_coordinator_required,
                 basis_ends_date: limit.map(|l| l.last_day.into()),
+                assessment_deadline: submission::running_child_assessment(&assessments, today)
+                    .and_then(submission::assessment_deadline)
+                    .map(Into::into),
+                plan_deadline: referral
+                    .plan
+                    .is_empty()
+                    .then(|| start.checked_add_months(chrono::Months::new(submission::PLAN_MONTHS)))
+                    .flatten()
+                    .map(Into::into),
                 basis_ends_at_age: limit.and_then(|l| i32::try_from(l.turns).ok()).unwrap_or(0),
             };
             outbox::write(

@@ -30,6 +30,8 @@ pub struct Policy {
     pub committee_required: bool,
     /// R-RV-1.
     pub plan_required: bool,
+    /// R-RV-1: a børnefaglig undersøgelse (BL § 20), not only an afdækning (§ 19).
+    pub child_assessment_required: bool,
     /// R-RV-7.
     pub network_statement_required: bool,
     /// R-FU-1; `None` = no later interval stated.
@@ -145,6 +147,7 @@ impl Policy {
                 unit_minutes: positive(p.unit_minutes),
                 committee_required: p.committee_required,
                 plan_required: p.plan_required,
+                child_assessment_required: p.child_assessment_required,
                 network_statement_required: p.network_statement_required,
                 follow_up_interval_months: positive(p.follow_up_interval_months),
                 follow_up_coordinator_required: p.follow_up_coordinator_required,
@@ -171,7 +174,8 @@ pub mod examples {
         NaiveDate::from_ymd_opt(y, m, d).expect("date")
     }
 
-    /// Ishøj: plan required, the committee decides the hours, no minimum age, no maximum.
+    /// Ishøj: plan and børnefaglig undersøgelse required, the committee decides the hours, no
+    /// minimum age, no maximum.
     pub fn committee_with_plan() -> Policy {
         Policy {
             effective_from: date(2018, 2, 1),
@@ -180,6 +184,7 @@ pub mod examples {
             unit_minutes: None,
             committee_required: true,
             plan_required: true,
+            child_assessment_required: true,
             network_statement_required: false,
             follow_up_interval_months: None,
             follow_up_coordinator_required: true,
@@ -193,8 +198,9 @@ pub mod examples {
         }
     }
 
-    /// Ringsted: the counsellor decides, minimum age 12, at most 3 hours (1 unit), network
-    /// statement, follow-up every 6 months; the team leader may deviate.
+    /// Ringsted: the counsellor decides on a børnefaglig undersøgelse, minimum age 12, at most
+    /// 3 hours (1 unit), network statement, follow-up every 6 months; the team leader may
+    /// deviate.
     pub fn counsellor_decides() -> Policy {
         Policy {
             effective_from: date(2019, 2, 4),
@@ -203,6 +209,7 @@ pub mod examples {
             unit_minutes: Some(180),
             committee_required: false,
             plan_required: false,
+            child_assessment_required: true,
             network_statement_required: true,
             follow_up_interval_months: Some(6),
             follow_up_coordinator_required: false,
@@ -233,6 +240,7 @@ pub mod examples {
             unit_minutes: None,
             committee_required: false,
             plan_required: true,
+            child_assessment_required: false,
             network_statement_required: false,
             follow_up_interval_months: Some(4),
             follow_up_coordinator_required: false,

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use kontakt_proto::names::legal_basis_code as basis_code;
-use kontakt_proto::referral::v1::{Assessment, Consent, Plan, Recipient, Referral, TargetGroup};
+use kontakt_proto::referral::v1::{
+    Assessment, AssessmentKind, Consent, Plan, Recipient, Referral, TargetGroup,
+};
 
 use super::age::{ADULT, age_years};
 use super::policy::Policy;
@@ -47,20 +49,77 @@ fn blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 
-/// R-RV-1: a completed assessment and, where the policy says so, a plan with a goal.
+/// Whether `a` is completed on or before `day`, with its conclusion.
+fn completed_by(a: &Assessment, day: NaiveDate) -> bool {
+    a.completion_date
+        .as_ref()
+        .and_then(|d| d.to_naive())
+        .is_some_and(|d| d <= day)
+        && !blank(&a.conclusion)
+}
+
+fn is_child_assessment(a: &Assessment) -> bool {
+    a.kind == AssessmentKind::ChildAssessment as i32
+}
+
+/// The børnefaglig undersøgelse still running beside a completed afdækning, if support is to
+/// start while it runs (BL § 32 stk. 4): the one with the earliest 4-month deadline.
+pub fn running_child_assessment<'a>(
+    assessments: &'a [Assessment],
+    day: NaiveDate,
+) -> Option<&'a Assessment> {
+    if !assessments.iter().any(|a| completed_by(a, day)) {
+        return None;
+    }
+    assessments
+        .iter()
+        .filter(|a| is_child_assessment(a) && a.completion_date.is_none())
+        .filter(|a| {
+            a.need_known_date
+                .as_ref()
+                .and_then(|d| d.to_naive())
+                .is_some()
+        })
+        .min_by_key(|a| a.need_known_date.as_ref().and_then(|d| d.to_naive()))
+}
+
+/// BL § 20 stk. 3: a børnefaglig undersøgelse is finished within 4 months of the municipality
+/// learning of the need.
+pub const CHILD_ASSESSMENT_MONTHS: u32 = 4;
+
+/// BL § 91: the child's plan is made within 3 months (DOMAIN.md §3).
+pub const PLAN_MONTHS: u32 = 3;
+
+/// The day a running børnefaglig undersøgelse must be finished by (BL § 20 stk. 3).
+pub fn assessment_deadline(a: &Assessment) -> Option<NaiveDate> {
+    a.need_known_date
+        .as_ref()
+        .and_then(|d| d.to_naive())?
+        .checked_add_months(chrono::Months::new(CHILD_ASSESSMENT_MONTHS))
+}
+
+/// R-RV-1: a completed assessment — where the policy says so, a børnefaglig undersøgelse, or
+/// one still running beside a completed afdækning (BL § 32 stk. 4) — and, where the policy
+/// says so, a plan with a goal.
 fn documentation(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
-    let completed = s.assessments.iter().any(|a| {
-        a.completion_date
-            .as_ref()
-            .and_then(|d| d.to_naive())
-            .is_some_and(|d| d <= s.day)
-            && !blank(&a.conclusion)
-    });
-    if !completed {
+    let any_completed = s.assessments.iter().any(|a| completed_by(a, s.day));
+    if !any_completed {
         found.push(violation(
             "R-RV-1",
             "assessments",
             "a completed assessment (afdækning or børnefaglig undersøgelse) with its date and conclusion is required",
+        ));
+    } else if s.policy.child_assessment_required
+        && !s
+            .assessments
+            .iter()
+            .any(|a| is_child_assessment(a) && completed_by(a, s.day))
+        && running_child_assessment(s.assessments, s.day).is_none()
+    {
+        found.push(violation(
+            "R-RV-1",
+            "assessments",
+            "the policy requires a børnefaglig undersøgelse (§ 20), done or running beside the afdækning",
         ));
     }
     if s.policy.plan_required {
@@ -473,9 +532,10 @@ mod tests {
         }
     }
 
+    /// A completed børnefaglig undersøgelse, which every example policy accepts.
     fn assessment() -> Assessment {
         Assessment {
-            kind: AssessmentKind::Preliminary as i32,
+            kind: AssessmentKind::ChildAssessment as i32,
             completion_date: date(day(2026, 10, 1)),
             conclusion: "needs a fixed adult".into(),
             ..Assessment::default()
@@ -580,6 +640,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn r_rv_1_a_policy_may_require_a_child_assessment_which_may_still_run_beside_an_afdaekning() {
+        let plan = plan();
+        let afdaekning = Assessment {
+            kind: AssessmentKind::Preliminary as i32,
+            ..assessment()
+        };
+        let running = Assessment {
+            need_known_date: date(day(2026, 10, 15)),
+            completion_date: None,
+            conclusion: String::new(),
+            ..assessment()
+        };
+        for (name, policy) in all_policies() {
+            let check = |assessments: &[Assessment]| {
+                broken(&complete(), &policy, thirteen(), assessments, Some(&plan))
+            };
+            // An afdækning alone is enough only where the policy does not ask for more.
+            let expected = if policy.child_assessment_required {
+                vec![rv("R-RV-1", "assessments")]
+            } else {
+                vec![]
+            };
+            assert_eq!(check(std::slice::from_ref(&afdaekning)), expected, "{name}");
+            // A completed undersøgelse always is; one still running is, beside the afdækning.
+            assert_eq!(check(&[assessment()]), [], "{name}");
+            assert_eq!(check(&[afdaekning.clone(), running.clone()]), [], "{name}");
+            // A running one alone is no completed assessment at all.
+            assert_eq!(
+                check(std::slice::from_ref(&running)),
+                [rv("R-RV-1", "assessments")],
+                "{name}"
+            );
+        }
+        // The running undersøgelse support starts beside (BL § 32 stk. 4), due 4 months after
+        // the need was known (§ 20 stk. 3).
+        assert_eq!(assessment_deadline(&running), Some(day(2027, 2, 15)));
+        assert_eq!(
+            running_child_assessment(&[afdaekning.clone(), running.clone()], today()),
+            Some(&running)
+        );
+        assert_eq!(running_child_assessment(&[running], today()), None);
+        assert_eq!(running_child_assessment(&[afdaekning], today()), None);
     }
 
     #[test]
