@@ -47,10 +47,12 @@ impl ReferralApi {
                 wrong.push(FieldViolation::new(field, "1 to 100 characters"));
             }
         }
-        if !matches!(case.kle_number.as_str(), "27.27.24" | "27.27.21") {
+        let today = self.clock.today();
+        let kle = self.store.kle_numbers_in_force(today).await?;
+        if !kle.contains(&case.kle_number) {
             wrong.push(FieldViolation::new(
                 "case.kle_number",
-                "27.27.24 (the child) or 27.27.21 (the family)",
+                format!("a KLE number in force: {}", kle.join(", ")),
             ));
         }
         let person = resource::parse_in_municipality(&case.person, "persons", "case.person");

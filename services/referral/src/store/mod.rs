@@ -172,6 +172,20 @@ impl Store {
         .await
     }
 
+    // KLE numbers ------------------------------------------------------------------------
+
+    /// The KLE numbers a case may be filed under on `day`, by code.
+    pub async fn kle_numbers_in_force(&self, day: NaiveDate) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT code FROM kle_numbers
+              WHERE valid_from <= $1 AND (valid_until IS NULL OR valid_until >= $1)
+              ORDER BY code DESC",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     // Legal bases ------------------------------------------------------------------------
 
     /// Bases ordered by code after `after`; repealed ones (in force until before `today`) only
