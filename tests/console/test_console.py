@@ -451,6 +451,21 @@ def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two
     day["grant_path"] = desk.current_url.replace(BASE, "").split("?")[0]
 
 
+def test_the_counsellor_sees_the_deadlines_that_have_come_due_and_marks_one_met(desk):
+    sign_in(desk, "demo-counsellor")
+    visit(desk, "/raadgiver", "32-counsellor-deadlines")
+    rows = css(desk, "tr[data-deadline]")
+    assert rows, "a Ringsted grant without a child's plan has its § 91 deadline due"
+    name = rows[0].get_attribute("data-deadline")
+    assert "Barnets Lov" in rows[0].text, rows[0].text
+    rows[0].find_element(By.CSS_SELECTOR, "textarea").send_keys("Barnets plan udarbejdet med familien")
+    rows[0].find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(desk, 20).until(lambda d: "frist=afgjort" in d.current_url or css(d, ".problem"))
+    assert not css(desk, ".problem"), one(desk, ".problem").text
+    assert "Fristen er markeret som afgjort" in one(desk, ".notice").text
+    assert not css(desk, f'tr[data-deadline="{name}"]'), "a met deadline leaves the list"
+
+
 def test_the_counsellor_drafts_a_referral_sees_what_stops_it_and_sends_it(desk):
     from selenium.webdriver.support.ui import Select
 

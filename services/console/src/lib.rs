@@ -117,6 +117,10 @@ pub fn router(state: AppState) -> Router {
             "/raadgiver/opfoelgning/{code}/{id}",
             get(counsellor::follow_up).post(counsellor::complete),
         )
+        .route(
+            "/raadgiver/frist/{code}/{id}",
+            post(counsellor::complete_deadline),
+        )
         // referral drafting (routes): services/console/src/screens/referral_draft.rs
         .route(
             "/raadgiver/ny-henvisning",

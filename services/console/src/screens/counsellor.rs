@@ -1,5 +1,7 @@
 //! The counsellor's screens: my referrals and grants, due and overdue follow-ups (days
-//! overdue), recording a follow-up (continue / adjust / end), and a grant's history.
+//! overdue), the statutory deadlines that have come due (ungestøtte before 18, a running
+//! undersøgelse, the child's plan) marked met with what was decided, recording a follow-up
+//! (continue / adjust / end), and a grant's history.
 
 use crate::web::Form;
 use axum::extract::{Path, State};
@@ -54,6 +56,74 @@ pub fn referral_state(state: i32) -> &'static str {
 pub struct HomeQuery {
     #[serde(default)]
     henvisning: String,
+    #[serde(default)]
+    frist: String,
+}
+
+/// What a deadline asks of the counsellor, in Danish.
+fn deadline_kind(kind: f::DeadlineKind) -> &'static str {
+    match kind {
+        f::DeadlineKind::UngestoetteDecision => {
+            "Beslut om ungestøtte før det fyldte 18. år (Barnets Lov §§ 113-116)"
+        }
+        f::DeadlineKind::ChildAssessment => {
+            "Afslut den børnefaglige undersøgelse (Barnets Lov § 20, stk. 3)"
+        }
+        f::DeadlineKind::ChildsPlan => "Beslut om og udarbejd barnets plan (Barnets Lov § 91)",
+        f::DeadlineKind::Unspecified => "–",
+    }
+}
+
+/// `municipalities/329/deadlines/d-1` → `/raadgiver/frist/329/d-1`.
+fn deadline_path(name: &str) -> String {
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["municipalities", code, "deadlines", id] => format!("/raadgiver/frist/{code}/{id}"),
+        _ => "/raadgiver".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeadlineForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /raadgiver/frist/{municipality}/{id}`: marks the deadline met with what was decided.
+pub async fn complete_deadline(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((code, id)): Path<(String, String)>,
+    Form(form): Form<DeadlineForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&session, &form.csrf) {
+        return refused;
+    }
+    let answer = state
+        .services
+        .followup()
+        .complete_deadline(request(
+            &session,
+            PURPOSE,
+            f::CompleteDeadlineRequest {
+                name: format!("municipalities/{code}/deadlines/{id}"),
+                note: form.note,
+            },
+        ))
+        .await;
+    match answer {
+        Ok(_) => Redirect::to("/raadgiver?frist=afgjort").into_response(),
+        Err(status) => {
+            let problem = Problem::from_status(&status, Which::Followup);
+            let body = html! {
+                (problem_box(&problem))
+                p { a href="/raadgiver" { "Tilbage til mine sager" } }
+            };
+            page_with_status(&session, problem.http_status(), "Frist", "/raadgiver", body)
+                .into_response()
+        }
+    }
 }
 
 /// `GET /raadgiver`.
@@ -65,9 +135,35 @@ pub async fn home(
     let current = "/raadgiver";
     let today = state.today();
     let mut due = Vec::new();
+    let mut deadlines = Vec::new();
     let mut referrals = Vec::new();
     for code in &session.person.municipalities {
         let parent = format!("municipalities/{code}");
+        deadlines.extend(
+            or_page(
+                state
+                    .services
+                    .followup()
+                    .list_deadlines(request(
+                        &session,
+                        PURPOSE,
+                        f::ListDeadlinesRequest {
+                            parent: parent.clone(),
+                            counsellor: session.person.subject.clone(),
+                            page_size: LIST_SIZE,
+                            ..f::ListDeadlinesRequest::default()
+                        },
+                    ))
+                    .await,
+                &session,
+                Which::Followup,
+                current,
+            )?
+            .deadlines
+            .into_iter()
+            // What has come due: the others show when their time comes.
+            .filter(|d| matches!(d.state(), f::DeadlineState::Due | f::DeadlineState::Overdue)),
+        );
         due.extend(
             or_page(
                 state
@@ -116,15 +212,22 @@ pub async fn home(
     }
     // Whose follow-ups they are: each grant's child, by name.
     use futures_util::StreamExt as _;
-    let calls: Vec<_> = due
+    let mut grant_names: Vec<&str> = due
         .iter()
-        .map(|fu| {
+        .map(|fu| fu.grant.as_str())
+        .chain(deadlines.iter().map(|d| d.grant.as_str()))
+        .collect();
+    grant_names.sort_unstable();
+    grant_names.dedup();
+    let calls: Vec<_> = grant_names
+        .iter()
+        .map(|grant| {
             let mut client = state.services.referral();
             let call = request(
                 &session,
                 PURPOSE,
                 r::GetGrantRequest {
-                    name: fu.grant.clone(),
+                    name: (*grant).to_owned(),
                 },
             );
             async move {
@@ -181,6 +284,36 @@ pub async fn home(
                             td { @if late > 0 { span.tag.bad { "Overskredet med " (late) " dage" } } @else { span.tag { "Forfalder" } } }
                             td { a href=(grant_path(&fu.grant)) { (crate::screens::coordinator::short_id(&fu.grant)) } }
                             td { a.button href=(follow_up_path(&fu.name)) { "Registrér opfølgning" } }
+                        }
+                    }
+                }
+            } }
+        }
+        h2 { "Frister" }
+        @if query.frist == "afgjort" {
+            div.notice role="status" { p { "Fristen er markeret som afgjort." } }
+        }
+        @if deadlines.is_empty() { p { "Ingen frister forfalder." } }
+        @else {
+            div.table-wrap tabindex="0" { table {
+                thead { tr { th scope="col" { "Frist" } th scope="col" { "Barn" } th scope="col" { "Hvad" } th scope="col" { "Status" } th scope="col" { "Bevilling" } th scope="col" { "Afgørelse" } } }
+                tbody {
+                    @for d in &deadlines {
+                        @let note_id = format!("note-{}", crate::screens::coordinator::short_id(&d.name));
+                        tr data-deadline=(d.name) {
+                            td { (format::proto_date(d.deadline_date.as_ref())) }
+                            td { (child_of(&d.grant)) }
+                            td { (deadline_kind(d.kind())) }
+                            td { @if d.state() == f::DeadlineState::Overdue { span.tag.bad { "Overskredet" } } @else { span.tag { "Forfalder" } } }
+                            td { a href=(grant_path(&d.grant)) { (crate::screens::coordinator::short_id(&d.grant)) } }
+                            td {
+                                form method="post" action=(deadline_path(&d.name)) {
+                                    input type="hidden" name="csrf" value=(session.csrf);
+                                    label for=(note_id) { "Hvad blev besluttet" }
+                                    textarea id=(note_id) name="note" required maxlength="4000" {}
+                                    button type="submit" { "Markér som afgjort" }
+                                }
+                            }
                         }
                     }
                 }

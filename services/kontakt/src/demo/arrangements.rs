@@ -352,6 +352,17 @@ fn first_of_month(today: NaiveDate, months_ago: u32) -> NaiveDate {
         .unwrap_or(first)
 }
 
+/// A year from `start`, as the counsellor decides it — but no later than the day before the
+/// child's 18th birthday, where a child basis ends (R-RV-5).
+fn expected_end(story: &Story, start: NaiveDate) -> NaiveDate {
+    let a_year = start.checked_add_months(Months::new(12)).unwrap_or(start) - chrono::Days::new(1);
+    let last_day = kontakt_platform::cpr::Cpr::parse(story.cpr)
+        .ok()
+        .and_then(|cpr| cpr.birth_date().checked_add_months(Months::new(18 * 12)))
+        .and_then(|eighteen| eighteen.pred_opt());
+    last_day.map_or(a_year, |last| a_year.min(last))
+}
+
 fn date(day: NaiveDate) -> Option<kontakt_proto::common::v1::Date> {
     Some(day.into())
 }
@@ -516,9 +527,7 @@ async fn tell(
             approval_level: level as i32,
             minutes_per_week: story.minutes,
             start_date: date(start),
-            expected_end_date: date(
-                start.checked_add_months(Months::new(12)).unwrap_or(start) - chrono::Days::new(1),
-            ),
+            expected_end_date: date(expected_end(story, start)),
             ..referral::DecideReferralRequest::default()
         })
         .await?
