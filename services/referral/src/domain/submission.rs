@@ -64,10 +64,7 @@ fn is_child_assessment(a: &Assessment) -> bool {
 
 /// The børnefaglig undersøgelse still running beside a completed afdækning, if support is to
 /// start while it runs (BL § 32 stk. 4): the one with the earliest 4-month deadline.
-pub fn running_child_assessment<'a>(
-    assessments: &'a [Assessment],
-    day: NaiveDate,
-) -> Option<&'a Assessment> {
+pub fn running_child_assessment(assessments: &[Assessment], day: NaiveDate) -> Option<&Assessment> {
     if !assessments.iter().any(|a| completed_by(a, day)) {
         return None;
     }
