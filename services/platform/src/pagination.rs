@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ApiError;
 
@@ -73,6 +73,30 @@ pub fn decode_time_token(
         .transpose()
 }
 
+/// A list position `(day, id)` as a token key, for lists ordered by a date (due lists).
+pub fn date_key(day: NaiveDate, id: &str) -> String {
+    format!("{day}/{id}")
+}
+
+/// Where a list ordered by a date goes on: the [`date_key`] in a page token of `scope`, or
+/// `None` for the first page.
+pub fn decode_date_token(
+    scope: &str,
+    token: &str,
+) -> Result<Option<(NaiveDate, String)>, ApiError> {
+    decode_token(scope, token)?
+        .map(|key| {
+            key.split_once('/')
+                .and_then(|(d, id)| {
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .ok()
+                        .map(|d| (d, id.to_owned()))
+                })
+                .ok_or_else(|| ApiError::invalid("page_token", "not from this query"))
+        })
+        .transpose()
+}
+
 /// Turns rows fetched with `LIMIT page_size + 1` into one page and the token for the next:
 /// the extra row only tells that more exist.
 pub fn finish_page<T, K: std::fmt::Display>(
@@ -117,6 +141,23 @@ mod tests {
         assert_eq!(decode_time_token("grants", "").ok(), Some(None));
         assert!(decode_time_token("grants", &encode_token("grants", "g-1")).is_err());
         assert!(decode_time_token("referrals", &token).is_err());
+    }
+
+    #[test]
+    fn a_date_token_gives_back_the_position_it_was_made_from() {
+        let day = NaiveDate::from_ymd_opt(2027, 2, 15).expect("day");
+        let token = encode_token("due?x", &date_key(day, "f-1"));
+        assert_eq!(
+            decode_date_token("due?x", &token).expect("ours"),
+            Some((day, "f-1".to_owned()))
+        );
+        assert_eq!(decode_date_token("due?x", "").expect("first page"), None);
+        assert!(
+            decode_date_token("due?y", &token).is_err(),
+            "another query's"
+        );
+        let not_a_day = encode_token("due?x", "tomorrow/f-1");
+        assert!(decode_date_token("due?x", &not_a_day).is_err());
     }
 
     #[test]

@@ -86,17 +86,7 @@ impl FollowUpApi {
             "deadlines?{}&{}&{}&{}",
             body.parent, body.counsellor, body.grant, body.include_closed
         );
-        let after = pagination::decode_token(&scope, &body.page_token)?
-            .map(|key| {
-                key.split_once('/')
-                    .and_then(|(d, id)| {
-                        NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                            .ok()
-                            .map(|d| (d, id.to_owned()))
-                    })
-                    .ok_or_else(|| ApiError::invalid("page_token", "not from this query"))
-            })
-            .transpose()?;
+        let after = pagination::decode_date_token(&scope, &body.page_token)?;
         let rows = self
             .store
             .deadlines(&DeadlineQuery {
@@ -109,7 +99,7 @@ impl FollowUpApi {
             })
             .await?;
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            format!("{}/{}", r.deadline_date, r.id)
+            pagination::date_key(r.deadline_date, &r.id)
         });
         let entries = rows
             .iter()

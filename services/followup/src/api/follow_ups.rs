@@ -1,7 +1,6 @@
 //! One follow-up: reading it, the due lists of a municipality or a counsellor (R-FU-4), and
 //! recording it as held (R-FU-2, R-FU-3) with its next follow-up (R-FU-1).
 
-use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, day, scoped, scoped_parent};
@@ -64,17 +63,7 @@ impl FollowUpApi {
             None => due::reminded_until(today, self.store.lead_days(&code).await?),
         };
         let scope = format!("due?{}&{}&{last}", body.parent, body.counsellor);
-        let after = pagination::decode_token(&scope, &body.page_token)?
-            .map(|key| {
-                key.split_once('/')
-                    .and_then(|(d, id)| {
-                        NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                            .ok()
-                            .map(|d| (d, id.to_owned()))
-                    })
-                    .ok_or_else(|| ApiError::invalid("page_token", "not from this query"))
-            })
-            .transpose()?;
+        let after = pagination::decode_date_token(&scope, &body.page_token)?;
         let counsellor = Some(body.counsellor.as_str()).filter(|c| !c.is_empty());
         let rows = self
             .store
@@ -87,7 +76,7 @@ impl FollowUpApi {
             )
             .await?;
         let (rows, next_page_token) = pagination::finish_page(rows, page_size, &scope, |r| {
-            format!("{}/{}", r.due_date, r.id)
+            pagination::date_key(r.due_date, &r.id)
         });
         let entries = rows
             .iter()
