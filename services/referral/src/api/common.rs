@@ -6,7 +6,7 @@ use kontakt_platform::ApiError;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::auth::MunicipalityCode;
 use kontakt_platform::resource::valid_id;
-use kontakt_proto::referral::v1::ReferralState;
+use kontakt_proto::referral::v1::{Assessment, ReferralState};
 use sqlx::PgConnection;
 
 use super::ReferralApi;
@@ -106,6 +106,21 @@ impl ReferralApi {
             })
             .collect();
         self.audit.record(entries).await
+    }
+
+    /// The assessments of municipality `m`'s referral `id`, decoded.
+    pub(super) async fn assessments_of(
+        &self,
+        tx: &mut PgConnection,
+        m: &str,
+        id: &str,
+    ) -> Result<Vec<Assessment>, ApiError> {
+        self.store
+            .assessments(tx, m, id)
+            .await?
+            .iter()
+            .map(|b| decode(b))
+            .collect()
     }
 
     /// The policy in force on `day` for `municipality`, or a FAILED_PRECONDITION saying none is.

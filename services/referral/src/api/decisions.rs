@@ -6,8 +6,8 @@ use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, day, scoped};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
-    ApprovalLevel, Assessment, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved,
-    GrantVersion, Referral, ReferralState, VisitationDecided,
+    ApprovalLevel, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved, GrantVersion,
+    Referral, ReferralState, VisitationDecided,
 };
 use prost::Message as _;
 use tonic::Request;
@@ -90,13 +90,7 @@ impl ReferralApi {
         };
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
-        let assessments: Vec<Assessment> = self
-            .store
-            .assessments(&mut tx, &m, id)
-            .await?
-            .iter()
-            .map(|b| decode(b))
-            .collect::<Result<_, _>>()?;
+        let assessments = self.assessments_of(&mut tx, &m, id).await?;
         let justification = if request.justification.trim().is_empty() {
             referral.hours_justification.clone()
         } else {

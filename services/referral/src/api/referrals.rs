@@ -7,9 +7,8 @@ use kontakt_platform::outbox::{self, NewEvent};
 use kontakt_platform::resource::{check_etag, etag, scoped, scoped_parent, update_mask};
 use kontakt_platform::{ApiError, pagination, resource};
 use kontakt_proto::referral::v1::{
-    Assessment, CreateReferralRequest, GetReferralRequest, ListReferralsRequest,
-    ListReferralsResponse, Plan, Referral, ReferralState, ReferralSubmitted, SubmitReferralRequest,
-    UpdateReferralRequest,
+    CreateReferralRequest, GetReferralRequest, ListReferralsRequest, ListReferralsResponse, Plan,
+    Referral, ReferralState, ReferralSubmitted, SubmitReferralRequest, UpdateReferralRequest,
 };
 use tonic::Request;
 
@@ -318,13 +317,7 @@ impl ReferralApi {
         let policy = self.policy_on(&mut tx, &m, today).await?;
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
-        let assessments: Vec<Assessment> = self
-            .store
-            .assessments(&mut tx, &m, id)
-            .await?
-            .iter()
-            .map(|b| decode(b))
-            .collect::<Result<_, _>>()?;
+        let assessments = self.assessments_of(&mut tx, &m, id).await?;
         let plan: Option<Plan> = match nested(&referral.plan, "cases", "plans", "plan") {
             Ok((_, case_id, plan_id)) => self
                 .store
