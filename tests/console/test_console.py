@@ -178,6 +178,14 @@ def test_the_committee_decides_a_referral_on_its_agenda(desk):
     one(desk, "#outcome-approve").click()
     set_value(desk, "#minutes_per_week", "480")
     one(desk, "#justification").send_keys("Sara har brug for to faste eftermiddage om ugen.")
+    # Without the committee's check of the plan's goals the approval is refused (R-RV-8).
+    one(desk, "main form button[type=submit]").click()
+    WebDriverWait(desk, 20).until(lambda d: css(d, ".problem"))
+    assert "R-RV-8" in one(desk, ".problem").text or "realistiske" in one(desk, "main").text
+    one(desk, "#outcome-approve").click()
+    set_value(desk, "#minutes_per_week", "480")
+    one(desk, "#justification").send_keys("Sara har brug for to faste eftermiddage om ugen.")
+    one(desk, "#goals_realistic").click()
     one(desk, "main form button[type=submit]").click()
     WebDriverWait(desk, 20).until(lambda d: d.current_url.endswith("/udvalg") or css(d, ".problem"))
     assert not css(desk, ".problem"), one(desk, ".problem").text

@@ -54,7 +54,7 @@ REFERRAL=$(call CreateReferral '{"parent": "municipalities/183", "request_id": "
   "needs": {"description": "experience with cannabis use"}, "requested_minutes_per_week": 300,
   "purpose": "out of the drug milieu", "expected_duration_months": 12, "legal_basis": "legalBases/bl-32-1-3",
   "consent": {"custody_holder_consented": true, "consent_date": {"year": 2026, "month": 11, "day": 2}, "child_view": "ok"}}}' | jq -r .name)
-call CreateAssessment '{"parent": "'$REFERRAL'", "assessment": {"kind": "ASSESSMENT_KIND_PRELIMINARY",
+call CreateAssessment '{"parent": "'$REFERRAL'", "assessment": {"kind": "ASSESSMENT_KIND_CHILD_ASSESSMENT",
   "need_known_date": {"year": 2026, "month": 9, "day": 1}, "completion_date": {"year": 2026, "month": 10, "day": 1},
   "conclusion": "substance use; needs an adult"}}' | jq -c '{name}'
 call SubmitReferral '{"name": "'$REFERRAL'"}' | jq -c '{state}'
@@ -67,7 +67,7 @@ MEETING=$(call CreateCommitteeMeeting '{"parent": "municipalities/183", "committ
 call ScheduleReferral '{"committee_meeting": "'$MEETING'", "referral": "'$REFERRAL'"}' | jq -c '{name, referrals}'
 GRANT=$(call DecideReferral '{"name": "'$REFERRAL'", "outcome": "DECISION_OUTCOME_APPROVE", "approval_level": "APPROVAL_LEVEL_COMMITTEE",
   "minutes_per_week": 300, "start_date": {"year": 2026, "month": 12, "day": 1}, "review_date": {"year": 2027, "month": 3, "day": 1},
-  "expected_end_date": {"year": 2027, "month": 11, "day": 30}}' | jq -r .grant)
+  "expected_end_date": {"year": 2027, "month": 11, "day": 30}, "goals_realistic": true}' | jq -r .grant)
 call ChangeGrant '{"name": "'$GRANT'", "request_id": "committee-2027-03", "effective_from": {"year": 2027, "month": 3, "day": 1},
   "update_mask": "minutesPerWeek", "minutes_per_week": 240, "approval_level": "APPROVAL_LEVEL_COMMITTEE"}' | jq -c '{currentVersion, minutesPerWeek}'
 call EndGrant '{"name": "'$GRANT'", "end_date": {"year": 2027, "month": 8, "day": 31}, "reason": "GRANT_END_REASON_MOVED"}' | jq -c '{state, endDate, endReason}'

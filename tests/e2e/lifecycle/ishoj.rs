@@ -9,8 +9,8 @@ use kontakt_proto::common::v1::{DateRange, Money};
 use kontakt_proto::followup::v1 as followup;
 use kontakt_proto::matching::v1 as matching;
 use kontakt_proto::referral::v1::{
-    ApprovalLevel, GetGrantRequest, GrantEndReason, GrantState, ScheduleReferralRequest,
-    TargetGroup,
+    ApprovalLevel, DecideReferralRequest, GetGrantRequest, GrantEndReason, GrantState,
+    ScheduleReferralRequest, TargetGroup,
 };
 use kontakt_proto::timecost::v1 as timecost;
 use tonic::Code;
@@ -45,7 +45,10 @@ async fn committee_grants(
         .await
         .expect("on the agenda");
     let decision = committee
-        .decide_referral(approve(referral, ApprovalLevel::Committee, minutes))
+        .decide_referral(DecideReferralRequest {
+            goals_realistic: true,
+            ..approve(referral, ApprovalLevel::Committee, minutes)
+        })
         .await
         .expect("the committee grants")
         .into_inner();

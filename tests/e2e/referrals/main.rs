@@ -440,13 +440,26 @@ async fn with_a_committee_the_referral_goes_on_a_meeting_and_the_committee_decid
     );
     // ... and recorded two days after it, it is dated by the meeting, not by the recording.
     clock.set("2026-11-28T09:00:00Z".parse().expect("time"));
+    // The committee approves only having checked the plan's goals are realistic (R-RV-8).
+    let unchecked = committee
+        .decide_referral(approve.clone())
+        .await
+        .expect_err("goals not checked");
+    assert_eq!(
+        violations(&unchecked),
+        [("R-RV-8".to_owned(), "goals_realistic".to_owned())]
+    );
     let decision = committee
-        .decide_referral(approve)
+        .decide_referral(DecideReferralRequest {
+            goals_realistic: true,
+            ..approve
+        })
         .await
         .expect("the committee approves")
         .into_inner();
     assert_eq!(decision.committee_meeting, meeting.name);
     assert_eq!(decision.decision_date, date(2026, 11, 26));
+    assert!(decision.goals_realistic, "recorded with the decision");
     let grant = committee
         .get_grant(get_grant(&decision.grant))
         .await

@@ -171,6 +171,16 @@ async fn decide_page(
             (field(problem, "expected_end_date", "Forventet ophør", None, html! { input id="expected_end_date" name="expected_end_date" type="date" value=(end); }))
             (field(problem, "reason", "Begrundelse ved retur eller afslag", None, html! { textarea id="reason" name="reason" {} }))
             (field(problem, "justification", "Begrundelse for afvigelse fra standarden", None, html! { textarea id="justification" name="justification" {} }))
+            @if !x.plan.is_empty() {
+                @let error = problem.and_then(|p| p.field("goals_realistic"));
+                fieldset.field.invalid[error.is_some()] {
+                    legend { "Planens mål (kræves for at bevilge)" }
+                    @if let Some(error) = error {
+                        span.error id="goals_realistic-error" { span.visually-hidden { "Fejl: " } (error) }
+                    }
+                    div.choice { input type="checkbox" id="goals_realistic" name="goals_realistic" value="ja"; " " label for="goals_realistic" { "Udvalget har vurderet, at målene i barnets plan er realistiske" } }
+                }
+            }
             button type="submit" { "Gem afgørelse" }
         }
     };
@@ -202,6 +212,9 @@ pub struct DecideForm {
     reason: String,
     #[serde(default)]
     justification: String,
+    /// "ja" when the committee ticked that the plan's goals are realistic (R-RV-8).
+    #[serde(default)]
+    goals_realistic: String,
 }
 
 /// `POST /udvalg/{municipality}/{id}`.
@@ -247,6 +260,7 @@ pub async fn decide(
                     .flatten()
                     .map(Into::into),
                 justification: form.justification,
+                goals_realistic: approve && form.goals_realistic == "ja",
                 ..r::DecideReferralRequest::default()
             },
         ))

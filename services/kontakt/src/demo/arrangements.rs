@@ -528,6 +528,8 @@ async fn tell(
             minutes_per_week: story.minutes,
             start_date: date(start),
             expected_end_date: date(expected_end(story, start)),
+            // The committee checked the plan's goals are realistic (R-RV-8).
+            goals_realistic: level == referral::ApprovalLevel::Committee,
             ..referral::DecideReferralRequest::default()
         })
         .await?

@@ -91,6 +91,13 @@ impl ReferralApi {
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
         let assessments = self.assessments_of(&mut tx, &m, id).await?;
+        decision::committee_checked_goals(
+            decider,
+            outcome == DecisionOutcome::Approve,
+            !referral.plan.is_empty(),
+            request.goals_realistic,
+        )
+        .map_err(|v| Refusal::rules("the approval cannot be recorded", vec![v]))?;
         let justification = if request.justification.trim().is_empty() {
             referral.hours_justification.clone()
         } else {
@@ -144,6 +151,7 @@ impl ReferralApi {
                 .unwrap_or_default(),
             reason: request.reason.trim().to_owned(),
             review_date: review.map(Into::into),
+            goals_realistic: request.goals_realistic && outcome == DecisionOutcome::Approve,
             ..Decision::default()
         };
         if outcome == DecisionOutcome::Approve {

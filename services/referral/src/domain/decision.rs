@@ -81,6 +81,25 @@ pub fn may_decide(
     }
 }
 
+/// R-RV-8: a committee approving a referral with a plan records that it checked the plan's
+/// goals are realistic.
+pub fn committee_checked_goals(
+    decider: Decider,
+    approving: bool,
+    has_plan: bool,
+    goals_realistic: bool,
+) -> Result<(), RuleViolation> {
+    if decider == Decider::Committee && approving && has_plan && !goals_realistic {
+        Err(violation(
+            "R-RV-8",
+            "goals_realistic",
+            "the committee records that the plan's goals are realistic before it approves",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// R-RV-8: a committee's decision is dated by its meeting, and recorded from that day on.
 pub fn decision_date(meeting: NaiveDate, today: NaiveDate) -> Result<NaiveDate, RuleViolation> {
     if meeting > today {
@@ -360,6 +379,18 @@ mod tests {
             without_consent: false,
             compulsory: false,
         }
+    }
+
+    #[test]
+    fn r_rv_8_the_committee_checks_the_plans_goals_are_realistic_before_approving() {
+        assert!(committee_checked_goals(Decider::Committee, true, true, true).is_ok());
+        let unchecked = committee_checked_goals(Decider::Committee, true, true, false)
+            .expect_err("not checked");
+        assert_eq!(unchecked.subject, "goals_realistic");
+        // Only an approval of a referral with a plan, and only by the committee.
+        assert!(committee_checked_goals(Decider::Committee, false, true, false).is_ok());
+        assert!(committee_checked_goals(Decider::Committee, true, false, false).is_ok());
+        assert!(committee_checked_goals(Decider::Counsellor, true, true, false).is_ok());
     }
 
     #[test]
