@@ -144,7 +144,7 @@ def main():
         rs.CreateAssessmentRequest(
             parent=draft.name,
             assessment=rr.Assessment(
-                kind=rr.ASSESSMENT_KIND_PRELIMINARY,
+                kind=rr.ASSESSMENT_KIND_CHILD_ASSESSMENT,
                 need_known_date=day(2026, 9, 1),
                 completion_date=day(2026, 10, 1),
                 conclusion="needs a fixed adult",
