@@ -133,9 +133,7 @@ impl ReferralApi {
             "grants?m={m}&state={}&person={}&counsellor={}",
             request.state, request.person, request.counsellor
         );
-        let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
+        let after = pagination::decode_time_token(&scope, &request.page_token)?;
         let rows = self
             .store
             .list_grants(

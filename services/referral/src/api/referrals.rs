@@ -196,9 +196,7 @@ impl ReferralApi {
             "referrals?m={m}&state={}&case={}&counsellor={}",
             request.state, request.case, request.counsellor
         );
-        let after = pagination::decode_token(&scope, &request.page_token)?
-            .map(|key| pagination::parse_time_key(&key))
-            .transpose()?;
+        let after = pagination::decode_time_token(&scope, &request.page_token)?;
         let rows = self
             .store
             .list_referrals(
