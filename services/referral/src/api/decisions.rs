@@ -91,13 +91,6 @@ impl ReferralApi {
         let referral: Referral = decode(&row.body)?;
         let birth_date = self.store.birth_date(&mut tx, &m, &row.person_id).await?;
         let assessments = self.assessments_of(&mut tx, &m, id).await?;
-        decision::committee_checked_goals(
-            decider,
-            outcome == DecisionOutcome::Approve,
-            !referral.plan.is_empty(),
-            request.goals_realistic,
-        )
-        .map_err(|v| Refusal::rules("the approval cannot be recorded", vec![v]))?;
         let justification = if request.justification.trim().is_empty() {
             referral.hours_justification.clone()
         } else {
@@ -130,6 +123,19 @@ impl ReferralApi {
                 under_age: policy.min_age_years.is_some_and(|min| age < min),
                 age_limit: limit,
             });
+            // Every broken rule at once: the committee's check of the goals too (R-RV-8).
+            let violations: Vec<_> = violations
+                .into_iter()
+                .chain(
+                    decision::committee_checked_goals(
+                        decider,
+                        true,
+                        !referral.plan.is_empty(),
+                        request.goals_realistic,
+                    )
+                    .err(),
+                )
+                .collect();
             if !violations.is_empty() {
                 return Err(Refusal::rules("the approval cannot be recorded", violations).into());
             }
