@@ -15,8 +15,9 @@ use tonic::Request;
 
 use super::FollowUpApi;
 use crate::domain::Step;
-use crate::domain::deadline::{self, Kind, NotMet, Stage};
+use crate::domain::deadline::{self, Kind, Stage};
 use crate::domain::follow_up::State;
+use crate::domain::follow_up::{self, NotRecorded};
 use crate::store::{DeadlineQuery, DeadlineRow, Store};
 use kontakt_proto::names;
 
@@ -146,20 +147,20 @@ impl FollowUpApi {
             .await?
             .ok_or_else(|| ApiError::not_found(&body.name))?;
         let same_note = row.note.as_deref() == Some(note);
-        match deadline::complete(Stage::from_stored(&row.state), same_note) {
+        match follow_up::record(Stage::from_stored(&row.state), same_note) {
             Ok(Step::Record) => {}
             Ok(Step::Retry) => {
                 tx.commit().await?;
                 return Ok(deadline_to_proto(row, today));
             }
-            Err(NotMet::AlreadyMet) => {
+            Err(NotRecorded::AlreadyHeld) => {
                 return Err(Refusal::new(
                     "DEADLINE_COMPLETED",
                     "the deadline was already marked met with another note",
                 )
                 .into());
             }
-            Err(NotMet::Cancelled) => {
+            Err(NotRecorded::Cancelled) => {
                 return Err(Refusal::new(
                     "DEADLINE_CANCELLED",
                     "the deadline was cancelled because the grant ended",

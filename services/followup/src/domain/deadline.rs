@@ -5,7 +5,6 @@
 
 use chrono::{Days, Months, NaiveDate};
 
-use super::Step;
 use super::follow_up::State;
 
 /// The age at which a child basis ends and ungestøtte can take over (Barnets Lov §§ 113-116).
@@ -117,24 +116,10 @@ pub fn of_approval(
     .collect()
 }
 
-/// Where a deadline is in its life, as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    Open,
-    Completed,
-    Cancelled,
-}
-
-impl Stage {
-    /// The stored state (`deadlines.state`); anything but COMPLETED and CANCELLED is open.
-    pub fn from_stored(state: &str) -> Self {
-        match state {
-            "COMPLETED" => Self::Completed,
-            "CANCELLED" => Self::Cancelled,
-            _ => Self::Open,
-        }
-    }
-}
+/// A deadline lives as a follow-up does (open, completed or cancelled), so it is stored and
+/// completed by the same [`Stage`] and [`super::follow_up::record`]: once, and the same note again is
+/// a retry.
+pub use super::follow_up::Stage;
 
 /// A deadline as it stands on `today`: scheduled before its due date, due until the deadline,
 /// overdue after it.
@@ -142,28 +127,9 @@ pub fn state(stage: Stage, due: NaiveDate, deadline: NaiveDate, today: NaiveDate
     match stage {
         Stage::Completed => State::Completed,
         Stage::Cancelled => State::Cancelled,
-        Stage::Open if today > deadline => State::Overdue,
-        Stage::Open if today >= due => State::Due,
-        Stage::Open => State::Scheduled,
-    }
-}
-
-/// Why a deadline cannot be marked met.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotMet {
-    /// Met already, with another note.
-    AlreadyMet,
-    /// Cancelled: the grant ended first.
-    Cancelled,
-}
-
-/// Marking a deadline met with a note: once; the same note again is a retry.
-pub fn complete(stage: Stage, same_note: bool) -> Result<Step, NotMet> {
-    match stage {
-        Stage::Open => Ok(Step::Record),
-        Stage::Completed if same_note => Ok(Step::Retry),
-        Stage::Completed => Err(NotMet::AlreadyMet),
-        Stage::Cancelled => Err(NotMet::Cancelled),
+        Stage::Scheduled if today > deadline => State::Overdue,
+        Stage::Scheduled if today >= due => State::Due,
+        Stage::Scheduled => State::Scheduled,
     }
 }
 
@@ -199,7 +165,7 @@ mod tests {
     #[test]
     fn r_rv_5_an_ungestotte_deadline_is_scheduled_then_due_then_overdue() {
         let (due, deadline) = (d(2026, 12, 15), d(2027, 3, 14));
-        let on = |today| state(Stage::Open, due, deadline, today);
+        let on = |today| state(Stage::from_stored("OPEN"), due, deadline, today);
         assert_eq!(on(d(2026, 12, 14)), State::Scheduled);
         assert_eq!(on(d(2026, 12, 15)), State::Due);
         assert_eq!(on(d(2027, 3, 14)), State::Due);
@@ -216,10 +182,16 @@ mod tests {
 
     #[test]
     fn r_rv_5_a_deadline_is_met_once_and_a_retry_answers_with_it() {
-        assert_eq!(complete(Stage::Open, false), Ok(Step::Record));
-        assert_eq!(complete(Stage::Completed, true), Ok(Step::Retry));
-        assert_eq!(complete(Stage::Completed, false), Err(NotMet::AlreadyMet));
-        assert_eq!(complete(Stage::Cancelled, true), Err(NotMet::Cancelled));
+        use crate::domain::Step;
+        use crate::domain::follow_up::{NotRecorded, record};
+        let open = Stage::from_stored("OPEN");
+        assert_eq!(record(open, false), Ok(Step::Record));
+        assert_eq!(record(Stage::Completed, true), Ok(Step::Retry));
+        assert_eq!(
+            record(Stage::Completed, false),
+            Err(NotRecorded::AlreadyHeld)
+        );
+        assert_eq!(record(Stage::Cancelled, true), Err(NotRecorded::Cancelled));
         for kind in Kind::ALL {
             assert_eq!(Kind::from_stored(kind.stored()), Some(kind));
         }
