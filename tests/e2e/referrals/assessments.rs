@@ -68,12 +68,7 @@ async fn r_rv_1_a_required_child_assessment_may_run_beside_an_afdaekning_and_its
         .await
         .expect("approved")
         .into_inner();
-    let approved: GrantApproved = payloads(&running, "329", &["GrantApproved"], 1).await[0]
-        .payload
-        .as_ref()
-        .expect("payload")
-        .to_msg()
-        .expect("GrantApproved");
+    let approved = first_approval(&running, "329").await;
     assert_eq!(approved.grant, decision.grant);
     // 15 October + 4 months (BL § 20 stk. 3); the start 1 December + 3 months (§ 91).
     assert_eq!(approved.assessment_deadline, date(2027, 2, 15));

@@ -226,6 +226,16 @@ async fn payloads(
     found
 }
 
+/// The first GrantApproved on municipality `m`'s feed, as a case system receives it.
+async fn first_approval(running: &TestService, m: &str) -> GrantApproved {
+    payloads(running, m, &["GrantApproved"], 1).await[0]
+        .payload
+        .as_ref()
+        .expect("payload")
+        .to_msg()
+        .expect("GrantApproved")
+}
+
 #[tokio::test]
 async fn without_a_committee_the_counsellor_takes_a_referral_from_draft_to_grant() {
     let db = fresh_database().await.expect("database");

@@ -176,12 +176,7 @@ async fn r_rv_5_a_grant_on_a_child_basis_ends_the_day_before_the_18th_birthday()
         .into_inner();
     // The approval tells follow-up (and the case system) when the basis ends, so the
     // counsellor gets the deadline to decide on ungestøtte before then.
-    let approved: GrantApproved = payloads(&running, "329", &["GrantApproved"], 1).await[0]
-        .payload
-        .as_ref()
-        .expect("payload")
-        .to_msg()
-        .expect("GrantApproved");
+    let approved = first_approval(&running, "329").await;
     assert_eq!(approved.grant, decision.grant);
     assert_eq!(approved.basis_ends_date, date(2027, 3, 14));
     assert_eq!(approved.basis_ends_at_age, 18);
