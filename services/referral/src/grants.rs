@@ -93,17 +93,15 @@ pub(crate) async fn policy_in_force(
     })
 }
 
-/// The last day a grant on `legal_basis` may run for municipality `m`'s person `person_id`
-/// (R-RV-5): the day before the birthday after the basis's oldest age; `None` when the basis
-/// has no upper age.
+/// The last day a grant on `legal_basis` may run for a person born on `birth` (R-RV-5): the
+/// day before the birthday after the basis's oldest age; `None` when the basis has no upper
+/// age.
 pub(crate) async fn age_limit(
     store: &Store,
     tx: &mut PgConnection,
-    m: &str,
-    person_id: &str,
+    birth: NaiveDate,
     legal_basis: &str,
 ) -> Result<Option<AgeLimit>, sqlx::Error> {
-    let birth = store.birth_date(tx, m, person_id).await?;
     let catalogue = store.legal_basis_facts(tx).await?;
     Ok(names::legal_basis_code(legal_basis)
         .and_then(|code| catalogue.get(code))
@@ -188,7 +186,8 @@ pub(crate) async fn change_terms(
         ..GrantVersion::default()
     };
     let policy = policy_in_force(store, tx, m, t.effective_from).await?;
-    let limit = age_limit(store, tx, m, &row.person_id, &row.legal_basis).await?;
+    let birth = store.birth_date(tx, m, &row.person_id).await?;
+    let limit = age_limit(store, tx, birth, &row.legal_basis).await?;
     let violations = grant::check_change(&Change {
         active: row.state == "ACTIVE",
         latest_from: latest.effective_from,

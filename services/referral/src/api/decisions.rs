@@ -98,14 +98,7 @@ impl ReferralApi {
         };
         // R-RV-5: the last day the referral's basis covers the person.
         let limit = if outcome == DecisionOutcome::Approve {
-            age_limit(
-                &self.store,
-                &mut tx,
-                &m,
-                &row.person_id,
-                &referral.legal_basis,
-            )
-            .await?
+            age_limit(&self.store, &mut tx, birth_date, &referral.legal_basis).await?
         } else {
             None
         };
