@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use kontakt_platform::audit::{Action, Caller};
 use kontakt_platform::outbox::{self, NewEvent};
-use kontakt_platform::resource::{self, day, scoped, scoped_parent};
+use kontakt_platform::resource::{self, day, scoped_parent};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
@@ -17,15 +17,13 @@ use tonic::Request;
 use tonic_types::FieldViolation;
 
 use super::frames::money;
-use super::time::{Reversal, Reversing, assignment_name, inside_assignment, person_name};
+use super::time::{Parent, Registering, Reversible, Reversing, assignment_name, person_name};
 use super::{SCHEMA, TimeCostApi};
 use crate::domain::budget::Category;
 use crate::domain::expense::{self, Allowance, Period};
 use crate::domain::pricing::UNITS_PER_ORE;
-use crate::domain::reversal;
 use crate::store::{AssignmentRow, ExpenseRow, MileageRateRow};
 
-const ASSIGNMENTS: &str = "assignments";
 const MAX_NOTE: usize = 500;
 /// 2,000 km: far above any trip, low enough that no sum overflows.
 const MAX_METRES: i32 = 2_000_000;
@@ -215,41 +213,27 @@ impl TimeCostApi {
     ) -> Result<Expense, ApiError> {
         let caller = Caller::of(&request, "expense registration")?;
         let body = request.into_inner();
-        let (m, assignment_id) = scoped(&caller.principal, &body.parent, ASSIGNMENTS, "parent")?;
-        let code = m.to_string();
+        let parent = Parent::parse(&caller.principal, &body.parent)?;
+        let (code, assignment_id) = (parent.code.clone(), parent.assignment_id);
         resource::request_id(&body.request_id)?;
         let input = body
             .expense
             .as_ref()
             .ok_or_else(|| ApiError::invalid("expense", "required"))?;
         let new = check_input(input, self.clock.today())?;
-        let mut tx = self.store.begin().await?;
-        if let Some(done) = self
-            .store
-            .by_request_id::<ExpenseRow>(&mut tx, &code, &body.request_id)
+        let (mut tx, a) = match self
+            .begin_registration::<ExpenseRow>(
+                &caller,
+                &parent,
+                &body.request_id,
+                new.date,
+                "expense.expense_date",
+            )
             .await?
         {
-            if done.assignment_id != assignment_id || done.reverses.is_some() {
-                return Err(ApiError::invalid(
-                    "request_id",
-                    "already used for another expense; use a new one",
-                ));
-            }
-            tx.commit().await?;
-            return Ok(expense_to_proto(done));
-        }
-        let a = self
-            .registrable(&mut tx, &caller, &code, assignment_id, &body.parent)
-            .await?;
-        inside_assignment(&a, new.date, "expense.expense_date")?;
-        self.open_for_entries(
-            &mut tx,
-            &a.unit,
-            &a.contact_person_id,
-            new.date,
-            "expense.expense_date",
-        )
-        .await?;
+            Registering::Done(done) => return Ok(expense_to_proto(done)),
+            Registering::Fresh { tx, a } => (tx, a),
+        };
         let (amount_ore, rate_id) = if new.kind == "MILEAGE" {
             let rate = self
                 .store
@@ -374,26 +358,30 @@ impl TimeCostApi {
     ) -> Result<Expense, ApiError> {
         let caller = Caller::of(&request, "expense registration")?;
         let body = request.into_inner();
-        let r = Reversal::parse(
-            &caller.principal,
-            "expenses",
-            &body.name,
-            &body.request_id,
-            &body.note,
-        )?;
-        let (mut tx, a, original) = match self
-            .begin_reversal::<ExpenseRow>(&caller, &reversal::EXPENSE, &r)
+        let Reversible {
+            mut tx,
+            a,
+            code,
+            original,
+        } = match self
+            .begin_reversal::<ExpenseRow>(
+                &caller,
+                "expenses",
+                &body.name,
+                &body.request_id,
+                &body.note,
+            )
             .await?
         {
             Reversing::Done(done) => return Ok(expense_to_proto(done)),
-            Reversing::Fresh { tx, a, original } => (tx, a, original),
+            Reversing::Fresh(r) => *r,
         };
         let w = self
-            .allowance_window(&mut tx, &r.code, &a, &original.kind, original.expense_date)
+            .allowance_window(&mut tx, &code, &a, &original.kind, original.expense_date)
             .await?;
         let used = self
             .store
-            .used_allowance(&mut tx, &r.code, &a.grant_id, &original.kind, w.from, w.to)
+            .used_allowance(&mut tx, &code, &a.grant_id, &original.kind, w.from, w.to)
             .await?
             - original.amount_ore;
         let row = self

@@ -35,7 +35,7 @@ fn entry_name(m: &str, assignment: &str, id: &str) -> String {
 pub(super) use kontakt_proto::names::contact_person as person_name;
 
 /// A reversal request of either kind, its name parsed.
-pub(super) struct Reversal<'a> {
+struct Reversal<'a> {
     pub code: String,
     pub assignment_id: &'a str,
     pub id: &'a str,
@@ -47,7 +47,7 @@ pub(super) struct Reversal<'a> {
 impl<'a> Reversal<'a> {
     /// A reversal of `municipalities/{m}/assignments/{a}/{collection}/{id}` (`collection` is
     /// `timeEntries` or `expenses`), in the caller's municipalities.
-    pub fn parse(
+    fn parse(
         principal: &Principal,
         collection: &str,
         name: &'a str,
@@ -86,11 +86,47 @@ impl<'a> Reversal<'a> {
 pub(super) enum Reversing<R> {
     /// The request id made this very reversal before: the stored reversal, sent back again.
     Done(R),
-    /// The original, locked in `tx`, reversible, on an assignment `a` open for entries.
+    /// The original, checked and locked: the reversal is to be written.
+    Fresh(Box<Reversible<R>>),
+}
+
+/// The original, locked in `tx`, reversible, on an assignment `a` open for entries in
+/// municipality `code`.
+pub(super) struct Reversible<R> {
+    pub tx: kontakt_platform::db::CallTx,
+    pub a: AssignmentRow,
+    pub code: String,
+    pub original: R,
+}
+
+/// The assignment a new row is registered on: its municipality and id as parsed from its
+/// `name`, in the caller's municipalities.
+pub(super) struct Parent<'a> {
+    pub code: String,
+    pub assignment_id: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Parent<'a> {
+    pub fn parse(principal: &Principal, name: &'a str) -> Result<Self, ApiError> {
+        let (m, assignment_id) = scoped(principal, name, ASSIGNMENTS, "parent")?;
+        Ok(Parent {
+            code: m.to_string(),
+            assignment_id,
+            name,
+        })
+    }
+}
+
+/// Where a registration stands once [`TimeCostApi::begin_registration`] has checked it.
+pub(super) enum Registering<R> {
+    /// The request id registered this very row before: the stored row, sent back again.
+    Done(R),
+    /// The assignment `a` as the caller may register on it, open for entries on the day; `tx`
+    /// holds the day's timesheet until it commits.
     Fresh {
         tx: kontakt_platform::db::CallTx,
         a: AssignmentRow,
-        original: R,
     },
 }
 
@@ -103,7 +139,7 @@ fn may_register(principal: &Principal, a: &AssignmentRow) -> bool {
 }
 
 /// R-TC-1: time and expenses land only inside the assignment's dates.
-pub(super) fn inside_assignment(
+fn inside_assignment(
     a: &AssignmentRow,
     day: chrono::NaiveDate,
     field: &str,
@@ -168,8 +204,8 @@ impl TimeCostApi {
     ) -> Result<TimeEntry, ApiError> {
         let caller = Caller::of(&request, "time registration")?;
         let body = request.into_inner();
-        let (m, assignment_id) = scoped(&caller.principal, &body.parent, ASSIGNMENTS, "parent")?;
-        let code = m.to_string();
+        let parent = Parent::parse(&caller.principal, &body.parent)?;
+        let (code, assignment_id) = (parent.code.clone(), parent.assignment_id);
         resource::request_id(&body.request_id)?;
         let input = body
             .time_entry
@@ -209,33 +245,19 @@ impl TimeCostApi {
                     format!("no activity kind `{}`", input.activity_kind),
                 )
             })?;
-        let mut tx = self.store.begin().await?;
-        if let Some(done) = self
-            .store
-            .by_request_id::<EntryRow>(&mut tx, &code, &body.request_id)
+        let (mut tx, a) = match self
+            .begin_registration::<EntryRow>(
+                &caller,
+                &parent,
+                &body.request_id,
+                work_date,
+                "time_entry.work_date",
+            )
             .await?
         {
-            if done.assignment_id != assignment_id || done.reverses.is_some() {
-                return Err(ApiError::invalid(
-                    "request_id",
-                    "already used for another entry; use a new one",
-                ));
-            }
-            tx.commit().await?;
-            return Ok(entry_to_proto(done));
-        }
-        let a = self
-            .registrable(&mut tx, &caller, &code, assignment_id, &body.parent)
-            .await?;
-        inside_assignment(&a, work_date, "time_entry.work_date")?;
-        self.open_for_entries(
-            &mut tx,
-            &a.unit,
-            &a.contact_person_id,
-            work_date,
-            "time_entry.work_date",
-        )
-        .await?;
+            Registering::Done(done) => return Ok(entry_to_proto(done)),
+            Registering::Fresh { tx, a } => (tx, a),
+        };
         let rate = match a.employment.as_str() {
             "PROVIDER" => a.agreed_hourly_ore,
             _ => {
@@ -340,9 +362,13 @@ impl TimeCostApi {
     pub(super) async fn begin_reversal<R: Ledger>(
         &self,
         caller: &Caller,
-        kind: &reversal::Kind,
-        r: &Reversal<'_>,
+        collection: &str,
+        name: &str,
+        request_id: &str,
+        note: &str,
     ) -> Result<Reversing<R>, ApiError> {
+        let kind = R::KIND;
+        let r = Reversal::parse(&caller.principal, collection, name, request_id, note)?;
         resource::request_id(r.request_id)?;
         if r.note.chars().count() > MAX_NOTE {
             return Err(ApiError::invalid("note", "at most 500 characters"));
@@ -385,7 +411,50 @@ impl TimeCostApi {
             "name",
         )
         .await?;
-        Ok(Reversing::Fresh { tx, a, original })
+        Ok(Reversing::Fresh(Box::new(Reversible {
+            tx,
+            a,
+            code: r.code,
+            original,
+        })))
+    }
+
+    /// What registering a time entry (R-TC-1) and an expense (R-TC-5) have in common once
+    /// the input is checked: a repeated request answered with the row it made, the assignment
+    /// as the caller may register on it, `day` (the `field`) inside it and its timesheet open.
+    pub(super) async fn begin_registration<R: Ledger>(
+        &self,
+        caller: &Caller,
+        parent: &Parent<'_>,
+        request_id: &str,
+        day: chrono::NaiveDate,
+        field: &str,
+    ) -> Result<Registering<R>, ApiError> {
+        let mut tx = self.store.begin().await?;
+        if let Some(done) = self
+            .store
+            .by_request_id::<R>(&mut tx, &parent.code, request_id)
+            .await?
+        {
+            if done.assignment_id() != parent.assignment_id || done.reverses().is_some() {
+                return Err(ApiError::invalid("request_id", R::KIND.request_id_taken()));
+            }
+            tx.commit().await?;
+            return Ok(Registering::Done(done));
+        }
+        let a = self
+            .registrable(
+                &mut tx,
+                caller,
+                &parent.code,
+                parent.assignment_id,
+                parent.name,
+            )
+            .await?;
+        inside_assignment(&a, day, field)?;
+        self.open_for_entries(&mut tx, &a.unit, &a.contact_person_id, day, field)
+            .await?;
+        Ok(Registering::Fresh { tx, a })
     }
 
     /// The assignment as the caller may register on or read it (R-TC-1): a contact person
@@ -488,19 +557,23 @@ impl TimeCostApi {
     ) -> Result<TimeEntry, ApiError> {
         let caller = Caller::of(&request, "time registration")?;
         let body = request.into_inner();
-        let r = Reversal::parse(
-            &caller.principal,
-            "timeEntries",
-            &body.name,
-            &body.request_id,
-            &body.note,
-        )?;
-        let (mut tx, a, original) = match self
-            .begin_reversal::<EntryRow>(&caller, &reversal::TIME_ENTRY, &r)
+        let Reversible {
+            mut tx,
+            a,
+            code,
+            original,
+        } = match self
+            .begin_reversal::<EntryRow>(
+                &caller,
+                "timeEntries",
+                &body.name,
+                &body.request_id,
+                &body.note,
+            )
             .await?
         {
             Reversing::Done(done) => return Ok(entry_to_proto(done)),
-            Reversing::Fresh { tx, a, original } => (tx, a, original),
+            Reversing::Fresh(r) => *r,
         };
         let (monday, _) = week::week_of(original.work_date);
         let counted = if original.counts {
@@ -510,11 +583,18 @@ impl TimeCostApi {
         };
         let granted = self
             .store
-            .granted_on(&mut tx, &r.code, &a.grant_id, original.work_date)
+            .granted_on(&mut tx, &code, &a.grant_id, original.work_date)
             .await?
             .unwrap_or(a.minutes_per_week);
         self.store
-            .add_to_week(&mut tx, &r.code, r.assignment_id, monday, counted, granted)
+            .add_to_week(
+                &mut tx,
+                &code,
+                &original.assignment_id,
+                monday,
+                counted,
+                granted,
+            )
             .await?;
         let row = self
             .store

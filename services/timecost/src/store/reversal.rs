@@ -7,12 +7,17 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 use super::{EntryRow, ExpenseRow, Store};
+use crate::domain::reversal::{self, Kind};
 
 /// A row of a table corrected by reversals (`reverses` names the row a reversal takes back).
 pub trait Ledger: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
     const TABLE: &'static str;
     /// The select list a row is read with.
     const COLUMNS: &'static str;
+    /// The row in the words of its refusals.
+    const KIND: &'static Kind;
+    /// The assignment it is registered on.
+    fn assignment_id(&self) -> &str;
     /// The row this one reverses, if it is a reversal.
     fn reverses(&self) -> Option<&str>;
     /// The day it is registered for, whose timesheet must be open.
@@ -24,6 +29,10 @@ pub trait Ledger: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
 impl Ledger for EntryRow {
     const TABLE: &'static str = "time_entries";
     const COLUMNS: &'static str = super::time::ENTRY_COLUMNS;
+    const KIND: &'static Kind = &reversal::TIME_ENTRY;
+    fn assignment_id(&self) -> &str {
+        &self.assignment_id
+    }
     fn reverses(&self) -> Option<&str> {
         self.reverses.as_deref()
     }
@@ -38,6 +47,10 @@ impl Ledger for EntryRow {
 impl Ledger for ExpenseRow {
     const TABLE: &'static str = "expenses";
     const COLUMNS: &'static str = super::expenses::EXPENSE_COLUMNS;
+    const KIND: &'static Kind = &reversal::EXPENSE;
+    fn assignment_id(&self) -> &str {
+        &self.assignment_id
+    }
     fn reverses(&self) -> Option<&str> {
         self.reverses.as_deref()
     }
