@@ -79,13 +79,8 @@ pub(crate) async fn finish(
             tx,
             &row.municipality,
             &row.request,
-            &RequestStep {
-                // The request is ASSIGNED while its assignment is active.
-                state: RequestState::Assigned.end_assignment(grant_continues),
-                assignment_id: None,
-                procurement_id: None,
-                proposed: None,
-            },
+            // The request is ASSIGNED while its assignment is active.
+            &RequestStep::to(RequestState::Assigned.end_assignment(grant_continues)),
         )
         .await?;
     let name = names::assignment(&row.municipality, &row.id);

@@ -208,10 +208,9 @@ impl MatchingApi {
                 &code,
                 id,
                 &RequestStep {
-                    state: next,
                     assignment_id: Some(&row.id),
                     procurement_id: req.procurement_id.as_deref(),
-                    proposed: None,
+                    ..RequestStep::to(next)
                 },
             )
             .await?;

@@ -196,10 +196,8 @@ impl MatchingApi {
                 &code,
                 request_id,
                 &RequestStep {
-                    state: next,
-                    assignment_id: None,
                     procurement_id: Some(&row.id),
-                    proposed: None,
+                    ..RequestStep::to(next)
                 },
             )
             .await?;
@@ -338,10 +336,8 @@ impl MatchingApi {
                 &code,
                 &row.request,
                 &RequestStep {
-                    state: next,
-                    assignment_id: None,
                     procurement_id: Some(&row.id),
-                    proposed: None,
+                    ..RequestStep::to(next)
                 },
             )
             .await?;
@@ -408,12 +404,7 @@ impl MatchingApi {
                     &mut tx,
                     &row.municipality,
                     &row.request,
-                    &RequestStep {
-                        state: next,
-                        assignment_id: None,
-                        procurement_id: None,
-                        proposed: None,
-                    },
+                    &RequestStep::to(next),
                 )
                 .await?;
         }

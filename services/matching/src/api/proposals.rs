@@ -154,10 +154,8 @@ impl MatchingApi {
                     &row.municipality,
                     id,
                     &RequestStep {
-                        state,
-                        assignment_id: None,
-                        procurement_id: None,
                         proposed,
+                        ..RequestStep::to(state)
                     },
                 )
                 .await?;

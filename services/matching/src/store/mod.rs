@@ -62,6 +62,18 @@ pub struct RequestStep<'a> {
     pub proposed: Option<(&'a str, &'a str)>,
 }
 
+impl RequestStep<'_> {
+    /// To `state`, pointing at nothing.
+    pub fn to(state: RequestState) -> Self {
+        RequestStep {
+            state,
+            assignment_id: None,
+            procurement_id: None,
+            proposed: None,
+        }
+    }
+}
+
 /// A request as GrantApproved opens it.
 pub struct NewRequest<'a> {
     pub municipality: &'a str,
