@@ -37,12 +37,7 @@ impl kontakt_platform::schedule::Job for Notices {
                 counsellor: f.counsellor.clone(),
                 due_date: Some(f.due_date.into()),
             };
-            outbox::write(
-                tx,
-                crate::SCHEMA,
-                &NewEvent::new(&event, Some(f.municipality), &name),
-            )
-            .await?;
+            publish(tx, &event, f.municipality, &name).await?;
             published += 1;
         }
         for f in Store::claim_notices(tx, today, true, BATCH).await? {
@@ -54,12 +49,7 @@ impl kontakt_platform::schedule::Job for Notices {
                 counsellor: f.counsellor.clone(),
                 due_date: Some(f.due_date.into()),
             };
-            outbox::write(
-                tx,
-                crate::SCHEMA,
-                &NewEvent::new(&event, Some(f.municipality), &name),
-            )
-            .await?;
+            publish(tx, &event, f.municipality, &name).await?;
             published += 1;
         }
         for d in Store::claim_deadline_notices(tx, today, BATCH).await? {
@@ -72,14 +62,25 @@ impl kontakt_platform::schedule::Job for Notices {
                 kind: crate::api::deadline_kind(&d.kind) as i32,
                 deadline_date: Some(d.deadline_date.into()),
             };
-            outbox::write(
-                tx,
-                crate::SCHEMA,
-                &NewEvent::new(&event, Some(d.municipality), &name),
-            )
-            .await?;
+            publish(tx, &event, d.municipality, &name).await?;
             published += 1;
         }
         Ok(published)
     }
+}
+
+/// Writes one notice about `name` to the outbox, in the claim's transaction.
+async fn publish<M: prost::Name>(
+    tx: &mut PgConnection,
+    event: &M,
+    municipality: String,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    outbox::write(
+        tx,
+        crate::SCHEMA,
+        &NewEvent::new(event, Some(municipality), name),
+    )
+    .await?;
+    Ok(())
 }

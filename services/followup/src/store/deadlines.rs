@@ -153,28 +153,16 @@ impl Store {
         today: NaiveDate,
         limit: i64,
     ) -> Result<Vec<DeadlineRow>, sqlx::Error> {
-        let claimed: Vec<DeadlineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{DEADLINE_SELECT}
-              WHERE d.state = 'OPEN' AND NOT d.due_published AND d.due_date <= $1
-              ORDER BY d.due_date, d.id LIMIT $2
-                FOR UPDATE OF d SKIP LOCKED"
-        )))
-        .bind(today)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-        let keys: (Vec<String>, Vec<String>) = claimed
-            .iter()
-            .map(|d| (d.municipality.clone(), d.id.clone()))
-            .unzip();
-        sqlx::query(
-            "UPDATE deadlines SET due_published = true
-              WHERE (municipality, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-        )
-        .bind(keys.0)
-        .bind(keys.1)
-        .execute(conn)
-        .await?;
-        Ok(claimed)
+        let owed = super::Owed {
+            select: DEADLINE_SELECT,
+            table: "deadlines",
+            alias: "d",
+            owed: "d.state = 'OPEN' AND d.due_date <= $1",
+            flag: "due_published",
+        };
+        super::claim_owed(conn, &owed, today, limit, |d: &DeadlineRow| {
+            (d.municipality.clone(), d.id.clone())
+        })
+        .await
     }
 }

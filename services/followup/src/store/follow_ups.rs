@@ -146,36 +146,27 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<FollowUpRow>, sqlx::Error> {
         let (flag, owed) = if overdue {
-            ("overdue_published", "f.due_date < $1")
+            (
+                "overdue_published",
+                "f.state = 'SCHEDULED' AND f.due_date < $1",
+            )
         } else {
             (
                 "due_published",
-                "f.due_date - due_lead_days(f.municipality) <= $1",
+                "f.state = 'SCHEDULED' AND f.due_date - due_lead_days(f.municipality) <= $1",
             )
         };
-        let claimed: Vec<FollowUpRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{FOLLOW_UP_SELECT}
-              WHERE f.state = 'SCHEDULED' AND NOT f.{flag} AND {owed}
-              ORDER BY f.due_date, f.id LIMIT $2
-                FOR UPDATE OF f SKIP LOCKED"
-        )))
-        .bind(today)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-        let keys: (Vec<String>, Vec<String>) = claimed
-            .iter()
-            .map(|f| (f.municipality.clone(), f.id.clone()))
-            .unzip();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE follow_ups SET {flag} = true
-              WHERE (municipality, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
-        )))
-        .bind(keys.0)
-        .bind(keys.1)
-        .execute(conn)
-        .await?;
-        Ok(claimed)
+        let owed = super::Owed {
+            select: FOLLOW_UP_SELECT,
+            table: "follow_ups",
+            alias: "f",
+            owed,
+            flag,
+        };
+        super::claim_owed(conn, &owed, today, limit, |f: &FollowUpRow| {
+            (f.municipality.clone(), f.id.clone())
+        })
+        .await
     }
 
     pub async fn follow_up(
