@@ -160,8 +160,16 @@ def test_the_sign_in_page_lists_the_demo_personas_and_a_stale_session_goes_back_
     one(desk, 'button[value="demo-coordinator"]').click()
     WebDriverWait(desk, 20).until(lambda d: d.current_url.endswith("/kontaktpersoner"))
     # A cookie that is not a session of this console (tampered, or sealed by a key since
-    # rotated) is no session: back to sign-in, and the cookie is dropped.
-    desk.add_cookie({"name": "kontakt_session", "value": "bm90LWEtc2Vzc2lvbg", "path": "/"})
+    # rotated) is no session: back to sign-in, and the cookie is dropped. The real session
+    # cookie is HttpOnly, and a browser may refuse to let WebDriver overwrite it, so it goes
+    # first and the tampered one takes its place.
+    desk.delete_cookie("kontakt_session")
+    desk.add_cookie(
+        {"name": "kontakt_session", "value": "bm90LWEtc2Vzc2lvbg", "path": "/", "httpOnly": True}
+    )
+    assert {c["value"] for c in desk.get_cookies() if c["name"] == "kontakt_session"} == {
+        "bm90LWEtc2Vzc2lvbg"
+    }
     desk.get(BASE + "/koordinator")
     assert "/log-ind" in desk.current_url
     assert "kontakt_session" not in {c["name"] for c in desk.get_cookies()}
