@@ -2,7 +2,8 @@
 //! makes the schedule, its first follow-up (R-FU-1; by the end of an undersøgelse running
 //! beside if earlier, BL § 95 stk. 2) and the counsellor's deadlines (R-RV-5, § 20, § 91); a
 //! change not taken at a follow-up brings the next follow-up forward if needed; an end cancels
-//! what is still open (follow-up and deadlines). Replays change nothing.
+//! what is still open (follow-up and deadlines). A grant imported from the old system brings
+//! the follow-ups held there, and its schedule goes on from the last one. Replays change nothing.
 
 use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
 use kontakt_proto::events::v1::Envelope;
@@ -69,7 +70,31 @@ impl Handler for GrantEvents {
                     .filter_map(|d| d.as_ref().and_then(|d| d.to_naive()))
                     .filter(|d| *d >= start)
                     .min();
-                let first = due::first_due(start, schedule.rules(), review).map_err(due_error)?;
+                let first = if e.imported_from.is_empty() {
+                    due::first_due(start, schedule.rules(), review).map_err(due_error)?
+                } else {
+                    // Brought over from the old system: what was held there is history here,
+                    // and the schedule goes on from it.
+                    let held: Vec<_> = e
+                        .follow_ups_held
+                        .iter()
+                        .filter_map(kontakt_proto::common::v1::Date::to_naive)
+                        .collect();
+                    for day in &held {
+                        Store::insert_held_follow_up(
+                            tx,
+                            &m,
+                            &grant,
+                            *day,
+                            &e.counsellor,
+                            &e.imported_from,
+                        )
+                        .await?;
+                    }
+                    let next = e.next_follow_up_date.as_ref().and_then(|d| d.to_naive());
+                    due::after_import(start, schedule.rules(), &held, next, review)
+                        .map_err(due_error)?
+                };
                 Store::insert_follow_up(tx, &m, &grant, first, &e.counsellor).await?;
                 // R-RV-5, BL § 20 stk. 3, § 91: what the counsellor must decide by.
                 let day = |d: &Option<kontakt_proto::common::v1::Date>| {

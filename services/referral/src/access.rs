@@ -71,6 +71,9 @@ pub static ACCESS: AccessTable = AccessTable {
         ("ListGrantVersions", GRANT_READERS),
         ("ChangeGrant", DECIDERS),
         ("EndGrant", DECIDERS),
+        // Bringing over the old system's arrangements: the migration's operator or a case
+        // system, never a person's own role alone.
+        ("ImportArrangement", &[Role::Admin, Role::CaseSystem]),
     ],
 };
 

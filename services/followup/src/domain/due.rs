@@ -107,6 +107,24 @@ pub fn next_due(
     }
 }
 
+/// The open follow-up of a grant brought over from the municipality's old system (the
+/// transition): after follow-ups held there, the next is due when the last one set it (`next`),
+/// never later than the policy's interval allows ([`next_due`]); none held, the first is due
+/// by R-FU-1 from the start (`next`, the old system's date, counts as a review date). A
+/// follow-up the law wanted long ago is due now, and shows as overdue: that is the fact.
+pub fn after_import(
+    start: NaiveDate,
+    rules: Rules,
+    held: &[NaiveDate],
+    next: Option<NaiveDate>,
+    review: Option<NaiveDate>,
+) -> Result<NaiveDate, DueError> {
+    match held.iter().max() {
+        Some(last) => next_due(*last, rules, next),
+        None => first_due(start, rules, [next, review].into_iter().flatten().min()),
+    }
+}
+
 /// The next due date after the grant changed from `effective_from` by a decision not taken at
 /// a follow-up (e.g. the committee changed the hours): the changed measure is followed up like
 /// a new one, at the latest the statutory months after the change — never later than it was.
@@ -299,5 +317,47 @@ mod tests {
         assert_eq!(standing(due, d(2027, 2, 15), 14), Standing::Due);
         assert_eq!(standing(due, due, 14), Standing::Due);
         assert_eq!(standing(due, d(2027, 3, 2), 14), Standing::Overdue);
+    }
+
+    #[test]
+    fn r_fu_1_an_imported_grant_continues_from_the_follow_ups_held_in_the_old_system() {
+        let d = |s: &str| s.parse::<NaiveDate>().expect("a date");
+        let ringsted = Rules {
+            statutory_first_months: 6,
+            policy_interval_months: Some(6),
+        };
+        let ishoej = Rules {
+            statutory_first_months: 6,
+            policy_interval_months: None,
+        };
+        let held = [d("2022-08-01"), d("2026-09-15")];
+        // After the last held: the date it set, or the policy's interval from it.
+        assert_eq!(
+            after_import(d("2022-03-01"), ringsted, &held, None, None),
+            Ok(d("2027-03-15"))
+        );
+        assert_eq!(
+            after_import(
+                d("2022-03-01"),
+                ringsted,
+                &held,
+                Some(d("2027-01-10")),
+                None
+            ),
+            Ok(d("2027-01-10"))
+        );
+        assert_eq!(
+            after_import(d("2022-03-01"), ishoej, &held, None, None),
+            Err(DueError::NextDateRequired)
+        );
+        // None held: the first follow-up by the start's rule, long past if the start is.
+        assert_eq!(
+            after_import(d("2022-03-01"), ringsted, &[], None, None),
+            Ok(d("2022-09-01"))
+        );
+        assert_eq!(
+            after_import(d("2022-03-01"), ringsted, &[], Some(d("2022-05-01")), None),
+            Ok(d("2022-05-01"))
+        );
     }
 }

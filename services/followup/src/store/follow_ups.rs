@@ -57,6 +57,41 @@ impl Store {
         Ok(id)
     }
 
+    /// A follow-up held in the municipality's old system before the grant was imported
+    /// (`source`: `{system}/{id}`): completed on its day, its record saying where it was held.
+    pub async fn insert_held_follow_up(
+        conn: &mut PgConnection,
+        municipality: &str,
+        grant: &str,
+        held: NaiveDate,
+        counsellor: &str,
+        source: &str,
+    ) -> Result<(), sqlx::Error> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let record = kontakt_proto::followup::v1::FollowUp {
+            outcome: kontakt_proto::followup::v1::FollowUpOutcome::Continue as i32,
+            completed_date: Some(held.into()),
+            summary: format!("Holdt i det tidligere system ({source})."),
+            ..Default::default()
+        };
+        sqlx::query(
+            "INSERT INTO follow_ups (municipality, id, grant_id, due_date, state, counsellor,
+                                     outcome, completed_date, completed_by, record,
+                                     due_published, overdue_published)
+             VALUES ($1, $2, $3, $4, 'COMPLETED', $5, 'CONTINUE', $4, $6, $7, true, true)",
+        )
+        .bind(municipality)
+        .bind(&id)
+        .bind(grant)
+        .bind(held)
+        .bind(counsellor)
+        .bind(format!("import:{source}"))
+        .bind(prost::Message::encode_to_vec(&record))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// The grant's open follow-up's due date.
     pub async fn open_due(
         conn: &mut PgConnection,

@@ -282,6 +282,7 @@ impl ReferralApi {
                     .flatten()
                     .map(Into::into),
                 basis_ends_at_age: limit.and_then(|l| i32::try_from(l.turns).ok()).unwrap_or(0),
+                ..GrantApproved::default()
             };
             outbox::write(
                 &mut tx,

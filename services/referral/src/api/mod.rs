@@ -1,8 +1,8 @@
 //! The gRPC surface: proto <-> rows and authorisation; the rules live in `domain`, the SQL in
 //! `store`. One file per aggregate: `persons`, `policies`, `cases`, `assessments` (and plans),
 //! `referrals` (their input checked in `referral_fields`), `committee`, `decisions`, `grants`,
-//! `grant_changes`; `common` holds what they share, `outcomes` what a follow-up's outcome does
-//! to a grant. Here: the service, whose every method answers what the aggregate's inherent
+//! `grant_changes`, `imports` (arrangements from the old system); `common` holds what they
+//! share, `outcomes` what a follow-up's outcome does to a grant. Here: the service, whose every method answers what the aggregate's inherent
 //! method (a different name) returns, and the legal-basis catalogue.
 
 mod assessments;
@@ -12,6 +12,7 @@ mod common;
 mod decisions;
 mod grant_changes;
 mod grants;
+mod imports;
 mod persons;
 mod policies;
 mod referral_fields;
@@ -235,6 +236,13 @@ impl ReferralService for ReferralApi {
         request: Request<EndGrantRequest>,
     ) -> Result<Response<Grant>, Status> {
         Ok(Response::new(self.terminate_grant(request).await?))
+    }
+
+    async fn import_arrangement(
+        &self,
+        request: Request<ImportArrangementRequest>,
+    ) -> Result<Response<ImportArrangementResponse>, Status> {
+        Ok(Response::new(self.bring_over(request).await?))
     }
 
     async fn get_legal_basis(

@@ -5,6 +5,7 @@
 pub mod age;
 pub mod decision;
 pub mod grant;
+pub mod import;
 pub mod policy;
 pub mod submission;
 

@@ -2,14 +2,16 @@
 //! the referral workflow in `referrals`, grants and their versions in `grants`).
 
 mod grants;
+mod imports;
 mod referrals;
 
 pub use grants::*;
+pub use imports::*;
 pub use referrals::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kontakt_platform::audit::{AuditLog, Entry};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 #[derive(Clone)]
 pub struct Store {
@@ -75,6 +77,22 @@ impl Store {
         audit: &[Entry],
     ) -> Result<Created, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        let created = Self::insert_person(&mut tx, &person).await?;
+        if let Created::Person(_) = created {
+            AuditLog::record_in(&mut tx, audit).await?;
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(created)
+    }
+
+    /// Inserts the person in the caller's transaction, or names the one the municipality already
+    /// has with this CPR number.
+    pub async fn insert_person(
+        tx: &mut PgConnection,
+        person: &NewPerson<'_>,
+    ) -> Result<Created, sqlx::Error> {
         let inserted: Option<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO persons (id, municipality, display_name, birth_date, cpr_key_id, cpr_ciphertext, cpr_index)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -90,20 +108,16 @@ impl Store {
         .bind(person.cpr_index)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = inserted else {
-            let existing: String = sqlx::query_scalar(
-                "SELECT id FROM persons WHERE municipality = $1 AND cpr_index = $2",
-            )
-            .bind(person.municipality)
-            .bind(person.cpr_index)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.rollback().await?;
-            return Ok(Created::Exists(existing));
-        };
-        AuditLog::record_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(Created::Person(row))
+        if let Some(row) = inserted {
+            return Ok(Created::Person(row));
+        }
+        let existing: String =
+            sqlx::query_scalar("SELECT id FROM persons WHERE municipality = $1 AND cpr_index = $2")
+                .bind(person.municipality)
+                .bind(person.cpr_index)
+                .fetch_one(tx)
+                .await?;
+        Ok(Created::Exists(existing))
     }
 
     /// Up to `limit` persons whose CPR number is sealed under another key than `active`.
