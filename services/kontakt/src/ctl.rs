@@ -87,6 +87,15 @@ pub enum CtlCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Brings over arrangements from the municipality's old system: a CSV file (one a row,
+    /// columns as the README lists them) or JSON lines (`.jsonl`, one ImportedArrangement a
+    /// line). Every row is checked first; if any is refused, nothing is imported and each
+    /// refused row is listed with its reason. Run again after a break: what is there is kept.
+    /// The token needs `admin` (or `case_system`), and `coordinator` to assign contact persons.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
     /// The approved hours of a period as the payroll CSV, written to a file.
     ExportPayroll {
         /// Municipality code, e.g. 183.
@@ -150,6 +159,16 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
             print!(
                 "{}",
                 crate::ctl_rejects::reapply(e, &bearer, &service, name).await?
+            );
+        }
+        CtlCommand::Import { file } => {
+            let referral =
+                ReferralServiceClient::with_interceptor(channel(&e.referral_url)?, bearer.clone());
+            let matching =
+                MatchingServiceClient::with_interceptor(channel(&e.matching_url)?, bearer);
+            print!(
+                "{}",
+                crate::ctl_import::import(referral, matching, &file).await?
             );
         }
         CtlCommand::ExportPayroll {

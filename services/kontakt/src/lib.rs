@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod cli;
 pub mod client;
 mod ctl;
+mod ctl_import;
 mod ctl_rejects;
 pub mod demo;
 #[cfg(feature = "dev")]

@@ -449,7 +449,7 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
     }
 
     // The demo arrangements, seen through `kontakt ctl` as an operator would see them.
-    let ctl = |args: &[&str]| {
+    let ctl_run = |args: &[&str]| {
         let token = std::process::Command::new(KONTAKT)
             .arg("token")
             .arg("--data-dir")
@@ -475,7 +475,7 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
             .output()
             .expect("kontakt token");
         let url = |i: usize| format!("http://{}", services[i].1);
-        let out = std::process::Command::new(KONTAKT)
+        std::process::Command::new(KONTAKT)
             .arg("ctl")
             .args(["--referral-url", &url(0), "--matching-url", &url(1)])
             .args(["--timecost-url", &url(2), "--followup-url", &url(3)])
@@ -485,7 +485,10 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
                 String::from_utf8_lossy(&token.stdout).trim(),
             )
             .output()
-            .expect("kontakt ctl");
+            .expect("kontakt ctl")
+    };
+    let ctl = |args: &[&str]| {
+        let out = ctl_run(args);
         assert!(
             out.status.success(),
             "{}",
@@ -518,6 +521,46 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
     );
     let reapplied = ctl(&["reapply", "--service", "followup", "--all"]);
     assert_eq!(reapplied, "0 applied, 0 not\n");
+
+    // Arrangements from Ishøj's old system: one bad row and nothing is imported; mended, both
+    // are, with the contact person the old system had; run again, nothing new.
+    let file = data_dir.join("fra-sbsys.csv");
+    let header = "municipality,source_system,source_id,cpr,display_name,case_external_id,kle_number,counsellor,recipient,legal_basis,purpose,competences,decision_date,decider,approval_level,start_date,expected_end_date,terms,follow_ups_held,next_follow_up_date,contact_person";
+    let first = "183,sbsys,KP-1,240312-4821,Ida Berg,S-1,27.27.24,demo-counsellor,child,sel-52-3-6,Skolegang,,2023-05-10,Birgit,team_meeting,2023-06-01,2027-06-30,2023-06-01=240;2024-08-01=180,2023-09-01;2026-10-01,2027-01-15,serviceUnits/ishoejgaard/contactPersons/jonas-berg";
+    let second = |decided: &str| {
+        format!(
+            "183,sbsys,KP-2,120413-4822,Noah Lind,S-2,27.27.24,demo-counsellor,family,bl-32-1-3,Familiestøtte,,{decided},Birgit,own_authority,2026-11-01,2027-10-31,2026-11-01=120,,,"
+        )
+    };
+    std::fs::write(
+        &file,
+        format!("{header}\n{first}\n{}\n", second("2026-13-20")),
+    )
+    .expect("csv");
+    let refused = ctl_run(&["import", file.to_str().expect("path")]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("decision_date")
+            && said.contains("Nothing was imported: 1 of 2 rows refused"),
+        "{said}"
+    );
+    assert!(said.contains("Checking ["), "a progress bar: {said}");
+    std::fs::write(
+        &file,
+        format!("{header}\n{first}\n{}\n", second("2026-10-20")),
+    )
+    .expect("csv");
+    let imported = ctl(&["import", file.to_str().expect("path")]);
+    assert_eq!(
+        imported,
+        "Imported 2 arrangements (0 were already there); 1 contact persons assigned.\n"
+    );
+    let again = ctl(&["import", file.to_str().expect("path")]);
+    assert_eq!(
+        again,
+        "Imported 0 arrangements (2 were already there); 1 contact persons assigned.\n"
+    );
 
     let postmaster = data_dir.join("pgdata").join("postmaster.pid");
     assert!(
