@@ -45,7 +45,10 @@ struct Refused {
 
 /// The file's rows: JSON lines when it ends in `.jsonl` (or `.ndjson`), CSV otherwise. A row
 /// that cannot be read is refused with the reason, the others still read.
-pub fn read(path: &Path) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
+/// A row that could not be read: its line, its old id if that much was read, and why.
+pub type Unreadable = (usize, String, String);
+
+pub fn read(path: &Path) -> anyhow::Result<Vec<Result<Row, Unreadable>>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let jsonl = path
@@ -59,7 +62,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
     }
 }
 
-fn read_jsonl(text: &str) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
+fn read_jsonl(text: &str) -> anyhow::Result<Vec<Result<Row, Unreadable>>> {
     let pool = DescriptorPool::decode(kontakt_proto::FILE_DESCRIPTOR_SET)
         .context("decoding Kontakt's proto descriptors")?;
     let descriptor = pool
@@ -71,7 +74,7 @@ fn read_jsonl(text: &str) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
             let line_no = i + 1;
-            let refuse = |e: String| (line_no, e);
+            let refuse = |e: String| (line_no, String::new(), e);
             let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
                 .map_err(|e| refuse(format!("not a JSON object: {e}")))?;
             let text_of = |v: Option<serde_json::Value>| match v {
@@ -132,7 +135,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "contact_person",
 ];
 
-fn read_csv(text: &str) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
+fn read_csv(text: &str) -> anyhow::Result<Vec<Result<Row, Unreadable>>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
@@ -153,7 +156,8 @@ fn read_csv(text: &str) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
         .enumerate()
         .map(|(i, record)| {
             let line = i + 1;
-            let record = record.map_err(|e| (line, format!("not a CSV row: {e}")))?;
+            let record =
+                record.map_err(|e| (line, String::new(), format!("not a CSV row: {e}")))?;
             let cell = |name: &str| {
                 headers
                     .iter()
@@ -162,7 +166,7 @@ fn read_csv(text: &str) -> anyhow::Result<Vec<Result<Row, (usize, String)>>> {
                     .unwrap_or_default()
                     .to_owned()
             };
-            csv_row(line, &cell).map_err(|e| (line, e))
+            csv_row(line, &cell).map_err(|e| (line, cell("source_id"), e))
         })
         .collect())
 }
@@ -300,9 +304,9 @@ pub async fn import(
     for row in read {
         match row {
             Ok(row) => rows.push(row),
-            Err((line, reason)) => refused.push(Refused {
+            Err((line, source_id, reason)) => refused.push(Refused {
                 line,
-                source_id: String::new(),
+                source_id,
                 reason,
             }),
         }
@@ -335,9 +339,9 @@ pub async fn import(
     progress.finish();
     if !refused.is_empty() {
         refused.sort_by_key(|r| r.line);
+        print!("{}", report(&refused));
         anyhow::bail!(
-            "{}Nothing was imported: {} of {total} rows refused. Mend them and run the import again.",
-            report(&refused),
+            "nothing was imported: {} of {total} rows refused (listed above); mend them and run the import again",
             refused.len()
         );
     }
@@ -378,12 +382,15 @@ pub async fn import(
         progress.step(&row.arrangement.source_id);
     }
     progress.finish();
-    let mut out = format!(
+    let out = format!(
         "Imported {made} arrangements ({again} were already there); {assigned} contact persons assigned.\n"
     );
     if !refused.is_empty() {
-        out.push_str(&report(&refused));
-        anyhow::bail!("{out}Assign those contact persons in the console or run the import again.");
+        print!("{out}{}", report(&refused));
+        anyhow::bail!(
+            "{} contact person(s) not assigned (listed above): assign them in the console, or mend the cause and run the import again",
+            refused.len()
+        );
     }
     Ok(out)
 }
@@ -472,8 +479,8 @@ mod tests {
             first.arrangement.needs.as_ref().expect("read").competences,
             ["competences/substance-abuse"]
         );
-        let (line, why) = rows[1].as_ref().expect_err("refused");
-        assert_eq!(*line, 2);
+        let (line, id, why) = rows[1].as_ref().expect_err("refused");
+        assert_eq!((*line, id.as_str()), (2, "A-2"));
         assert!(why.starts_with("decision_date:"), "{why}");
     }
 
@@ -494,6 +501,12 @@ mod tests {
         assert_eq!(first.contact_person, "serviceUnits/u/contactPersons/p");
         assert_eq!(first.arrangement.terms[0].minutes_per_week, 240);
         assert_eq!(rows[1].as_ref().expect_err("refused").0, 3);
-        assert!(rows[2].as_ref().expect_err("refused").1.contains("arrangment"));
+        assert!(
+            rows[2]
+                .as_ref()
+                .expect_err("refused")
+                .2
+                .contains("arrangment")
+        );
     }
 }

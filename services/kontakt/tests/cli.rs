@@ -539,10 +539,14 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
     .expect("csv");
     let refused = ctl_run(&["import", file.to_str().expect("path")]);
     let said = String::from_utf8_lossy(&refused.stderr);
+    let report = String::from_utf8_lossy(&refused.stdout);
     assert!(!refused.status.success(), "{said}");
     assert!(
-        said.contains("decision_date")
-            && said.contains("Nothing was imported: 1 of 2 rows refused"),
+        report.contains("KP-2") && report.contains("decision_date"),
+        "{report}"
+    );
+    assert!(
+        said.contains("nothing was imported: 1 of 2 rows refused"),
         "{said}"
     );
     assert!(said.contains("Checking ["), "a progress bar: {said}");
