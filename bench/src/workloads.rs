@@ -108,6 +108,11 @@ fn status_text(status: tonic::Status) -> String {
     format!("{:?}: {}", status.code(), status.message())
 }
 
+/// A call's answer as a load run counts it: its content does not matter, a failure's status does.
+fn answered<T>(answer: Result<T, tonic::Status>) -> Result<(), String> {
+    answer.map(|_| ()).map_err(status_text)
+}
+
 impl<'a> Bench<'a> {
     pub fn new(
         cluster: &'a Cluster,
@@ -137,6 +142,16 @@ impl<'a> Bench<'a> {
             streams,
             warmup: self.timing.warmup,
             duration: self.timing.duration,
+        }
+    }
+
+    /// `call` in a closed loop on every stream, or in an open loop at `rate` calls a second.
+    async fn at_rate<C: load::Call>(&self, rate: Option<f64>, call: C) -> Stats {
+        match rate {
+            None => load::closed_loop(self.plan(self.streams), call).await,
+            Some(rate) => {
+                load::open_loop(rate, self.timing.warmup, self.timing.duration, call).await
+            }
         }
     }
 
@@ -595,14 +610,14 @@ impl<'a> Bench<'a> {
         let stats = load::closed_loop(self.plan(1), move |seq| {
             let mut client = TimeCostServiceClient::new(authed(channels.pick(seq), &bearer));
             async move {
-                client
-                    .get_budget_status(timecost::GetBudgetStatusRequest {
-                        name: "frames/national/budgetStatus".into(),
-                        as_of: date(as_of),
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(status_text)
+                answered(
+                    client
+                        .get_budget_status(timecost::GetBudgetStatusRequest {
+                            name: "frames/national/budgetStatus".into(),
+                            as_of: date(as_of),
+                        })
+                        .await,
+                )
             }
         })
         .await;
@@ -633,20 +648,9 @@ impl<'a> Bench<'a> {
             let (index, name) = grants[seq as usize % grants.len()].clone();
             let mut client =
                 ReferralServiceClient::new(authed(channels.pick(seq), &tokens[index].1));
-            async move {
-                client
-                    .get_grant(referral::GetGrantRequest { name })
-                    .await
-                    .map(|_| ())
-                    .map_err(status_text)
-            }
+            async move { answered(client.get_grant(referral::GetGrantRequest { name }).await) }
         };
-        Ok(match rate {
-            None => load::closed_loop(self.plan(self.streams), call).await,
-            Some(rate) => {
-                load::open_loop(rate, self.timing.warmup, self.timing.duration, call).await
-            }
-        })
+        Ok(self.at_rate(rate, call).await)
     }
 
     /// RegisterTime by contact persons on their own assignments, each with a fresh request id.
@@ -691,20 +695,9 @@ impl<'a> Bench<'a> {
                 }),
                 request_id: format!("bench-{run}-{seq}"),
             };
-            async move {
-                client
-                    .register_time(request)
-                    .await
-                    .map(|_| ())
-                    .map_err(status_text)
-            }
+            async move { answered(client.register_time(request).await) }
         };
-        Ok(match rate {
-            None => load::closed_loop(self.plan(self.streams), call).await,
-            Some(rate) => {
-                load::open_loop(rate, self.timing.warmup, self.timing.duration, call).await
-            }
-        })
+        Ok(self.at_rate(rate, call).await)
     }
 
     /// ProposeCandidates on open requests in the largest municipality, whose pool is its own
@@ -721,15 +714,15 @@ impl<'a> Bench<'a> {
             let name = requests[seq as usize % requests.len()].clone();
             let mut client = MatchingServiceClient::new(authed(channels.pick(seq), &bearer));
             async move {
-                client
-                    .propose_candidates(matching::ProposeCandidatesRequest {
-                        matching_request: name,
-                        max_candidates: 10,
-                        ..matching::ProposeCandidatesRequest::default()
-                    })
-                    .await
-                    .map(|_| ())
-                    .map_err(status_text)
+                answered(
+                    client
+                        .propose_candidates(matching::ProposeCandidatesRequest {
+                            matching_request: name,
+                            max_candidates: 10,
+                            ..matching::ProposeCandidatesRequest::default()
+                        })
+                        .await,
+                )
             }
         })
         .await)
