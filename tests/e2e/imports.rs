@@ -8,11 +8,10 @@
 use kontakt::Service;
 use kontakt_harness::messages::date;
 use kontakt_harness::{
-    AuthedChannel, StartTogether, TestService, admin_token, bad_request_fields, clock_at,
-    eventually, fresh_database, token,
+    AuthedChannel, bad_request_fields, channel_to, clock_at, eventually, fresh_database,
+    with_demo_data,
 };
 use kontakt_platform::auth::Role;
-use kontakt_platform::clock::ManualClock;
 use kontakt_proto::followup::v1 as followup;
 use kontakt_proto::followup::v1::follow_up_service_client::FollowUpServiceClient;
 use kontakt_proto::matching::v1 as matching;
@@ -20,21 +19,6 @@ use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
 use kontakt_proto::referral::v1::*;
 use tonic::Code;
-
-const ALL: [Service; 4] = [
-    Service::Referral,
-    Service::Matching,
-    Service::Timecost,
-    Service::Followup,
-];
-
-fn channel(running: &[TestService], service: Service, roles: &[Role], m: &str) -> AuthedChannel {
-    running
-        .iter()
-        .find(|r| r.service == service)
-        .expect("running")
-        .with_token(&token(roles, &[m]))
-}
 
 /// Ringsted's arrangement in its old system: granted in February 2022 under SEL § 52 stk. 3
 /// nr. 6 for a boy born 15 March 2012, 4 hours a week, 3 from June 2023, followed up three
@@ -93,38 +77,6 @@ fn import(
     }
 }
 
-/// The four services on `db`, following each other, with the demo data loaded as `kontakt dev`
-/// loads it (the reference policies, the contact persons).
-async fn with_demo_data(
-    db: &kontakt_harness::TestDatabase,
-    clock: std::sync::Arc<ManualClock>,
-) -> Vec<TestService> {
-    let running = StartTogether::new(&ALL, db)
-        .clock(clock)
-        .run()
-        .await
-        .expect("services");
-    let url = |s: Service| {
-        format!(
-            "http://{}",
-            running
-                .iter()
-                .find(|r| r.service == s)
-                .expect("running")
-                .addr
-        )
-    };
-    kontakt::demo::load(
-        &url(Service::Referral),
-        &url(Service::Matching),
-        &url(Service::Timecost),
-        &admin_token(),
-    )
-    .await
-    .expect("the demo data loads");
-    running
-}
-
 async fn grant_count(referrals: &mut ReferralServiceClient<AuthedChannel>, m: &str) -> usize {
     referrals
         .list_grants(ListGrantsRequest {
@@ -145,8 +97,12 @@ async fn transition_a_running_sel_arrangement_comes_over_with_its_history_and_it
     let db = fresh_database().await.expect("database");
     let clock = clock_at(2026, 12, 7, 10);
     let running = with_demo_data(&db, clock).await;
-    let mut importer =
-        ReferralServiceClient::new(channel(&running, Service::Referral, &[Role::Admin], "329"));
+    let mut importer = ReferralServiceClient::new(channel_to(
+        &running,
+        Service::Referral,
+        &[Role::Admin],
+        "329",
+    ));
     let before = grant_count(&mut importer, "329").await;
 
     // A dry run checks everything and keeps nothing.
@@ -230,7 +186,7 @@ async fn transition_a_running_sel_arrangement_comes_over_with_its_history_and_it
 
     // Follow-up: the three held in the old system are history, and the next is due six months
     // (Ringsted's interval) after the last one, 1 March 2027: not overdue from the start.
-    let mut followups = FollowUpServiceClient::new(channel(
+    let mut followups = FollowUpServiceClient::new(channel_to(
         &running,
         Service::Followup,
         &[Role::Counsellor],
@@ -287,7 +243,7 @@ async fn transition_a_running_sel_arrangement_comes_over_with_its_history_and_it
 
     // Matching: a request with today's hours, for the coordinator to staff (or `ctl import` to
     // assign the contact person the old system had).
-    let mut coordinator = MatchingServiceClient::new(channel(
+    let mut coordinator = MatchingServiceClient::new(channel_to(
         &running,
         Service::Matching,
         &[Role::Coordinator],
@@ -326,8 +282,12 @@ async fn transition_a_wrong_arrangement_is_refused_field_by_field_and_leaves_not
     let db = fresh_database().await.expect("database");
     let clock = clock_at(2026, 12, 7, 10);
     let running = with_demo_data(&db, clock).await;
-    let mut admin =
-        ReferralServiceClient::new(channel(&running, Service::Referral, &[Role::Admin], "329"));
+    let mut admin = ReferralServiceClient::new(channel_to(
+        &running,
+        Service::Referral,
+        &[Role::Admin],
+        "329",
+    ));
     let before = grant_count(&mut admin, "329").await;
     let refused = |status: tonic::Status| {
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -407,7 +367,7 @@ async fn transition_a_wrong_arrangement_is_refused_field_by_field_and_leaves_not
     assert_eq!(grant_count(&mut admin, "329").await, before);
 
     // Not a counsellor's own call, and not into another municipality.
-    let mut counsellor = ReferralServiceClient::new(channel(
+    let mut counsellor = ReferralServiceClient::new(channel_to(
         &running,
         Service::Referral,
         &[Role::Counsellor],

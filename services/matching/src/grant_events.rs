@@ -95,6 +95,10 @@ impl Handler for GrantEvents {
                             "expected_end_date",
                         )?,
                         grant_version: &approved.version,
+                        certificate_required: !approved.certificate_not_required,
+                        certificate_renewal_months: approved
+                            .certificate_renewal_months
+                            .clamp(0, 60),
                     },
                 )
                 .await?;

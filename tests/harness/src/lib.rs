@@ -563,6 +563,56 @@ pub async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
     Ok(endpoint.connect().await?)
 }
 
+/// The four services on `db`, following each other, on `clock`, with the demo data loaded as
+/// `kontakt dev` loads it (the reference policies, the contact persons and the provider, the
+/// shared frame).
+pub async fn with_demo_data(db: &TestDatabase, clock: SharedClock) -> Vec<TestService> {
+    let all = [
+        Service::Referral,
+        Service::Matching,
+        Service::Timecost,
+        Service::Followup,
+    ];
+    let running = StartTogether::new(&all, db)
+        .clock(clock)
+        .run()
+        .await
+        .expect("services");
+    let url = |s: Service| {
+        format!(
+            "http://{}",
+            running
+                .iter()
+                .find(|r| r.service == s)
+                .expect("running")
+                .addr
+        )
+    };
+    kontakt::demo::load(
+        &url(Service::Referral),
+        &url(Service::Matching),
+        &url(Service::Timecost),
+        &admin_token(),
+    )
+    .await
+    .expect("the demo data loads");
+    running
+}
+
+/// A client's channel to `service` among `running`, with a token of `roles` in `municipality`.
+pub fn channel_to(
+    running: &[TestService],
+    service: Service,
+    roles: &[Role],
+    municipality: &str,
+) -> AuthedChannel {
+    running
+        .iter()
+        .find(|r| r.service == service)
+        .expect("running")
+        .with_token(&token(roles, &[municipality]))
+}
+
 /// Polls the health check until it reports `want` for `service_name`.
 pub async fn wait_for_health(
     channel: &Channel,

@@ -157,10 +157,11 @@ impl MatchingApi {
             procurement.as_ref().map(|p| p.provider_id.as_str()),
             person.provider_id.as_deref(),
         )?;
-        // The hard rules (active, certificate on the start date, R-MP-6, area) on what is
-        // stored now; capacity is settled below by the booking itself (R-MP-4).
+        // The hard rules (active, the certificate the grant asks for on the start date, R-MP-6,
+        // area) on what is stored now; capacity is settled below by the booking itself (R-MP-4).
         let certificate = person.certificate_result.map(|result| Certificate {
             result: CertificateResult::try_from(result).unwrap_or(CertificateResult::Unspecified),
+            issued: person.certificate_issue,
             expiry: person.certificate_expiry,
         });
         let eligibility = Eligibility {
@@ -168,7 +169,12 @@ impl MatchingApi {
             certificate: certificate.as_ref(),
             municipalities: &person.municipalities,
         };
-        let reasons = ranking::ineligibility(&eligibility, &req.municipality, start);
+        let reasons = ranking::ineligibility(
+            &eligibility,
+            &req.municipality,
+            req.certificate_rule(),
+            start,
+        );
         if !reasons.is_empty() {
             return Err(ranking::cannot_be_assigned(&body.contact_person, &reasons).into());
         }

@@ -37,6 +37,7 @@ fn candidate(row: &CandidateRow, child: &str) -> Candidate {
         booked_minutes: row.booked_minutes,
         certificate: row.certificate_result.map(|result| Certificate {
             result: CertificateResult::try_from(result).unwrap_or(CertificateResult::Unspecified),
+            issued: row.certificate_issue,
             expiry: row.certificate_expiry,
         }),
         known_persons: if row.knows_child {
@@ -63,6 +64,7 @@ fn demand(row: &RequestRow, day: NaiveDate) -> Demand<'_> {
         minutes_per_week: row.minutes_per_week,
         start_date: day,
         person: &row.person,
+        certificate_rule: row.certificate_rule(),
     }
 }
 
@@ -115,6 +117,7 @@ impl MatchingApi {
                     child: &row.person,
                     day,
                     prefilter_minutes: (!body.include_excluded).then_some(row.minutes_per_week),
+                    certificate: row.certificate_rule(),
                 },
             )
             .await?;
@@ -260,6 +263,7 @@ impl MatchingApi {
                     child: "",
                     day: today,
                     prefilter_minutes: None,
+                    certificate: Default::default(),
                 },
             )
             .await?;

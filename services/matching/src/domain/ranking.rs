@@ -39,13 +39,38 @@ pub struct Demand<'a> {
     pub start_date: NaiveDate,
     /// The child's pseudonymous name, for continuity.
     pub person: &'a str,
+    /// What the law and the municipality's policy ask of a certificate here (R-MP-6).
+    pub certificate_rule: CertificateRule,
 }
 
 #[derive(Clone, Debug)]
 pub struct Certificate {
     pub result: CertificateResult,
+    /// The day it was issued, if on record.
+    pub issued: Option<NaiveDate>,
     /// Last day it counts for new assignments; `None` = no expiry set.
     pub expiry: Option<NaiveDate>,
+}
+
+/// What R-MP-6 asks of a contact person's certificate for one grant: whether one is required
+/// (by law for a child under 15 or a family; by the municipality's policy for older children)
+/// and how often the municipality renews it. Decided by the referral service from the policy
+/// in force and carried on the grant's event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CertificateRule {
+    pub required: bool,
+    /// A certificate issued longer ago than this many months no longer counts.
+    pub renewal_months: Option<u32>,
+}
+
+impl Default for CertificateRule {
+    /// Required, with no renewal beyond its own expiry: what holds when nothing says otherwise.
+    fn default() -> Self {
+        Self {
+            required: true,
+            renewal_months: None,
+        }
+    }
 }
 
 /// A contact person as ranking sees them.
@@ -82,8 +107,17 @@ pub enum Exclusion {
     NoCertificate,
     CertificateEntries,
     CertificateExpired(NaiveDate),
+    /// Issued on the first day; the municipality's policy wanted it renewed by the second.
+    CertificateNotRenewed {
+        issued: NaiveDate,
+        renew_by: NaiveDate,
+        months: u32,
+    },
     OutsideArea,
-    NoCapacity { free: i32, needed: i32 },
+    NoCapacity {
+        free: i32,
+        needed: i32,
+    },
 }
 
 impl Exclusion {
@@ -92,7 +126,8 @@ impl Exclusion {
             Exclusion::Inactive | Exclusion::OutsideArea => "R-MP-3",
             Exclusion::NoCertificate
             | Exclusion::CertificateEntries
-            | Exclusion::CertificateExpired(_) => "R-MP-6",
+            | Exclusion::CertificateExpired(_)
+            | Exclusion::CertificateNotRenewed { .. } => "R-MP-6",
             Exclusion::NoCapacity { .. } => "R-MP-4",
         }
     }
@@ -105,6 +140,14 @@ impl Exclusion {
             Exclusion::CertificateExpired(day) => {
                 format!("the child-protection certificate expired on {day}")
             }
+            Exclusion::CertificateNotRenewed {
+                issued,
+                renew_by,
+                months,
+            } => format!(
+                "the child-protection certificate of {issued} was to be renewed by {renew_by} \
+                 (the municipality's policy: every {months} months)"
+            ),
             Exclusion::OutsideArea => "does not work in the child's municipality".into(),
             Exclusion::NoCapacity { free, needed } => {
                 format!("{free} free minutes a week, {needed} needed")
@@ -149,12 +192,18 @@ pub struct Eligibility<'a> {
     pub municipalities: &'a [String],
 }
 
-/// R-MP-6: no clear child-protection certificate on record, or one expired before `start`.
+/// R-MP-6: where `rule` asks for one, no clear child-protection certificate on record, one
+/// expired before `start`, or one the municipality's renewal period has run out on by `start`.
+/// None asked (a child of 15 or more, and a policy that keeps to the law): nothing to check.
 pub fn certificate_exclusions(
     certificate: Option<&Certificate>,
+    rule: CertificateRule,
     start: NaiveDate,
 ) -> Vec<Exclusion> {
     let mut found = Vec::new();
+    if !rule.required {
+        return found;
+    }
     match certificate {
         None => found.push(Exclusion::NoCertificate),
         Some(cert) => {
@@ -169,6 +218,16 @@ pub fn certificate_exclusions(
                 && expiry < start
             {
                 found.push(Exclusion::CertificateExpired(expiry));
+            }
+            if let (Some(months), Some(issued)) = (rule.renewal_months, cert.issued)
+                && let Some(renew_by) = issued.checked_add_months(chrono::Months::new(months))
+                && renew_by < start
+            {
+                found.push(Exclusion::CertificateNotRenewed {
+                    issued,
+                    renew_by,
+                    months,
+                });
             }
         }
     }
@@ -193,13 +252,18 @@ pub fn lacks_capacity(free_minutes: i32, needed: i32) -> Option<Exclusion> {
 pub fn ineligibility(
     person: &Eligibility<'_>,
     municipality: &str,
+    certificate_rule: CertificateRule,
     start: NaiveDate,
 ) -> Vec<Exclusion> {
     let mut found = Vec::new();
     if !person.active {
         found.push(Exclusion::Inactive);
     }
-    found.extend(certificate_exclusions(person.certificate, start));
+    found.extend(certificate_exclusions(
+        person.certificate,
+        certificate_rule,
+        start,
+    ));
     found.extend(outside_area(person.municipalities, municipality));
     found
 }
@@ -211,7 +275,12 @@ pub fn exclusions(demand: &Demand<'_>, c: &Candidate) -> Vec<Exclusion> {
         certificate: c.certificate.as_ref(),
         municipalities: &c.municipalities,
     };
-    let mut found = ineligibility(&person, demand.municipality, demand.start_date);
+    let mut found = ineligibility(
+        &person,
+        demand.municipality,
+        demand.certificate_rule,
+        demand.start_date,
+    );
     found.extend(lacks_capacity(c.free_minutes(), demand.minutes_per_week));
     found
 }
@@ -407,6 +476,7 @@ mod tests {
             minutes_per_week: 180,
             start_date: day(2026, 12, 1),
             person: CHILD,
+            certificate_rule: CertificateRule::default(),
         }
     }
 
@@ -424,6 +494,7 @@ mod tests {
             booked_minutes: 600,
             certificate: Some(Certificate {
                 result: CertificateResult::Clear,
+                issued: Some(day(2025, 1, 1)),
                 expiry: Some(day(2028, 1, 1)),
             }),
             known_persons: Vec::new(),
@@ -546,11 +617,13 @@ mod tests {
         let mut entries = staff("b");
         entries.certificate = Some(Certificate {
             result: CertificateResult::Entries,
+            issued: None,
             expiry: None,
         });
         let mut expired = staff("c");
         expired.certificate = Some(Certificate {
             result: CertificateResult::Clear,
+            issued: None,
             expiry: Some(day(2026, 11, 30)),
         });
         let mut elsewhere = staff("d");
@@ -620,15 +693,17 @@ mod tests {
         let start = day(2026, 12, 1);
         let clear = Certificate {
             result: CertificateResult::Clear,
+            issued: Some(day(2024, 6, 1)),
             expiry: Some(day(2026, 12, 1)),
         };
-        assert_eq!(certificate_exclusions(Some(&clear), start), []);
+        let law = CertificateRule::default();
+        assert_eq!(certificate_exclusions(Some(&clear), law, start), []);
         assert_eq!(
-            certificate_exclusions(Some(&clear), day(2026, 12, 2)),
+            certificate_exclusions(Some(&clear), law, day(2026, 12, 2)),
             [Exclusion::CertificateExpired(day(2026, 12, 1))]
         );
         assert_eq!(
-            certificate_exclusions(None, start),
+            certificate_exclusions(None, law, start),
             [Exclusion::NoCertificate]
         );
         let area = ["183".to_owned(), "187".to_owned()];
@@ -648,7 +723,7 @@ mod tests {
             municipalities: &[],
         };
         assert_eq!(
-            ineligibility(&nobody, "183", start),
+            ineligibility(&nobody, "183", law, start),
             [
                 Exclusion::Inactive,
                 Exclusion::NoCertificate,
@@ -660,7 +735,62 @@ mod tests {
             certificate: Some(&clear),
             municipalities: &area,
         };
-        assert_eq!(ineligibility(&fit, "183", start), []);
+        assert_eq!(ineligibility(&fit, "183", law, start), []);
+    }
+
+    #[test]
+    fn r_mp_6_the_certificate_asked_is_the_law_s_under_15_and_the_policy_s_renewal() {
+        let start = day(2026, 12, 1);
+        let issued_2024 = Certificate {
+            result: CertificateResult::Clear,
+            issued: Some(day(2024, 6, 1)),
+            expiry: None,
+        };
+        // Renewed every 24 months: issued 1 June 2024, due by 1 June 2026, so not on 1 December.
+        let every_two_years = CertificateRule {
+            required: true,
+            renewal_months: Some(24),
+        };
+        let refused = certificate_exclusions(Some(&issued_2024), every_two_years, start);
+        assert_eq!(
+            refused,
+            [Exclusion::CertificateNotRenewed {
+                issued: day(2024, 6, 1),
+                renew_by: day(2026, 6, 1),
+                months: 24
+            }]
+        );
+        assert_eq!(refused[0].rule(), "R-MP-6");
+        assert!(
+            refused[0].explain().contains("every 24 months"),
+            "the exclusion names the policy: {}",
+            refused[0].explain()
+        );
+        // Every 36 months: still good.
+        let every_three_years = CertificateRule {
+            renewal_months: Some(36),
+            ..every_two_years
+        };
+        assert_eq!(
+            certificate_exclusions(Some(&issued_2024), every_three_years, start),
+            []
+        );
+        // A child of 15 or more under a policy that keeps to the law: no certificate asked.
+        let none_asked = CertificateRule {
+            required: false,
+            renewal_months: Some(24),
+        };
+        assert_eq!(certificate_exclusions(None, none_asked, start), []);
+        let needs = needs();
+        let mut sixteen = demand(&needs);
+        sixteen.certificate_rule = none_asked;
+        let mut without = staff("a");
+        without.certificate = None;
+        assert_eq!(order(&rank(&sixteen, &[without.clone()])), ["a"]);
+        assert_eq!(
+            order(&rank(&demand(&needs), &[without])),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

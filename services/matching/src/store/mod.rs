@@ -52,6 +52,21 @@ pub struct RequestRow {
     pub unmet_since: Option<DateTime<Utc>>,
     /// Minutes per week the active assignment books, if there is one.
     pub assigned_minutes: Option<i32>,
+    /// R-MP-6 for this grant (from GrantApproved).
+    pub certificate_required: bool,
+    pub certificate_renewal_months: i32,
+}
+
+impl RequestRow {
+    /// What R-MP-6 asks of the contact person's certificate for this grant.
+    pub fn certificate_rule(&self) -> crate::domain::ranking::CertificateRule {
+        crate::domain::ranking::CertificateRule {
+            required: self.certificate_required,
+            renewal_months: u32::try_from(self.certificate_renewal_months)
+                .ok()
+                .filter(|m| *m > 0),
+        }
+    }
 }
 
 /// Where a request moves to, and what it points at there.
@@ -88,6 +103,8 @@ pub struct NewRequest<'a> {
     pub start_date: NaiveDate,
     pub expected_end_date: NaiveDate,
     pub grant_version: &'a str,
+    pub certificate_required: bool,
+    pub certificate_renewal_months: i32,
 }
 
 /// New terms from GrantChanged.
@@ -98,7 +115,7 @@ pub struct RequestTerms<'a> {
     pub grant_version: &'a str,
 }
 
-const REQUEST_COLUMNS: &str = "municipality, id, person, recipient, state, competences, preferred_gender, age_years, description, minutes_per_week, minutes_from, start_date, expected_end_date, end_date, grant_version, revision, create_time, update_time, assignment_id, procurement_id, proposed_unit, proposed_person, unmet_since, (SELECT a.minutes_per_week FROM assignments a WHERE a.municipality = matching_requests.municipality AND a.request = matching_requests.id AND a.state = 'ACTIVE') AS assigned_minutes";
+const REQUEST_COLUMNS: &str = "municipality, id, person, recipient, state, competences, preferred_gender, age_years, description, minutes_per_week, minutes_from, start_date, expected_end_date, end_date, grant_version, revision, create_time, update_time, assignment_id, procurement_id, proposed_unit, proposed_person, unmet_since, certificate_required, certificate_renewal_months, (SELECT a.minutes_per_week FROM assignments a WHERE a.municipality = matching_requests.municipality AND a.request = matching_requests.id AND a.state = 'ACTIVE') AS assigned_minutes";
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
@@ -257,8 +274,9 @@ impl Store {
             "INSERT INTO matching_requests
                     (municipality, id, person, recipient, state, competences, preferred_gender,
                      age_years, description, minutes_per_week, minutes_from, start_date,
-                     expected_end_date, grant_version)
-             VALUES ($1, $2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $10, $11, $12)
+                     expected_end_date, grant_version, certificate_required,
+                     certificate_renewal_months)
+             VALUES ($1, $2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $10, $11, $12, $14, $15)
              ON CONFLICT (municipality, id) DO NOTHING",
         )
         .bind(r.municipality)
@@ -274,6 +292,8 @@ impl Store {
         .bind(r.expected_end_date)
         .bind(r.grant_version)
         .bind(RequestState::Open)
+        .bind(r.certificate_required)
+        .bind(r.certificate_renewal_months)
         .execute(tx)
         .await?;
         Ok(inserted.rows_affected() == 1)

@@ -101,6 +101,7 @@ pub struct CandidateRow {
     pub weekly_capacity_minutes: i32,
     pub other_duties_minutes: i32,
     pub booked_minutes: i32,
+    pub certificate_issue: Option<NaiveDate>,
     pub certificate_result: Option<i32>,
     pub certificate_expiry: Option<NaiveDate>,
     pub rate_ore: Option<i64>,
@@ -116,6 +117,8 @@ pub struct Pool<'a> {
     /// `Some(minutes)`: only those who pass the hard rules with this much free time (the
     /// index-backed prefilter); `None`: everyone active in the area, to explain exclusions.
     pub prefilter_minutes: Option<i32>,
+    /// What the prefilter asks of a certificate (R-MP-6), as the ranking's own rule does.
+    pub certificate: crate::domain::ranking::CertificateRule,
 }
 
 const PERSON_COLUMNS: &str = "unit, id, display_name, employment, provider_id, competences, gender, municipalities, weekly_capacity_minutes, duty_kinds, duty_minutes, duty_descriptions, booked_minutes, certificate_issue, certificate_result, certificate_expiry, state, revision, create_time, update_time";
@@ -307,7 +310,8 @@ impl Store {
             "SELECT p.unit, p.id, p.display_name, p.employment, p.competences, p.gender,
                     ARRAY[$1::text] AS municipalities, p.state, p.weekly_capacity_minutes,
                     p.other_duties_minutes,
-                    p.booked_minutes, p.certificate_result, p.certificate_expiry,
+                    p.booked_minutes, p.certificate_issue, p.certificate_result,
+                    p.certificate_expiry,
                     CASE WHEN p.employment = 'PROVIDER' THEN
                          (SELECT min(c.hourly_ore) FROM framework_contracts c
                            WHERE c.provider_id = p.provider_id AND c.valid_from <= $3
@@ -324,14 +328,24 @@ impl Store {
                FROM contact_persons p
               WHERE p.state = 'ACTIVE' AND p.municipalities @> ARRAY[$1]::text[]
                 AND ($4::int IS NULL
-                     OR (p.free_minutes >= $4 AND p.certificate_result = 1
-                         AND (p.certificate_expiry IS NULL OR p.certificate_expiry >= $3)))
+                     OR (p.free_minutes >= $4
+                         AND (NOT $5
+                              OR (p.certificate_result = 1
+                                  AND (p.certificate_expiry IS NULL OR p.certificate_expiry >= $3)
+                                  AND ($6::int IS NULL OR p.certificate_issue IS NULL
+                                       OR (p.certificate_issue + make_interval(months => $6))::date >= $3)))))
               ORDER BY p.unit, p.id",
         )
         .bind(pool.municipality)
         .bind(pool.child)
         .bind(pool.day)
         .bind(pool.prefilter_minutes)
+        .bind(pool.certificate.required)
+        .bind(
+            pool.certificate
+                .renewal_months
+                .and_then(|m| i32::try_from(m).ok()),
+        )
         .fetch_all(conn)
         .await
     }

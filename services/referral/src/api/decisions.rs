@@ -7,7 +7,7 @@ use kontakt_platform::resource::{check_etag, day, scoped};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
     ApprovalLevel, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved, GrantVersion,
-    Referral, ReferralState, VisitationDecided,
+    Recipient, Referral, ReferralState, VisitationDecided,
 };
 use prost::Message as _;
 use tonic::Request;
@@ -282,6 +282,14 @@ impl ReferralApi {
                     .flatten()
                     .map(Into::into),
                 basis_ends_at_age: limit.and_then(|l| i32::try_from(l.turns).ok()).unwrap_or(0),
+                certificate_not_required: !policy.certificate_required(
+                    referral.recipient == Recipient::Family as i32,
+                    age_years(birth_date, start),
+                ),
+                certificate_renewal_months: policy
+                    .certificate_renewal_months
+                    .and_then(|m| i32::try_from(m).ok())
+                    .unwrap_or(0),
                 ..GrantApproved::default()
             };
             outbox::write(

@@ -490,6 +490,14 @@ impl ReferralApi {
             imported_from: format!("{source_system}/{source_id}"),
             follow_ups_held: dates.held.iter().map(|d| (*d).into()).collect(),
             next_follow_up_date: dates.next_follow_up.map(Into::into),
+            certificate_not_required: !policy.certificate_required(
+                a.recipient == Recipient::Family as i32,
+                age_years(birth_date, dates.start.max(today)),
+            ),
+            certificate_renewal_months: policy
+                .certificate_renewal_months
+                .and_then(|m| i32::try_from(m).ok())
+                .unwrap_or(0),
             ..GrantApproved::default()
         };
         outbox::write(

@@ -202,11 +202,15 @@ mod tests {
         let held = [d("2022-06-01"), d("2022-12-01"), d("2026-09-01")];
         assert!(problems(&imported(&terms, &held)).is_empty());
         assert_eq!(
-            terms_on(&terms, d("2026-12-07")).expect("terms").minutes_per_week,
+            terms_on(&terms, d("2026-12-07"))
+                .expect("terms")
+                .minutes_per_week,
             180
         );
         assert_eq!(
-            terms_on(&terms, d("2022-01-01")).expect("terms").minutes_per_week,
+            terms_on(&terms, d("2022-01-01"))
+                .expect("terms")
+                .minutes_per_week,
             240
         );
     }

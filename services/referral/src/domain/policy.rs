@@ -44,7 +44,16 @@ pub struct Policy {
     pub own_consent_age_years: Option<u32>,
     /// R-RV-12.
     pub approval_rules: Vec<ApprovalRule>,
+    /// R-MP-6: a child-protection certificate for children of every age, not only the law's
+    /// under 15.
+    pub certificate_for_all_ages: bool,
+    /// R-MP-6: how often a certificate is renewed, in months; `None` = its own expiry only.
+    pub certificate_renewal_months: Option<u32>,
 }
+
+/// The law asks a child-protection certificate of whoever will be in contact with children
+/// under this age (bekendtgørelse om indhentelse af børneattest, § 2); a policy may ask more.
+pub const CERTIFICATE_LAW_UNDER_AGE: u32 = 15;
 
 fn positive(value: i32) -> Option<u32> {
     u32::try_from(value).ok().filter(|v| *v > 0)
@@ -89,6 +98,11 @@ impl Policy {
             (0..=MAX_AGE).contains(&p.own_consent_age_years),
             "own_consent_age_years",
             "must be 0 (not required) to 30",
+        );
+        check(
+            (0..=MAX_INTERVAL_MONTHS).contains(&p.certificate_renewal_months),
+            "certificate_renewal_months",
+            "must be 0 (the certificate's own expiry only) to 60",
         );
         let cap = p.activity_money_cap_per_quarter.as_ref().map(|m| m.ore);
         check(
@@ -154,6 +168,8 @@ impl Policy {
                 activity_money_cap_per_quarter: cap,
                 own_consent_age_years: positive(p.own_consent_age_years),
                 approval_rules: rules,
+                certificate_for_all_ages: p.certificate_for_all_ages,
+                certificate_renewal_months: positive(p.certificate_renewal_months),
             }),
             _ => Err(wrong),
         }
@@ -161,6 +177,13 @@ impl Policy {
 
     pub fn rule_for(&self, level: ApprovalLevel) -> Option<&ApprovalRule> {
         self.approval_rules.iter().find(|r| r.level == level)
+    }
+
+    /// R-MP-6: whether the contact person of a grant must have a child-protection certificate:
+    /// by law for a child under 15 at the start or a family (its children's ages are not known
+    /// here), and for any child where the policy says so.
+    pub fn certificate_required(&self, family: bool, age_at_start: u32) -> bool {
+        family || age_at_start < CERTIFICATE_LAW_UNDER_AGE || self.certificate_for_all_ages
     }
 }
 
@@ -195,6 +218,8 @@ pub mod examples {
                 max_minutes_per_week: None,
                 may_deviate_from_standard: true,
             }],
+            certificate_for_all_ages: false,
+            certificate_renewal_months: None,
         }
     }
 
@@ -227,6 +252,8 @@ pub mod examples {
                     may_deviate_from_standard: true,
                 },
             ],
+            certificate_for_all_ages: false,
+            certificate_renewal_months: None,
         }
     }
 
@@ -258,6 +285,8 @@ pub mod examples {
                     may_deviate_from_standard: true,
                 },
             ],
+            certificate_for_all_ages: false,
+            certificate_renewal_months: None,
         }
     }
 }
@@ -322,5 +351,30 @@ mod tests {
         ] {
             assert!(wrong.iter().any(|w| w == field), "{field} in {wrong:?}");
         }
+    }
+
+    #[test]
+    fn r_mp_6_a_certificate_is_required_under_15_by_law_and_beyond_by_policy() {
+        let law_only = Policy::parse(&proto()).expect("valid");
+        assert!(law_only.certificate_required(false, 14));
+        assert!(!law_only.certificate_required(false, 15));
+        assert!(
+            law_only.certificate_required(true, 17),
+            "a family's children may be younger"
+        );
+        let all_ages = Policy::parse(&MunicipalityPolicy {
+            certificate_for_all_ages: true,
+            certificate_renewal_months: 24,
+            ..proto()
+        })
+        .expect("valid");
+        assert!(all_ages.certificate_required(false, 17));
+        assert_eq!(all_ages.certificate_renewal_months, Some(24));
+        let wrong = Policy::parse(&MunicipalityPolicy {
+            certificate_renewal_months: 61,
+            ..proto()
+        })
+        .expect_err("too long");
+        assert_eq!(wrong[0].0, "policy.certificate_renewal_months");
     }
 }
