@@ -65,6 +65,29 @@ fn employment(value: i32) -> Result<&'static str, HandleError> {
     }
 }
 
+/// Sets `column` of the row `(m, id)` of `table` to `value`: a grant's or an assignment's end,
+/// a grant's expected end, an assignment's minutes a week.
+async fn set<'q, T>(
+    tx: &mut PgConnection,
+    table: &str,
+    column: &str,
+    (m, id): (&'q str, &'q str),
+    value: T,
+) -> Result<(), HandleError>
+where
+    T: 'q + Send + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET {column} = $3 WHERE municipality = $1 AND id = $2"
+    )))
+    .bind(m)
+    .bind(id)
+    .bind(value)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Replaces a person's rates with `rates` (the whole set).
 async fn replace_rates(
     tx: &mut PgConnection,
@@ -138,26 +161,13 @@ impl Handler for ArrangementEvents {
             let from = event_date(e.effective_from.as_ref(), "effective_from")?;
             add_term(tx, m, id, from, e.minutes_per_week, &e.version).await?;
             replace_allowances(tx, m, id, from, &e.allowances).await?;
-            sqlx::query(
-                "UPDATE grants SET expected_end_date = $3 WHERE municipality = $1 AND id = $2",
-            )
-            .bind(m)
-            .bind(id)
-            .bind(event_date(
-                e.expected_end_date.as_ref(),
-                "expected_end_date",
-            )?)
-            .execute(&mut *tx)
-            .await?;
+            let end = event_date(e.expected_end_date.as_ref(), "expected_end_date")?;
+            set(tx, "grants", "expected_end_date", (m, id), end).await?;
         } else if kind == GrantEnded::full_name() {
             let e: GrantEnded = payload(event)?;
             let (m, id) = key(&e.grant, "grants")?;
-            sqlx::query("UPDATE grants SET end_date = $3 WHERE municipality = $1 AND id = $2")
-                .bind(m)
-                .bind(id)
-                .bind(event_date(e.end_date.as_ref(), "end_date")?)
-                .execute(&mut *tx)
-                .await?;
+            let end = event_date(e.end_date.as_ref(), "end_date")?;
+            set(tx, "grants", "end_date", (m, id), end).await?;
         } else if kind == AssignmentStarted::full_name() {
             let e: AssignmentStarted = payload(event)?;
             let (m, id) = key(&e.assignment, "assignments")?;
@@ -189,23 +199,19 @@ impl Handler for ArrangementEvents {
         } else if kind == AssignmentChanged::full_name() {
             let e: AssignmentChanged = payload(event)?;
             let (m, id) = key(&e.assignment, "assignments")?;
-            sqlx::query(
-                "UPDATE assignments SET minutes_per_week = $3 WHERE municipality = $1 AND id = $2",
+            set(
+                tx,
+                "assignments",
+                "minutes_per_week",
+                (m, id),
+                e.minutes_per_week,
             )
-            .bind(m)
-            .bind(id)
-            .bind(e.minutes_per_week)
-            .execute(&mut *tx)
             .await?;
         } else if kind == AssignmentEnded::full_name() {
             let e: AssignmentEnded = payload(event)?;
             let (m, id) = key(&e.assignment, "assignments")?;
-            sqlx::query("UPDATE assignments SET end_date = $3 WHERE municipality = $1 AND id = $2")
-                .bind(m)
-                .bind(id)
-                .bind(event_date(e.end_date.as_ref(), "end_date")?)
-                .execute(&mut *tx)
-                .await?;
+            let end = event_date(e.end_date.as_ref(), "end_date")?;
+            set(tx, "assignments", "end_date", (m, id), end).await?;
         } else if kind == ContactPersonRatesChanged::full_name() {
             let e: ContactPersonRatesChanged = payload(event)?;
             let (unit, person) = person_key(&e.contact_person)?;
