@@ -8,6 +8,7 @@ use kontakt::Service;
 use kontakt_harness::faults::{release, world_readable_tempdir};
 use kontakt_harness::{Start, fresh_database, start, test_server_settings, wait_for_health};
 use kontakt_platform::clock::SystemClock;
+use kontakt_platform::embedded_pg::{EmbeddedPgError, EmbeddedPostgres};
 use kontakt_proto::matching::v1::ListCompetencesRequest;
 use kontakt_proto::matching::v1::matching_service_client::MatchingServiceClient;
 use kontakt_proto::referral::v1::referral_service_client::ReferralServiceClient;
@@ -156,6 +157,29 @@ async fn a_service_is_not_serving_until_its_schema_is_migrated() {
     handle.shutdown().await.expect("stop");
 }
 
+/// Stops or restarts (`change`) the referral service's own PostgreSQL, then waits up to
+/// `within_secs` for its health to follow to `want`.
+async fn postgres_then_health(
+    pg: &Arc<EmbeddedPostgres>,
+    running: &kontakt_harness::TestService,
+    change: fn(&EmbeddedPostgres) -> Result<(), EmbeddedPgError>,
+    want: ServingStatus,
+    within_secs: u64,
+) {
+    let pg = pg.clone();
+    tokio::task::spawn_blocking(move || change(&pg))
+        .await
+        .expect("join")
+        .expect("postgres stopped or restarted");
+    health_follows(
+        &running.channel,
+        Service::Referral,
+        want,
+        Duration::from_secs(within_secs),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn health_follows_the_database_down_and_back_without_a_restart() {
     let dir = world_readable_tempdir();
@@ -166,16 +190,12 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
         .await
         .expect("a call works while the database is up");
 
-    let stopper = pg.clone();
-    tokio::task::spawn_blocking(move || stopper.stop())
-        .await
-        .expect("join")
-        .expect("stop postgres");
-    health_follows(
-        &running.channel,
-        Service::Referral,
+    postgres_then_health(
+        &pg,
+        &running,
+        EmbeddedPostgres::stop,
         ServingStatus::NotServing,
-        Duration::from_secs(10),
+        10,
     )
     .await;
     let during_outage = client
@@ -188,16 +208,12 @@ async fn health_follows_the_database_down_and_back_without_a_restart() {
         "retryable, not INTERNAL: {during_outage:?}"
     );
 
-    let starter = pg.clone();
-    tokio::task::spawn_blocking(move || starter.restart())
-        .await
-        .expect("join")
-        .expect("restart postgres");
-    health_follows(
-        &running.channel,
-        Service::Referral,
+    postgres_then_health(
+        &pg,
+        &running,
+        EmbeddedPostgres::restart,
         ServingStatus::Serving,
-        Duration::from_secs(15),
+        15,
     )
     .await;
     // The first call after the outage may meet a connection broken by the restart; the retry
