@@ -388,7 +388,7 @@ mod tests {
 
     use super::*;
 
-    use super::super::form::FORM_FIELDS;
+    use super::super::input::FORM_FIELDS;
 
     #[test]
     fn every_rule_and_field_of_a_refusal_is_listed_in_danish_by_rule() {

@@ -18,8 +18,8 @@
 //! page (a refused start form comes back with the field empty).
 //!
 //! One file per concern: `start` (the start form), `checklist` (what still stops the
-//! submission), `form` (the draft's page and its form, saving and sending) and `assessment`
-//! (the assessment form).
+//! submission), `input` (the draft form as typed), `form` (the draft's page and its form,
+//! saving and sending) and `assessment` (the assessment form).
 
 use axum::response::{IntoResponse, Response};
 use kontakt_proto::common::v1::Date;
@@ -30,11 +30,13 @@ use crate::web::Answer;
 mod assessment;
 mod checklist;
 mod form;
+mod input;
 mod start;
 
 pub use assessment::{AssessmentForm, add_assessment};
 pub use checklist::{Missing, by_rule, input_for, missing};
-pub use form::{DraftInput, DraftQuery, SendForm, draft, save, submit};
+pub use form::{DraftQuery, SendForm, draft, save, submit};
+pub use input::DraftInput;
 pub use start::{StartForm, cpr_shape, new_draft, start_draft};
 
 const PURPOSE: &str = "console: referral drafting";
