@@ -32,6 +32,7 @@ pub static ACCESS: AccessTable = AccessTable {
         ),
         // Policies are set by administrators and read by everyone who works under them.
         ("CreatePolicy", &[Role::Admin]),
+        ("UpdatePolicy", &[Role::Admin]),
         (
             "ListPolicies",
             &[

@@ -204,7 +204,7 @@ pub(crate) async fn change_terms(
             review: None,
             allowances: &next.allowances,
             justification: &next.justification,
-            under_age: false,
+            age_deviates: false,
             age_limit: limit,
         },
     });

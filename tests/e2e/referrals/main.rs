@@ -8,6 +8,7 @@ mod fields;
 mod follow_up_outcomes;
 mod grants;
 mod matching_requests;
+mod policies;
 mod validate_only;
 mod young_adults;
 

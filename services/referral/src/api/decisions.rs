@@ -7,7 +7,7 @@ use kontakt_platform::resource::{check_etag, day, scoped};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::referral::v1::{
     ApprovalLevel, DecideReferralRequest, Decision, DecisionOutcome, GrantApproved, GrantVersion,
-    Recipient, Referral, ReferralState, VisitationDecided,
+    Recipient, Referral, ReferralState, TargetGroup, VisitationDecided,
 };
 use prost::Message as _;
 use tonic::Request;
@@ -113,7 +113,16 @@ impl ReferralApi {
                 review,
                 allowances: &request.allowances,
                 justification: &justification,
-                under_age: policy.min_age_years.is_some_and(|min| age < min),
+                age_deviates: policy
+                    .age_deviation(
+                        age,
+                        &referral
+                            .target_groups
+                            .iter()
+                            .filter_map(|g| TargetGroup::try_from(*g).ok())
+                            .collect::<Vec<_>>(),
+                    )
+                    .is_some(),
                 age_limit: limit,
             });
             // Every broken rule at once: the committee's check of the goals too (R-RV-8).

@@ -238,6 +238,13 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(self.terminate_grant(request).await?))
     }
 
+    async fn update_policy(
+        &self,
+        request: Request<UpdatePolicyRequest>,
+    ) -> Result<Response<MunicipalityPolicy>, Status> {
+        Ok(Response::new(self.correct_policy(request).await?))
+    }
+
     async fn import_arrangement(
         &self,
         request: Request<ImportArrangementRequest>,

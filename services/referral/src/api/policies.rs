@@ -2,12 +2,14 @@
 //! in force on a day.
 
 use chrono::NaiveDate;
+use kontakt_platform::audit::{Action, AuditLog, Caller, Entry};
 use kontakt_platform::auth;
-use kontakt_platform::resource::scoped_parent;
-use kontakt_platform::{ApiError, pagination};
+use kontakt_platform::resource::{check_etag, etag, scoped, scoped_parent};
+use kontakt_platform::{ApiError, Refusal, pagination};
 use kontakt_proto::names;
 use kontakt_proto::referral::v1::{
     CreatePolicyRequest, ListPoliciesRequest, ListPoliciesResponse, MunicipalityPolicy,
+    UpdatePolicyRequest,
 };
 use prost::Message as _;
 use tonic::Request;
@@ -28,19 +30,8 @@ impl ReferralApi {
         let mut policy = request
             .policy
             .ok_or_else(|| ApiError::invalid("policy", "the policy is required"))?;
-        let parsed = Policy::parse(&policy).map_err(|wrong| {
-            ApiError::InvalidArgument(
-                wrong
-                    .into_iter()
-                    .map(|(f, d)| FieldViolation::new(f, d))
-                    .collect(),
-            )
-        })?;
-        policy.display_name = policy.display_name.trim().to_owned();
-        policy.name.clear();
-        policy.create_time = None;
-        policy.update_time = None;
-        policy.etag.clear();
+        let parsed = parse(&policy)?;
+        content_only(&mut policy);
         let id = format!("pol-{}", parsed.effective_from.format("%Y%m%d"));
         let m = municipality.to_string();
         let mut tx = self.store.begin().await?;
@@ -58,6 +49,72 @@ impl ReferralApi {
             .ok_or_else(|| ApiError::AlreadyExists {
                 resource: names::policy(&m, &id),
             })?;
+        tx.commit().await?;
+        Ok(policy_to_proto(row, policy))
+    }
+
+    pub(super) async fn correct_policy(
+        &self,
+        request: Request<UpdatePolicyRequest>,
+    ) -> Result<MunicipalityPolicy, ApiError> {
+        let caller = Caller::of(&request, "correcting a service standard")?;
+        let mut policy = request
+            .into_inner()
+            .policy
+            .ok_or_else(|| ApiError::invalid("policy", "the policy is required"))?;
+        let name = policy.name.clone();
+        let (municipality, id) = scoped(&caller.principal, &name, "policies", "policy.name")?;
+        let given_etag = policy.etag.clone();
+        let parsed = parse(&policy)?;
+        content_only(&mut policy);
+        let m = municipality.to_string();
+        let mut tx = self.store.begin().await?;
+        let row = self
+            .store
+            .lock_policy(&mut tx, &m, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&name))?;
+        check_etag(&given_etag, row.revision)?;
+        let today = self.clock.today();
+        if row.effective_from <= today {
+            return Err(Refusal::new(
+                "POLICY_IN_FORCE",
+                format!(
+                    "{name} has been in force since {}: a new version with a later \
+                     effective_from supersedes it (CreatePolicy)",
+                    row.effective_from
+                ),
+            )
+            .into());
+        }
+        if parsed.effective_from != row.effective_from {
+            return Err(ApiError::invalid(
+                "policy.effective_from",
+                format!(
+                    "stays {}: another day is another version (CreatePolicy)",
+                    row.effective_from
+                ),
+            ));
+        }
+        let row = self
+            .store
+            .correct_policy(
+                &mut tx,
+                &row,
+                &policy.encode_to_vec(),
+                &caller.principal.subject,
+            )
+            .await?;
+        // Not a person's data, but who changed a standard, and when, is for the log too.
+        let entry = Entry::new(
+            &caller.principal,
+            "UpdatePolicy",
+            Action::Update,
+            &name,
+            caller.purpose.clone(),
+        )
+        .municipality(municipality);
+        AuditLog::record_in(&mut tx, &[entry]).await?;
         tx.commit().await?;
         Ok(policy_to_proto(row, policy))
     }
@@ -102,7 +159,28 @@ pub(super) fn policy_to_proto(
 ) -> MunicipalityPolicy {
     body.name = names::policy(&row.municipality, &row.id);
     body.create_time = Some(kontakt_proto::timestamp(row.create_time));
-    body.update_time = body.create_time;
-    body.etag = format!("\"{}\"", row.create_time.timestamp_micros());
+    body.update_time = Some(kontakt_proto::timestamp(row.update_time));
+    body.etag = etag(row.revision);
     body
+}
+
+/// The policy's rules, or every field that is wrong.
+fn parse(policy: &MunicipalityPolicy) -> Result<Policy, ApiError> {
+    Policy::parse(policy).map_err(|wrong| {
+        ApiError::InvalidArgument(
+            wrong
+                .into_iter()
+                .map(|(f, d)| FieldViolation::new(f, d))
+                .collect(),
+        )
+    })
+}
+
+/// What is stored of a policy: its content, without what the row says (name, times, etag).
+fn content_only(policy: &mut MunicipalityPolicy) {
+    policy.display_name = policy.display_name.trim().to_owned();
+    policy.name.clear();
+    policy.create_time = None;
+    policy.update_time = None;
+    policy.etag.clear();
 }

@@ -122,10 +122,11 @@ pub struct Approval<'a> {
     pub expected_end: Option<NaiveDate>,
     pub review: Option<NaiveDate>,
     pub allowances: &'a [Allowance],
-    /// Why the terms deviate from the standard (more hours, an under-age child).
+    /// Why the terms deviate from the standard (hours outside its band, a child outside its
+    /// ages).
     pub justification: &'a str,
-    /// Whether the child is under the policy's minimum age (R-RV-5), a deviation.
-    pub under_age: bool,
+    /// Whether the child is outside the standard's ages (R-RV-5), a deviation.
+    pub age_deviates: bool,
     /// The last day the grant's basis covers the person (R-RV-5), if it has an upper age.
     pub age_limit: Option<AgeLimit>,
 }
@@ -213,17 +214,23 @@ pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
             "the review date must fall after the start and no later than the expected end",
         ));
     }
-    let above_max = a
+    let hours_deviate = a
         .policy
-        .max_minutes_per_week
-        .is_some_and(|max| i64::from(a.minutes_per_week) > i64::from(max));
-    if above_max && a.justification.trim().is_empty() {
-        found.push(violation(
-            "R-RV-6",
-            "justification",
-            "more than the policy's maximum hours needs an individual justification",
-        ));
-    }
+        .hours_deviation(i64::from(a.minutes_per_week))
+        .inspect(|why| {
+            if a.justification.trim().is_empty() {
+                found.push(violation(
+                    "R-RV-6",
+                    "justification",
+                    format!("hours {why} need an individual justification"),
+                ));
+            }
+        })
+        .is_some();
+    let may_deviate = a
+        .policy
+        .rule_for(a.level)
+        .is_some_and(|r| r.may_deviate_from_standard);
     match a.policy.rule_for(a.level) {
         None => found.push(violation(
             "R-RV-12",
@@ -240,7 +247,7 @@ pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
                     format!("this level may grant at most {limit} minutes a week"),
                 ));
             }
-            if (above_max || a.under_age) && !rule.may_deviate_from_standard {
+            if (hours_deviate || a.age_deviates) && !rule.may_deviate_from_standard {
                 found.push(violation(
                     "R-RV-12",
                     "approval_level",
@@ -250,13 +257,14 @@ pub fn check_approval(a: &Approval<'_>) -> Vec<RuleViolation> {
         }
     }
     age_limit(a, &mut found);
-    allowances(a, &mut found);
+    allowances(a, may_deviate, &mut found);
     found
 }
 
-/// R-RV-9, R-RV-13: allowances state kind, amount and period, end with the measure, and
-/// activity money needs a justification within the policy's cap.
-fn allowances(a: &Approval<'_>, found: &mut Vec<RuleViolation>) {
+/// R-RV-9, R-RV-13: allowances state kind, amount and period, end with the measure, activity
+/// money needs a justification, and each keeps to the policy's caps of its kind: an absolute
+/// cap always, a cap "as a rule" unless the allowance is justified and the level may deviate.
+fn allowances(a: &Approval<'_>, may_deviate: bool, found: &mut Vec<RuleViolation>) {
     for (i, allowance) in a.allowances.iter().enumerate() {
         let field = |name: &str| format!("allowances[{i}].{name}");
         let kind = AllowanceKind::try_from(allowance.kind).unwrap_or(AllowanceKind::Unspecified);
@@ -291,51 +299,81 @@ fn allowances(a: &Approval<'_>, found: &mut Vec<RuleViolation>) {
                 "an allowance ends no later than the measure",
             ));
         }
-        if kind == AllowanceKind::Activity {
-            if allowance.justification.trim().is_empty() {
-                found.push(violation(
-                    "R-RV-9",
-                    field("justification"),
-                    "activity money is granted only with a justification",
-                ));
+        if kind == AllowanceKind::Activity && allowance.justification.trim().is_empty() {
+            found.push(violation(
+                "R-RV-9",
+                field("justification"),
+                "activity money is granted only with a justification",
+            ));
+        }
+        for cap in a.policy.caps().filter(|c| c.kind == kind && amount > 0) {
+            let per = per_period(amount, period, cap.period, a.start, a.expected_end);
+            if per <= cap.amount_ore {
+                continue;
             }
-            if let Some(cap) = a.policy.activity_money_cap_per_quarter
-                && per_quarter(amount, period, a.start, a.expected_end) > cap
-            {
+            let each = period_word(cap.period);
+            if cap.absolute {
                 found.push(violation(
                     "R-RV-9",
                     field("amount"),
-                    format!("above the policy's cap of {cap} øre per quarter"),
+                    format!(
+                        "{per} øre {each} is above the policy's cap of {} øre {each}, which is never exceeded",
+                        cap.amount_ore
+                    ),
+                ));
+            } else if allowance.justification.trim().is_empty() || !may_deviate {
+                found.push(violation(
+                    "R-RV-9",
+                    field("amount"),
+                    format!(
+                        "{per} øre {each} is above the policy's cap of {} øre {each} as a rule: \
+                         only a justified deviation at a level that may deviate (R-RV-12) exceeds it",
+                        cap.amount_ore
+                    ),
                 ));
             }
         }
     }
 }
 
-/// An amount per `period` as an amount per quarter (rounded up, so the cap is never passed by
+fn period_word(period: AllowancePeriod) -> &'static str {
+    match period {
+        AllowancePeriod::Month => "a month",
+        AllowancePeriod::Year => "a year",
+        AllowancePeriod::Grant => "for the grant",
+        AllowancePeriod::Quarter | AllowancePeriod::Unspecified => "a quarter",
+    }
+}
+
+/// Months in `period` (a grant's from its start to its expected end, at least 1).
+fn months_of(period: AllowancePeriod, start: Option<NaiveDate>, end: Option<NaiveDate>) -> i64 {
+    match period {
+        AllowancePeriod::Month => 1,
+        AllowancePeriod::Year => 12,
+        AllowancePeriod::Grant => match (start, end) {
+            (Some(s), Some(e)) => {
+                i64::from((e.year() - s.year()) * 12 + e.month() as i32 - s.month() as i32 + 1)
+                    .max(1)
+            }
+            _ => 3,
+        },
+        AllowancePeriod::Quarter | AllowancePeriod::Unspecified => 3,
+    }
+}
+
+/// An amount per `from` as an amount per `to` (rounded up, so a cap is never passed by
 /// rounding).
-fn per_quarter(
+fn per_period(
     amount: i64,
-    period: AllowancePeriod,
+    from: AllowancePeriod,
+    to: AllowancePeriod,
     start: Option<NaiveDate>,
     end: Option<NaiveDate>,
 ) -> i64 {
-    match period {
-        AllowancePeriod::Month => amount.saturating_mul(3),
-        AllowancePeriod::Year => ceil_div(amount, 4),
-        AllowancePeriod::Grant => {
-            let quarters = match (start, end) {
-                (Some(s), Some(e)) => {
-                    let months =
-                        (e.year() - s.year()) * 12 + e.month() as i32 - s.month() as i32 + 1;
-                    ceil_div(i64::from(months.max(1)), 3)
-                }
-                _ => 1,
-            };
-            ceil_div(amount, quarters.max(1))
-        }
-        AllowancePeriod::Quarter | AllowancePeriod::Unspecified => amount,
-    }
+    ceil_div(
+        amount.saturating_mul(months_of(to, start, end)),
+        months_of(from, start, end),
+    )
 }
 
 /// `a / b` rounded up, for positive `b` (`i64::div_ceil` is not stable for signed integers).
@@ -364,7 +402,7 @@ mod tests {
             review: day(2027, 3, 1),
             allowances: &[],
             justification: "",
-            under_age: false,
+            age_deviates: false,
             age_limit: None,
         }
     }
@@ -566,7 +604,7 @@ mod tests {
         );
         // An under-age child is a deviation too.
         let mut young = approval(&ringsted, ApprovalLevel::OwnAuthority, 180);
-        young.under_age = true;
+        young.age_deviates = true;
         assert_eq!(
             rules(check_approval(&young)),
             [("R-RV-12".into(), "approval_level".into())]
@@ -620,6 +658,104 @@ mod tests {
         let mut a = approval(&ishoj, ApprovalLevel::Committee, 180);
         a.allowances = &allowances;
         assert_eq!(rules(check_approval(&a)), []);
+    }
+
+    #[test]
+    fn r_rv_9_a_cap_as_a_rule_yields_to_a_justified_deviation_an_absolute_one_never() {
+        use crate::domain::policy::AllowanceCap;
+        // "As a rule at most DKK 600 a quarter" and "never above DKK 3,000 a year" for
+        // activity money; mileage at most DKK 400 a month, absolutely.
+        let mut policy = examples::counsellor_decides();
+        policy.activity_money_cap_per_quarter = None;
+        policy.allowance_caps = vec![
+            AllowanceCap {
+                kind: AllowanceKind::Activity,
+                period: AllowancePeriod::Quarter,
+                amount_ore: 60_000,
+                absolute: false,
+            },
+            AllowanceCap {
+                kind: AllowanceKind::Activity,
+                period: AllowancePeriod::Year,
+                amount_ore: 300_000,
+                absolute: true,
+            },
+            AllowanceCap {
+                kind: AllowanceKind::Mileage,
+                period: AllowancePeriod::Month,
+                amount_ore: 40_000,
+                absolute: true,
+            },
+        ];
+        let allowance = |kind: AllowanceKind, ore, period: AllowancePeriod| Allowance {
+            kind: kind as i32,
+            amount: Some(Money { ore }),
+            period: period as i32,
+            justification: "a summer camp with the class".into(),
+            end_date: None,
+        };
+        let check = |allowance: Allowance, level: ApprovalLevel| {
+            let allowances = [allowance];
+            let mut a = approval(&policy, level, 180);
+            a.allowances = &allowances;
+            rules(check_approval(&a))
+        };
+        let amount = || vec![("R-RV-9".to_owned(), "allowances[0].amount".to_owned())];
+        // DKK 250 a month = DKK 750 a quarter: above the rule's 600 (and DKK 3,000 a year, at
+        // the absolute cap). Justified, the team leader (who may deviate) grants it; the
+        // counsellor on own authority may not.
+        let above_rule = || allowance(AllowanceKind::Activity, 25_000, AllowancePeriod::Month);
+        assert_eq!(check(above_rule(), ApprovalLevel::TeamLeader), []);
+        assert_eq!(check(above_rule(), ApprovalLevel::OwnAuthority), amount());
+        let mut unjustified = above_rule();
+        unjustified.justification.clear();
+        assert_eq!(
+            check(unjustified, ApprovalLevel::TeamLeader),
+            [
+                (
+                    "R-RV-9".to_owned(),
+                    "allowances[0].justification".to_owned()
+                ),
+                ("R-RV-9".to_owned(), "allowances[0].amount".to_owned())
+            ]
+        );
+        // DKK 3,600 a year is above the absolute yearly cap: no level grants it.
+        let above_absolute = allowance(AllowanceKind::Activity, 360_000, AllowancePeriod::Year);
+        assert_eq!(check(above_absolute, ApprovalLevel::TeamLeader), amount());
+        // Mileage per quarter against a monthly cap: DKK 1,500 a quarter = DKK 500 a month.
+        let mileage = allowance(AllowanceKind::Mileage, 150_000, AllowancePeriod::Quarter);
+        assert_eq!(check(mileage, ApprovalLevel::TeamLeader), amount());
+        let mileage = allowance(AllowanceKind::Mileage, 120_000, AllowancePeriod::Quarter);
+        assert_eq!(check(mileage, ApprovalLevel::OwnAuthority), []);
+    }
+
+    #[test]
+    fn r_rv_6_hours_below_the_expected_band_deviate_like_hours_above_it() {
+        // "2–3 hours a week": 120 to 180 minutes.
+        let mut policy = examples::counsellor_decides();
+        policy.min_minutes_per_week = Some(120);
+        assert_eq!(policy.hours_deviation(150), None);
+        assert!(
+            policy
+                .hours_deviation(60)
+                .is_some_and(|w| w.contains("120"))
+        );
+        assert!(
+            policy
+                .hours_deviation(240)
+                .is_some_and(|w| w.contains("180"))
+        );
+        let one_hour = approval(&policy, ApprovalLevel::OwnAuthority, 60);
+        assert_eq!(
+            rules(check_approval(&one_hour)),
+            [
+                ("R-RV-6".into(), "justification".into()),
+                ("R-RV-12".into(), "approval_level".into())
+            ]
+        );
+        let mut justified = approval(&policy, ApprovalLevel::TeamLeader, 60);
+        justified.justification = "a short start, building trust";
+        assert_eq!(rules(check_approval(&justified)), []);
     }
 
     #[test]

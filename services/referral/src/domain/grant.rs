@@ -260,7 +260,7 @@ mod tests {
                 review: None,
                 allowances: &[],
                 justification: "",
-                under_age: false,
+                age_deviates: false,
                 age_limit: None,
             },
         }

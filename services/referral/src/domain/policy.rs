@@ -4,10 +4,31 @@
 
 use chrono::NaiveDate;
 use kontakt_platform::units::WeeklyMinutes;
-use kontakt_proto::referral::v1::{ApprovalLevel, MunicipalityPolicy};
+use kontakt_proto::referral::v1::{
+    AllowanceKind, AllowancePeriod, ApprovalLevel, MunicipalityPolicy, TargetGroup,
+};
 
 const MAX_AGE: i32 = 30;
 const MAX_INTERVAL_MONTHS: i32 = 60;
+
+/// Ages a standard covers for a target group (R-RV-5), inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgeRange {
+    /// `None` = every target group.
+    pub target_group: Option<TargetGroup>,
+    pub from: u32,
+    pub to: u32,
+}
+
+/// A cap on one kind of allowance per month, quarter or year (R-RV-9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllowanceCap {
+    pub kind: AllowanceKind,
+    pub period: AllowancePeriod,
+    pub amount_ore: i64,
+    /// Never exceeded; otherwise "as a rule", exceeded only by a justified deviation.
+    pub absolute: bool,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApprovalRule {
@@ -49,6 +70,12 @@ pub struct Policy {
     pub certificate_for_all_ages: bool,
     /// R-MP-6: how often a certificate is renewed, in months; `None` = its own expiry only.
     pub certificate_renewal_months: Option<u32>,
+    /// R-RV-5: the ages covered per target group; empty = `min_age_years` alone.
+    pub age_ranges: Vec<AgeRange>,
+    /// R-RV-6: the lower end of the expected band of hours; `None` = none.
+    pub min_minutes_per_week: Option<u32>,
+    /// R-RV-9: caps per allowance kind and period (besides `activity_money_cap_per_quarter`).
+    pub allowance_caps: Vec<AllowanceCap>,
 }
 
 /// The law asks a child-protection certificate of whoever will be in contact with children
@@ -104,6 +131,64 @@ impl Policy {
             "certificate_renewal_months",
             "must be 0 (the certificate's own expiry only) to 60",
         );
+        check(
+            WeeklyMinutes::new(p.min_minutes_per_week).is_some()
+                && (p.max_minutes_per_week == 0
+                    || p.min_minutes_per_week <= p.max_minutes_per_week),
+            "min_minutes_per_week",
+            "must be 0 (no lower end) to 10080, and not above max_minutes_per_week",
+        );
+        let mut age_ranges = Vec::new();
+        for (i, r) in p.age_ranges.iter().enumerate() {
+            let group = TargetGroup::try_from(r.target_group).ok();
+            check(
+                group.is_some(),
+                &format!("age_ranges[{i}].target_group"),
+                "a known target group, or unspecified for all",
+            );
+            check(
+                (0..=MAX_AGE).contains(&r.from_years)
+                    && (r.from_years..=MAX_AGE).contains(&r.to_years),
+                &format!("age_ranges[{i}]"),
+                "from_years 0 to 30 and to_years from from_years to 30",
+            );
+            age_ranges.push(AgeRange {
+                target_group: group.filter(|g| *g != TargetGroup::Unspecified),
+                from: u32::try_from(r.from_years).unwrap_or(0),
+                to: u32::try_from(r.to_years).unwrap_or(0),
+            });
+        }
+        let mut allowance_caps = Vec::new();
+        for (i, c) in p.allowance_caps.iter().enumerate() {
+            let kind = AllowanceKind::try_from(c.kind).unwrap_or(AllowanceKind::Unspecified);
+            let period =
+                AllowancePeriod::try_from(c.period).unwrap_or(AllowancePeriod::Unspecified);
+            let amount = c.amount.as_ref().map_or(0, |m| m.ore);
+            check(
+                kind != AllowanceKind::Unspecified,
+                &format!("allowance_caps[{i}].kind"),
+                "ACTIVITY, MILEAGE or INTERPRETER",
+            );
+            check(
+                matches!(
+                    period,
+                    AllowancePeriod::Month | AllowancePeriod::Quarter | AllowancePeriod::Year
+                ),
+                &format!("allowance_caps[{i}].period"),
+                "MONTH, QUARTER or YEAR",
+            );
+            check(
+                amount > 0,
+                &format!("allowance_caps[{i}].amount"),
+                "a positive amount in øre",
+            );
+            allowance_caps.push(AllowanceCap {
+                kind,
+                period,
+                amount_ore: amount,
+                absolute: c.absolute,
+            });
+        }
         let cap = p.activity_money_cap_per_quarter.as_ref().map(|m| m.ore);
         check(
             cap.is_none_or(|ore| ore >= 0),
@@ -170,6 +255,9 @@ impl Policy {
                 approval_rules: rules,
                 certificate_for_all_ages: p.certificate_for_all_ages,
                 certificate_renewal_months: positive(p.certificate_renewal_months),
+                age_ranges,
+                min_minutes_per_week: positive(p.min_minutes_per_week),
+                allowance_caps,
             }),
             _ => Err(wrong),
         }
@@ -177,6 +265,71 @@ impl Policy {
 
     pub fn rule_for(&self, level: ApprovalLevel) -> Option<&ApprovalRule> {
         self.approval_rules.iter().find(|r| r.level == level)
+    }
+
+    /// R-RV-5: why a child of `age` (on the start date) in `groups` is outside the standard's
+    /// ages, or `None` when inside: under `min_age_years`, or in no range for its groups (a
+    /// range without a target group is for all).
+    pub fn age_deviation(&self, age: u32, groups: &[TargetGroup]) -> Option<String> {
+        if let Some(min) = self.min_age_years
+            && age < min
+        {
+            return Some(format!("under the policy's minimum age of {min}"));
+        }
+        if self.age_ranges.is_empty() {
+            return None;
+        }
+        let applies = |r: &&AgeRange| r.target_group.is_none_or(|g| groups.contains(&g));
+        let ranges: Vec<&AgeRange> = self.age_ranges.iter().filter(applies).collect();
+        if ranges.iter().any(|r| (r.from..=r.to).contains(&age)) {
+            return None;
+        }
+        let said: Vec<String> = ranges
+            .iter()
+            .map(|r| format!("{}–{}", r.from, r.to))
+            .collect();
+        Some(if said.is_empty() {
+            "no age range of the standard is for its target groups".to_owned()
+        } else {
+            format!(
+                "outside the standard's ages for its target groups, {}",
+                said.join(", ")
+            )
+        })
+    }
+
+    /// R-RV-6: why `minutes` a week deviate from the standard's band, or `None` within it.
+    pub fn hours_deviation(&self, minutes: i64) -> Option<String> {
+        if let Some(max) = self.max_minutes_per_week
+            && minutes > i64::from(max)
+        {
+            return Some(format!(
+                "above the policy's maximum of {max} minutes a week"
+            ));
+        }
+        if let Some(min) = self.min_minutes_per_week
+            && minutes > 0
+            && minutes < i64::from(min)
+        {
+            return Some(format!(
+                "below the standard's expected band, from {min} minutes a week"
+            ));
+        }
+        None
+    }
+
+    /// Every cap of the policy (R-RV-9), the older quarterly activity-money cap among them as
+    /// an absolute one.
+    pub fn caps(&self) -> impl Iterator<Item = AllowanceCap> + '_ {
+        self.activity_money_cap_per_quarter
+            .map(|ore| AllowanceCap {
+                kind: AllowanceKind::Activity,
+                period: AllowancePeriod::Quarter,
+                amount_ore: ore,
+                absolute: true,
+            })
+            .into_iter()
+            .chain(self.allowance_caps.iter().copied())
     }
 
     /// R-MP-6: whether the contact person of a grant must have a child-protection certificate:
@@ -220,6 +373,9 @@ pub mod examples {
             }],
             certificate_for_all_ages: false,
             certificate_renewal_months: None,
+            age_ranges: Vec::new(),
+            min_minutes_per_week: None,
+            allowance_caps: Vec::new(),
         }
     }
 
@@ -254,6 +410,9 @@ pub mod examples {
             ],
             certificate_for_all_ages: false,
             certificate_renewal_months: None,
+            age_ranges: Vec::new(),
+            min_minutes_per_week: None,
+            allowance_caps: Vec::new(),
         }
     }
 
@@ -287,6 +446,9 @@ pub mod examples {
             ],
             certificate_for_all_ages: false,
             certificate_renewal_months: None,
+            age_ranges: Vec::new(),
+            min_minutes_per_week: None,
+            allowance_caps: Vec::new(),
         }
     }
 }
@@ -376,5 +538,59 @@ mod tests {
         })
         .expect_err("too long");
         assert_eq!(wrong[0].0, "policy.certificate_renewal_months");
+    }
+
+    #[test]
+    fn r_rv_5_the_standard_s_ages_are_stated_per_target_group() {
+        use kontakt_proto::referral::v1::AgeRange as AgeRangeProto;
+        // "12–23" for every group, "0–18" for disability.
+        let policy = Policy::parse(&MunicipalityPolicy {
+            min_age_years: 0,
+            age_ranges: vec![
+                AgeRangeProto {
+                    target_group: TargetGroup::Unspecified as i32,
+                    from_years: 12,
+                    to_years: 23,
+                },
+                AgeRangeProto {
+                    target_group: TargetGroup::Disability as i32,
+                    from_years: 0,
+                    to_years: 18,
+                },
+            ],
+            ..proto()
+        })
+        .expect("valid");
+        let crime = [TargetGroup::CrimeRisk];
+        let disability = [TargetGroup::Disability];
+        assert_eq!(policy.age_deviation(14, &crime), None);
+        assert!(
+            policy
+                .age_deviation(9, &crime)
+                .is_some_and(|why| why.contains("12–23")),
+            "{:?}",
+            policy.age_deviation(9, &crime)
+        );
+        assert_eq!(
+            policy.age_deviation(9, &disability),
+            None,
+            "0–18 for disability"
+        );
+        assert!(policy.age_deviation(24, &disability).is_some());
+        // The Ringsted form, a minimum age alone.
+        let ringsted = Policy::parse(&proto()).expect("valid");
+        assert!(ringsted.age_deviation(11, &crime).is_some());
+        assert_eq!(ringsted.age_deviation(12, &crime), None);
+        // A range the wrong way round, or past 30, is named.
+        let wrong = Policy::parse(&MunicipalityPolicy {
+            age_ranges: vec![AgeRangeProto {
+                target_group: 0,
+                from_years: 18,
+                to_years: 12,
+            }],
+            ..proto()
+        })
+        .expect_err("backwards");
+        assert_eq!(wrong[0].0, "policy.age_ranges[0]");
     }
 }

@@ -392,14 +392,19 @@ fn age_rules(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
         ));
         return;
     }
-    if let Some(min) = s.policy.min_age_years
-        && age < min
+    let groups: Vec<TargetGroup> = s
+        .referral
+        .target_groups
+        .iter()
+        .filter_map(|g| TargetGroup::try_from(*g).ok())
+        .collect();
+    if let Some(why) = s.policy.age_deviation(age, &groups)
         && blank(&s.referral.age_justification)
     {
         found.push(violation(
             "R-RV-5",
             "age_justification",
-            format!("the child is {age}, under the policy's minimum age of {min}: record why"),
+            format!("the child is {age}, {why}: record why"),
         ));
     }
     if let Some(basis) = basis_code(&s.referral.legal_basis).and_then(|c| s.legal_bases.get(c))
@@ -420,19 +425,17 @@ fn age_rules(s: &Submission<'_>, age: u32, found: &mut Vec<RuleViolation>) {
     }
 }
 
-/// R-RV-6: more than the policy's maximum hours needs an individual justification.
+/// R-RV-6: hours outside the policy's band (above its maximum, below its expected lower end)
+/// need an individual justification.
 fn hours(s: &Submission<'_>, found: &mut Vec<RuleViolation>) {
-    if let Some(max) = s.policy.max_minutes_per_week
-        && i64::from(s.referral.requested_minutes_per_week) > i64::from(max)
+    let minutes = s.referral.requested_minutes_per_week;
+    if let Some(why) = s.policy.hours_deviation(i64::from(minutes))
         && blank(&s.referral.hours_justification)
     {
         found.push(violation(
             "R-RV-6",
             "hours_justification",
-            format!(
-                "{} minutes a week is above the policy's {max}: record an individual justification",
-                s.referral.requested_minutes_per_week
-            ),
+            format!("{minutes} minutes a week is {why}: record an individual justification"),
         ));
     }
 }

@@ -18,7 +18,9 @@ pub struct PolicyRow {
     pub id: String,
     pub effective_from: NaiveDate,
     pub body: Vec<u8>,
+    pub revision: i64,
     pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -80,6 +82,8 @@ pub struct ReferralFilter<'a> {
     pub case_id: Option<&'a str>,
 }
 
+const POLICY_COLUMNS: &str =
+    "municipality, id, effective_from, body, revision, create_time, update_time";
 const REFERRAL_COLUMNS: &str = "municipality, id, case_id, person_id, counsellor, state, body, request_id, committee_meeting, revision, submit_time, create_time, update_time";
 const CASE_COLUMNS: &str = "municipality, id, case_system, external_id, kle_number, person_id, counsellor, create_time, update_time";
 const MEETING_COLUMNS: &str =
@@ -102,18 +106,66 @@ impl Store {
         body: &[u8],
         created_by: &str,
     ) -> Result<Option<PolicyRow>, sqlx::Error> {
-        sqlx::query_as(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO policies (municipality, id, effective_from, body, created_by)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (municipality, effective_from) DO NOTHING
-             RETURNING municipality, id, effective_from, body, create_time",
-        )
+             RETURNING {POLICY_COLUMNS}"
+        )))
         .bind(municipality)
         .bind(id)
         .bind(effective_from)
         .bind(body)
         .bind(created_by)
         .fetch_optional(tx)
+        .await
+    }
+
+    /// A policy version, locked until the caller's transaction ends.
+    pub async fn lock_policy(
+        &self,
+        tx: &mut PgConnection,
+        municipality: &str,
+        id: &str,
+    ) -> Result<Option<PolicyRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {POLICY_COLUMNS} FROM policies
+              WHERE municipality = $1 AND id = $2 FOR UPDATE"
+        )))
+        .bind(municipality)
+        .bind(id)
+        .fetch_optional(tx)
+        .await
+    }
+
+    /// Replaces a locked version's content, keeping what it said as a revision.
+    pub async fn correct_policy(
+        &self,
+        tx: &mut PgConnection,
+        row: &PolicyRow,
+        body: &[u8],
+        by: &str,
+    ) -> Result<PolicyRow, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO policy_revisions (municipality, policy_id, revision, body, replaced_by)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&row.municipality)
+        .bind(&row.id)
+        .bind(row.revision)
+        .bind(&row.body)
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE policies SET body = $3, revision = revision + 1, update_time = now()
+              WHERE municipality = $1 AND id = $2
+              RETURNING {POLICY_COLUMNS}"
+        )))
+        .bind(&row.municipality)
+        .bind(&row.id)
+        .bind(body)
+        .fetch_one(tx)
         .await
     }
 
@@ -124,11 +176,11 @@ impl Store {
         before: Option<NaiveDate>,
         limit: i64,
     ) -> Result<Vec<PolicyRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT municipality, id, effective_from, body, create_time FROM policies
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {POLICY_COLUMNS} FROM policies
               WHERE municipality = $1 AND ($2::date IS NULL OR effective_from < $2)
-              ORDER BY effective_from DESC LIMIT $3",
-        )
+              ORDER BY effective_from DESC LIMIT $3"
+        )))
         .bind(municipality)
         .bind(before)
         .bind(limit)
@@ -143,11 +195,11 @@ impl Store {
         municipality: &str,
         day: NaiveDate,
     ) -> Result<Option<PolicyRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT municipality, id, effective_from, body, create_time FROM policies
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {POLICY_COLUMNS} FROM policies
               WHERE municipality = $1 AND effective_from <= $2
-              ORDER BY effective_from DESC LIMIT 1",
-        )
+              ORDER BY effective_from DESC LIMIT 1"
+        )))
         .bind(municipality)
         .bind(day)
         .fetch_optional(tx)
