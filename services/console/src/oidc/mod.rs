@@ -11,10 +11,17 @@
 //!    turns its claims into a [`SignedIn`].
 //!
 //! Tokens never appear in an [`OidcError`], in `Debug` output or in the log.
+//!
+//! The flow is here; its [`OidcSettings`] and the reading of the ID token's claims have files
+//! of their own.
+
+mod claims;
+mod settings;
+
+pub use settings::{OidcSettings, ServiceToken};
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::sync::RwLock;
 use std::time::Duration;
@@ -40,113 +47,13 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::session::SignedIn;
+use claims::{claim, strings};
 
 /// How long a sign-in may take between the redirect to the provider and the callback.
 pub const PENDING_TTL_SECS: i64 = 10 * 60;
 
 /// Timeout of each request to the identity provider (discovery, JWKS, token).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The console's OpenID Connect settings. Without an issuer, OIDC sign-in is off.
-#[derive(Clone, Debug, clap::Args)]
-pub struct OidcSettings {
-    /// The identity provider's issuer URL, e.g. `https://login.kommune.dk/realms/kontakt`; its
-    /// `/.well-known/openid-configuration` is read at start-up. Without it, OIDC sign-in is off.
-    #[arg(long = "oidc-issuer-url", env = "KONTAKT_OIDC_ISSUER_URL")]
-    pub issuer_url: Option<String>,
-
-    /// The console's client id at the identity provider (required with an issuer); ID tokens
-    /// must name it as their audience.
-    #[arg(long = "oidc-client-id", env = "KONTAKT_OIDC_CLIENT_ID")]
-    pub client_id: Option<String>,
-
-    /// A file holding the client secret (confidential client). Without it, the console is a
-    /// public client and relies on PKCE alone.
-    #[arg(
-        long = "oidc-client-secret-file",
-        env = "KONTAKT_OIDC_CLIENT_SECRET_FILE"
-    )]
-    pub client_secret_file: Option<PathBuf>,
-
-    /// The scopes to ask for, separated by spaces (`openid` is always asked for).
-    #[arg(
-        long = "oidc-scopes",
-        env = "KONTAKT_OIDC_SCOPES",
-        default_value = "openid profile"
-    )]
-    pub scopes: String,
-
-    /// The ID-token claim holding the person's Kontakt roles: a JSON array of strings or one
-    /// space-separated string. A dotted path (`realm_access.roles`) reaches into an object.
-    #[arg(
-        long = "oidc-roles-claim",
-        env = "KONTAKT_OIDC_ROLES_CLAIM",
-        default_value = "kontakt_roles"
-    )]
-    pub roles_claim: String,
-
-    /// The ID-token claim holding the municipality codes the person acts for: an array of
-    /// strings or numbers (`183`), or one space-separated string.
-    #[arg(
-        long = "oidc-municipalities-claim",
-        env = "KONTAKT_OIDC_MUNICIPALITIES_CLAIM",
-        default_value = "kontakt_municipalities"
-    )]
-    pub municipalities_claim: String,
-
-    /// The ID-token claim holding a contact person's own resource name.
-    #[arg(
-        long = "oidc-contact-person-claim",
-        env = "KONTAKT_OIDC_CONTACT_PERSON_CLAIM",
-        default_value = "kontakt_contact_person"
-    )]
-    pub contact_person_claim: String,
-
-    /// Which token the console calls the services with: the access token (`access`) or the ID
-    /// token (`id`), whichever the services are configured to verify.
-    #[arg(
-        long = "oidc-service-token",
-        env = "KONTAKT_OIDC_SERVICE_TOKEN",
-        value_enum,
-        default_value_t = ServiceToken::Access
-    )]
-    pub service_token: ServiceToken,
-}
-
-impl Default for OidcSettings {
-    /// OIDC off, with the command line's defaults for the rest.
-    fn default() -> Self {
-        Self {
-            issuer_url: None,
-            client_id: None,
-            client_secret_file: None,
-            scopes: "openid profile".into(),
-            roles_claim: "kontakt_roles".into(),
-            municipalities_claim: "kontakt_municipalities".into(),
-            contact_person_claim: "kontakt_contact_person".into(),
-            service_token: ServiceToken::Access,
-        }
-    }
-}
-
-impl OidcSettings {
-    /// Whether OIDC sign-in is configured at all.
-    pub fn enabled(&self) -> bool {
-        self.issuer_url
-            .as_deref()
-            .is_some_and(|issuer| !issuer.trim().is_empty())
-    }
-}
-
-/// The token the services are called with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ServiceToken {
-    /// The access token from the token endpoint.
-    #[default]
-    Access,
-    /// The (verified) ID token.
-    Id,
-}
 
 /// Why sign-in failed. [`OidcError::danish`] gives the message for the person; `Display` gives
 /// the detail for the log (never a token).
@@ -654,56 +561,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     text
-}
-
-/// A claim by name; a dotted name (`realm_access.roles`) reaches into objects when no claim
-/// has the whole name.
-fn claim<'a>(claims: &'a BTreeMap<String, Value>, name: &str) -> Option<&'a Value> {
-    if let Some(value) = claims.get(name) {
-        return Some(value);
-    }
-    let mut parts = name.split('.');
-    let mut value = claims.get(parts.next()?)?;
-    for part in parts {
-        value = value.get(part)?;
-    }
-    Some(value)
-}
-
-/// A list claim: an array of strings (or whole numbers), or one string separated by spaces or
-/// commas. A missing claim is an empty list.
-fn strings(claims: &BTreeMap<String, Value>, name: &str) -> Result<Vec<String>, OidcError> {
-    fn split(text: &str, out: &mut Vec<String>) {
-        out.extend(
-            text.split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|part| !part.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    let malformed = || OidcError::Claims(format!("`{name}` is not a list of strings or numbers"));
-    let mut out = Vec::new();
-    match claim(claims, name) {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) => split(text, &mut out),
-        Some(Value::Number(number)) => out.push(whole_number(number).ok_or_else(malformed)?),
-        Some(Value::Array(items)) => {
-            for item in items {
-                match item {
-                    Value::String(text) => split(text, &mut out),
-                    Value::Number(number) => {
-                        out.push(whole_number(number).ok_or_else(malformed)?);
-                    }
-                    _ => return Err(malformed()),
-                }
-            }
-        }
-        Some(_) => return Err(malformed()),
-    }
-    Ok(out)
-}
-
-fn whole_number(number: &serde_json::Number) -> Option<String> {
-    number.as_u64().map(|n| n.to_string())
 }
 
 /// Compares two secrets in time independent of where they differ (by comparing their hashes).
