@@ -429,10 +429,30 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
     );
     assert_eq!(ore(a.expected.as_ref()), whole_kroner(indexed * 2 / 3));
     assert_eq!(ore(b.expected.as_ref()), whole_kroner(indexed / 3));
-    assert_eq!(ore(a.spent.as_ref()), spent_a);
-    assert_eq!(ore(b.spent.as_ref()), spent_b);
-    assert!(ore(a.committed.as_ref()) > 0 && ore(b.committed.as_ref()) > 0);
+    // Each municipality's spent: its own time costs and its share of the coordinator function
+    // so far this year (R-BF-3), the shares adding up to the frame's line to the øre.
     let categories = status.spent_by_category.as_ref().expect("categories");
+    let coordinator = ore(categories.coordinator_function.as_ref());
+    assert!(coordinator > 0, "the demo frame has a coordinator function");
+    let (coordinator_a, coordinator_b) = (
+        ore(a.spent.as_ref()) - spent_a,
+        ore(b.spent.as_ref()) - spent_b,
+    );
+    assert_eq!(coordinator_a + coordinator_b, coordinator);
+    assert!(
+        (coordinator_a - coordinator * 2 / 3).abs() <= 1,
+        "{coordinator_a} of {coordinator}"
+    );
+    assert_eq!(
+        ore(a.spent.as_ref()) + ore(b.spent.as_ref()),
+        ore(status.spent.as_ref()),
+        "the municipalities add up to the frame"
+    );
+    assert_eq!(
+        ore(a.committed.as_ref()) + ore(b.committed.as_ref()),
+        ore(status.committed.as_ref())
+    );
+    assert!(ore(a.committed.as_ref()) > 0 && ore(b.committed.as_ref()) > 0);
     assert_eq!(ore(categories.contact_person_pay.as_ref()), spent_a);
     assert_eq!(ore(categories.external_purchases.as_ref()), spent_b);
 
@@ -553,11 +573,27 @@ async fn ishoj_and_vallensbaek_from_referral_through_committee_matching_hours_bu
     })
     .await;
     assert_eq!(done.period.as_ref().and_then(|p| p.end), date(2027, 5, 20));
+    // What Ishøj still has committed is then only its share of the coordinator function's
+    // rest of the year (R-BF-3).
+    let per_year = ore(suite
+        .timecost(Role::Finance, &[ISHOJ, VALLENSBAEK])
+        .get_frame(timecost::GetFrameRequest { name: FRAME.into() })
+        .await
+        .expect("frame")
+        .into_inner()
+        .coordinator_cost_per_year
+        .as_ref());
     eventually("the forecast to close", || {
         let suite = &suite;
         async move {
             let status = budget(suite, date(2027, 5, 21)).await;
-            (ore(of_municipality(&status, ISHOJ).committed.as_ref()) == 0).then_some(())
+            let spent = ore(status
+                .spent_by_category
+                .as_ref()
+                .and_then(|c| c.coordinator_function.as_ref()));
+            let coordinator_left = (per_year - spent) * 2 / 3;
+            let committed = ore(of_municipality(&status, ISHOJ).committed.as_ref());
+            ((committed - coordinator_left).abs() <= 1).then_some(())
         }
     })
     .await;

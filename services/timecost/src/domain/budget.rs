@@ -133,28 +133,47 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
         .checked_div(i.days_in_year)
         .unwrap_or(0);
     let coordinator_rest = i.coordinator_per_year_ore - coordinator_ore;
+    // R-BF-3: the coordinator function is charged to the municipalities by the frame's split,
+    // to the øre, so their figures add up to the frame's.
+    let coordinator_spent_parts = frame::apportion_ore(coordinator_ore, &shares)?;
+    let coordinator_rest_parts = frame::apportion_ore(coordinator_rest, &shares)?;
     let pay = pricing::to_ore(spent_units(&|s| s.category == Category::ContactPersonPay));
     let external = pricing::to_ore(spent_units(&|s| s.category == Category::ExternalPurchases));
     let expenses = pricing::to_ore(spent_units(&|s| s.category == Category::Expenses));
-    let spent_ore = pricing::to_ore(spent_units(&|_| true)) + coordinator_ore;
-    let committed_ore = ore_from_units_times_7(committed_units(None)) + coordinator_rest;
-    let municipalities = i
+    let municipalities: Vec<MunicipalityStatus> = i
         .shares
         .iter()
         .zip(expected)
-        .map(|((m, share), expected_ore)| {
-            let spent = pricing::to_ore(spent_units(&|s| s.municipality == *m));
-            let committed = ore_from_units_times_7(committed_units(Some(m)));
-            MunicipalityStatus {
-                municipality: m.clone(),
-                share: *share,
-                expected_ore,
-                spent_ore: spent,
-                committed_ore: committed,
-                free_ore: expected_ore - spent - committed,
-            }
-        })
+        .zip(coordinator_spent_parts.iter().zip(&coordinator_rest_parts))
+        .map(
+            |(((m, share), expected_ore), (coordinator_spent, coordinator_left))| {
+                let spent =
+                    pricing::to_ore(spent_units(&|s| s.municipality == *m)) + coordinator_spent;
+                let committed = ore_from_units_times_7(committed_units(Some(m))) + coordinator_left;
+                MunicipalityStatus {
+                    municipality: m.clone(),
+                    share: *share,
+                    expected_ore,
+                    spent_ore: spent,
+                    committed_ore: committed,
+                    free_ore: expected_ore - spent - committed,
+                }
+            },
+        )
         .collect();
+    // The frame's figures are the municipalities' added up (each rounded to øre once), plus
+    // anything registered for a municipality outside the split (none, when the data is right).
+    let outside = |m: &str| !i.shares.iter().any(|(s, _)| s == m);
+    let spent_ore = municipalities.iter().map(|m| m.spent_ore).sum::<i64>()
+        + pricing::to_ore(spent_units(&|s| outside(&s.municipality)));
+    let committed_ore = municipalities.iter().map(|m| m.committed_ore).sum::<i64>()
+        + ore_from_units_times_7(
+            i.forecast
+                .iter()
+                .filter(|f| outside(&f.municipality))
+                .map(forecast_units_times_7)
+                .sum(),
+        );
     let mut months: Vec<(NaiveDate, i64, i64)> = Vec::new();
     for s in i.spend {
         match months.iter_mut().find(|(m, _, _)| *m == s.month) {
@@ -325,6 +344,19 @@ mod tests {
         assert_eq!(status.coordinator_ore, 73_000);
         assert_eq!(status.spent_ore, 73_000);
         assert_eq!(status.committed_ore, 292_000);
+        // Charged by the split: 2/3 and 1/3 of it, adding up to the frame's to the øre.
+        let spent: Vec<i64> = status.municipalities.iter().map(|m| m.spent_ore).collect();
+        let committed: Vec<i64> = status
+            .municipalities
+            .iter()
+            .map(|m| m.committed_ore)
+            .collect();
+        assert_eq!(spent, [48_667, 24_333]);
+        assert_eq!(committed, [194_667, 97_333]);
+        // Free adds up too, but for the whole kroner the expected split rounds down to (DKK
+        // 6,666 + 3,333 of 10,000).
+        let free: i64 = status.municipalities.iter().map(|m| m.free_ore).sum();
+        assert_eq!(status.free_ore - free, 100);
     }
 
     #[test]

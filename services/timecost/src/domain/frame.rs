@@ -102,6 +102,39 @@ pub fn split_ore(amount_ore: i64, shares: &[Share]) -> Result<Vec<i64>, FrameErr
         .collect()
 }
 
+/// `amount_ore` apportioned by `shares` to the øre, the parts adding up to it exactly: each
+/// share rounded down, and the øre left over given one each to the largest remainders (first
+/// in order on a tie). For costs charged to the municipalities by the split, such as the
+/// coordinator function (R-BF-3), where nothing may be lost or made up by rounding.
+pub fn apportion_ore(amount_ore: i64, shares: &[Share]) -> Result<Vec<i64>, FrameError> {
+    check_shares(shares)?;
+    let mut parts = Vec::with_capacity(shares.len());
+    let mut remainders = Vec::with_capacity(shares.len());
+    for (i, s) in shares.iter().enumerate() {
+        let exact = BigInt::from(amount_ore) * s.numerator;
+        let denominator = BigInt::from(s.denominator);
+        let floor: BigInt = exact.div_floor(&denominator);
+        // The remainder as a fraction of a øre, compared across shares on one denominator.
+        let rest = (exact - &floor * &denominator) * BigInt::from(DENOMINATOR_SCALE) / &denominator;
+        parts.push(floor.to_i64().ok_or(FrameError::Overflow)?);
+        remainders.push((rest, i));
+    }
+    let given: i64 = parts.iter().sum();
+    let mut left = amount_ore - given;
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in remainders {
+        if left <= 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    Ok(parts)
+}
+
+/// The scale remainders are compared on (a share's denominator is far below it).
+const DENOMINATOR_SCALE: i64 = 1_000_000_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +216,20 @@ mod tests {
         assert_eq!(
             indexed_amount_ore(1_000_000, 2020, 2021, |_| Some(-150)),
             Ok(985_000)
+        );
+    }
+
+    #[test]
+    fn r_bf_3_a_cost_apportioned_by_the_split_adds_up_to_the_oere() {
+        // DKK 550,000.01 by 2/3–1/3: 366,666.67 and 183,333.34, together exactly the cost.
+        let parts = apportion_ore(55_000_001, &[third(2), third(1)]).expect("split");
+        assert_eq!(parts, [36_666_667, 18_333_334]);
+        assert_eq!(parts.iter().sum::<i64>(), 55_000_001);
+        let parts = apportion_ore(100, &[third(1), third(1), third(1)]).expect("split");
+        assert_eq!(parts, [34, 33, 33]);
+        assert_eq!(
+            apportion_ore(0, &[third(2), third(1)]).expect("zero"),
+            [0, 0]
         );
     }
 }
