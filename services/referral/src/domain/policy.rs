@@ -78,8 +78,9 @@ pub struct Policy {
     pub allowance_caps: Vec<AllowanceCap>,
 }
 
-/// The law asks a child-protection certificate of whoever will be in contact with children
-/// under this age (bekendtgørelse om indhentelse af børneattest, § 2); a policy may ask more.
+/// The law asks a child-protection certificate of whoever will have direct contact with
+/// children under this age (lov om indhentelse af børneattest, LBK nr. 362 af 2. april 2014,
+/// § 2 stk. 1, and its executive orders); a policy may ask more.
 pub const CERTIFICATE_LAW_UNDER_AGE: u32 = 15;
 
 fn positive(value: i32) -> Option<u32> {
