@@ -55,6 +55,23 @@ async fn start(db: &TestDatabase) -> TestService {
         .expect("timecost")
 }
 
+/// Registering time as a test does it: the entry made, or the refusal (`what` names the call
+/// when it goes the other way).
+trait Registering {
+    async fn registered(&mut self, request: RegisterTimeRequest, what: &str) -> TimeEntry;
+    async fn refused(&mut self, request: RegisterTimeRequest, what: &str) -> tonic::Status;
+}
+
+impl Registering for TimeCost {
+    async fn registered(&mut self, request: RegisterTimeRequest, what: &str) -> TimeEntry {
+        self.register_time(request).await.expect(what).into_inner()
+    }
+
+    async fn refused(&mut self, request: RegisterTimeRequest, what: &str) -> tonic::Status {
+        self.register_time(request).await.expect_err(what)
+    }
+}
+
 /// A client calling as someone holding `role` in `municipalities`.
 fn as_role(service: &TestService, role: Role, municipalities: &[&str]) -> TimeCost {
     TimeCostServiceClient::new(service.with_token(&token(&[role], municipalities)))

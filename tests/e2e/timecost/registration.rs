@@ -11,35 +11,31 @@ async fn a_contact_person_registers_priced_time_on_their_own_assignment_and_retr
     let mut anna = contact_person(&service, ANNA);
 
     let entry = anna
-        .register_time(register(&staff, 7, 90, "face-to-face", "phone-1"))
-        .await
-        .expect("registered")
-        .into_inner();
+        .registered(
+            register(&staff, 7, 90, "face-to-face", "phone-1"),
+            "registered",
+        )
+        .await;
     assert_eq!(entry.cost.map(|m| m.ore), Some(48_000), "1.5 h × DKK 320");
     assert_eq!(entry.contact_person, ANNA);
     assert!(!entry.overrun);
     // The phone retries: same entry, nothing doubled.
     let again = anna
-        .register_time(register(&staff, 7, 90, "face-to-face", "phone-1"))
-        .await
-        .expect("retry")
-        .into_inner();
+        .registered(register(&staff, 7, 90, "face-to-face", "phone-1"), "retry")
+        .await;
     assert_eq!(again.name, entry.name);
     assert_eq!(outbox_count(&db, "TimeRegistered").await, 1);
 
     // Leyla is an hourly hire: DKK 200 + 12.5 % holiday pay.
     let leyla = contact_person(&service, LEYLA)
-        .register_time(register(&hourly, 8, 60, "phone-online", "l-1"))
-        .await
-        .expect("leyla")
-        .into_inner();
+        .registered(register(&hourly, 8, 60, "phone-online", "l-1"), "leyla")
+        .await;
     assert_eq!(leyla.cost.map(|m| m.ore), Some(22_500));
 
     // Anna cannot register on Leyla's assignment; it does not exist for her.
     let theirs = anna
-        .register_time(register(&hourly, 8, 60, "face-to-face", "a-2"))
-        .await
-        .expect_err("not hers");
+        .refused(register(&hourly, 8, 60, "face-to-face", "a-2"), "not hers")
+        .await;
     assert_eq!(theirs.code(), Code::NotFound);
     // Before the assignment started (R-TC-1), in the future, or zero minutes: refused.
     let before = anna
@@ -57,27 +53,29 @@ async fn a_contact_person_registers_priced_time_on_their_own_assignment_and_retr
     assert_eq!(before.code(), Code::FailedPrecondition);
     assert_eq!(rules(&before), ["R-TC-1"]);
     let future = anna
-        .register_time(register(&staff, 21, 60, "face-to-face", "a-4"))
-        .await
-        .expect_err("future");
+        .refused(register(&staff, 21, 60, "face-to-face", "a-4"), "future")
+        .await;
     assert_eq!(future.code(), Code::InvalidArgument);
     let zero = anna
-        .register_time(register(&staff, 9, 0, "face-to-face", "a-5"))
-        .await
-        .expect_err("zero");
+        .refused(register(&staff, 9, 0, "face-to-face", "a-5"), "zero")
+        .await;
     assert_eq!(zero.code(), Code::InvalidArgument);
     let kind = anna
-        .register_time(register(&staff, 9, 30, "sightseeing", "a-6"))
-        .await
-        .expect_err("unknown kind");
+        .refused(
+            register(&staff, 9, 30, "sightseeing", "a-6"),
+            "unknown kind",
+        )
+        .await;
     assert_eq!(kind.code(), Code::InvalidArgument);
 
     // The coordinator registers on her behalf; Ringsted's coordinator sees nothing.
     let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     coordinator
-        .register_time(register(&staff, 9, 30, "documentation", "c-1"))
-        .await
-        .expect("on her behalf");
+        .registered(
+            register(&staff, 9, 30, "documentation", "c-1"),
+            "on her behalf",
+        )
+        .await;
     let listed = coordinator
         .list_time_entries(entries_of(&staff))
         .await
@@ -98,27 +96,20 @@ async fn a_week_above_the_granted_minutes_is_flagged_once_and_a_reversal_correct
     let (db, service, staff, mut anna) = anna_on_staff().await;
     // Week of Monday 7 December: 120 + 90 face to face = 210 > 180; transport does not count.
     let first = anna
-        .register_time(register(&staff, 7, 120, "face-to-face", "w-1"))
-        .await
-        .expect("first")
-        .into_inner();
-    anna.register_time(register(&staff, 8, 240, "transport", "w-2"))
-        .await
-        .expect("transport");
+        .registered(register(&staff, 7, 120, "face-to-face", "w-1"), "first")
+        .await;
+    anna.registered(register(&staff, 8, 240, "transport", "w-2"), "transport")
+        .await;
     let over = anna
-        .register_time(register(&staff, 9, 90, "face-to-face", "w-3"))
-        .await
-        .expect("over")
-        .into_inner();
+        .registered(register(&staff, 9, 90, "face-to-face", "w-3"), "over")
+        .await;
     assert!(
         over.overrun,
         "the week is flagged, not silently accepted (R-TC-2)"
     );
     let more = anna
-        .register_time(register(&staff, 10, 30, "face-to-face", "w-4"))
-        .await
-        .expect("more")
-        .into_inner();
+        .registered(register(&staff, 10, 30, "face-to-face", "w-4"), "more")
+        .await;
     assert!(more.overrun);
     assert_eq!(
         outbox_count(&db, "OverrunFlagged").await,
@@ -185,10 +176,11 @@ async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
     let provider = arrangement(&db, "g-p", ANNA, Employment::Provider, 240, 52_500).await;
     let mut anna = contact_person(&service, ANNA);
     let priced = anna
-        .register_time(register(&provider, 7, 60, "face-to-face", "p-1"))
-        .await
-        .expect("the agreed price applies")
-        .into_inner();
+        .registered(
+            register(&provider, 7, 60, "face-to-face", "p-1"),
+            "the agreed price applies",
+        )
+        .await;
     assert_eq!(priced.cost.map(|m| m.ore), Some(52_500));
     // A staff member whose rates change to start in 2027 has no rate in December 2026.
     let staff = arrangement(&db, "g-s", LEYLA, Employment::Staff, 180, 30_000).await;
@@ -205,9 +197,8 @@ async fn time_without_a_rate_on_the_day_is_refused_with_the_rule() {
     )
     .await;
     let unpriced = contact_person(&service, LEYLA)
-        .register_time(register(&staff, 7, 60, "face-to-face", "s-1"))
-        .await
-        .expect_err("no rate");
+        .refused(register(&staff, 7, 60, "face-to-face", "s-1"), "no rate")
+        .await;
     assert_eq!(unpriced.code(), Code::FailedPrecondition);
     assert_eq!(rules(&unpriced), ["R-TC-3"]);
     service.stop().await.expect("stop");

@@ -214,9 +214,8 @@ async fn the_scheduled_check_warns_once_when_a_frame_runs_low_even_with_two_repl
     use kontakt_platform::schedule::run_once;
     assert_eq!(run_once(&pool, a.as_ref()).await.expect("run"), Some(0));
     contact_person(&service, ANNA)
-        .register_time(register(&staff, 2, 720, "face-to-face", "low-1"))
-        .await
-        .expect("time");
+        .registered(register(&staff, 2, 720, "face-to-face", "low-1"), "time")
+        .await;
     // Both replicas' schedulers tick at once: at most one holds the lock, and the warning is
     // published exactly once however often they run afterwards.
     let (first, second) = tokio::join!(run_once(&pool, a.as_ref()), run_once(&pool, b.as_ref()));

@@ -7,13 +7,10 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
     let (_db, service, staff, mut anna) = anna_on_staff().await;
     let mut coordinator = as_role(&service, Role::Coordinator, &[ISHOJ]);
     let first = anna
-        .register_time(register(&staff, 7, 90, "face-to-face", "t-1"))
-        .await
-        .expect("first")
-        .into_inner();
-    anna.register_time(register(&staff, 8, 60, "documentation", "t-2"))
-        .await
-        .expect("second");
+        .registered(register(&staff, 7, 90, "face-to-face", "t-1"), "first")
+        .await;
+    anna.registered(register(&staff, 8, 60, "documentation", "t-2"), "second")
+        .await;
     let december = || timesheet(ANNA, 1, 31);
     let sheet = anna
         .create_timesheet(december())
@@ -52,9 +49,8 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
         .expect_err("the coordinator approves");
     assert_eq!(self_approval.code(), Code::PermissionDenied);
     let while_submitted = anna
-        .register_time(register(&staff, 9, 30, "face-to-face", "t-3"))
-        .await
-        .expect_err("submitted");
+        .refused(register(&staff, 9, 30, "face-to-face", "t-3"), "submitted")
+        .await;
     assert_eq!(rules(&while_submitted), ["R-TC-4"]);
     // Returned for a correction, then submitted again and approved.
     let too_long = coordinator
@@ -83,9 +79,8 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
         .expect("her timesheet")
         .into_inner();
     assert_eq!(seen.return_reason, "Tirsdag mangler");
-    anna.register_time(register(&staff, 9, 30, "face-to-face", "t-3"))
-        .await
-        .expect("open again");
+    anna.registered(register(&staff, 9, 30, "face-to-face", "t-3"), "open again")
+        .await;
     let again = anna
         .submit_timesheet(submit(&sheet.name, ""))
         .await
@@ -129,9 +124,8 @@ async fn a_coordinator_approves_a_timesheet_and_its_entries_are_final() {
 #[tokio::test]
 async fn the_coordinators_queue_lists_submitted_timesheets_of_their_municipalities_only() {
     let (_db, service, staff, mut anna) = anna_on_staff().await;
-    anna.register_time(register(&staff, 7, 90, "face-to-face", "q-1"))
-        .await
-        .expect("time");
+    anna.registered(register(&staff, 7, 90, "face-to-face", "q-1"), "time")
+        .await;
     let sheet = anna
         .create_timesheet(timesheet(ANNA, 1, 31))
         .await
