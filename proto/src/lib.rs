@@ -5,6 +5,7 @@
 
 #![allow(clippy::all, missing_docs)]
 
+pub mod api_docs;
 mod convert;
 pub mod names;
 
