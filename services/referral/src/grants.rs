@@ -108,6 +108,28 @@ pub(crate) async fn age_limit(
         .and_then(|basis| AgeLimit::of(basis, birth)))
 }
 
+/// What a new grant's event says because of the policy in force and the person's age: the
+/// follow-up interval and the coordinator's part (R-FU-1, R-FU-3), where the basis stops
+/// covering the person (R-RV-5), and the certificate its contact person needs (R-MP-6). The
+/// decision and the import each add what is theirs.
+pub(crate) fn approved_by_policy(
+    policy: &Policy,
+    family: bool,
+    age_at_start: u32,
+    limit: Option<AgeLimit>,
+) -> kontakt_proto::referral::v1::GrantApproved {
+    let months = |m: Option<u32>| m.and_then(|v| i32::try_from(v).ok()).unwrap_or(0);
+    kontakt_proto::referral::v1::GrantApproved {
+        follow_up_interval_months: months(policy.follow_up_interval_months),
+        follow_up_coordinator_required: policy.follow_up_coordinator_required,
+        basis_ends_date: limit.map(|l| l.last_day.into()),
+        basis_ends_at_age: months(limit.map(|l| l.turns)),
+        certificate_not_required: !policy.certificate_required(family, age_at_start),
+        certificate_renewal_months: months(policy.certificate_renewal_months),
+        ..Default::default()
+    }
+}
+
 /// What a grant step did: nothing, because it is a retry of one already made (the grant as it
 /// is), or the change with its event, to be committed with it.
 pub(crate) enum Step<E> {

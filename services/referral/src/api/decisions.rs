@@ -17,7 +17,7 @@ use super::common::{MAX_TEXT, SCHEMA, decode, new_id, state_column, state_of, te
 use crate::domain::age::age_years;
 use crate::domain::decision::{self, Approval, Decider};
 use crate::domain::submission;
-use crate::grants::age_limit;
+use crate::grants::{age_limit, approved_by_policy};
 use crate::store::NewGrant;
 use kontakt_proto::names;
 
@@ -273,14 +273,8 @@ impl ReferralApi {
                 needs: referral.needs.clone(),
                 allowances: request.allowances.clone(),
                 counsellor: row.counsellor.clone(),
-                follow_up_interval_months: policy
-                    .follow_up_interval_months
-                    .and_then(|v| i32::try_from(v).ok())
-                    .unwrap_or(0),
                 compulsory_until: compulsory_until.map(Into::into),
                 review_date: review.map(Into::into),
-                follow_up_coordinator_required: policy.follow_up_coordinator_required,
-                basis_ends_date: limit.map(|l| l.last_day.into()),
                 assessment_deadline: submission::running_child_assessment(&assessments, today)
                     .and_then(submission::assessment_deadline)
                     .map(Into::into),
@@ -290,16 +284,12 @@ impl ReferralApi {
                     .then(|| start.checked_add_months(chrono::Months::new(submission::PLAN_MONTHS)))
                     .flatten()
                     .map(Into::into),
-                basis_ends_at_age: limit.and_then(|l| i32::try_from(l.turns).ok()).unwrap_or(0),
-                certificate_not_required: !policy.certificate_required(
+                ..approved_by_policy(
+                    &policy,
                     referral.recipient == Recipient::Family as i32,
                     age_years(birth_date, start),
-                ),
-                certificate_renewal_months: policy
-                    .certificate_renewal_months
-                    .and_then(|m| i32::try_from(m).ok())
-                    .unwrap_or(0),
-                ..GrantApproved::default()
+                    limit,
+                )
             };
             outbox::write(
                 &mut tx,

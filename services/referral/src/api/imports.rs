@@ -27,6 +27,7 @@ use super::referral_fields::{draft_body, draft_field_errors};
 use crate::domain::age::age_years;
 use crate::domain::decision::AgeLimit;
 use crate::domain::import::{self, Imported, Terms};
+use crate::grants::approved_by_policy;
 use crate::store::{CaseRow, Created, ImportRow, NewGrant, NewPerson, NewVersion, ReferralRow};
 
 /// The arrangement's dates, read (each required one present and a calendar date).
@@ -480,25 +481,15 @@ impl ReferralApi {
                 .unwrap_or(0),
             needs: a.needs.clone(),
             counsellor: counsellor.clone(),
-            follow_up_interval_months: policy
-                .follow_up_interval_months
-                .and_then(|v| i32::try_from(v).ok())
-                .unwrap_or(0),
-            follow_up_coordinator_required: policy.follow_up_coordinator_required,
-            basis_ends_date: limit.map(|l| l.last_day.into()),
-            basis_ends_at_age: limit.and_then(|l| i32::try_from(l.turns).ok()).unwrap_or(0),
             imported_from: format!("{source_system}/{source_id}"),
             follow_ups_held: dates.held.iter().map(|d| (*d).into()).collect(),
             next_follow_up_date: dates.next_follow_up.map(Into::into),
-            certificate_not_required: !policy.certificate_required(
+            ..approved_by_policy(
+                &policy,
                 a.recipient == Recipient::Family as i32,
                 age_years(birth_date, dates.start.max(today)),
-            ),
-            certificate_renewal_months: policy
-                .certificate_renewal_months
-                .and_then(|m| i32::try_from(m).ok())
-                .unwrap_or(0),
-            ..GrantApproved::default()
+                limit,
+            )
         };
         outbox::write(
             &mut tx,
