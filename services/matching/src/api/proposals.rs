@@ -280,7 +280,7 @@ impl MatchingApi {
                 })
             } else {
                 let demand = demand(&row, row.start_date.max(today));
-                ranking::unmet(&demand, &ranking::rank(&demand, &candidates)).map(|u| UnmetDemand {
+                ranking::unmet_among(&demand, &candidates).map(|u| UnmetDemand {
                     minutes_per_week: row.minutes_per_week,
                     missing_competences: competence_names(&u.missing_competences),
                     partial_candidates: i32::try_from(u.partial_candidates).unwrap_or(i32::MAX),

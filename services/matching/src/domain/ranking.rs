@@ -453,6 +453,41 @@ pub fn unmet(demand: &Demand<'_>, ranking: &Ranking) -> Option<Unmet> {
     })
 }
 
+/// [`unmet`] of the whole ranking, answered in one pass over `candidates` without scoring,
+/// explaining or sorting anyone: what the unmet-demand list asks of every open request at once
+/// (R-MP-5). The same answer as `unmet(demand, &rank(demand, candidates))`.
+pub fn unmet_among(demand: &Demand<'_>, candidates: &[Candidate]) -> Option<Unmet> {
+    let mut covered = vec![false; demand.competences.len()];
+    let mut partial_candidates = 0;
+    for c in candidates {
+        if !exclusions(demand, c).is_empty() {
+            continue;
+        }
+        let mut holds_all = true;
+        for (need, seen) in demand.competences.iter().zip(covered.iter_mut()) {
+            if c.competences.contains(need) {
+                *seen = true;
+            } else {
+                holds_all = false;
+            }
+        }
+        if holds_all {
+            return None;
+        }
+        partial_candidates += 1;
+    }
+    Some(Unmet {
+        missing_competences: demand
+            .competences
+            .iter()
+            .zip(&covered)
+            .filter(|(_, seen)| !**seen)
+            .map(|(need, _)| need.clone())
+            .collect(),
+        partial_candidates,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -868,5 +903,42 @@ mod tests {
             .map(str::to_owned)
             .collect::<Vec<_>>();
         assert_eq!(forwards, backwards);
+    }
+
+    #[test]
+    fn r_mp_5_unmet_demand_in_one_pass_is_what_the_whole_ranking_says() {
+        // Pools made from a fixed seed: people with some of four competences, some full, some
+        // without a certificate, some elsewhere; demands needing none to three of them.
+        let codes = ["a", "b", "c", "d"].map(String::from);
+        let mut seed: u64 = 0x5eed;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            seed >> 33
+        };
+        for round in 0..200 {
+            let pool: Vec<Candidate> = (0..(next() % 12))
+                .map(|i| {
+                    let mut c = staff(&format!("p{i}"));
+                    c.competences = codes.iter().filter(|_| next() % 2 == 0).cloned().collect();
+                    if next() % 5 == 0 {
+                        c.certificate = None;
+                    }
+                    if next() % 6 == 0 {
+                        c.booked_minutes = c.weekly_capacity_minutes;
+                    }
+                    if next() % 7 == 0 {
+                        c.municipalities = vec!["329".into()];
+                    }
+                    c
+                })
+                .collect();
+            let needs: Vec<String> = codes.iter().filter(|_| next() % 3 == 0).cloned().collect();
+            let d = demand(&needs);
+            assert_eq!(
+                unmet_among(&d, &pool),
+                unmet(&d, &rank(&d, &pool)),
+                "round {round}: needs {needs:?}"
+            );
+        }
     }
 }
