@@ -28,7 +28,12 @@ use crate::domain::age::age_years;
 use crate::domain::decision::AgeLimit;
 use crate::domain::import::{self, Imported, Terms};
 use crate::grants::approved_by_policy;
-use crate::store::{CaseRow, Created, ImportRow, NewGrant, NewPerson, NewVersion, ReferralRow};
+use crate::store::{
+    CaseRow, Created, ImportRow, LegalBasisRow, NewGrant, NewPerson, NewVersion, ReferralRow,
+};
+
+/// More rows than the legal-basis catalogue has (a few dozen), so one page is all of it.
+const CATALOGUE_PAGE: i64 = 1000;
 
 /// The arrangement's dates, read (each required one present and a calendar date).
 struct Dates {
@@ -187,11 +192,18 @@ impl ReferralApi {
                 format!("a KLE number in force: {}", kle.join(", ")),
             ));
         }
-        let decided = names::legal_basis_code(&a.legal_basis);
-        let decided_row = match decided {
-            Some(code) => self.store.get_legal_basis(code).await?,
-            None => None,
-        };
+        // The whole catalogue once: the basis as decided and, for a repealed one, what replaced
+        // it (the transition: SEL § 52 stk. 3 nr. 6 is the grant's as decided, and the grant
+        // rests on the Barnets Lov basis).
+        let catalogue: std::collections::HashMap<String, LegalBasisRow> = self
+            .store
+            .list_legal_bases(None, CATALOGUE_PAGE, true, today)
+            .await?
+            .into_iter()
+            .map(|row| (row.code.clone(), row))
+            .collect();
+        let decided_row =
+            names::legal_basis_code(&a.legal_basis).and_then(|code| catalogue.get(code));
         if decided_row.is_none() {
             wrong.push(FieldViolation::new(
                 "arrangement.legal_basis",
@@ -204,27 +216,17 @@ impl ReferralApi {
         else {
             return Err(ApiError::InvalidArgument(wrong));
         };
-        // Transition: a repealed basis (SEL § 52 stk. 3 nr. 6) is the grant's as decided; the
-        // grant rests on what replaced it.
-        let catalogue: std::collections::HashMap<String, Option<String>> = self
-            .store
-            .list_legal_bases(None, 1000, true, today)
-            .await?
-            .into_iter()
-            .map(|row| (row.code, row.replaced_by))
-            .collect();
         let in_force = import::basis_in_force(&decided_row.code, |c| {
-            catalogue.get(c).and_then(|n| n.as_deref())
+            catalogue.get(c).and_then(|row| row.replaced_by.as_deref())
         })
         .to_owned();
-        let mut tx = self.store.begin().await?;
-        let facts = self.store.legal_basis_facts(&mut tx).await?;
-        let Some(basis) = facts.get(&in_force) else {
+        let Some(basis) = catalogue.get(&in_force).map(LegalBasisRow::facts) else {
             return Err(ApiError::invalid(
                 "arrangement.legal_basis",
                 "the basis that replaced it is not in the catalogue",
             ));
         };
+        let mut tx = self.store.begin().await?;
         if basis.compulsory {
             return Err(ApiError::invalid(
                 "arrangement.legal_basis",
@@ -234,6 +236,7 @@ impl ReferralApi {
         }
         let policy = self.policy_on(&mut tx, &m, today).await?;
         let birth_date = cpr.birth_date();
+        let limit = AgeLimit::of(&basis, birth_date);
         let problems = import::problems(&Imported {
             today,
             decision_date: dates.decision,
@@ -243,7 +246,7 @@ impl ReferralApi {
             held: &dates.held,
             next_follow_up: dates.next_follow_up,
             interval_months: policy.follow_up_interval_months,
-            age_limit: AgeLimit::of(basis, birth_date),
+            age_limit: limit,
         });
         if !problems.is_empty() {
             return Err(ApiError::InvalidArgument(
@@ -462,7 +465,6 @@ impl ReferralApi {
                 current_version = id;
             }
         }
-        let limit = AgeLimit::of(basis, birth_date);
         // The grant as it stands today: the terms in force and the history already held.
         let approved = GrantApproved {
             grant: grant.clone(),

@@ -34,6 +34,21 @@ pub struct LegalBasisRow {
     pub compulsory: bool,
 }
 
+impl LegalBasisRow {
+    /// What the rules need to know of the basis.
+    pub fn facts(&self) -> crate::domain::LegalBasisFacts {
+        crate::domain::LegalBasisFacts {
+            code: self.code.clone(),
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            min_age_years: self.min_age_years.and_then(|v| u32::try_from(v).ok()),
+            max_age_years: self.max_age_years.and_then(|v| u32::try_from(v).ok()),
+            without_consent: self.without_consent,
+            compulsory: self.compulsory,
+        }
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub struct PersonRow {
     pub id: String,

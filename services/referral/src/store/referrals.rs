@@ -24,17 +24,6 @@ pub struct PolicyRow {
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct FactsRow {
-    code: String,
-    valid_from: NaiveDate,
-    valid_until: Option<NaiveDate>,
-    min_age_years: Option<i32>,
-    max_age_years: Option<i32>,
-    without_consent: bool,
-    compulsory: bool,
-}
-
-#[derive(Debug, sqlx::FromRow)]
 pub struct CaseRow {
     pub municipality: String,
     pub id: String,
@@ -210,27 +199,16 @@ impl Store {
         &self,
         tx: &mut PgConnection,
     ) -> Result<HashMap<String, LegalBasisFacts>, sqlx::Error> {
-        let rows: Vec<FactsRow> = sqlx::query_as(
-            "SELECT code, valid_from, valid_until, min_age_years, max_age_years, without_consent,
-                    compulsory
+        let rows: Vec<super::LegalBasisRow> = sqlx::query_as(
+            "SELECT code, law, citation, title, description, valid_from, valid_until, replaced_by,
+                    min_age_years, max_age_years, without_consent, compulsory
                FROM legal_bases",
         )
         .fetch_all(tx)
         .await?;
         Ok(rows
-            .into_iter()
-            .map(|row| {
-                let facts = LegalBasisFacts {
-                    code: row.code.clone(),
-                    valid_from: row.valid_from,
-                    valid_until: row.valid_until,
-                    min_age_years: row.min_age_years.and_then(|v| u32::try_from(v).ok()),
-                    max_age_years: row.max_age_years.and_then(|v| u32::try_from(v).ok()),
-                    without_consent: row.without_consent,
-                    compulsory: row.compulsory,
-                };
-                (row.code, facts)
-            })
+            .iter()
+            .map(|row| (row.code.clone(), row.facts()))
             .collect())
     }
 
