@@ -219,10 +219,11 @@ async fn a_consumer_cut_off_from_its_producer_falls_behind_then_catches_up_with_
     let pool = consumer_pool(&db).await;
     let cable = kontakt_harness::faults::Cable::to(producer.addr).await;
     let mut cut_off = subscription(cable.addr(), Duration::ZERO);
-    cut_off.producer = cut_off
-        .producer
+    cut_off.producer = kontakt_platform::consumer::endpoint(&format!("http://{}", cable.addr()))
+        .expect("endpoint")
         .http2_keep_alive_interval(Duration::from_millis(500))
-        .keep_alive_timeout(Duration::from_millis(500));
+        .keep_alive_timeout(Duration::from_millis(500))
+        .connect_lazy();
     let (running, stop) = run(&pool, cut_off);
     let breaks = count_breaks(&running);
 

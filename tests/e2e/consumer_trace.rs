@@ -96,7 +96,9 @@ async fn the_producing_calls_trace_continues_in_the_consumers_handler_span() {
         pool,
         Consumer {
             name: "traced-events",
-            producer: consumer::endpoint(&format!("http://{}", producer.addr)).expect("endpoint"),
+            producer: consumer::endpoint(&format!("http://{}", producer.addr))
+                .expect("endpoint")
+                .connect_lazy(),
             token: Arc::new(ServiceToken::fixed(&token(&[Role::Service], &[])).expect("token")),
             types: Vec::new(),
             handler: Arc::new(seen.clone()),

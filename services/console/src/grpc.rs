@@ -65,13 +65,17 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn connect(urls: &ServiceUrls) -> anyhow::Result<Self> {
+    pub fn connect(
+        urls: &ServiceUrls,
+        tls: &kontakt_platform::tls::ClientTls,
+    ) -> anyhow::Result<Self> {
         let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(Endpoint::from_shared(url.to_owned())
-                .map_err(|err| anyhow::anyhow!("`{url}` is not a service URL: {err}"))?
-                .connect_timeout(Duration::from_secs(3))
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .connect_lazy())
+            Ok(tls.channel(
+                &Endpoint::from_shared(url.to_owned())
+                    .map_err(|err| anyhow::anyhow!("`{url}` is not a service URL: {err}"))?
+                    .connect_timeout(Duration::from_secs(3))
+                    .http2_keep_alive_interval(Duration::from_secs(30)),
+            ))
         };
         Ok(Self {
             referral: channel(&urls.referral)?,

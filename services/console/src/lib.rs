@@ -66,6 +66,9 @@ pub struct Launch {
     /// `kontakt dev`: sign in as a demo persona with this key.
     pub dev_key: Option<DevKey>,
     pub clock: SharedClock,
+    /// The console's own certificate (its port serves HTTPS only when given) and how it
+    /// verifies the services at `https://` URLs.
+    pub tls: kontakt_platform::tls::TlsSettings,
 }
 
 /// The console's routes over its state.
@@ -230,7 +233,13 @@ pub async fn state(launch: &Launch, dev_key: Option<DevKey>) -> anyhow::Result<A
         tracing::warn!("no sign-in configured (KONTAKT_OIDC_ISSUER_URL): nobody can sign in");
     }
     Ok(AppState(Arc::new(Inner {
-        services: Services::connect(&launch.services)?,
+        services: Services::connect(
+            &launch.services,
+            &launch
+                .tls
+                .client()
+                .context("setting up TLS for the services")?,
+        )?,
         sessions,
         sign_in: SignInMethods { dev: dev_key, oidc },
         clock: launch.clock.clone(),
@@ -252,9 +261,58 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let dev_key = launch.dev_key.take();
     let state = state(&launch, dev_key).await?;
-    tracing::info!(addr = %launch.listener.local_addr()?, "console listening");
-    axum::serve(launch.listener, router(state))
+    let tls = launch.tls.server().context("setting up TLS")?;
+    let addr = launch.listener.local_addr()?;
+    tracing::info!(%addr, https = tls.is_some(), "console listening");
+    match tls {
+        Some(tls) => axum::serve(
+            TlsListener {
+                addr,
+                incoming: kontakt_platform::tls::incoming(launch.listener, tls),
+            },
+            router(state),
+        )
         .with_graceful_shutdown(stop)
         .await
-        .context("the console server failed")
+        .context("the console server failed"),
+        None => axum::serve(launch.listener, router(state))
+            .with_graceful_shutdown(stop)
+            .await
+            .context("the console server failed"),
+    }
+}
+
+/// The console's port when it serves HTTPS: the platform's TLS connections, for axum.
+struct TlsListener {
+    addr: std::net::SocketAddr,
+    incoming: tokio_stream::wrappers::ReceiverStream<
+        std::io::Result<kontakt_platform::tls::TlsConnection>,
+    >,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = kontakt_platform::tls::TlsConnection;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use tokio_stream::StreamExt as _;
+        loop {
+            match self.incoming.next().await {
+                Some(Ok(stream)) => {
+                    let peer = stream.peer().remote_addr.unwrap_or(self.addr);
+                    return (stream, peer);
+                }
+                Some(Err(err)) => {
+                    tracing::debug!(%err, "a connection was lost before it was served")
+                }
+                // The acceptor only stops when the listener is dropped, which is never while
+                // axum still asks; wait for the shutdown signal instead.
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
 }

@@ -16,11 +16,7 @@ pub async fn gather(
     let bearer = Bearer::new(token)?;
     let mut entries = Vec::new();
     for (service, url) in endpoints {
-        let channel = tonic::transport::Endpoint::from_shared(url.clone())
-            .with_context(|| format!("{service}: `{url}` is not a URL"))?
-            .connect()
-            .await
-            .with_context(|| format!("{service} at {url} cannot be reached"))?;
+        let channel = crate::client::channel(url).with_context(|| format!("{service}"))?;
         let mut client = AccessLogServiceClient::with_interceptor(channel, bearer.clone());
         let mut page_token = String::new();
         loop {

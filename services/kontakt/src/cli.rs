@@ -136,7 +136,7 @@ pub struct PeerArgs {
 }
 
 impl PeerArgs {
-    pub fn peers(&self) -> crate::Peers {
+    pub fn peers(&self, tls: kontakt_platform::tls::ClientTls) -> crate::Peers {
         let urls = [
             (Service::Referral, &self.referral_url),
             (Service::Matching, &self.matching_url),
@@ -152,6 +152,7 @@ impl PeerArgs {
                 .service_token_file
                 .clone()
                 .map(|path| Arc::new(ServiceToken::file(path))),
+            tls,
         }
     }
 }
@@ -214,6 +215,10 @@ pub struct DevArgs {
     /// Start without loading the demo data (the reference municipalities' policies).
     #[arg(long)]
     pub no_demo: bool,
+    /// Serve TLS on every port: a throwaway CA and a certificate per service (for localhost,
+    /// 127.0.0.1 and ::1) are made in `<data-dir>/tls`, and every client verifies against it.
+    #[arg(long)]
+    pub tls: bool,
     /// Referral service address.
     #[arg(
         long,
@@ -391,7 +396,12 @@ async fn serve_one(args: ServeArgs) -> anyhow::Result<()> {
     let pool = service.pool(options, &args.database);
     let clock: SharedClock = Arc::new(SystemClock);
     let routes = service.routes(pool.clone(), clock.clone(), cpr, &args.server)?;
-    let consumers = service.consumers(&pool, clock, &args.peers.peers())?;
+    let client_tls = args
+        .server
+        .tls
+        .client()
+        .context("setting up TLS for the peers")?;
+    let consumers = service.consumers(&pool, clock, &args.peers.peers(client_tls))?;
     serve(
         *def,
         routes,
@@ -439,6 +449,7 @@ async fn serve_console(args: ServeArgs) -> anyhow::Result<()> {
             settings: args.console,
             dev_key: None,
             clock: Arc::new(SystemClock),
+            tls: args.server.tls,
         },
         stop,
     )

@@ -2,12 +2,14 @@
 //! the services: a bearer token on every call, a lazily connected channel, and retrying while
 //! a service is not ready yet.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use kontakt_platform::tls::{ClientTls, TlsSettings};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -38,13 +40,42 @@ impl tonic::service::Interceptor for Bearer {
 /// A channel with a bearer token, as the generated clients take it.
 pub type Authed = InterceptedService<Channel, Bearer>;
 
+static TLS: OnceLock<ClientTls> = OnceLock::new();
+
+/// How the commands verify services at `https://` URLs, for the rest of the process (`kontakt
+/// dev --tls` sets its throwaway CA). Without it, the first channel reads `KONTAKT_TLS_CA` (the
+/// CA bundle; the public web roots when unset) and `KONTAKT_TLS_CERT`/`KONTAKT_TLS_KEY` (a
+/// client certificate for mutual TLS), as the services' own settings do.
+pub fn use_tls(tls: ClientTls) {
+    if TLS.set(tls).is_err() {
+        tracing::debug!("the client TLS settings were already in use");
+    }
+}
+
+fn tls() -> anyhow::Result<&'static ClientTls> {
+    if let Some(tls) = TLS.get() {
+        return Ok(tls);
+    }
+    let file = |name: &str| std::env::var_os(name).map(std::path::PathBuf::from);
+    let settings = TlsSettings {
+        ca: file("KONTAKT_TLS_CA"),
+        cert: file("KONTAKT_TLS_CERT"),
+        key: file("KONTAKT_TLS_KEY"),
+        ..TlsSettings::default()
+    };
+    let tls = settings
+        .client()
+        .context("the client TLS settings (KONTAKT_TLS_CA, KONTAKT_TLS_CERT, KONTAKT_TLS_KEY)")?;
+    Ok(TLS.get_or_init(|| tls))
+}
+
 /// A channel to `url`, connected on first use (a service still starting is retried by the
-/// caller, not refused here).
+/// caller, not refused here); TLS for an `https://` URL.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(url.to_owned())
+    let endpoint = Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("`{url}` is not a URL"))?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
+        .connect_timeout(Duration::from_secs(5));
+    Ok(tls()?.channel(&endpoint))
 }
 
 /// Calls until the answer's code is not one of `not_yet` (e.g. UNAVAILABLE while a service

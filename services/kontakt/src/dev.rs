@@ -12,6 +12,7 @@ use kontakt_platform::clock::SystemClock;
 use kontakt_platform::config::AuthSettings;
 use kontakt_platform::cpr_vault::{self, CprVault};
 use kontakt_platform::embedded_pg::{EmbeddedPostgres, Options};
+use kontakt_platform::tls::TlsSettings;
 use kontakt_platform::{db, shutdown, telemetry};
 use sqlx::postgres::PgConnectOptions;
 
@@ -82,11 +83,44 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             std::time::Duration::from_secs(365 * 24 * 3600),
         )
         .map_err(anyhow::Error::msg)?;
+    // With --tls: a throwaway CA, a certificate per service and the console, every client
+    // verifying against the CA.
+    let certificates = if args.tls {
+        let dir = args.data_dir.join("tls");
+        let files = kontakt_platform::tls::dev::write_all(
+            &dir,
+            &["referral", "matching", "timecost", "followup", "console"],
+        )
+        .with_context(|| format!("making the dev certificates in {}", dir.display()))?;
+        Some(files)
+    } else {
+        None
+    };
+    let tls_for = |index: usize| -> TlsSettings {
+        match &certificates {
+            Some(files) => TlsSettings {
+                cert: Some(files[index].cert.clone()),
+                key: Some(files[index].key.clone()),
+                ca: Some(files[index].ca.clone()),
+                ..args.server.tls.clone()
+            },
+            None => args.server.tls.clone(),
+        }
+    };
+    let client_tls = tls_for(0).client().context("setting up the clients' TLS")?;
+    crate::client::use_tls(client_tls.clone());
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+
     let mut listeners = Vec::new();
     let mut peers = Peers {
         token: Some(Arc::new(
             ServiceToken::fixed(&service_token).map_err(anyhow::Error::msg)?,
         )),
+        tls: client_tls,
         ..Peers::default()
     };
     for (service, listen) in [
@@ -98,7 +132,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let listener = crate::bind(listen).await?;
         peers
             .urls
-            .insert(service, format!("http://{}", listener.local_addr()?));
+            .insert(service, format!("{scheme}://{}", listener.local_addr()?));
         listeners.push((service, listener));
     }
 
@@ -109,7 +143,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let stop = shutdown::signal();
     tokio::pin!(stop);
     let mut handles = Vec::new();
-    for (service, listener) in listeners {
+    for (index, (service, listener)) in listeners.into_iter().enumerate() {
+        let mut server_settings = args.server.clone();
+        server_settings.tls = tls_for(index);
         let handle = crate::spawn(Launch {
             service,
             auth: auth.clone(),
@@ -117,7 +153,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             listener,
             database: database.clone(),
             db_settings: args.database.clone(),
-            server_settings: args.server.clone(),
+            server_settings,
             clock: Arc::new(SystemClock),
             peers: peers.clone(),
         })?;
@@ -136,13 +172,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
                 followup: peers.urls[&Service::Followup].clone(),
             },
             settings: kontakt_console::ConsoleSettings {
-                console_public_url: Some(format!("http://{console_addr}")),
+                console_public_url: Some(format!("{scheme}://{console_addr}")),
                 console_session_key_file: None,
                 console_frames: vec!["ishoj-vallensbaek".into()],
                 oidc: kontakt_console::oidc::OidcSettings::default(),
             },
             dev_key: Some(DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?),
             clock: Arc::new(SystemClock),
+            tls: tls_for(4),
         },
         async {
             // Told to stop, or `run` (the sender) is gone: either way the console stops.
@@ -176,6 +213,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             embedded.as_ref(),
             &shown_url,
             &admin_token,
+            certificates.as_ref().map(|files| files[0].ca.as_path()),
         );
         tokio::select! {
             () = &mut stop => None,
@@ -221,7 +259,9 @@ fn announce(
     embedded: Option<&EmbeddedPostgres>,
     shown_url: &str,
     admin_token: &str,
+    ca: Option<&std::path::Path>,
 ) {
+    let scheme = if ca.is_some() { "https" } else { "http" };
     println!();
     println!("Kontakt dev is running:");
     for handle in handles {
@@ -236,8 +276,14 @@ fn announce(
         );
     }
     println!(
-        "  console   listening on http://{console}  (web interface; sign in as a demo persona)"
+        "  console   listening on {scheme}://{console}  (web interface; sign in as a demo persona)"
     );
+    if let Some(ca) = ca {
+        println!(
+            "  TLS       every port; the throwaway CA is {}",
+            ca.display()
+        );
+    }
     match embedded {
         Some(pg) => println!(
             "  database  {shown_url}  (embedded; data in {})",
@@ -250,12 +296,22 @@ fn announce(
     println!("  export TOKEN={admin_token}");
     if let Some(first) = handles.first() {
         let addr = first.local_addr;
+        let how = match ca {
+            Some(ca) => format!("-cacert {}", ca.display()),
+            None => "-plaintext".to_owned(),
+        };
         println!();
-        println!("Try:  grpcurl -plaintext {addr} list");
-        println!("      grpcurl -plaintext {addr} grpc.health.v1.Health/Check");
+        println!("Try:  grpcurl {how} {addr} list");
+        println!("      grpcurl {how} {addr} grpc.health.v1.Health/Check");
         println!(
-            "      grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {addr} kontakt.referral.v1.ReferralService/ListLegalBases"
+            "      grpcurl {how} -H \"authorization: Bearer $TOKEN\" {addr} kontakt.referral.v1.ReferralService/ListLegalBases"
         );
+        if let Some(ca) = ca {
+            println!(
+                "      KONTAKT_TLS_CA={} kontakt health https://{addr}",
+                ca.display()
+            );
+        }
     }
     println!("Stop with Ctrl-C.");
 }

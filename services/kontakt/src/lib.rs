@@ -173,6 +173,8 @@ impl Service {
 pub struct Peers {
     pub urls: std::collections::HashMap<Service, String>,
     pub token: Option<Arc<ServiceToken>>,
+    /// How `https://` peers are verified, and the certificate presented to them.
+    pub tls: kontakt_platform::tls::ClientTls,
 }
 
 impl Peers {
@@ -202,7 +204,9 @@ impl Peers {
             .ok_or_else(|| needs("KONTAKT_SERVICE_TOKEN_FILE"))?;
         Ok(Consumer {
             name,
-            producer: kontakt_platform::consumer::endpoint(url).map_err(anyhow::Error::msg)?,
+            producer: self
+                .tls
+                .channel(&kontakt_platform::consumer::endpoint(url).map_err(anyhow::Error::msg)?),
             token,
             types: types.to_vec(),
             handler,

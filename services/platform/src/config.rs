@@ -101,6 +101,19 @@ pub struct ServerSettings {
     /// 5 years, 1827 days); the law's retention rule will refine the default.
     #[arg(long, env = "KONTAKT_ACCESS_LOG_RETENTION", default_value = "1827d", value_parser = crate::duration::parse)]
     pub access_log_retention: Duration,
+
+    /// Web origins (e.g. `https://sag.kommune.dk`) whose pages may call the services with
+    /// gRPC-Web from a browser; repeat or separate with commas. None by default: CORS is closed
+    /// and only non-browser clients (and same-origin pages) can use gRPC-Web.
+    #[arg(
+        long = "cors-allow-origin",
+        env = "KONTAKT_CORS_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allow_origins: Vec<String>,
+
+    #[command(flatten)]
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl Default for ServerSettings {
@@ -115,6 +128,8 @@ impl Default for ServerSettings {
             scheduler_interval: Duration::from_secs(60),
             outbox_retention: Duration::from_secs(30 * 86_400),
             access_log_retention: Duration::from_secs(1827 * 86_400),
+            cors_allow_origins: Vec::new(),
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }

@@ -114,8 +114,8 @@ pub trait Handler: Send + Sync + 'static {
 pub struct Consumer {
     /// Names the cursor; unique within the consuming service (e.g. `grants-from-referral`).
     pub name: &'static str,
-    /// The producer's gRPC endpoint.
-    pub producer: Endpoint,
+    /// The producer's channel (lazily connected; TLS for an `https://` endpoint).
+    pub producer: Channel,
     /// The credentials this service presents to the producer.
     pub token: Arc<ServiceToken>,
     /// The event types to receive (full protobuf names); empty for all.
@@ -202,7 +202,7 @@ pub fn spawn(
             _ = stop.wait_for(|s| *s) => return,
         }
         let client = EventFeedServiceClient::with_interceptor(
-            consumer.producer.connect_lazy(),
+            consumer.producer.clone(),
             ServiceAuth(consumer.token.clone()),
         );
         Follower {

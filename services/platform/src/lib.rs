@@ -38,6 +38,7 @@ pub mod schedule;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod units;
 
 pub use error::ApiError;

@@ -127,12 +127,18 @@ pub async fn serve(
         .map(|c| consumer::spawn(pool.clone(), c, ready.clone(), feeds_stopped.clone()))
         .collect();
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let tls = settings.tls.server().context("setting up TLS")?;
+    let cors = cors(&settings.cors_allow_origins)?;
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
+        // gRPC-Web comes over HTTP/1.1 too.
+        .accept_http1(true)
         .max_connection_age(settings.max_connection_age)
         .max_connection_age_grace(settings.shutdown_grace)
         .trace_fn(telemetry::server_span)
+        .layer(tower::util::option_layer(cors))
+        // Outside the rest, so metrics, limits and authentication see native gRPC.
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(metrics::RpcMetricsLayer::new())
         .layer(limits::LimitsLayer::new(
             settings.request_timeout,
@@ -171,12 +177,26 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-    let mut server: JoinHandle<Result<(), tonic::transport::Error>> =
-        tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
-            // Either an explicit stop or the sender being dropped ends the server.
-            server_stopped.await.ok();
-        }));
-    tracing::info!(service = def.name, %local_addr, "listening");
+    // Either an explicit stop or the sender being dropped ends the server.
+    let stopped = async {
+        server_stopped.await.ok();
+    };
+    let mut server: JoinHandle<Result<(), tonic::transport::Error>> = match tls {
+        Some(tls) => tokio::spawn(
+            router.serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), stopped),
+        ),
+        None => tokio::spawn(router.serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopped,
+        )),
+    };
+    let scheme = if settings.tls.serves_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let mutual = settings.tls.client_ca.is_some();
+    tracing::info!(service = def.name, %local_addr, scheme, mutual_tls = mutual, "listening");
 
     tokio::pin!(shutdown);
     let early_exit = tokio::select! {
@@ -228,6 +248,42 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// CORS for gRPC-Web from browsers: only the configured origins, only POST, the headers gRPC-Web
+/// and our tokens need, the gRPC status headers exposed. `None` (no layer: every cross-origin
+/// call refused by the browser) when no origin is configured.
+fn cors(origins: &[String]) -> anyhow::Result<Option<tower_http::cors::CorsLayer>> {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let origins = origins
+        .iter()
+        .map(|origin| {
+            http::HeaderValue::from_str(origin.trim())
+                .with_context(|| format!("--cors-allow-origin `{origin}` is not a header value"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(origins))
+            .allow_methods([http::Method::POST])
+            .allow_headers([
+                AUTHORIZATION,
+                CONTENT_TYPE,
+                HeaderName::from_static("x-grpc-web"),
+                HeaderName::from_static("x-user-agent"),
+                HeaderName::from_static("grpc-timeout"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("grpc-status"),
+                HeaderName::from_static("grpc-message"),
+                HeaderName::from_static("grpc-status-details-bin"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    ))
 }
 
 async fn join_consumers(consumers: Vec<consumer::RunningConsumer>) {

@@ -101,7 +101,12 @@ pub fn server_span(request: &http::Request<()>) -> tracing::Span {
         rpc.system = "grpc",
         rpc.service = service,
         rpc.method = method,
+        tls.client = tracing::field::Empty,
     );
+    // Under mutual TLS, who the verified certificate says the caller is.
+    if let Some(identity) = crate::tls::peer_identity(request) {
+        span.record("tls.client", &*identity);
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });

@@ -104,7 +104,9 @@ pub fn publish_steadily(
 pub fn subscription(addr: SocketAddr, pause: Duration) -> Consumer {
     Consumer {
         name: "test-events",
-        producer: consumer::endpoint(&format!("http://{addr}")).expect("endpoint"),
+        producer: consumer::endpoint(&format!("http://{addr}"))
+            .expect("endpoint")
+            .connect_lazy(),
         token: Arc::new(ServiceToken::fixed(&token(&[Role::Service], &[])).expect("token")),
         types: Vec::new(),
         handler: Arc::new(Recorder { pause }),

@@ -194,6 +194,7 @@ pub fn peers(addrs: &[(Service, SocketAddr)]) -> kontakt::Peers {
             kontakt_platform::auth::service_token::ServiceToken::fixed(&token)
                 .expect("a service token"),
         )),
+        tls: kontakt_platform::tls::ClientTls::default(),
     }
 }
 
@@ -396,6 +397,7 @@ pub struct Start {
     cpr: Option<Vault>,
     addr: SocketAddr,
     following: Vec<(Service, SocketAddr)>,
+    client_tls: Option<kontakt_platform::tls::ClientTls>,
 }
 
 impl Start {
@@ -410,6 +412,7 @@ impl Start {
             cpr: service.holds_cpr().then(cpr_vault),
             addr: ANY_PORT,
             following: Vec::new(),
+            client_tls: None,
         }
     }
 
@@ -457,6 +460,19 @@ impl Start {
         self
     }
 
+    /// Serving TLS as `tls` says (certificate, key, client CA), with the test's channel
+    /// connecting as `client` says (the CA it trusts, its own certificate) to
+    /// `https://localhost:<port>`.
+    pub fn tls(
+        mut self,
+        tls: kontakt_platform::tls::TlsSettings,
+        client: kontakt_platform::tls::ClientTls,
+    ) -> Self {
+        self.settings.tls = tls;
+        self.client_tls = Some(client);
+        self
+    }
+
     /// Binds the address, starts the service and waits until it is SERVING.
     pub async fn run(self) -> anyhow::Result<TestService> {
         let listener = kontakt::bind(self.addr).await?;
@@ -477,7 +493,16 @@ impl Start {
             peers: peers(&self.following),
         })?;
         let addr = handle.local_addr;
-        let channel = connect(addr).await?;
+        let channel = match &self.client_tls {
+            Some(tls) => tls.channel(
+                &tonic::transport::Endpoint::from_shared(format!(
+                    "https://localhost:{}",
+                    addr.port()
+                ))?
+                .connect_timeout(Duration::from_secs(5)),
+            ),
+            None => connect(addr).await?,
+        };
         wait_for_health(
             &channel,
             service.def().grpc_name,

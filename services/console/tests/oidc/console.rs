@@ -58,6 +58,7 @@ pub(crate) async fn start_console() -> Console {
         },
         dev_key: None,
         clock: Arc::new(kontakt_platform::clock::SystemClock),
+        tls: kontakt_platform::tls::TlsSettings::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(kontakt_console::serve(launch, async move {
