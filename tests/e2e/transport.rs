@@ -34,6 +34,14 @@ async fn read(channel: Channel) -> Result<(), tonic::Status> {
     }
 }
 
+/// A port nobody listens on now.
+async fn free_port() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    listener.local_addr().expect("an address")
+}
+
 /// A channel to `https://localhost:<port>` as `tls` says.
 fn https(tls: &ClientTls, port: u16) -> Channel {
     tls.channel(
@@ -105,7 +113,12 @@ async fn a_tls_port_answers_a_verified_client_and_refuses_plaintext_an_unknown_c
     let ca = Authority::new("Kontakt test CA").expect("CA");
     let (cert, key) = files.issued("referral", &ca.issue("referral", 30).expect("cert"));
     let trusting = files.client(ca.pem(), None);
+    let probes = free_port().await;
     let running = Start::new(Service::Referral, &db)
+        .settings(ServerSettings {
+            health_listen: Some(probes),
+            ..kontakt_harness::test_server_settings()
+        })
         .tls(server_tls(&cert, &key, None), trusting.clone())
         .run()
         .await
@@ -116,6 +129,28 @@ async fn a_tls_port_answers_a_verified_client_and_refuses_plaintext_an_unknown_c
         .await
         .expect("a verified TLS call is answered");
     println!("tls: a call over TLS verified against the CA: OK");
+
+    // The kubelet's gRPC probes cannot speak TLS: a plaintext port answers health, and only that.
+    let probe = Endpoint::from_shared(format!("http://{probes}"))
+        .expect("a URL")
+        .connect_lazy();
+    kontakt_harness::wait_for_health(
+        &probe,
+        "",
+        tonic_health::pb::health_check_response::ServingStatus::Serving,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the probe port answers health");
+    let not_there = read(probe)
+        .await
+        .expect_err("the probe port serves health alone");
+    assert_eq!(
+        not_there.code(),
+        tonic::Code::Unimplemented,
+        "{not_there:?}"
+    );
+    println!("tls: the plaintext probe port answers grpc.health.v1 and nothing else");
 
     let plaintext = Endpoint::from_shared(format!("http://{}", running.addr))
         .expect("a URL")

@@ -112,6 +112,11 @@ pub struct ServerSettings {
     )]
     pub cors_allow_origins: Vec<String>,
 
+    /// A second port, plaintext, serving only `grpc.health.v1` (e.g. `[::]:8086`): for probes
+    /// that cannot speak TLS, such as the kubelet's gRPC probes. No personal data passes it.
+    #[arg(long = "health-listen", env = "KONTAKT_HEALTH_LISTEN")]
+    pub health_listen: Option<std::net::SocketAddr>,
+
     #[command(flatten)]
     pub tls: crate::tls::TlsSettings,
 }
@@ -129,6 +134,7 @@ impl Default for ServerSettings {
             outbox_retention: Duration::from_secs(30 * 86_400),
             access_log_retention: Duration::from_secs(1827 * 86_400),
             cors_allow_origins: Vec::new(),
+            health_listen: None,
             tls: crate::tls::TlsSettings::default(),
         }
     }

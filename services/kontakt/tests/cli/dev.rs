@@ -282,3 +282,105 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         .expect("status");
     assert!(status.success(), "clean exit: {status}");
 }
+
+/// `kontakt dev --tls`: every port TLS with a throwaway CA in the data directory; `kontakt
+/// health` verifies against it (KONTAKT_TLS_CA), the console answers over HTTPS, and neither a
+/// client without the CA nor a plaintext one gets an answer.
+#[tokio::test]
+async fn dev_with_tls_serves_every_port_over_tls_verified_against_its_throwaway_ca() {
+    let db = fresh_database().await.expect("database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = dev_on(&dir.path().join("dev"))
+        .arg("--tls")
+        .arg("--no-demo")
+        .env("DATABASE_URL", &db.url)
+        .spawn()
+        .expect("start kontakt dev --tls");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let services = listening(&mut lines, 4).await;
+    let (mut console, mut ca) = (None, None);
+    while ca.is_none() {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("kontakt dev printed its banner");
+        if let Some(url) = line.trim().strip_prefix("console   listening on ") {
+            console = url.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(path) = line
+            .trim()
+            .strip_prefix("TLS       every port; the throwaway CA is ")
+        {
+            ca = Some(std::path::PathBuf::from(path));
+        }
+    }
+    let (console, ca) = (console.expect("the console's URL"), ca.expect("the CA"));
+    assert!(console.starts_with("https://"), "{console}");
+
+    let health = |url: String, ca: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(KONTAKT);
+        command.args(["health", &url, "--wait", "60s"]);
+        match ca {
+            Some(ca) => command.env("KONTAKT_TLS_CA", ca),
+            None => command.env_remove("KONTAKT_TLS_CA"),
+        };
+        command.output().expect("kontakt health")
+    };
+    for (name, addr) in &services {
+        let answer = health(format!("https://localhost:{}", addr.port()), Some(&ca));
+        assert!(
+            answer.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&answer.stdout),
+            String::from_utf8_lossy(&answer.stderr)
+        );
+    }
+    let port = services[0].1.port();
+    let (unknown, plaintext) = (
+        std::process::Command::new(KONTAKT)
+            .args(["health", &format!("https://localhost:{port}")])
+            .env_remove("KONTAKT_TLS_CA")
+            .output()
+            .expect("kontakt health"),
+        std::process::Command::new(KONTAKT)
+            .args(["health", &format!("http://localhost:{port}")])
+            .output()
+            .expect("kontakt health"),
+    );
+    assert!(
+        !unknown.status.success(),
+        "a client without the CA must not be answered"
+    );
+    assert!(
+        !plaintext.status.success(),
+        "a plaintext client must not be answered"
+    );
+
+    let pem = std::fs::read(&ca).expect("the CA file");
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM CA"))
+        .build()
+        .expect("a client");
+    let page = https
+        .get(format!("{console}/log-ind"))
+        .send()
+        .await
+        .expect("the console answers over HTTPS");
+    assert!(page.status().is_success(), "{}", page.status());
+    let strangers = reqwest::Client::new()
+        .get(format!("{console}/healthz"))
+        .send()
+        .await;
+    assert!(
+        strangers.is_err(),
+        "a browser without the CA must not get a page"
+    );
+
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("kontakt dev stopped")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+}
