@@ -9,24 +9,39 @@ Each kontakt service (referral, matching, timecost, followup) must have: a Deplo
 `kontakt serve <service>` with enough replicas (2 for overlays named prod*, else 1), a rolling
 update that never drops below that, the standard labels; a ClusterIP Service of the same name
 with a port `grpc` (appProtocol grpc); its own ServiceAccount without an API token; the three
-gRPC health probes (readiness on "", startup and liveness on "liveness"); requests and limits;
+gRPC health probes (readiness on "", startup and liveness on "liveness") on its gRPC port or on
+its health port (a container port `health` that KONTAKT_HEALTH_LISTEN names), never on a port
+that serves TLS (the kubelet's gRPC probes cannot speak it); requests and limits;
 the hardened securityContext; a PodDisruptionBudget; an autoscaling/v2 HPA; topology spread
 over nodes and zones; a grace period covering the preStop sleep plus KONTAKT_SHUTDOWN_GRACE;
 network policies admitting only the services that follow its feed, the console and
 kontakt.dk/client pods, and letting it reach only DNS, PostgreSQL, the feeds it follows, the
 collector and the identity provider; and a migration Job reaching only DNS and PostgreSQL.
 
-The console (`kontakt serve console`, plain HTTP on 8080) must have the same Deployment, rollout,
-ServiceAccount, security context, disruption budget, autoscaler, spread and grace period; a
-ClusterIP Service `console` with port `http` 80 -> 8080; HTTP probes (startup and liveness
-GET /healthz, readiness GET /readyz); KONTAKT_LISTEN on 8080, the four services' Service
-addresses, its public URL (https, or http on localhost) and OIDC settings, and its session key
-and OIDC client secret as files from a read-only Secret mount; nothing of the services' own
+The console (`kontakt serve console`, HTTP or HTTPS on 8080) must have the same Deployment,
+rollout, ServiceAccount, security context, disruption budget, autoscaler, spread and grace
+period; a ClusterIP Service `console` with port `http` 80 -> 8080; HTTP probes (startup and
+liveness GET /healthz, readiness GET /readyz; scheme HTTPS when it serves TLS); KONTAKT_LISTEN
+on 8080, the four services' Service addresses, its public URL (https, or http on localhost)
+and OIDC settings, and its session key and OIDC client secret as files from a read-only
+Secret mount; nothing of the services' own
 (no DATABASE_URL, CPR keys, JWKS, nor their Secrets); network policies admitting only namespaces
 named by a selector (the ingress controller's) on 8080, at least one where an Ingress routes to
 it, and letting it reach only DNS, the four services, the collector and the identity provider
 (never PostgreSQL); and any Ingress to it on Service port 80 with TLS for every host, one of them
-the public URL's.
+the public URL's (and, for ingress-nginx, the backend protocol the console speaks).
+
+TLS (components/tls), wherever a service or the console has KONTAKT_TLS_CERT: KONTAKT_TLS_KEY
+with it; its files in read-only volume mounts without subPath (a subPath never sees the renewed
+files), the certificate and key from a Secret issued by a cert-manager Certificate in the render
+whose dnsNames include the Service's names (<svc>, <svc>.<namespace>.svc), with usages server
+auth and client auth, from an Issuer in the render (or a ClusterIssuer); a service requires
+client certificates (KONTAKT_TLS_CLIENT_CA), the console does not (its probes present none).
+Every caller's URL of a service (the feeds it follows, the console's four) is https exactly
+when that service serves TLS, with KONTAKT_TLS_CA to verify it and, where the service requires
+one, a certificate of its own to present. An ingress-nginx Ingress to an HTTPS console that
+verifies it names a Secret of the render's namespace issued by a Certificate, and a name in
+the console's certificate.
 
 A CloudNativePG Cluster must archive its WAL to object storage (credentials from a Secret,
 compressed, with a retention policy) and have a ScheduledBackup.
@@ -68,8 +83,20 @@ NOT_THE_CONSOLES_VARIABLES = ("DATABASE_URL", "KONTAKT_CPR_", "KONTAKT_JWKS_")
 NOT_THE_CONSOLES_SECRETS = ("kontakt-db", "kontakt-cpr", "kontakt-auth", "kontakt-service-token")
 
 CLIENT_LABEL = ("kontakt.dk/client", "true")
+
 SERVICE_UID = 65532
 DEFAULT_SHUTDOWN_GRACE = "20s"  # the binary's default when KONTAKT_SHUTDOWN_GRACE is unset
+
+# TLS (components/tls). The health port is a second, plaintext listener serving grpc.health.v1
+# only (KONTAKT_HEALTH_LISTEN), for the kubelet's gRPC probes, which cannot speak TLS.
+HEALTH_PORT_NAME = "health"
+TLS_CERT, TLS_KEY = "KONTAKT_TLS_CERT", "KONTAKT_TLS_KEY"
+TLS_CA, TLS_CLIENT_CA = "KONTAKT_TLS_CA", "KONTAKT_TLS_CLIENT_CA"
+CERT_MANAGER = "cert-manager.io/"
+# Each process serves its certificate and presents it when it calls a service.
+CERTIFICATE_USAGES = ("server auth", "client auth")
+NGINX_BACKEND_PROTOCOL = "nginx.ingress.kubernetes.io/backend-protocol"
+NGINX_PROXY_SSL = "nginx.ingress.kubernetes.io/proxy-ssl-"
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 CLUSTER_SCOPED = {
@@ -177,6 +204,27 @@ class Render:
         for d in self.of_kind(kind, ns):
             if meta(d).get("name") == name:
                 return d
+        return None
+
+    def tls(self, component):
+        """Whether the kontakt Deployment of `component` serves TLS and requires client
+        certificates: {"serves": bool, "mutual": bool}, or None if it is not in the render once."""
+        deployments = [d for d in self.of_kind("Deployment")
+                       if (meta(d).get("labels") or {}).get("app.kubernetes.io/name") == "kontakt"
+                       and (meta(d).get("labels") or {}).get("app.kubernetes.io/component") == component]
+        c = find_serving_container(deployments[0]) if len(deployments) == 1 else None
+        if c is None:
+            return None
+        env = environment(c, self, namespace(deployments[0]))
+        serves = bool(env.get(TLS_CERT)) and bool(env.get(TLS_KEY))
+        return {"serves": serves, "mutual": serves and bool(env.get(TLS_CLIENT_CA))}
+
+    def certificate_for(self, secret, ns):
+        """The cert-manager Certificate that issues Secret `secret` in `ns`, or None."""
+        for cert in self.of_kind("Certificate", ns):
+            if (str(cert.get("apiVersion", "")).startswith(CERT_MANAGER)
+                    and (cert.get("spec") or {}).get("secretName") == secret):
+                return cert
         return None
 
     def policies_for(self, workload):
@@ -573,9 +621,11 @@ def check_service(service, render, min_replicas, out):
     cname = f"{name}: container {c.get('name')}"
     if not any(p.get("containerPort") == port and p.get("name") == "grpc" for p in c.get("ports") or []):
         out.append(f"{cname}: no container port {port} named grpc")
-    listen = environment(c, render, ns).get("KONTAKT_LISTEN")
+    env = environment(c, render, ns)
+    listen = env.get("KONTAKT_LISTEN")
     if listen is not None and not str(listen).endswith(f":{port}"):
         out.append(f"{cname}: KONTAKT_LISTEN {listen!r} is not port {port}")
+    check_tls(service, d, c, env, render, FOLLOWS[service], out)
 
     # Service
     svc, grpc = cluster_service(render, service, ns, name, labels, "grpc", out)
@@ -585,13 +635,21 @@ def check_service(service, render, min_replicas, out):
         if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
             out.append(f"{ref(svc)}: port grpc is not {port} -> grpc")
 
-    # Probes
-    for probe, health in (("readinessProbe", ""), ("livenessProbe", "liveness"), ("startupProbe", "liveness")):
+    # Probes: on the gRPC port, or on the health port where KONTAKT_HEALTH_LISTEN opens one;
+    # never on a port that serves TLS, which the kubelet's gRPC probes cannot speak.
+    tls = bool(env.get(TLS_CERT)) and bool(env.get(TLS_KEY))
+    health = health_port(c, env, cname, port, out)
+    allowed = ([] if tls else [port]) + ([health] if health else [])
+    where = " or ".join(str(p) for p in allowed) or f"{HEALTH_PORT_NAME} (KONTAKT_HEALTH_LISTEN)"
+    for probe, health_service in (("readinessProbe", ""), ("livenessProbe", "liveness"), ("startupProbe", "liveness")):
         grpc = (c.get(probe) or {}).get("grpc")
         if grpc is None:
             out.append(f"{cname}: no gRPC {probe}")
-        elif grpc.get("port") != port or (grpc.get("service") or "") != health:
-            out.append(f"{cname}: {probe} is not gRPC health on port {port}, service {health!r}")
+        elif tls and grpc.get("port") == port:
+            out.append(f"{cname}: {probe} is on port {port}, which serves TLS only: the kubelet's gRPC "
+                       f"probes cannot speak TLS (probe the {HEALTH_PORT_NAME} port, KONTAKT_HEALTH_LISTEN)")
+        elif grpc.get("port") not in allowed or (grpc.get("service") or "") != health_service:
+            out.append(f"{cname}: {probe} is not gRPC health on port {where}, service {health_service!r}")
 
     # Network
     policies = render.policies_for(d)
@@ -618,6 +676,183 @@ def check_service(service, render, min_replicas, out):
         jpolicies = render.policies_for(j)
         check_ingress(ref(j), jpolicies, None, out)
         check_egress(ref(j), jpolicies, {}, {DNS, POSTGRES}, out)
+
+
+# --- TLS: the services and the console ---------------------------------------------------------
+
+def listen_port(address):
+    """The port of a listen address such as [::]:8086 or 0.0.0.0:8086; None if there is none."""
+    match = re.fullmatch(r"(?:\[[^\]]*\]|[^:\[\]]*):(\d+)", str(address or ""))
+    return int(match.group(1)) if match else None
+
+
+def mount_of(path, pspec, c):
+    """The volume mount of container `c` that holds the file `path` (the deepest, as the kubelet
+    nests them) and its volume, or (None, None)."""
+    volumes = {v.get("name"): v for v in pspec.get("volumes") or []}
+    best = (None, None)
+    for m in c.get("volumeMounts") or []:
+        mount = str(m.get("mountPath", "")).rstrip("/")
+        if mount and (str(path) == mount or str(path).startswith(mount + "/")):
+            if best[0] is None or len(mount) > len(str(best[0].get("mountPath", "")).rstrip("/")):
+                best = (m, volumes.get(m.get("name")) or {})
+    return best
+
+
+def volume_secrets(volume):
+    """The Secrets a volume is made of (a secret volume, or a projected one's secret sources)."""
+    names = [(volume.get("secret") or {}).get("secretName")] if volume.get("secret") else []
+    names += [s["secret"].get("name") for s in (volume.get("projected") or {}).get("sources") or []
+              if s.get("secret")]
+    return [n for n in names if n]
+
+
+def health_port(c, env, cname, port, out):
+    """The container's health port (KONTAKT_HEALTH_LISTEN, a second, plaintext listener serving
+    grpc.health.v1 only) when it is usable: a container port named `health` that
+    KONTAKT_HEALTH_LISTEN names and that is not the gRPC port. None where there is none; what is
+    inconsistent goes to `out`."""
+    declared = [p.get("containerPort") for p in c.get("ports") or [] if p.get("name") == HEALTH_PORT_NAME]
+    listen = env.get("KONTAKT_HEALTH_LISTEN")
+    if listen is None:
+        if declared:
+            out.append(f"{cname}: container port {HEALTH_PORT_NAME} {declared[0]}, but KONTAKT_HEALTH_LISTEN "
+                       "is not set (nothing listens there)")
+        return None
+    lport = listen_port(listen)
+    if lport is None:
+        out.append(f"{cname}: KONTAKT_HEALTH_LISTEN {listen!r} is not an address with a port")
+        return None
+    if lport == port:
+        out.append(f"{cname}: KONTAKT_HEALTH_LISTEN {listen!r} is the gRPC port {port} (the health "
+                   "port is a second one)")
+        return None
+    if not declared:
+        out.append(f"{cname}: KONTAKT_HEALTH_LISTEN {listen!r} has no container port named {HEALTH_PORT_NAME}")
+        return None
+    if declared[0] != lport:
+        out.append(f"{cname}: container port {HEALTH_PORT_NAME} {declared[0]} is not KONTAKT_HEALTH_LISTEN's "
+                   f"port ({listen!r})")
+        return None
+    return lport
+
+
+def check_tls(component, d, c, env, render, peers, out):
+    """The TLS settings of a service or the console (`component`) and of its calls to `peers`
+    (the services it calls). Returns the cert-manager Certificate of the Secret it serves, or
+    None (no TLS, or no Certificate: said in `out`)."""
+    name, ns, pspec = ref(d), namespace(d), pod_spec(d)
+    cname = f"{name}: container {c.get('name')}"
+    serves = bool(env.get(TLS_CERT)) and bool(env.get(TLS_KEY))
+    if bool(env.get(TLS_CERT)) != bool(env.get(TLS_KEY)):
+        out.append(f"{cname}: {TLS_CERT} and {TLS_KEY} are set together or not at all")
+    if env.get(TLS_CLIENT_CA) and not serves:
+        out.append(f"{cname}: {TLS_CLIENT_CA} without {TLS_CERT} and {TLS_KEY} (the binary refuses to start)")
+
+    # The files: re-read when they change, so mounted whole (no subPath), read-only; the key
+    # and its certificate from a Secret.
+    for variable in (TLS_CERT, TLS_KEY, TLS_CA, TLS_CLIENT_CA):
+        path = env.get(variable)
+        if not path:
+            continue
+        m, volume = mount_of(path, pspec, c)
+        if m is None or m.get("readOnly") is not True:
+            out.append(f"{cname}: {variable} {path} is not in a read-only volume mount")
+            continue
+        if m.get("subPath") or m.get("subPathExpr"):
+            out.append(f"{cname}: {variable} {path} is in a subPath mount, which never sees a renewed "
+                       "file (mount the whole Secret)")
+        if variable in (TLS_CERT, TLS_KEY) and not volume_secrets(volume):
+            out.append(f"{cname}: {variable} {path} is not in a Secret volume")
+
+    if component == CONSOLE:
+        if env.get(TLS_CLIENT_CA):
+            out.append(f"{cname}: {TLS_CLIENT_CA} is set, but the kubelet's HTTPS probes on its port "
+                       "present no client certificate")
+    elif serves and not env.get(TLS_CLIENT_CA):
+        out.append(f"{cname}: serves TLS without {TLS_CLIENT_CA} (mutual TLS: every caller must present "
+                   "a certificate from the CA)")
+
+    # Its calls: https exactly where the service serves TLS; verified against a CA bundle; with
+    # a certificate to present where the service requires one.
+    calls_https = False
+    for peer in peers:
+        variable, url = url_variable(peer), env.get(url_variable(peer))
+        peer_tls = render.tls(peer)
+        if not url or peer_tls is None:
+            continue
+        scheme = urlsplit(str(url)).scheme
+        expected = "https" if peer_tls["serves"] else "http"
+        calls_https = calls_https or scheme == "https"
+        if scheme != expected:
+            out.append(f"{cname}: {variable} {url!r} is not {expected}://: {peer} serves "
+                       f"{'TLS only' if peer_tls['serves'] else 'plaintext'}")
+        elif peer_tls["mutual"] and not serves:
+            out.append(f"{cname}: {variable} names {peer}, which requires a client certificate "
+                       f"({TLS_CLIENT_CA}), but it has no {TLS_CERT} and {TLS_KEY} to present")
+    if calls_https and not env.get(TLS_CA):
+        out.append(f"{cname}: calls https:// URLs without {TLS_CA} (the services' certificates are "
+                   "from a private CA, not the web roots)")
+
+    if not serves:
+        return None
+    # The certificate: issued (and renewed) by cert-manager, for the names its callers use.
+    m, volume = mount_of(env[TLS_CERT], pspec, c)
+    secrets = volume_secrets(volume or {})
+    if not secrets:
+        return None  # said above
+    cert = render.certificate_for(secrets[0], ns)
+    if cert is None:
+        out.append(f"{name}: Secret {secrets[0]} ({TLS_CERT}) is not issued by a cert-manager "
+                   "Certificate in the render")
+        return None
+    cspec = cert.get("spec") or {}
+    names = cspec.get("dnsNames") or []
+    missing = [n for n in (component, f"{component}.{ns}.svc") if n not in names]
+    if missing:
+        out.append(f"{ref(cert)}: dnsNames lack {', '.join(missing)}, names of Service {component} "
+                   "that its callers use")
+    usages = cspec.get("usages") or []
+    for usage in CERTIFICATE_USAGES:
+        if usage not in usages:
+            out.append(f"{ref(cert)}: usages lack {usage} ({name} serves it and presents it as "
+                       "client certificate to the services it calls)")
+    issuer = cspec.get("issuerRef") or {}
+    if (issuer.get("kind") or "Issuer") == "Issuer" and (issuer.get("group") or "cert-manager.io") == "cert-manager.io":
+        if render.get("Issuer", issuer.get("name"), ns) is None:
+            out.append(f"{ref(cert)}: issuerRef Issuer/{issuer.get('name')} is not in the render")
+    return cert
+
+
+def check_ingress_backend(ing, console_tls, cert, render, ns, out):
+    """An ingress-nginx Ingress to the console speaks what the console serves (HTTP, or HTTPS
+    under components/tls) and, where it verifies the console, does so with a Secret of this
+    namespace issued by cert-manager and a name the console's certificate carries."""
+    annotations = meta(ing).get("annotations") or {}
+    if (ing.get("spec") or {}).get("ingressClassName") != "nginx" and not any(
+            a.startswith("nginx.ingress.kubernetes.io/") for a in annotations):
+        return  # another controller: its own annotations
+    protocol = str(annotations.get(NGINX_BACKEND_PROTOCOL, "HTTP")).upper()
+    expected = "HTTPS" if console_tls else "HTTP"
+    if protocol != expected:
+        hint = "; components/tls after console-ingress" if console_tls else ""
+        out.append(f"{ref(ing)}: ingress-nginx speaks {protocol} to the console, which serves "
+                   f"{'HTTPS only' if console_tls else 'plain HTTP'} ({NGINX_BACKEND_PROTOCOL}: "
+                   f"{expected}{hint})")
+    if not console_tls or str(annotations.get(NGINX_PROXY_SSL + "verify", "off")) != "on":
+        return
+    secret = str(annotations.get(NGINX_PROXY_SSL + "secret") or "")
+    secret_ns, _, secret_name = secret.rpartition("/")
+    if secret_ns != ns or not secret_name or render.certificate_for(secret_name, ns) is None:
+        out.append(f"{ref(ing)}: proxy-ssl-secret {secret!r} is not {ns}/<a Secret issued by a "
+                   "cert-manager Certificate in the render> (it carries the CA that verifies the console)")
+    ssl_name = annotations.get(NGINX_PROXY_SSL + "name")
+    if not ssl_name:
+        out.append(f"{ref(ing)}: proxy-ssl-verify is on without proxy-ssl-name (nginx would check the "
+                   "upstream's name, which no certificate carries)")
+    elif cert is not None and ssl_name not in ((cert.get("spec") or {}).get("dnsNames") or []):
+        out.append(f"{ref(ing)}: proxy-ssl-name {ssl_name!r} is not a name in the console's "
+                   f"certificate ({ref(cert)})")
 
 
 # --- the console ------------------------------------------------------------------------------
@@ -737,6 +972,8 @@ def check_console(render, min_replicas, out):
             public.scheme == "https" or (public.scheme == "http" and public.hostname in ("localhost", "127.0.0.1", "::1"))):
         out.append(f"{cname}: KONTAKT_CONSOLE_PUBLIC_URL {env['KONTAKT_CONSOLE_PUBLIC_URL']!r} is not "
                    "https (its cookies are Secure; http only on localhost)")
+    cert = check_tls(CONSOLE, d, c, env, render, list(PORTS), out)
+    tls = bool(env.get(TLS_CERT)) and bool(env.get(TLS_KEY))
     for service, port in PORTS.items():
         url = env.get(url_variable(service))
         try:
@@ -765,15 +1002,22 @@ def check_console(render, min_replicas, out):
     for p in http:
         if p.get("port") != CONSOLE_SERVICE_PORT or not is_console_port(p.get("targetPort")):
             out.append(f"{ref(svc)}: port http is not {CONSOLE_SERVICE_PORT} -> http ({CONSOLE_PORT})")
+        if p.get("appProtocol") not in (None, "https" if tls else "http"):
+            out.append(f"{ref(svc)}: port http has appProtocol {p['appProtocol']}, but the console serves "
+                       f"{'HTTPS' if tls else 'plain HTTP'}")
 
-    # Probes: HTTP, the process on /healthz (never restarted for an outage), pages on /readyz.
+    # Probes: HTTP, the process on /healthz (never restarted for an outage), pages on /readyz;
+    # HTTPS where the port serves TLS (the kubelet does not verify the certificate).
+    scheme = "HTTPS" if tls else "HTTP"
     for probe, path in CONSOLE_PROBES:
         http_get = (c.get(probe) or {}).get("httpGet")
         if http_get is None:
             out.append(f"{cname}: no HTTP {probe}")
-        elif (http_get.get("path") != path or not is_console_port(http_get.get("port"))
-              or http_get.get("scheme", "HTTP") != "HTTP"):
+        elif http_get.get("path") != path or not is_console_port(http_get.get("port")):
             out.append(f"{cname}: {probe} is not GET {path} on port {CONSOLE_PORT}")
+        elif http_get.get("scheme", "HTTP") != scheme:
+            out.append(f"{cname}: {probe} scheme {http_get.get('scheme', 'HTTP')} is not {scheme}: the port "
+                       f"serves {'TLS only' if tls else 'plain HTTP'}")
 
     # Ingresses to it: the Service's port, TLS for every host, the public URL's host among them.
     routes = console_ingresses(render, ns)
@@ -786,6 +1030,8 @@ def check_console(render, min_replicas, out):
             out.append(f"{ref(ing)}: host {host or '(any)'} has no TLS (the console's cookies are Secure)")
         if host:
             hosts.add(host)
+    for ing in {id(i): i for i, _, _ in routes}.values():
+        check_ingress_backend(ing, tls, cert, render, ns, out)
     if hosts and env.get("KONTAKT_CONSOLE_PUBLIC_URL") and public.hostname not in hosts:
         out.append(f"{cname}: KONTAKT_CONSOLE_PUBLIC_URL {env['KONTAKT_CONSOLE_PUBLIC_URL']!r} is not "
                    f"on an Ingress host of the console ({', '.join(sorted(hosts))})")
@@ -946,6 +1192,18 @@ def check(docs, min_replicas):
     return out
 
 
+def tls_summary(render):
+    """What TLS the render has: `mutual TLS`, `plaintext`, or which components serve TLS."""
+    components = list(PORTS) + [CONSOLE]
+    serving = [c for c in components if (render.tls(c) or {}).get("serves")]
+    if not serving:
+        return "plaintext"
+    mutual = all((render.tls(s) or {}).get("mutual") for s in PORTS)
+    if len(serving) == len(components):
+        return "mutual TLS" if mutual else "TLS"
+    return f"TLS on {', '.join(serving)} only"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", help="rendered manifests (multi-document YAML)")
@@ -963,9 +1221,11 @@ def main(argv=None):
     if violations:
         print(f"policy: {len(violations)} violation(s)")
         return 1
-    budget = check_database_budget(Render(load(args.files)), [])
+    render = Render(load(args.files))
+    budget = check_database_budget(render, [])
     connections = f", connections {budget[0]} of {budget[1]} less {budget[2]}" if budget else ""
-    print(f"policy OK ({len(PORTS)} services and the console, min replicas {min_replicas}{connections})")
+    print(f"policy OK ({len(PORTS)} services and the console, min replicas {min_replicas}, "
+          f"{tls_summary(render)}{connections})")
     return 0
 
 

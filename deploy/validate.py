@@ -22,6 +22,8 @@ KUBERNETES_VERSION = "1.30.0"
 CUSTOM_RESOURCES = {
     ("postgresql.cnpg.io/v1", "Cluster"),  # components/cloudnative-pg
     ("postgresql.cnpg.io/v1", "ScheduledBackup"),  # components/cloudnative-pg/backup.yaml
+    ("cert-manager.io/v1", "Issuer"),  # components/tls/issuer.yaml
+    ("cert-manager.io/v1", "Certificate"),  # components/tls/certificates.yaml
 }
 
 
