@@ -22,6 +22,10 @@ pub const PURPOSE_HEADER: &str = "x-kontakt-purpose";
 pub const MAX_PURPOSE_LEN: usize = 200;
 /// Most rows written in one batch.
 const MAX_BATCH: usize = 512;
+/// Batches written at once: while one commits, the next gathers and starts, so a call waits
+/// for one commit, not for the one before it as well (PostgreSQL flushes concurrent commits
+/// together).
+const BATCHES_IN_FLIGHT: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -224,9 +228,15 @@ impl AuditLog {
     }
 }
 
-/// Gathers whatever is queued (up to a batch), writes it in one statement, answers everyone.
+/// Gathers whatever is queued (up to a batch), writes it in one statement, answers everyone;
+/// up to [`BATCHES_IN_FLIGHT`] batches at a time.
 async fn write_batches(pool: PgPool, mut inbox: mpsc::Receiver<(Vec<Entry>, Ack)>) {
+    let lanes = std::sync::Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
     while let Some(first) = inbox.recv().await {
+        // Wait for a free lane first: what arrives meanwhile joins this batch.
+        let Ok(lane) = lanes.clone().acquire_owned().await else {
+            return;
+        };
         let mut waiting = vec![first];
         let mut rows = waiting[0].0.len();
         while rows < MAX_BATCH {
@@ -238,25 +248,33 @@ async fn write_batches(pool: PgPool, mut inbox: mpsc::Receiver<(Vec<Entry>, Ack)
                 Err(_) => break,
             }
         }
-        let entries: Vec<Entry> = waiting
-            .iter()
-            .flat_map(|(e, _)| e.iter().cloned())
-            .collect();
-        let outcome = insert(&pool, &entries).await;
-        if let Err(err) = &outcome {
-            tracing::error!(%err, rows = entries.len(), "audit rows could not be written; the calls fail");
-        }
-        for (_, ack) in waiting {
-            let answer = match &outcome {
-                Ok(()) => Ok(()),
-                Err(_) => Err(ApiError::Unavailable(
-                    "the access log could not be written; retry".into(),
-                )),
-            };
-            // A caller that gave up (deadline) no longer listens; its row is written all the same.
-            if ack.send(answer).is_err() {
-                tracing::debug!("an audited call ended before its log row was confirmed");
-            }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            write_batch(&pool, waiting).await;
+            drop(lane);
+        });
+    }
+}
+
+async fn write_batch(pool: &PgPool, waiting: Vec<(Vec<Entry>, Ack)>) {
+    let entries: Vec<Entry> = waiting
+        .iter()
+        .flat_map(|(e, _)| e.iter().cloned())
+        .collect();
+    let outcome = insert(pool, &entries).await;
+    if let Err(err) = &outcome {
+        tracing::error!(%err, rows = entries.len(), "audit rows could not be written; the calls fail");
+    }
+    for (_, ack) in waiting {
+        let answer = match &outcome {
+            Ok(()) => Ok(()),
+            Err(_) => Err(ApiError::Unavailable(
+                "the access log could not be written; retry".into(),
+            )),
+        };
+        // A caller that gave up (deadline) no longer listens; its row is written all the same.
+        if ack.send(answer).is_err() {
+            tracing::debug!("an audited call ended before its log row was confirmed");
         }
     }
 }
