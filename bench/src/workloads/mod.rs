@@ -172,14 +172,25 @@ impl<'a> Bench<'a> {
         let tpcb = pgbench
             .run(false, self.streams, self.timing.duration)
             .await?;
-        let bare = references::bare_rpc(plan).await?;
+        let bare_server = references::BareServer::start().await?;
+        let bare = bare_server.call(plan).await?;
+        let h2load = bare_server.h2load(plan).await?;
+        drop(bare_server);
         eprintln!(
-            "    pgbench -S {:.0} tps, tpcb-like {:.0} tps, bare RPC {:.0} calls/s p99 {:.2} ms",
+            "    pgbench -S {:.0} tps, tpcb-like {:.0} tps, bare RPC {:.0} calls/s p99 {:.2} ms (h2load: {:.0} req/s)",
             select.tps,
             tpcb.tps,
             bare.throughput(),
-            bare.p99()
+            bare.p99(),
+            h2load.rps
         );
+        results.push(Outcome::throughput(
+            "yardstick",
+            "the benchmark's own client on the bare RPC vs h2load on the same server, as many calls in flight",
+            &bare,
+            h2load.rps,
+            Target::AtLeast(0.8),
+        ));
 
         eprintln!("==> budget status at {} entries", self.size.first_entries);
         let budget_small = self.budget().await?;
@@ -313,6 +324,13 @@ impl<'a> Bench<'a> {
                 bare.p50(),
                 bare.p99(),
                 self.streams
+            ),
+            format!(
+                "h2load on the same bare RPC: {:.0} req/s, mean {:.2} ms, {} streams on {} connections",
+                h2load.rps,
+                h2load.mean_ms,
+                self.streams,
+                self.streams.div_ceil(4)
             ),
             format!(
                 "console (kontakt serve console): peak RSS {:.1} MiB after the screens",

@@ -399,10 +399,10 @@ impl TimeCostApi {
             .into_iter()
             .map(|f| Forecast {
                 municipality: f.municipality,
-                minutes_per_week: f.minutes_per_week,
                 basis: super::time::basis(&f.employment),
-                days: f.days,
+                minute_days: f.minute_days,
                 rate_ore: f.rate_ore,
+                assignments: f.assignments,
             })
             .collect();
         let status = budget::status(&Inputs {

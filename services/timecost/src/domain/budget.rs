@@ -46,15 +46,19 @@ pub struct Spend {
     pub minutes: i64,
 }
 
-/// An active assignment's remaining time in the year.
+/// The remaining time in the year of the active assignments that share a municipality, a
+/// pricing basis and an hourly rate: the forecast is linear in minutes × days, so a group
+/// prices exactly as its assignments one by one would (R-BF-4).
 pub struct Forecast {
     pub municipality: String,
-    pub minutes_per_week: i32,
     pub basis: Basis,
-    /// Days it still runs after the status day, within the year and the frame's period.
-    pub days: i64,
-    /// Its hourly rate; `None` when none is on record (counted, not priced).
+    /// Σ minutes per week × days each still runs after the status day, within the year and the
+    /// frame's period.
+    pub minute_days: i64,
+    /// The hourly rate; `None` when none is on record (counted, not priced).
     pub rate_ore: Option<i64>,
+    /// How many assignments the group holds.
+    pub assignments: i64,
 }
 
 pub struct Inputs<'a> {
@@ -99,7 +103,7 @@ pub struct Status {
 /// Exact forecast units ×7 (a week's minutes spread over its 7 days).
 fn forecast_units_times_7(f: &Forecast) -> i128 {
     let eighths = pricing::eighths_per_hour(f.basis, f.rate_ore.unwrap_or(0));
-    i128::from(f.minutes_per_week) * i128::from(f.days) * i128::from(eighths)
+    i128::from(f.minute_days) * i128::from(eighths)
 }
 
 /// Units ×7 to øre, half up, once.
@@ -202,7 +206,12 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
         external_purchases_ore: external,
         expenses_ore: expenses,
         coordinator_ore,
-        unpriced_assignments: i.forecast.iter().filter(|f| f.rate_ore.is_none()).count(),
+        unpriced_assignments: i
+            .forecast
+            .iter()
+            .filter(|f| f.rate_ore.is_none())
+            .map(|f| usize::try_from(f.assignments).unwrap_or(0))
+            .sum(),
     })
 }
 
@@ -240,6 +249,70 @@ mod tests {
     }
 
     #[test]
+    fn r_bf_4_the_forecast_summed_by_municipality_basis_and_rate_is_each_assignments_to_the_ore() {
+        // 2,000 generated assignments (a fixed linear congruential sequence), priced one by
+        // one and as the store sums them: the same status to the øre.
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let bases = [Basis::StaffCost, Basis::HourlyWage, Basis::ProviderPrice];
+        let rates = [None, Some(21_750), Some(30_000), Some(52_513)];
+        let each: Vec<Forecast> = (0..2_000)
+            .map(|_| {
+                let minutes = 15 + next(2_400) as i64;
+                let days = next(366) as i64;
+                Forecast {
+                    municipality: ["183", "187", "999"][next(3) as usize].into(),
+                    basis: bases[next(3) as usize],
+                    minute_days: minutes * days,
+                    rate_ore: rates[next(4) as usize],
+                    assignments: 1,
+                }
+            })
+            .collect();
+        let mut summed: Vec<Forecast> = Vec::new();
+        for f in &each {
+            match summed.iter_mut().find(|g| {
+                g.municipality == f.municipality && g.basis == f.basis && g.rate_ore == f.rate_ore
+            }) {
+                Some(group) => {
+                    group.minute_days += f.minute_days;
+                    group.assignments += 1;
+                }
+                None => summed.push(Forecast {
+                    municipality: f.municipality.clone(),
+                    basis: f.basis,
+                    minute_days: f.minute_days,
+                    rate_ore: f.rate_ore,
+                    assignments: 1,
+                }),
+            }
+        }
+        assert!(summed.len() <= 3 * 3 * 4);
+        let shares = shares();
+        let inputs = |forecast: &[Forecast]| {
+            status(&Inputs {
+                indexed_ore: 4_000_000_000,
+                shares: &shares,
+                spend: &[],
+                forecast,
+                coordinator_per_year_ore: 1_000_000,
+                days_elapsed: 200,
+                days_in_year: 365,
+                threshold_basis_points: 9_000,
+            })
+            .expect("status")
+        };
+        let (one_by_one, grouped) = (inputs(&each), inputs(&summed));
+        assert_eq!(one_by_one, grouped);
+        assert!(grouped.committed_ore > 0 && grouped.unpriced_assignments > 0);
+    }
+
+    #[test]
     fn spent_committed_and_free_add_up_per_municipality_and_overall() {
         let shares = shares();
         // Ishøj: 10 h at DKK 300 in March; Vallensbæk: 4 h from a provider at DKK 525 in April.
@@ -271,17 +344,17 @@ mod tests {
         let forecast = [
             Forecast {
                 municipality: "183".into(),
-                minutes_per_week: 180,
                 basis: Basis::StaffCost,
-                days: 14,
+                minute_days: 180 * 14,
                 rate_ore: Some(30_000),
+                assignments: 1,
             },
             Forecast {
                 municipality: "187".into(),
-                minutes_per_week: 60,
                 basis: Basis::HourlyWage,
-                days: 7,
+                minute_days: 60 * 7,
                 rate_ore: None,
+                assignments: 1,
             },
         ];
         let status = status(&Inputs {

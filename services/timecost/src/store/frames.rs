@@ -51,13 +51,14 @@ pub struct SpendRow {
 
 /// An active assignment's forecast inputs (R-BF-4).
 #[derive(Debug, sqlx::FromRow)]
+/// The active assignments of one municipality, employment and rate, summed.
 pub struct ForecastRow {
     pub municipality: String,
-    pub minutes_per_week: i32,
     pub employment: String,
-    /// Days after `as_of` the assignment still runs within the period.
-    pub days: i64,
     pub rate_ore: Option<i64>,
+    /// Σ minutes per week × days after `as_of` each still runs within the period.
+    pub minute_days: i64,
+    pub assignments: i64,
 }
 
 const FRAME_COLUMNS: &str = "id, display_name, base_ore, base_year, period_start, period_end, service_units, coordinator_cost_per_year_ore, threshold_basis_points, revision, create_time, update_time";
@@ -237,23 +238,30 @@ impl Store {
         as_of: NaiveDate,
         last: NaiveDate,
     ) -> Result<Vec<ForecastRow>, sqlx::Error> {
+        // Summed here, not row by row in the service: a national frame has ~100,000 active
+        // assignments but a few hundred (municipality, employment, rate) groups.
         sqlx::query_as(
-            "SELECT a.municipality, a.minutes_per_week, a.employment,
-                    greatest(0, least($4::date, coalesce(a.end_date, $4::date),
-                                      coalesce(g.end_date, g.expected_end_date, $4::date))
-                                - greatest($3::date, a.start_date - 1))::bigint AS days,
-                    CASE WHEN a.employment = 'PROVIDER' THEN a.agreed_hourly_ore
-                         ELSE (SELECT r.hourly_ore FROM person_rates r
-                                WHERE r.unit = a.unit AND r.person_id = a.contact_person_id
-                                  AND r.valid_from <= greatest($3::date + 1, a.start_date)
-                                  AND (r.valid_to IS NULL
-                                       OR r.valid_to >= greatest($3::date + 1, a.start_date))
-                                ORDER BY r.valid_from DESC LIMIT 1)
-                    END AS rate_ore
-               FROM assignments a
-               LEFT JOIN grants g ON g.municipality = a.municipality AND g.id = a.grant_id
-              WHERE a.municipality = ANY ($1) AND (cardinality($2::text[]) = 0 OR a.unit = ANY ($2))
-                AND (a.end_date IS NULL OR a.end_date > $3)",
+            "SELECT municipality, employment, rate_ore,
+                    sum(minutes_per_week::bigint * days)::bigint AS minute_days,
+                    count(*)::bigint AS assignments
+               FROM (SELECT a.municipality, a.minutes_per_week, a.employment,
+                            greatest(0, least($4::date, coalesce(a.end_date, $4::date),
+                                              coalesce(g.end_date, g.expected_end_date, $4::date))
+                                        - greatest($3::date, a.start_date - 1))::bigint AS days,
+                            CASE WHEN a.employment = 'PROVIDER' THEN a.agreed_hourly_ore
+                                 ELSE (SELECT r.hourly_ore FROM person_rates r
+                                        WHERE r.unit = a.unit AND r.person_id = a.contact_person_id
+                                          AND r.valid_from <= greatest($3::date + 1, a.start_date)
+                                          AND (r.valid_to IS NULL
+                                               OR r.valid_to >= greatest($3::date + 1, a.start_date))
+                                        ORDER BY r.valid_from DESC LIMIT 1)
+                            END AS rate_ore
+                       FROM assignments a
+                       LEFT JOIN grants g ON g.municipality = a.municipality AND g.id = a.grant_id
+                      WHERE a.municipality = ANY ($1)
+                        AND (cardinality($2::text[]) = 0 OR a.unit = ANY ($2))
+                        AND (a.end_date IS NULL OR a.end_date > $3)) AS active
+              GROUP BY municipality, employment, rate_ore",
         )
         .bind(municipalities)
         .bind(units)
