@@ -16,7 +16,7 @@ pub async fn gather(
     let bearer = Bearer::new(token)?;
     let mut entries = Vec::new();
     for (service, url) in endpoints {
-        let channel = crate::client::channel(url).with_context(|| format!("{service}"))?;
+        let channel = crate::client::channel(url).with_context(|| service.to_string())?;
         let mut client = AccessLogServiceClient::with_interceptor(channel, bearer.clone());
         let mut page_token = String::new();
         loop {

@@ -611,13 +611,11 @@ pub mod dev {
                 ExtendedKeyUsagePurpose::ServerAuth,
                 ExtendedKeyUsagePurpose::ClientAuth,
             ];
+            // Certificates are checked against the wall clock, so they are made on it too.
+            use crate::clock::Clock as _;
+            let seconds = crate::clock::SystemClock.now().timestamp();
             let now = rcgen::date_time_ymd(1970, 1, 1)
-                + std::time::Duration::from_secs(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or_default(),
-                );
+                + std::time::Duration::from_secs(u64::try_from(seconds).unwrap_or_default());
             // Valid from a day before `now`, or (expired) from a day before it ended.
             if days >= 0 {
                 params.not_before = now - time_days(1);
