@@ -261,7 +261,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let dev_key = launch.dev_key.take();
     let state = state(&launch, dev_key).await?;
-    let tls = launch.tls.server().context("setting up TLS")?;
+    let tls = launch.tls.server_http1().context("setting up TLS")?;
     let addr = launch.listener.local_addr()?;
     tracing::info!(%addr, https = tls.is_some(), "console listening");
     match tls {

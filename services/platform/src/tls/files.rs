@@ -55,8 +55,8 @@ pub(super) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// cert, key and, for mutual TLS, the client CA bundle.
-pub(super) fn build_server(files: &[File]) -> Result<ServerConfig, TlsError> {
+/// cert, key and, for mutual TLS, the client CA bundle; `protocols` offered by ALPN.
+pub(super) fn build_server(files: &[File], protocols: &[&[u8]]) -> Result<ServerConfig, TlsError> {
     let [cert, key, client_ca @ ..] = files else {
         return Err(TlsError::Settings(
             "a server needs a certificate and a key".to_owned(),
@@ -75,8 +75,7 @@ pub(super) fn build_server(files: &[File]) -> Result<ServerConfig, TlsError> {
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(cert.certificates()?, key.private_key()?)?;
-    // gRPC over HTTP/2; gRPC-Web and the console's browsers may come over HTTP/1.1.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }
 

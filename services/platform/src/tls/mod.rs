@@ -83,9 +83,23 @@ impl TlsSettings {
         self.cert.is_some() && self.key.is_some()
     }
 
-    /// The server's config, made again when its files change; `None` for a plaintext listener.
-    /// Needs a Tokio runtime (the files are watched by a task).
+    /// A service's server config, made again when its files change; `None` for a plaintext
+    /// listener. ALPN offers HTTP/2 (gRPC) and HTTP/1.1 (gRPC-Web). Needs a Tokio runtime (the
+    /// files are watched by a task).
     pub fn server(&self) -> Result<Option<Reloading<ServerConfig>>, TlsError> {
+        self.server_speaking(&[b"h2", b"http/1.1"])
+    }
+
+    /// The console's: ALPN offers HTTP/1.1 alone, which is what it serves (a browser offered
+    /// HTTP/2 would otherwise choose it).
+    pub fn server_http1(&self) -> Result<Option<Reloading<ServerConfig>>, TlsError> {
+        self.server_speaking(&[b"http/1.1"])
+    }
+
+    fn server_speaking(
+        &self,
+        protocols: &'static [&'static [u8]],
+    ) -> Result<Option<Reloading<ServerConfig>>, TlsError> {
         let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
             if self.client_ca.is_some() {
                 return Err(TlsError::Settings(
@@ -96,7 +110,10 @@ impl TlsSettings {
         };
         let mut files = vec![cert.clone(), key.clone()];
         files.extend(self.client_ca.clone());
-        Reloading::watch(files, self.reload_interval, "server", files::build_server).map(Some)
+        Reloading::watch(files, self.reload_interval, "server", move |files| {
+            files::build_server(files, protocols)
+        })
+        .map(Some)
     }
 
     /// What this process's clients use for `https://` URLs: the CA bundle (or the web roots)
@@ -150,6 +167,30 @@ mod tests {
         assert!(
             err.to_string().starts_with("/nonexistent/server.crt"),
             "{err}"
+        );
+    }
+
+    #[cfg(feature = "dev")]
+    #[test]
+    fn a_service_offers_http2_and_http1_and_the_console_http1_alone() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let files = dev::write_all(dir.path(), &["referral"]).expect("certificates");
+        let settings = TlsSettings {
+            cert: Some(files[0].cert.clone()),
+            key: Some(files[0].key.clone()),
+            ..TlsSettings::default()
+        };
+        let alpn = |config: Option<Reloading<ServerConfig>>| {
+            config.expect("TLS").current().alpn_protocols.clone()
+        };
+        assert_eq!(
+            alpn(settings.server().expect("a service's config")),
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        // Browsers offer h2 first; the console (HTTP/1.1 only) must not accept it.
+        assert_eq!(
+            alpn(settings.server_http1().expect("the console's config")),
+            [b"http/1.1".to_vec()]
         );
     }
 
