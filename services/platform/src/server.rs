@@ -95,6 +95,27 @@ pub async fn serve(
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 
+    // Settings that can be wrong are read before anything starts.
+    let tls = settings.tls.server().context("setting up TLS")?;
+    let cors = cors(&settings.cors_allow_origins)?;
+    // The probes' own port, if asked for: health alone, plaintext, until this function returns.
+    let (_stop_health, health_stopped) = oneshot::channel::<()>();
+    if let Some(addr) = settings.health_listen {
+        let probes = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for health probes on {addr}"))?;
+        let health = tonic::transport::Server::builder()
+            .add_service(health_service.clone())
+            .serve_with_incoming_shutdown(TcpIncoming::from(probes), async {
+                health_stopped.await.ok();
+            });
+        tokio::spawn(async move {
+            if let Err(err) = health.await {
+                tracing::warn!(%err, "the health probe port failed");
+            }
+        });
+        tracing::info!(service = def.name, %addr, "health probes (plaintext, grpc.health.v1 only)");
+    }
     let (stop_monitor, monitor_stopped) = watch::channel(false);
     let (schema_ready, ready) = watch::channel(false);
     let monitor = tokio::spawn(monitor_health(
@@ -127,26 +148,6 @@ pub async fn serve(
         .map(|c| consumer::spawn(pool.clone(), c, ready.clone(), feeds_stopped.clone()))
         .collect();
 
-    // The probes' own port, if asked for: health alone, plaintext, until this function returns.
-    let (_stop_health, health_stopped) = oneshot::channel::<()>();
-    if let Some(addr) = settings.health_listen {
-        let probes = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening for health probes on {addr}"))?;
-        let health = tonic::transport::Server::builder()
-            .add_service(health_service.clone())
-            .serve_with_incoming_shutdown(TcpIncoming::from(probes), async {
-                health_stopped.await.ok();
-            });
-        tokio::spawn(async move {
-            if let Err(err) = health.await {
-                tracing::warn!(%err, "the health probe port failed");
-            }
-        });
-        tracing::info!(service = def.name, %addr, "health probes (plaintext, grpc.health.v1 only)");
-    }
-    let tls = settings.tls.server().context("setting up TLS")?;
-    let cors = cors(&settings.cors_allow_origins)?;
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         // gRPC-Web comes over HTTP/1.1 too.

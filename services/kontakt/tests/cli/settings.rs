@@ -36,6 +36,13 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "KONTAKT_JWT_ISSUER",
         "KONTAKT_JWT_AUDIENCE",
         "KONTAKT_JWT_LEEWAY",
+        "KONTAKT_TLS_CERT",
+        "KONTAKT_TLS_KEY",
+        "KONTAKT_TLS_CA",
+        "KONTAKT_TLS_CLIENT_CA",
+        "KONTAKT_TLS_RELOAD_INTERVAL",
+        "KONTAKT_HEALTH_LISTEN",
+        "KONTAKT_CORS_ALLOW_ORIGINS",
     ] {
         assert!(
             help.contains(variable),
@@ -86,4 +93,34 @@ fn serve_without_a_database_says_what_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
+fn serve_with_a_tls_file_it_cannot_read_says_which_and_does_not_start() {
+    let output = std::process::Command::new(KONTAKT)
+        .args(["serve", "referral", "--listen", "127.0.0.1:0"])
+        .args(["--tls-cert", "/nonexistent/referral.crt"])
+        .args(["--tls-key", "/nonexistent/referral.key"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .envs(kontakt_harness::auth_env())
+        .envs(kontakt_harness::cpr_env())
+        .output()
+        .expect("run kontakt");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("setting up TLS") && stderr.contains("/nonexistent/referral.crt"),
+        "{stderr}"
+    );
+    // A key without its certificate is refused before anything is read.
+    let half = std::process::Command::new(KONTAKT)
+        .args(["serve", "referral", "--tls-key", "referral.key"])
+        .output()
+        .expect("run kontakt");
+    assert!(!half.status.success());
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("--tls-cert"),
+        "{}",
+        String::from_utf8_lossy(&half.stderr)
+    );
 }
