@@ -285,9 +285,7 @@ pub async fn serve(
 /// The console's port when it serves HTTPS: the platform's TLS connections, for axum.
 struct TlsListener {
     addr: std::net::SocketAddr,
-    incoming: tokio_stream::wrappers::ReceiverStream<
-        std::io::Result<kontakt_platform::tls::TlsConnection>,
-    >,
+    incoming: tokio_stream::wrappers::ReceiverStream<kontakt_platform::tls::TlsConnection>,
 }
 
 impl axum::serve::Listener for TlsListener {
@@ -296,19 +294,14 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         use tokio_stream::StreamExt as _;
-        loop {
-            match self.incoming.next().await {
-                Some(Ok(stream)) => {
-                    let peer = stream.peer().remote_addr.unwrap_or(self.addr);
-                    return (stream, peer);
-                }
-                Some(Err(err)) => {
-                    tracing::debug!(%err, "a connection was lost before it was served")
-                }
-                // The acceptor only stops when the listener is dropped, which is never while
-                // axum still asks; wait for the shutdown signal instead.
-                None => std::future::pending::<()>().await,
+        match self.incoming.next().await {
+            Some(connection) => {
+                let peer = connection.peer().remote_addr.unwrap_or(self.addr);
+                (connection, peer)
             }
+            // The acceptor stops only when the listener is dropped, which is never while axum
+            // still asks; wait for the shutdown signal instead.
+            None => std::future::pending().await,
         }
     }
 

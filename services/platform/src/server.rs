@@ -201,9 +201,14 @@ pub async fn serve(
         server_stopped.await.ok();
     };
     let mut server: JoinHandle<Result<(), tonic::transport::Error>> = match tls {
-        Some(tls) => tokio::spawn(
-            router.serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), stopped),
-        ),
+        Some(tls) => tokio::spawn(router.serve_with_incoming_shutdown(
+            // tonic takes a stream of results; the acceptor only yields connections made.
+            tokio_stream::StreamExt::map(
+                crate::tls::incoming(listener, tls),
+                Ok::<_, std::io::Error>,
+            ),
+            stopped,
+        )),
         None => tokio::spawn(router.serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             stopped,

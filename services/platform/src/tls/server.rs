@@ -25,7 +25,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn incoming(
     listener: TcpListener,
     config: Reloading<ServerConfig>,
-) -> ReceiverStream<io::Result<TlsConnection>> {
+) -> ReceiverStream<TlsConnection> {
     let (connections, stream) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -50,9 +50,9 @@ pub fn incoming(
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
-                        let connection = TlsConnection::new(stream);
-                        // The server has stopped when nobody receives; the connection closes.
-                        let _ = connections.send(Ok(connection)).await;
+                        if connections.send(TlsConnection::new(stream)).await.is_err() {
+                            tracing::debug!(%peer, "the server stopped; the connection closes");
+                        }
                     }
                     Ok(Err(err)) => tracing::info!(%peer, %err, "TLS handshake refused"),
                     Err(_) => tracing::info!(%peer, "TLS handshake not finished in time"),
