@@ -56,15 +56,8 @@ fn tls() -> anyhow::Result<&'static ClientTls> {
     if let Some(tls) = TLS.get() {
         return Ok(tls);
     }
-    let file = |name: &str| std::env::var_os(name).map(std::path::PathBuf::from);
-    let settings = TlsSettings {
-        ca: file("KONTAKT_TLS_CA"),
-        cert: file("KONTAKT_TLS_CERT"),
-        key: file("KONTAKT_TLS_KEY"),
-        ..TlsSettings::default()
-    };
-    let tls = settings
-        .client()
+    let tls = TlsSettings::from_env()
+        .and_then(|settings| settings.client())
         .context("the client TLS settings (KONTAKT_TLS_CA, KONTAKT_TLS_CERT, KONTAKT_TLS_KEY)")?;
     Ok(TLS.get_or_init(|| tls))
 }

@@ -96,18 +96,23 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let tls_for = |index: usize| -> TlsSettings {
-        match &certificates {
-            Some(files) => TlsSettings {
-                cert: Some(files[index].cert.clone()),
-                key: Some(files[index].key.clone()),
-                ca: Some(files[index].ca.clone()),
-                ..args.server.tls.clone()
-            },
+    let ca = certificates
+        .as_ref()
+        .and_then(|files| files.values().next())
+        .map(|files| files.ca.clone());
+    let tls_for = |name: &str| -> TlsSettings {
+        match certificates.as_ref().and_then(|files| files.get(name)) {
+            Some(files) => files.settings(&args.server.tls),
             None => args.server.tls.clone(),
         }
     };
-    let client_tls = tls_for(0).client().context("setting up the clients' TLS")?;
+    // The clients (peers, the demo loader) verify against the CA and present no certificate.
+    let client_tls = TlsSettings {
+        ca: ca.clone().or_else(|| args.server.tls.ca.clone()),
+        ..args.server.tls.clone()
+    }
+    .client()
+    .context("setting up the clients' TLS")?;
     crate::client::use_tls(client_tls.clone());
     let scheme = if certificates.is_some() {
         "https"
@@ -143,9 +148,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let stop = shutdown::signal();
     tokio::pin!(stop);
     let mut handles = Vec::new();
-    for (index, (service, listener)) in listeners.into_iter().enumerate() {
+    for (service, listener) in listeners {
         let mut server_settings = args.server.clone();
-        server_settings.tls = tls_for(index);
+        server_settings.tls = tls_for(service.def().name);
         let handle = crate::spawn(Launch {
             service,
             auth: auth.clone(),
@@ -179,7 +184,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             },
             dev_key: Some(DevKey::load_or_create(&args.data_dir).map_err(anyhow::Error::msg)?),
             clock: Arc::new(SystemClock),
-            tls: tls_for(4),
+            tls: tls_for("console"),
         },
         async {
             // Told to stop, or `run` (the sender) is gone: either way the console stops.
@@ -213,7 +218,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             embedded.as_ref(),
             &shown_url,
             &admin_token,
-            certificates.as_ref().map(|files| files[0].ca.as_path()),
+            ca.as_deref(),
         );
         tokio::select! {
             () = &mut stop => None,

@@ -101,8 +101,11 @@ impl Issued {
     }
 }
 
-/// A new CA in `dir` (`ca.crt`) and one certificate for each of `names`.
-pub fn write_all(dir: &Path, names: &[&str]) -> anyhow::Result<Vec<Files>> {
+/// A new CA in `dir` (`ca.crt`) and one certificate for each of `names`, by name.
+pub fn write_all(
+    dir: &Path,
+    names: &[&str],
+) -> anyhow::Result<std::collections::HashMap<String, Files>> {
     let ca = Authority::new("Kontakt dev CA")?;
     std::fs::create_dir_all(dir)?;
     let ca_path = dir.join("ca.crt");
@@ -111,11 +114,24 @@ pub fn write_all(dir: &Path, names: &[&str]) -> anyhow::Result<Vec<Files>> {
         .iter()
         .map(|name| {
             let (cert, key) = ca.issue(name, 30)?.write(dir, name)?;
-            Ok(Files {
+            let files = Files {
                 ca: ca_path.clone(),
                 cert,
                 key,
-            })
+            };
+            Ok(((*name).to_owned(), files))
         })
         .collect()
+}
+
+impl Files {
+    /// Serving with this certificate, and verifying `https://` peers against the CA.
+    pub fn settings(&self, base: &super::TlsSettings) -> super::TlsSettings {
+        super::TlsSettings {
+            cert: Some(self.cert.clone()),
+            key: Some(self.key.clone()),
+            ca: Some(self.ca.clone()),
+            ..base.clone()
+        }
+    }
 }

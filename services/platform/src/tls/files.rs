@@ -12,7 +12,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use super::TlsError;
 
 /// One file read: its path and bytes.
-pub struct File {
+pub(super) struct File {
     path: PathBuf,
     bytes: Vec<u8>,
 }

@@ -29,7 +29,6 @@ use clap::Args;
 use tokio_rustls::rustls::{self, ServerConfig};
 
 pub use client::ClientTls;
-pub use files::File;
 pub use reload::Reloading;
 pub use server::{TlsConnection, TlsPeer, identity, incoming, peer_identity};
 
@@ -78,6 +77,19 @@ impl Default for TlsSettings {
 }
 
 impl TlsSettings {
+    /// The settings as the environment states them (`KONTAKT_TLS_*`), for the commands that
+    /// take no TLS flags of their own (`ctl`, `health`, `demo`, `access-log`).
+    pub fn from_env() -> Result<Self, TlsError> {
+        #[derive(clap::Parser)]
+        struct Environment {
+            #[command(flatten)]
+            tls: TlsSettings,
+        }
+        <Environment as clap::Parser>::try_parse_from(["kontakt"])
+            .map(|environment| environment.tls)
+            .map_err(|err| TlsError::Settings(err.to_string()))
+    }
+
     /// Whether the listener serves TLS.
     pub fn serves_tls(&self) -> bool {
         self.cert.is_some() && self.key.is_some()
@@ -175,11 +187,7 @@ mod tests {
     fn a_service_offers_http2_and_http1_and_the_console_http1_alone() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let files = dev::write_all(dir.path(), &["referral"]).expect("certificates");
-        let settings = TlsSettings {
-            cert: Some(files[0].cert.clone()),
-            key: Some(files[0].key.clone()),
-            ..TlsSettings::default()
-        };
+        let settings = files["referral"].settings(&TlsSettings::default());
         let alpn = |config: Option<Reloading<ServerConfig>>| {
             config.expect("TLS").current().alpn_protocols.clone()
         };
