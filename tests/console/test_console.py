@@ -21,7 +21,11 @@ import urllib.request
 
 import openpyxl
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait as _Wait
 
@@ -107,6 +111,17 @@ def css(driver, selector):
 
 def one(driver, selector):
     return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def text_of(driver, selector):
+    """The text of the first element matching `selector`, read in one step, or "" while the page
+    is being replaced (an element found on the old page may be gone by the time its text is read)."""
+    try:
+        return driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector
+        )
+    except WebDriverException:
+        return ""
 
 
 def eventually(check, what, seconds=30, driver=None):
@@ -253,10 +268,10 @@ def test_the_coordinator_buys_from_a_provider_offer_then_order_then_assigns_its_
     assert not css(desk, f'li[data-candidate="{karim}"] button')
     one(desk, "#offered_hourly_price").send_keys("450,00")
     one(desk, '[data-procurement] button[type=submit]').click()
-    WebDriverWait(desk, 20).until(lambda d: "Tilbud modtaget" in one(d, "[data-procurement]").text)
+    WebDriverWait(desk, 20).until(lambda d: "Tilbud modtaget" in text_of(d, "[data-procurement]"))
     assert "450,00 kr." in one(desk, "[data-procurement]").text
     one(desk, '[data-procurement] button[type=submit]').click()
-    WebDriverWait(desk, 20).until(lambda d: "Bestilt" in one(d, "[data-procurement]").text)
+    WebDriverWait(desk, 20).until(lambda d: "Bestilt" in text_of(d, "[data-procurement]"))
     seen(desk, "10-coordinator-procurement-ordered")
     one(desk, f'li[data-candidate="{karim}"] button[type=submit]').click()
     WebDriverWait(desk, 20).until(lambda d: "/kontaktpersoner" in d.current_url or css(d, ".problem"))
@@ -374,7 +389,7 @@ def test_the_contact_person_registers_hours_on_a_phone_through_a_cut_connection_
         month = time.strftime("%Y-%m")
         one(phone, f'div[data-timesheet="{month}"] form button').click()
         WebDriverWait(phone, 20).until(
-            lambda d: "Indsendt" in one(d, f'div[data-timesheet="{month}"]').text
+            lambda d: "Indsendt" in text_of(d, f'div[data-timesheet="{month}"]')
         )
         seen(phone, "17-phone-submitted")
     finally:
@@ -422,7 +437,7 @@ def test_the_coordinator_sends_the_timesheet_back_with_a_reason_and_the_contact_
     card = one(phone, f'div[data-timesheet="{month}"]')
     assert "Fredag mangler" in card.text, card.text
     card.find_element(By.CSS_SELECTOR, "form button").click()
-    WebDriverWait(phone, 20).until(lambda d: "Indsendt" in one(d, f'div[data-timesheet="{month}"]').text)
+    WebDriverWait(phone, 20).until(lambda d: "Indsendt" in text_of(d, f'div[data-timesheet="{month}"]'))
 
 
 def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
@@ -514,13 +529,13 @@ def test_the_counsellor_drafts_a_referral_sees_what_stops_it_and_sends_it(desk):
     one(desk, "#child_view").send_keys("Vil gerne have en at tale med")
     one(desk, "#network_statement").send_keys("Ingen familie i nærheden")
     one(desk, 'form[action$="' + desk.current_url.replace(BASE, "").split("?")[0] + '"] button[type=submit]').click()
-    WebDriverWait(desk, 20).until(lambda d: "R-RV-2" not in one(d, "main").text)
+    WebDriverWait(desk, 20).until(lambda d: (main := text_of(d, "main")) and "R-RV-2" not in main)
     one(desk, "#kind-child_assessment").click()
     set_value(desk, "#need_known_date", "2026-09-01")
     set_value(desk, "#completion_date", "2026-10-01")
     one(desk, "#conclusion").send_keys("Har brug for en fast voksen")
     one(desk, 'form[action$="/undersoegelse"] button[type=submit]').click()
-    WebDriverWait(desk, 20).until(lambda d: "Klar til at sende" in one(d, "main").text)
+    WebDriverWait(desk, 20).until(lambda d: "Klar til at sende" in text_of(d, "main"))
     seen(desk, "26-counsellor-draft-ready")
     one(desk, 'form[action$="/send"] button[type=submit]').click()
     WebDriverWait(desk, 20).until(lambda d: "henvisning=sendt" in d.current_url)
@@ -575,7 +590,7 @@ def test_a_form_without_its_token_is_refused_and_nothing_is_stored(desk):
     form = one(desk, 'form[action="/log-ud"]')
     desk.execute_script("arguments[0].querySelector('input[name=csrf]').remove()", form)
     form.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(desk, 10).until(lambda d: one(d, "h1").text != "")
+    WebDriverWait(desk, 10).until(lambda d: text_of(d, "h1") == "Formularen blev afvist")
     assert one(desk, "h1").text in ("Formularen blev afvist",), one(desk, "h1").text
     seen(desk, "31-form-refused")
     desk.get(BASE + "/koordinator")
