@@ -9,7 +9,7 @@ use kontakt_platform::consumer::{HandleError, Handler, event_date, payload};
 use kontakt_proto::events::v1::Envelope;
 use kontakt_proto::matching::v1::{
     AssignmentChanged, AssignmentEnded, AssignmentStarted, ContactPersonRatesChanged, Employment,
-    HourlyRate,
+    HourlyRate, ProcurementReason,
 };
 use kontakt_proto::referral::v1::{
     Allowance, AllowanceKind, AllowancePeriod, GrantApproved, GrantChanged, GrantEnded,
@@ -62,6 +62,17 @@ fn employment(value: i32) -> Result<&'static str, HandleError> {
         Ok(Employment::Hourly) => Ok("HOURLY"),
         Ok(Employment::Provider) => Ok("PROVIDER"),
         _ => Err(HandleError::reject("the event has no employment")),
+    }
+}
+
+/// Why a provider's person was bought (R-MP-2), as kept: `NO_CAPACITY`, or empty when not said.
+fn procurement_reason(value: i32) -> &'static str {
+    match ProcurementReason::try_from(value) {
+        Ok(ProcurementReason::Unspecified) | Err(_) => "",
+        Ok(reason) => reason
+            .as_str_name()
+            .strip_prefix("PROCUREMENT_REASON_")
+            .unwrap_or(""),
     }
 }
 
@@ -176,8 +187,9 @@ impl Handler for ArrangementEvents {
             sqlx::query(
                 "INSERT INTO assignments
                         (municipality, id, grant_id, unit, contact_person_id, employment,
-                         agreed_hourly_ore, minutes_per_week, start_date, provider_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                         agreed_hourly_ore, minutes_per_week, start_date, provider_id,
+                         procurement_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
             )
             .bind(m)
             .bind(id)
@@ -193,6 +205,7 @@ impl Handler for ArrangementEvents {
                     .strip_prefix("providers/")
                     .filter(|p| !p.is_empty()),
             )
+            .bind(procurement_reason(e.procurement_reason))
             .execute(&mut *tx)
             .await?;
             replace_rates(tx, &unit, &person, &e.rates).await?;

@@ -151,6 +151,11 @@ async fn arrangement_with(
         } else {
             vec![hourly_rate(hourly_ore, date(2026, 1, 1))]
         },
+        procurement_reason: if provider {
+            kontakt_proto::matching::v1::ProcurementReason::SpecialProblemArea as i32
+        } else {
+            0
+        },
         ..AssignmentStarted::default()
     };
     apply(

@@ -109,6 +109,42 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
     assert_eq!(ishoj.arrangements, 2);
     assert_eq!(ishoj.granted_minutes, 857, "(180 + 120) × 20 / 7 = 857.14");
     assert_eq!(ishoj.delivered_minutes, 210);
+    // Its categories add up to its spent; the coordinator function costs this frame nothing.
+    let ishoj_categories = ishoj.spent_by_category.as_ref().expect("categories");
+    assert_eq!(
+        ishoj_categories.contact_person_pay,
+        Some(Money { ore: 60_000 })
+    );
+    assert_eq!(
+        ishoj_categories.external_purchases,
+        Some(Money { ore: 78_750 })
+    );
+    assert_eq!(ishoj.months.len(), 1);
+    assert_eq!(ishoj.months[0].spent, Some(Money { ore: 138_750 }));
+    assert_eq!(ishoj.months[0].minutes, 210);
+    // Still to come on 20 December: 11 days of 3 h + 2 h a week in Ishøj, priced as the
+    // budget status prices them (Anna 180 × 11 / 7 min at 300 = 1,414.29; Rustam 120 × 11 / 7
+    // min at 525 = 1,650.00) and 11 days of 2 h in Vallensbæk (120 × 11 / 7 min at 225 = 707.14).
+    assert_eq!(
+        ishoj.committed,
+        Some(Money {
+            ore: 141_429 + 165_000
+        })
+    );
+    let committed: i64 = evaluation
+        .municipalities
+        .iter()
+        .map(|m| m.committed.as_ref().map_or(0, |c| c.ore))
+        .sum();
+    assert_eq!(evaluation.committed, Some(Money { ore: committed }));
+    // What was bought, from whom and why (R-MP-2).
+    assert_eq!(evaluation.purchases.len(), 1, "{:?}", evaluation.purchases);
+    let purchase = &evaluation.purchases[0];
+    assert_eq!(purchase.municipality, ISHOJ);
+    assert_eq!(purchase.provider, "providers/misbrugshjaelp-aps");
+    assert_eq!(purchase.reason, "SPECIAL_PROBLEM_AREA");
+    assert_eq!((purchase.assignments, purchase.minutes), (1, 90));
+    assert_eq!(purchase.amount, Some(Money { ore: 78_750 }));
     let vallensbaek = &evaluation.municipalities[1];
     assert_eq!(vallensbaek.expected, Some(Money { ore: 133_333_300 }));
     assert_eq!(vallensbaek.spent, Some(Money { ore: 33_750 }));

@@ -248,6 +248,11 @@ impl MatchingApi {
                     .await?
                     .iter(),
             ),
+            procurement_reason: procurement
+                .as_ref()
+                .map_or(proto::ProcurementReason::Unspecified, |p| {
+                    super::procurements::reason_of(&p.reason)
+                }) as i32,
         };
         outbox::write(
             &mut tx,

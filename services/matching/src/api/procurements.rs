@@ -44,8 +44,7 @@ fn procurement_to_proto(row: ProcurementRow) -> Procurement {
             .map(|c| format!("providers/{}/contracts/{c}", row.provider_id))
             .unwrap_or_default(),
         agreed_hourly_price: money(row.agreed_hourly_ore),
-        reason: ProcurementReason::from_str_name(&format!("PROCUREMENT_REASON_{}", row.reason))
-            .unwrap_or(ProcurementReason::Unspecified) as i32,
+        reason: reason_of(&row.reason) as i32,
         reason_note: row.reason_note,
         order_time: row.order_time.map(timestamp),
         create_time: Some(timestamp(row.create_time)),
@@ -430,6 +429,12 @@ fn positive_price(money: Option<&Money>, field: &str) -> Result<i64, ApiError> {
             "required, above 0 and at most DKK 100,000.00 (in øre)",
         )
     })
+}
+
+/// A stored reason code (`NO_CAPACITY`) as the wire's enum; UNSPECIFIED when unknown.
+pub(super) fn reason_of(code: &str) -> ProcurementReason {
+    ProcurementReason::from_str_name(&format!("PROCUREMENT_REASON_{code}"))
+        .unwrap_or(ProcurementReason::Unspecified)
 }
 
 #[cfg(test)]

@@ -392,19 +392,9 @@ impl TimeCostApi {
         let spend = self
             .spend(tx, &municipalities, &row.service_units, from, as_of)
             .await?;
-        let forecast: Vec<Forecast> = self
-            .store
+        let forecast = self
             .forecast(tx, &municipalities, &row.service_units, as_of, last)
-            .await?
-            .into_iter()
-            .map(|f| Forecast {
-                municipality: f.municipality,
-                basis: super::time::basis(&f.employment),
-                minute_days: f.minute_days,
-                rate_ore: f.rate_ore,
-                assignments: f.assignments,
-            })
-            .collect();
+            .await?;
         let status = budget::status(&Inputs {
             indexed_ore: indexed,
             shares: &named_shares,
@@ -433,8 +423,8 @@ impl TimeCostApi {
             outbox::write(tx, SCHEMA, &NewEvent::new(&event, None, &frame_name)).await?;
         }
         let status = BudgetStatus {
-            months: month_spend(&status),
-            spent_by_category: Some(category_spend(&status)),
+            months: month_spend(&status.months),
+            spent_by_category: Some(category_spend(&status.categories)),
             name: format!("{frame_name}/budgetStatus"),
             year,
             as_of: Some(as_of.into()),
@@ -461,18 +451,17 @@ impl TimeCostApi {
     }
 }
 
-pub(super) fn category_spend(status: &budget::Status) -> CategorySpend {
+pub(super) fn category_spend(c: &budget::Categories) -> CategorySpend {
     CategorySpend {
-        contact_person_pay: money(status.contact_person_pay_ore),
-        external_purchases: money(status.external_purchases_ore),
-        coordinator_function: money(status.coordinator_ore),
-        expenses: money(status.expenses_ore),
+        contact_person_pay: money(c.contact_person_pay_ore),
+        external_purchases: money(c.external_purchases_ore),
+        coordinator_function: money(c.coordinator_ore),
+        expenses: money(c.expenses_ore),
     }
 }
 
-pub(super) fn month_spend(status: &budget::Status) -> Vec<MonthSpend> {
-    status
-        .months
+pub(super) fn month_spend(months: &[(NaiveDate, i64, i64)]) -> Vec<MonthSpend> {
+    months
         .iter()
         .map(|&(month, spent, minutes)| MonthSpend {
             month: Some(month.into()),
@@ -532,6 +521,31 @@ impl TimeCostApi {
                 .collect(),
             indexed,
         })
+    }
+
+    /// The active assignments' remaining time after `as_of` up to `last`, grouped for pricing
+    /// (R-BF-4).
+    pub(super) async fn forecast(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        municipalities: &[String],
+        units: &[String],
+        as_of: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Vec<Forecast>, ApiError> {
+        Ok(self
+            .store
+            .forecast(tx, municipalities, units, as_of, last)
+            .await?
+            .into_iter()
+            .map(|f| Forecast {
+                municipality: f.municipality,
+                basis: super::time::basis(&f.employment),
+                minute_days: f.minute_days,
+                rate_ore: f.rate_ore,
+                assignments: f.assignments,
+            })
+            .collect())
     }
 
     /// The frame area's spend rows from `from`'s month to `to`.

@@ -11,7 +11,7 @@ use kontakt_platform::resource::{self, day, scoped_parent};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
     CsvChunk, ExportPayrollRequest, ExportProviderPurchasesRequest, FrameEvaluation,
-    GetFrameEvaluationRequest, MunicipalityEvaluation,
+    GetFrameEvaluationRequest, MunicipalityEvaluation, ProviderPurchase,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Status};
@@ -141,11 +141,16 @@ impl TimeCostApi {
         let spend = self
             .spend(&mut tx, &municipalities, &row.service_units, from, as_of)
             .await?;
+        // What the active grants will still cost this year: nothing for a year that is over.
+        let last = row.period_end.map_or(year_end, |end| end.min(year_end));
+        let forecast = self
+            .forecast(&mut tx, &municipalities, &row.service_units, as_of, last)
+            .await?;
         let status = budget::status(&Inputs {
             indexed_ore: indexed,
             shares: &named_shares,
             spend: &spend,
-            forecast: &[],
+            forecast: &forecast,
             coordinator_per_year_ore: row.coordinator_cost_per_year_ore,
             days_elapsed: i64::from(as_of.ordinal()),
             days_in_year: if year_start.leap_year() { 366 } else { 365 },
@@ -155,6 +160,10 @@ impl TimeCostApi {
         let grants = self
             .store
             .grant_days(&mut tx, &municipalities, &row.service_units, from, as_of)
+            .await?;
+        let purchases = self
+            .store
+            .purchases_by_reason(&mut tx, &municipalities, &row.service_units, from, as_of)
             .await?;
         tx.commit().await?;
         let delivered = |m: Option<&str>| -> i64 {
@@ -172,11 +181,27 @@ impl TimeCostApi {
             as_of: Some(as_of.into()),
             indexed_amount: money(indexed),
             spent: money(status.spent_ore),
-            spent_by_category: Some(category_spend(&status)),
+            committed: money(status.committed_ore),
+            spent_by_category: Some(category_spend(&status.categories)),
+            purchases: purchases
+                .into_iter()
+                .map(|p| ProviderPurchase {
+                    municipality: p.municipality,
+                    provider: format!("providers/{}", p.provider_id),
+                    reason: if p.reason.is_empty() {
+                        "UNKNOWN".to_owned()
+                    } else {
+                        p.reason
+                    },
+                    assignments: i32::try_from(p.assignments).unwrap_or(i32::MAX),
+                    minutes: p.minutes,
+                    amount: money(pricing::to_ore(p.cost_units)),
+                })
+                .collect(),
             arrangements: grants.iter().map(|g| g.arrangements).sum::<i64>() as i32,
             granted_minutes: budget::granted_minutes(grants.iter().map(|g| g.minute_days).sum()),
             delivered_minutes: delivered(None),
-            months: month_spend(&status),
+            months: month_spend(&status.months),
             municipalities: status
                 .municipalities
                 .iter()
@@ -187,6 +212,9 @@ impl TimeCostApi {
                         share: Some(share(&m.municipality, m.share)),
                         expected: money(m.expected_ore),
                         spent: money(m.spent_ore),
+                        committed: money(m.committed_ore),
+                        spent_by_category: Some(category_spend(&m.categories)),
+                        months: month_spend(&m.months),
                         arrangements: g.map_or(0, |g| g.arrangements) as i32,
                         granted_minutes: budget::granted_minutes(g.map_or(0, |g| g.minute_days)),
                         delivered_minutes: delivered(Some(&m.municipality)),

@@ -81,6 +81,20 @@ pub struct MunicipalityStatus {
     pub spent_ore: i64,
     pub committed_ore: i64,
     pub free_ore: i64,
+    /// What `spent_ore` is made of (R-BF-3); the four add up to it.
+    pub categories: Categories,
+    /// The municipality's own spend per month, in month order (its coordinator share is a
+    /// yearly line, not a month's).
+    pub months: Vec<(NaiveDate, i64, i64)>,
+}
+
+/// Spent by what the frame covers (R-BF-3), in øre.
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+pub struct Categories {
+    pub contact_person_pay_ore: i64,
+    pub external_purchases_ore: i64,
+    pub expenses_ore: i64,
+    pub coordinator_ore: i64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -92,10 +106,8 @@ pub struct Status {
     pub municipalities: Vec<MunicipalityStatus>,
     /// (first day of the month, spent øre, net minutes), in month order.
     pub months: Vec<(NaiveDate, i64, i64)>,
-    pub contact_person_pay_ore: i64,
-    pub external_purchases_ore: i64,
-    pub expenses_ore: i64,
-    pub coordinator_ore: i64,
+    /// Spent by category; the frame's coordinator line is the year's pro rata cost.
+    pub categories: Categories,
     /// Active assignments with no rate on record: their time is not in `committed`.
     pub unpriced_assignments: usize,
 }
@@ -151,9 +163,18 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
         .zip(coordinator_spent_parts.iter().zip(&coordinator_rest_parts))
         .map(
             |(((m, share), expected_ore), (coordinator_spent, coordinator_left))| {
+                let own = |category: Category| {
+                    pricing::to_ore(spent_units(&|s| {
+                        s.municipality == *m && s.category == category
+                    }))
+                };
                 let spent =
                     pricing::to_ore(spent_units(&|s| s.municipality == *m)) + coordinator_spent;
                 let committed = ore_from_units_times_7(committed_units(Some(m))) + coordinator_left;
+                let (pay, external) = (
+                    own(Category::ContactPersonPay),
+                    own(Category::ExternalPurchases),
+                );
                 MunicipalityStatus {
                     municipality: m.clone(),
                     share: *share,
@@ -161,6 +182,15 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
                     spent_ore: spent,
                     committed_ore: committed,
                     free_ore: expected_ore - spent - committed,
+                    // Each category is rounded once; expenses take what rounding leaves, so
+                    // the four add up to the spent figure to the øre.
+                    categories: Categories {
+                        contact_person_pay_ore: pay,
+                        external_purchases_ore: external,
+                        expenses_ore: spent - coordinator_spent - pay - external,
+                        coordinator_ore: *coordinator_spent,
+                    },
+                    months: months_of(i.spend.iter().filter(|s| s.municipality == *m)),
                 }
             },
         )
@@ -178,21 +208,7 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
                 .map(forecast_units_times_7)
                 .sum(),
         );
-    let mut months: Vec<(NaiveDate, i64, i64)> = Vec::new();
-    for s in i.spend {
-        match months.iter_mut().find(|(m, _, _)| *m == s.month) {
-            Some(entry) => {
-                entry.1 += s.cost_units;
-                entry.2 += s.minutes;
-            }
-            None => months.push((s.month, s.cost_units, s.minutes)),
-        }
-    }
-    months.sort_by_key(|m| m.0);
-    let months = months
-        .into_iter()
-        .map(|(m, units, minutes)| (m, pricing::to_ore(units), minutes))
-        .collect();
+    let months = months_of(i.spend.iter());
     let used = i128::from(spent_ore) + i128::from(committed_ore);
     Ok(Status {
         spent_ore,
@@ -202,10 +218,12 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
             >= i128::from(i.indexed_ore) * i128::from(i.threshold_basis_points),
         municipalities,
         months,
-        contact_person_pay_ore: pay,
-        external_purchases_ore: external,
-        expenses_ore: expenses,
-        coordinator_ore,
+        categories: Categories {
+            contact_person_pay_ore: pay,
+            external_purchases_ore: external,
+            expenses_ore: expenses,
+            coordinator_ore,
+        },
         unpriced_assignments: i
             .forecast
             .iter()
@@ -213,6 +231,26 @@ pub fn status(i: &Inputs<'_>) -> Result<Status, FrameError> {
             .map(|f| usize::try_from(f.assignments).unwrap_or(0))
             .sum(),
     })
+}
+
+/// (first day of the month, spent øre, net minutes) of `spend`, each month rounded once, in
+/// month order.
+fn months_of<'a>(spend: impl Iterator<Item = &'a Spend>) -> Vec<(NaiveDate, i64, i64)> {
+    let mut months: Vec<(NaiveDate, i64, i64)> = Vec::new();
+    for s in spend {
+        match months.iter_mut().find(|(m, _, _)| *m == s.month) {
+            Some(entry) => {
+                entry.1 += s.cost_units;
+                entry.2 += s.minutes;
+            }
+            None => months.push((s.month, s.cost_units, s.minutes)),
+        }
+    }
+    months.sort_by_key(|m| m.0);
+    months
+        .into_iter()
+        .map(|(m, units, minutes)| (m, pricing::to_ore(units), minutes))
+        .collect()
 }
 
 /// Granted minutes over a span of days from "minute-days" (minutes per week × days in force):
@@ -371,14 +409,31 @@ mod tests {
         assert_eq!(status.spent_ore, 300_000 + 210_000 + 4_686);
         assert_eq!(status.committed_ore, 180_000);
         assert_eq!(status.free_ore, 400_000_000 - 514_686 - 180_000);
-        assert_eq!(status.contact_person_pay_ore, 300_000);
-        assert_eq!(status.external_purchases_ore, 210_000);
-        assert_eq!(status.expenses_ore, 4_686);
+        assert_eq!(status.categories.contact_person_pay_ore, 300_000);
+        assert_eq!(status.categories.external_purchases_ore, 210_000);
+        assert_eq!(status.categories.expenses_ore, 4_686);
         assert_eq!(status.unpriced_assignments, 1);
         assert!(!status.threshold_passed);
         let ishoj = &status.municipalities[0];
         assert_eq!(ishoj.expected_ore, 266_666_600);
         assert_eq!(ishoj.free_ore, 266_666_600 - 304_686 - 180_000);
+        assert_eq!(
+            ishoj.categories,
+            Categories {
+                contact_person_pay_ore: 300_000,
+                external_purchases_ore: 0,
+                expenses_ore: 4_686,
+                coordinator_ore: 0,
+            }
+        );
+        assert_eq!(
+            ishoj.months,
+            [(day(2026, 3, 1), 300_000, 600), (day(2026, 4, 1), 4_686, 0)]
+        );
+        assert_eq!(
+            status.municipalities[1].months,
+            [(day(2026, 4, 1), 210_000, 240)]
+        );
         assert_eq!(status.municipalities[1].expected_ore, 133_333_300);
         assert_eq!(
             status.months,
@@ -414,7 +469,7 @@ mod tests {
             threshold_basis_points: 10_000,
         })
         .expect("status");
-        assert_eq!(status.coordinator_ore, 73_000);
+        assert_eq!(status.categories.coordinator_ore, 73_000);
         assert_eq!(status.spent_ore, 73_000);
         assert_eq!(status.committed_ore, 292_000);
         // Charged by the split: 2/3 and 1/3 of it, adding up to the frame's to the øre.
@@ -425,11 +480,65 @@ mod tests {
             .map(|m| m.committed_ore)
             .collect();
         assert_eq!(spent, [48_667, 24_333]);
+        let coordinator: Vec<i64> = status
+            .municipalities
+            .iter()
+            .map(|m| m.categories.coordinator_ore)
+            .collect();
+        assert_eq!(coordinator, spent, "all of it is the coordinator function");
         assert_eq!(committed, [194_667, 97_333]);
         // Free adds up too, but for the whole kroner the expected split rounds down to (DKK
         // 6,666 + 3,333 of 10,000).
         let free: i64 = status.municipalities.iter().map(|m| m.free_ore).sum();
         assert_eq!(status.free_ore - free, 100);
+    }
+
+    #[test]
+    fn r_bf_3_a_municipalitys_categories_add_up_to_its_spent_to_the_ore() {
+        // Thirds of an øre in every row: each category rounds once, and the four still add up.
+        let shares = shares();
+        let spend: Vec<Spend> = (0..30)
+            .map(|n| Spend {
+                municipality: ["183", "187"][n % 2].into(),
+                month: day(2026, 1 + (n % 6) as u32, 1),
+                category: [
+                    Category::ContactPersonPay,
+                    Category::ExternalPurchases,
+                    Category::Expenses,
+                ][n % 3],
+                cost_units: pricing::UNITS_PER_ORE * (n as i64 + 1) / 3,
+                minutes: n as i64,
+            })
+            .collect();
+        let status = status(&Inputs {
+            indexed_ore: 1_000_000,
+            shares: &shares,
+            spend: &spend,
+            forecast: &[],
+            coordinator_per_year_ore: 100_001,
+            days_elapsed: 100,
+            days_in_year: 365,
+            threshold_basis_points: 10_000,
+        })
+        .expect("status");
+        for m in &status.municipalities {
+            let c = m.categories;
+            assert_eq!(
+                c.contact_person_pay_ore
+                    + c.external_purchases_ore
+                    + c.expenses_ore
+                    + c.coordinator_ore,
+                m.spent_ore,
+                "{}",
+                m.municipality
+            );
+        }
+        let coordinator: i64 = status
+            .municipalities
+            .iter()
+            .map(|m| m.categories.coordinator_ore)
+            .sum();
+        assert_eq!(coordinator, status.categories.coordinator_ore);
     }
 
     #[test]

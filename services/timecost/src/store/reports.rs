@@ -40,7 +40,52 @@ pub struct PurchaseRow {
     pub cost_units: i64,
 }
 
+/// What a municipality bought from one provider for one reason in a span of days.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ProviderReasonRow {
+    pub municipality: String,
+    pub provider_id: String,
+    /// `NO_CAPACITY`, …; empty when the assignment began before the reason was passed on.
+    pub reason: String,
+    pub assignments: i64,
+    pub minutes: i64,
+    pub cost_units: i64,
+}
+
 impl Store {
+    /// Provider time of `municipalities` (on assignments in `units`, unless empty) worked from
+    /// `from` to `to`, by municipality, provider and the reason it was bought (R-MP-2); the
+    /// largest first.
+    pub async fn purchases_by_reason(
+        &self,
+        conn: &mut PgConnection,
+        municipalities: &[String],
+        units: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ProviderReasonRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT e.municipality, coalesce(a.provider_id, '') AS provider_id,
+                    a.procurement_reason AS reason,
+                    count(DISTINCT e.assignment_id)::bigint AS assignments,
+                    sum(e.minutes)::bigint AS minutes, sum(e.cost_units)::bigint AS cost_units
+               FROM time_entries e
+               JOIN assignments a ON a.municipality = e.municipality AND a.id = e.assignment_id
+              WHERE e.municipality = ANY ($1) AND e.work_date BETWEEN $3 AND $4
+                AND (cardinality($2::text[]) = 0 OR a.unit = ANY ($2))
+                AND a.employment = 'PROVIDER'
+              GROUP BY 1, 2, 3
+             HAVING sum(e.minutes) <> 0
+              ORDER BY sum(e.cost_units) DESC, 1, 2, 3",
+        )
+        .bind(municipalities)
+        .bind(units)
+        .bind(from)
+        .bind(to)
+        .fetch_all(conn)
+        .await
+    }
+
     /// Grants of `municipalities` in force on a day from `from` to `to` (with an assignment in
     /// `units`, unless empty): how many, and their minute-days. Each version counts from its
     /// effective date to the day before the next, inside the grant's start and (actual or
