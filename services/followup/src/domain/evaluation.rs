@@ -25,15 +25,17 @@ impl EvaluationRule {
         due_date(year, self.due_month, self.due_day)
     }
 
-    /// The first year a frame learnt of on `today` is evaluated: a frame learnt of after this
-    /// year's evaluation fell due is first evaluated next year, and none before its period.
+    /// The first year a frame learnt of on `today` is evaluated (R-FU-5): a frame owes the
+    /// evaluation of every year it is in force on that year's due date. So one that has run
+    /// all year owes this year's even when learnt of after the due date (overdue at once: the
+    /// committee still wants it in December), one that begins after the due date is first
+    /// evaluated the year after, and none before its period.
     pub fn first_year(&self, today: NaiveDate, period_start: NaiveDate) -> i32 {
-        if self.due_in(today.year()).is_some_and(|due| today > due) {
-            today.year() + 1
-        } else {
-            today.year()
+        let year = today.year().max(period_start.year());
+        match self.due_in(year) {
+            Some(due) if period_start > due => year + 1,
+            _ => year,
         }
-        .max(period_start.year())
     }
 }
 
@@ -174,10 +176,15 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_learnt_of_after_this_years_evaluation_fell_due_is_first_evaluated_next_year() {
+    fn r_fu_5_a_frame_owes_the_evaluation_of_each_year_it_is_in_force_on_the_due_date() {
         let start = d(2026, 1, 1);
         assert_eq!(rule().first_year(d(2026, 11, 30), start), 2026);
-        assert_eq!(rule().first_year(d(2026, 12, 1), start), 2027);
+        // Learnt of in December, in force all year: this year's is owed (and overdue).
+        assert_eq!(rule().first_year(d(2026, 12, 1), start), 2026);
+        assert_eq!(rule().first_year(d(2026, 12, 8), d(2018, 2, 1)), 2026);
+        // Begun after this year's due date: first evaluated next year.
+        assert_eq!(rule().first_year(d(2026, 12, 8), d(2026, 12, 1)), 2027);
+        assert_eq!(rule().first_year(d(2026, 11, 1), d(2026, 12, 1)), 2027);
         // Never before the frame's own period.
         assert_eq!(rule().first_year(d(2026, 3, 1), d(2028, 1, 1)), 2028);
     }
