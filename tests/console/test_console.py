@@ -464,6 +464,54 @@ def test_the_coordinator_approves_and_finance_sees_the_spent_figure_move(desk):
     assert abs(after_xlsx - spent(desk, "183") / 100) < 0.005
 
 
+def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_decision(desk):
+    frame = "ishoj-vallensbaek"
+    sign_in(desk, "demo-finance")
+    desk.get(BASE + f"/oekonomi/{frame}")
+    desk.find_element(By.PARTIAL_LINK_TEXT, "Årsevaluering").click()
+    WebDriverWait(desk, 20).until(lambda d: "/evaluering/" in d.current_url)
+    seen(desk, "32-finance-evaluation")
+    year = desk.current_url.rstrip("/").split("/")[-1]
+    rows = {r.get_attribute("data-municipality"): int(r.get_attribute("data-spent-ore"))
+            for r in css(desk, "tr[data-municipality]")}
+    assert set(rows) == {"183", "187"}, rows
+    total = int(one(desk, "[data-evaluation-spent]").get_attribute("data-evaluation-spent"))
+    # R-BF-3: the coordinator function is split, so the municipalities add up to the frame.
+    assert sum(rows.values()) == total, (rows, total)
+    assert "Koordinatorfunktion" in text_of(desk, "main")
+    # Unmet demand is the coordinator's to see; finance is told whom to ask.
+    assert not css(desk, "tr[data-unmet]")
+    assert "koordinatoren" in text_of(desk, "main")
+
+    status, headers, body = fetch(desk, f"/oekonomi/{frame}/evaluering/{year}/evaluering.xlsx")
+    assert status == 200 and body[:2] == b"PK"
+    assert f"evaluering-{frame}-{year}.xlsx" in headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    assert {"Rammen", "Kommuner", "Kategorier", "Måneder", "Indkøb"} <= set(book.sheetnames), book.sheetnames
+    kommuner = {str(r[1]): r for r in book["Kommuner"].iter_rows(values_only=True) if r and r[1]}
+    assert abs(float(kommuner["183"][4]) - rows["183"] / 100) < 0.005
+
+    # Printed (to PDF) it is the document alone: no menu, no buttons, no form.
+    desk.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not one(desk, "header.top").is_displayed()
+        assert not one(desk, "form[action$='/beslutning']").is_displayed()
+        shoot(desk, "33-evaluation-printed")
+    finally:
+        desk.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+    sign_in(desk, "demo-coordinator")
+    assert css(desk, 'header nav a[href="/oekonomi"]'), "the coordinator prepares it with finance"
+    desk.get(BASE + f"/oekonomi/{frame}/evaluering/{year}")
+    assert css(desk, 'tr[data-unmet="183"]'), "the coordinator sees unmet demand"
+    summary = "Rammen fortsætter uændret; flere timer til eksterne køb"
+    one(desk, "#summary").send_keys(summary)
+    one(desk, "form[action$='/beslutning'] button[type=submit]").click()
+    WebDriverWait(desk, 20).until(lambda d: "afgjort=ja" in d.current_url or css(d, ".problem"))
+    assert summary in text_of(desk, "[data-decision=completed]"), text_of(desk, "main")
+    seen(desk, "34-evaluation-decided")
+
+
 def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two(desk):
     sign_in(desk, "demo-counsellor")
     visit(desk, "/raadgiver", "21-counsellor-cases")

@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 
 use crate::grpc::{ServiceUrls, Services};
 use crate::screens::{
-    auditor, committee, contact_person, coordinator, counsellor, finance, timesheets,
+    auditor, committee, contact_person, coordinator, counsellor, evaluation, finance, timesheets,
 };
 use crate::session::SessionKey;
 use crate::sign_in::SignInMethods;
@@ -151,6 +151,15 @@ pub fn router(state: AppState) -> Router {
         .route("/oekonomi/{frame}", get(finance::frame))
         .route("/oekonomi/{frame}/budget.csv", get(finance::csv))
         .route("/oekonomi/{frame}/budget.xlsx", get(finance::xlsx))
+        .route("/oekonomi/{frame}/evaluering/{year}", get(evaluation::show))
+        .route(
+            "/oekonomi/{frame}/evaluering/{year}/evaluering.xlsx",
+            get(evaluation::xlsx),
+        )
+        .route(
+            "/oekonomi/{frame}/evaluering/{year}/beslutning",
+            post(evaluation::decide),
+        )
         .route("/adgangslog", get(auditor::log))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))

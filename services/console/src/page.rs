@@ -27,22 +27,27 @@ impl IntoResponse for Page {
     }
 }
 
-/// The screens a role is offered, in menu order: (path, label, role).
-const MENU: [(&str, &str, &str); 8] = [
-    ("/koordinator", "Matchning", "coordinator"),
-    ("/kontaktpersoner", "Kontaktpersoner", "coordinator"),
-    ("/timesedler", "Timesedler", "coordinator"),
-    ("/tid", "Mine forløb", "contact_person"),
-    ("/raadgiver", "Mine sager", "counsellor"),
-    ("/udvalg", "Udvalget", "committee"),
-    ("/oekonomi", "Økonomi", "finance"),
-    ("/adgangslog", "Adgangslog", "auditor"),
+/// The screens the roles are offered, in menu order: (path, label, roles).
+const MENU: [(&str, &str, &[&str]); 8] = [
+    ("/koordinator", "Matchning", &["coordinator"]),
+    ("/kontaktpersoner", "Kontaktpersoner", &["coordinator"]),
+    ("/timesedler", "Timesedler", &["coordinator"]),
+    ("/tid", "Mine forløb", &["contact_person"]),
+    ("/raadgiver", "Mine sager", &["counsellor"]),
+    ("/udvalg", "Udvalget", &["committee"]),
+    // The coordinator prepares the frame's yearly evaluation with finance (R-FU-5).
+    ("/oekonomi", "Økonomi", &["finance", "coordinator"]),
+    ("/adgangslog", "Adgangslog", &["auditor"]),
 ];
+
+fn offered(session: &Session, roles: &[&str]) -> bool {
+    roles.iter().any(|role| session.has_role(role))
+}
 
 /// The first screen for a session's roles.
 pub fn home_path(session: &Session) -> &'static str {
     MENU.iter()
-        .find(|(_, _, role)| session.has_role(role))
+        .find(|(_, _, roles)| offered(session, roles))
         .map_or("/ingen-adgang", |(path, _, _)| path)
 }
 
@@ -60,7 +65,7 @@ pub fn page_with_status(
 ) -> Page {
     let menu: Vec<_> = MENU
         .iter()
-        .filter(|(_, _, role)| session.has_role(role))
+        .filter(|(_, _, roles)| offered(session, roles))
         .collect();
     let markup = html! {
         (DOCTYPE)
@@ -236,7 +241,7 @@ h1{font-size:1.6rem;margin:.5rem 0 1rem}h2{font-size:1.25rem;margin:1.5rem 0 .5r
 .muted{color:#595959}
 table{border-collapse:collapse;width:100%;background:#fff;margin:.5rem 0 1rem}
 th,td{text-align:left;padding:.5rem;border-bottom:1px solid #d0d0d0;vertical-align:top}
-th{background:#eef1f4}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef1f4}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}td.num{white-space:nowrap}
 .table-wrap{overflow-x:auto}
 .card{background:#fff;border:1px solid #d0d0d0;border-radius:6px;padding:1rem;margin:0 0 1rem}
 .cards{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(18rem,1fr))}
@@ -270,6 +275,7 @@ details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
 .personas .muted{display:block;font-weight:400;font-size:.9rem;color:#dfe6ee}
 svg text{font-family:inherit}
 @media (max-width:40rem){main{padding:.75rem}th,td{padding:.4rem}h1{font-size:1.35rem}.who{margin-left:0}}
+@media print{header.top,.skip,.actions,.no-print,form{display:none}body{background:#fff;font-size:10pt}main{max-width:none;padding:0}.table-wrap{overflow:visible}th{background:#eee}h2{break-after:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}}
 "#;
 
 #[cfg(test)]

@@ -11,12 +11,14 @@
 //! One file a format: [`csv_file`], [`workbook`] and [`plot`]; what they share is here.
 
 mod csv_file;
+mod evaluation;
 mod plot;
 #[cfg(test)]
 mod tests;
 mod workbook;
 
 pub use csv_file::csv;
+pub use evaluation::{Evaluation, Row, Unmet, evaluation_xlsx, free, reason_label};
 pub use plot::svg;
 pub use workbook::xlsx;
 

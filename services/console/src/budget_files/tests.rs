@@ -380,3 +380,158 @@ fn the_axis_steps_are_round_amounts() {
     let (step, ticks) = axis(i64::MAX);
     assert!(step > 0 && ticks > 0);
 }
+
+mod evaluation {
+    use std::collections::BTreeMap;
+
+    use kontakt_proto::timecost::v1::{FrameEvaluation, MunicipalityEvaluation, ProviderPurchase};
+
+    use super::super::evaluation::workbook;
+    use super::*;
+
+    fn categories(pay: i64, external: i64, coordinator: i64, expenses: i64) -> CategorySpend {
+        CategorySpend {
+            contact_person_pay: money(pay),
+            external_purchases: money(external),
+            coordinator_function: money(coordinator),
+            expenses: money(expenses),
+        }
+    }
+
+    fn place(
+        code: &str,
+        spent: i64,
+        months: Vec<MonthSpend>,
+        c: CategorySpend,
+    ) -> MunicipalityEvaluation {
+        MunicipalityEvaluation {
+            municipality: code.to_owned(),
+            spent: money(spent),
+            months,
+            spent_by_category: Some(c),
+            ..MunicipalityEvaluation::default()
+        }
+    }
+
+    /// Ishøj spent in March and April, Vallensbæk in February and April.
+    fn dataset() -> FrameEvaluation {
+        FrameEvaluation {
+            name: "frames/ishoj-vallensbaek/evaluations/2026".to_owned(),
+            year: 2026,
+            indexed_amount: money(425_600_000),
+            spent: money(1_000 + 2_000 + 300 + 400 + 5_000),
+            committed: money(100_000),
+            spent_by_category: Some(categories(3_300, 2_400, 2_000, 1_000)),
+            months: vec![month(2, 300, 60), month(3, 1_000, 120), month(4, 2_400, 30)],
+            municipalities: vec![
+                place(
+                    "183",
+                    1_000 + 2_000 + 2_000 / 3 * 2,
+                    vec![month(4, 2_000, 0), month(3, 1_000, 120)],
+                    categories(3_000, 0, 1_334, 0),
+                ),
+                place(
+                    "187",
+                    300 + 400,
+                    vec![month(2, 300, 60), month(4, 400, 30)],
+                    categories(300, 400, 666, 0),
+                ),
+            ],
+            purchases: vec![ProviderPurchase {
+                municipality: "187".to_owned(),
+                provider: "providers/misbrugshjaelp-aps".to_owned(),
+                reason: "NO_CAPACITY".to_owned(),
+                assignments: 1,
+                minutes: 30,
+                amount: money(400),
+            }],
+            ..FrameEvaluation::default()
+        }
+    }
+
+    #[test]
+    fn the_months_are_every_month_with_spend_in_calendar_order_a_column_per_municipality() {
+        let d = dataset();
+        let providers = BTreeMap::new();
+        let e = Evaluation {
+            frame: "Ramme",
+            dataset: &d,
+            unmet: None,
+            providers: &providers,
+        };
+        let rows = e.month_rows();
+        let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["februar 2026", "marts 2026", "april 2026"]);
+        assert_eq!(rows[0].per_municipality, [0, 300]);
+        assert_eq!(rows[2].per_municipality, [2_000, 400]);
+        assert_eq!(rows[2].total, 2_400, "the frame's own month figure");
+        assert_eq!(e.month_minutes()[1].per_municipality, [120, 0]);
+    }
+
+    #[test]
+    fn the_categories_have_a_column_per_municipality_and_the_frames_total_r_bf_3() {
+        let d = dataset();
+        let providers = BTreeMap::new();
+        let e = Evaluation {
+            frame: "Ramme",
+            dataset: &d,
+            unmet: None,
+            providers: &providers,
+        };
+        let rows = e.category_rows();
+        let coordinator = rows
+            .iter()
+            .find(|r| r.label == "Koordinatorfunktion")
+            .expect("row");
+        assert_eq!(coordinator.per_municipality, [1_334, 666]);
+        assert_eq!(coordinator.total, 2_000);
+        assert_eq!(free(&d), 425_600_000 - 8_700 - 100_000);
+    }
+
+    #[test]
+    fn the_workbook_has_a_sheet_per_table_and_unmet_demand_only_when_seen() {
+        let d = dataset();
+        let mut providers = BTreeMap::new();
+        providers.insert(
+            "providers/misbrugshjaelp-aps".to_owned(),
+            "Misbrugshjælp ApS".to_owned(),
+        );
+        let unmet = [Unmet {
+            municipality: "183".to_owned(),
+            requests: 2,
+            minutes_per_week: 300,
+        }];
+        let seen = Evaluation {
+            frame: "Ramme",
+            dataset: &d,
+            unmet: Some(&unmet),
+            providers: &providers,
+        };
+        assert_eq!(
+            seen.provider_name("providers/misbrugshjaelp-aps"),
+            "Misbrugshjælp ApS"
+        );
+        assert_eq!(seen.provider_name("providers/other"), "other");
+        assert_eq!(reason_label("NO_CAPACITY"), "Ingen ledig kapacitet");
+        assert_eq!(reason_label("UNKNOWN"), "Ikke oplyst");
+        let mut book = workbook(&seen).expect("a workbook");
+        for name in [
+            "Rammen",
+            "Kommuner",
+            "Kategorier",
+            "Måneder",
+            "Indkøb",
+            "Udækket behov",
+        ] {
+            assert!(book.worksheet_from_name(name).is_ok(), "the sheet {name}");
+        }
+        let bytes = evaluation_xlsx(&seen).expect("bytes");
+        assert!(bytes.starts_with(b"PK\x03\x04"));
+        let unseen = Evaluation {
+            unmet: None,
+            ..seen
+        };
+        let mut book = workbook(&unseen).expect("a workbook");
+        assert!(book.worksheet_from_name("Udækket behov").is_err());
+    }
+}

@@ -11,7 +11,7 @@ use super::{
 use crate::format;
 
 /// Kroner in the workbook; Excel swaps the separators for the reader's locale.
-const MONEY_FORMAT: &str = "#,##0.00 \"kr.\"";
+pub(super) const MONEY_FORMAT: &str = "#,##0.00 \"kr.\"";
 
 /// The budget status as an XLSX workbook: sheet `Kommuner` (one row per municipality and the
 /// frame's total), sheet `Måneder` (spend and hours per month) and, when the status has it,

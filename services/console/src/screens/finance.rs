@@ -24,7 +24,7 @@ pub struct FrameQuery {
 }
 
 /// A frame id as the services name it (`frames/{id}`): lower-case letters, digits and `-`.
-fn frame_id(text: &str) -> Option<&str> {
+pub(super) fn frame_id(text: &str) -> Option<&str> {
     let id = text.trim().trim_start_matches("frames/");
     (!id.is_empty()
         && id.len() <= 63
@@ -72,7 +72,7 @@ pub async fn frame(
     }
 }
 
-fn no_such_frame(session: &Session) -> Response {
+pub(super) fn no_such_frame(session: &Session) -> Response {
     crate::web::problem_page(session, &crate::problem::Problem::not_found(), "/oekonomi")
 }
 
@@ -140,6 +140,7 @@ async fn budget_page(state: &AppState, session: &Session, id: &str) -> Answer {
         div.actions {
             a.button.secondary href={(current) "/budget.csv"} download { "Hent CSV" }
             a.button.secondary href={(current) "/budget.xlsx"} download { "Hent Excel (XLSX)" }
+            a.button.secondary href={(current) "/evaluering/" (status.year)} { "Årsevaluering " (status.year) }
         }
         figure {
             (PreEscaped(crate::budget_files::svg(&status)))
@@ -188,7 +189,7 @@ async fn budget_page(state: &AppState, session: &Session, id: &str) -> Answer {
     Ok(page(session, &title, &current, body))
 }
 
-fn download(bytes: Vec<u8>, content_type: &'static str, filename: String) -> Response {
+pub(super) fn download(bytes: Vec<u8>, content_type: &'static str, filename: String) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -5,6 +5,7 @@ pub mod committee;
 pub mod contact_person;
 pub mod coordinator;
 pub mod counsellor;
+pub mod evaluation;
 pub mod finance;
 pub mod referral_draft;
 pub mod timesheets;

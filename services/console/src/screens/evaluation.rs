@@ -1,0 +1,453 @@
+//! The frame's yearly evaluation (R-FU-5), prepared by the coordinator and finance for the
+//! committee: the year per municipality, category and month, hours granted against delivered,
+//! purchases by provider and reason, unmet demand; as a page that prints as the committee's
+//! document (the browser's print to PDF), as XLSX, and the committee's decision recorded.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use kontakt_proto::followup::v1 as f;
+use kontakt_proto::matching::v1 as m;
+use kontakt_proto::timecost::v1 as t;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::budget_files::{Evaluation, Unmet, evaluation_xlsx, free, reason_label};
+use crate::format;
+use crate::grpc::{Which, request};
+use crate::page::{field, page_with_status, problem_box};
+use crate::problem::Problem;
+use crate::session::Session;
+use crate::web::{Answer, AppState, Form, Signed, check_csrf, or_page};
+
+use super::finance::{download, frame_id, no_such_frame};
+
+const PURPOSE: &str = "console: yearly frame evaluation";
+
+/// What the page and the workbook are made of.
+struct Gathered {
+    frame: String,
+    dataset: t::FrameEvaluation,
+    /// The follow-up service's record of the evaluation: due date, committee, decision.
+    record: Option<f::FrameEvaluation>,
+    unmet: Option<Vec<Unmet>>,
+    providers: BTreeMap<String, String>,
+}
+
+fn path(id: &str, year: i32) -> String {
+    format!("/oekonomi/{id}/evaluering/{year}")
+}
+
+fn parse_year(text: &str) -> Option<i32> {
+    text.parse().ok().filter(|y| (1990..=2199).contains(y))
+}
+
+async fn gather(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    year: i32,
+) -> Result<Gathered, Response> {
+    let current = path(id, year);
+    let services = &state.services;
+    let dataset = or_page(
+        services
+            .timecost()
+            .get_frame_evaluation(request(
+                session,
+                PURPOSE,
+                t::GetFrameEvaluationRequest {
+                    name: format!("frames/{id}/evaluations/{year}"),
+                },
+            ))
+            .await,
+        session,
+        Which::Timecost,
+        &current,
+    )?;
+    let frame = services
+        .timecost()
+        .get_frame(request(
+            session,
+            PURPOSE,
+            t::GetFrameRequest {
+                name: format!("frames/{id}"),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().display_name)
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| id.to_owned());
+    let record = services
+        .followup()
+        .list_frame_evaluations(request(
+            session,
+            PURPOSE,
+            f::ListFrameEvaluationsRequest {
+                parent: format!("frames/{id}"),
+            },
+        ))
+        .await
+        .map_err(|status| tracing::warn!(code = ?status.code(), "the evaluation's record"))
+        .ok()
+        .and_then(|r| {
+            r.into_inner()
+                .frame_evaluations
+                .into_iter()
+                .find(|e| e.year == year)
+        });
+    // Unmet demand is the coordinator's to see (matching's access table); finance reads the
+    // document without it.
+    let mut unmet = Some(Vec::new());
+    for code in dataset.municipalities.iter().map(|m| &m.municipality) {
+        let answer = services
+            .matching()
+            .list_unmet_demand(request(
+                session,
+                PURPOSE,
+                m::ListUnmetDemandRequest {
+                    parent: format!("municipalities/{code}"),
+                },
+            ))
+            .await;
+        match (answer, unmet.as_mut()) {
+            (Ok(list), Some(lines)) => {
+                let demands = list.into_inner().demands;
+                lines.push(Unmet {
+                    municipality: code.clone(),
+                    requests: demands.len(),
+                    minutes_per_week: demands.iter().map(|d| i64::from(d.minutes_per_week)).sum(),
+                });
+            }
+            (Err(_), _) => unmet = None,
+            (Ok(_), None) => {}
+        }
+    }
+    let mut providers = BTreeMap::new();
+    for name in dataset.purchases.iter().map(|p| &p.provider) {
+        if providers.contains_key(name) {
+            continue;
+        }
+        if let Ok(provider) = services
+            .matching()
+            .get_provider(request(
+                session,
+                PURPOSE,
+                m::GetProviderRequest { name: name.clone() },
+            ))
+            .await
+        {
+            providers.insert(name.clone(), provider.into_inner().display_name);
+        }
+    }
+    Ok(Gathered {
+        frame,
+        dataset,
+        record,
+        unmet,
+        providers,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Shown {
+    #[serde(default)]
+    afgjort: String,
+}
+
+/// `GET /oekonomi/{frame}/evaluering/{year}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((id, year)): Path<(String, String)>,
+    Query(shown): Query<Shown>,
+) -> Answer {
+    let (Some(id), Some(year)) = (frame_id(&id), parse_year(&year)) else {
+        return Err(no_such_frame(&session));
+    };
+    let gathered = gather(&state, &session, id, year).await?;
+    Ok(evaluation_page(
+        &state,
+        &session,
+        id,
+        &gathered,
+        !shown.afgjort.is_empty(),
+        None,
+    ))
+}
+
+fn evaluation_page(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    g: &Gathered,
+    decided_now: bool,
+    problem: Option<&Problem>,
+) -> crate::page::Page {
+    let current = path(id, g.dataset.year);
+    let e = Evaluation {
+        frame: &g.frame,
+        dataset: &g.dataset,
+        unmet: g.unmet.as_deref(),
+        providers: &g.providers,
+    };
+    let d = &g.dataset;
+    let municipalities = e.municipalities();
+    let body = html! {
+        @if let Some(problem) = problem { (problem_box(problem)) }
+        @if decided_now { div.notice role="status" { p { "Udvalgets beslutning er gemt." } } }
+        @if let Some(r) = g.record.as_ref().filter(|r| r.state == f::FrameEvaluationState::Overdue as i32) {
+            div.warning role="status" { p {
+                strong { "Overskredet:" } " evalueringen skulle have været klar " (format::proto_date(r.due_date.as_ref())) "."
+            } }
+        }
+        p {
+            "Opgjort pr. " (format::proto_date(d.as_of.as_ref())) "."
+            @if let Some(r) = &g.record {
+                " Forelægges " (r.committee) " senest " (format::proto_date(r.due_date.as_ref())) "."
+            }
+        }
+        div.actions {
+            a.button.secondary href={(current) "/evaluering.xlsx"} download { "Hent Excel (XLSX)" }
+            a.button.secondary href={"/oekonomi/" (id)} { "Til budgettet" }
+        }
+        p.muted.no-print { "Udskriv siden fra browseren (Ctrl+P) for at gemme den som PDF til udvalget." }
+        h2 { "Rammen" }
+        div.card { dl {
+            dt { "Rammen (indekseret)" } dd { (format::money(d.indexed_amount.as_ref())) }
+            dt { "Forbrugt" } dd data-evaluation-spent=(d.spent.as_ref().map_or(0, |m| m.ore)) { (format::money(d.spent.as_ref())) }
+            dt { "Disponeret resten af året" } dd { (format::money(d.committed.as_ref())) }
+            dt { "Fri" } dd { (format::kroner(free(d))) }
+            dt { "Forløb i året" } dd { (d.arrangements) }
+            dt { "Bevilgede timer" } dd { (format::minutes(d.granted_minutes)) }
+            dt { "Leverede timer" } dd { (format::minutes(d.delivered_minutes)) }
+        } }
+        h2 { "Kommunerne" }
+        div.table-wrap tabindex="0" { table {
+            thead { tr {
+                th scope="col" { "Kommune" } th.num scope="col" { "Andel" } th.num scope="col" { "Forventet" }
+                th.num scope="col" { "Forbrugt" } th.num scope="col" { "Disponeret" } th.num scope="col" { "Fri" }
+                th.num scope="col" { "Forløb" } th.num scope="col" { "Bevilgede timer" } th.num scope="col" { "Leverede timer" }
+            } }
+            tbody { @for mu in &d.municipalities {
+                @let expected = mu.expected.as_ref().map_or(0, |m| m.ore);
+                @let spent = mu.spent.as_ref().map_or(0, |m| m.ore);
+                @let committed = mu.committed.as_ref().map_or(0, |m| m.ore);
+                tr data-municipality=(mu.municipality) data-spent-ore=(spent) {
+                    th scope="row" { (format::municipality(&mu.municipality)) }
+                    td.num { @if let Some(s) = &mu.share { (s.numerator) "/" (s.denominator) } }
+                    td.num { (format::kroner(expected)) }
+                    td.num { (format::kroner(spent)) }
+                    td.num { (format::kroner(committed)) }
+                    td.num { (format::kroner(expected - spent - committed)) }
+                    td.num { (mu.arrangements) }
+                    td.num { (format::minutes(mu.granted_minutes)) }
+                    td.num { (format::minutes(mu.delivered_minutes)) }
+                }
+            } }
+        } }
+        h2 { "Forbrug efter kategori" }
+        (rows_table("Kategori", &municipalities, &e.category_rows()))
+        h2 { "Måned for måned" }
+        @let months = e.month_rows();
+        @if months.is_empty() { p { "Der er intet forbrug i året endnu." } }
+        @else { (rows_table("Måned", &municipalities, &months)) }
+        h2 { "Køb hos eksterne leverandører" }
+        @if d.purchases.is_empty() { p { "Der er ikke købt kontaktpersoner hos leverandører i året." } }
+        @else {
+            div.table-wrap tabindex="0" { table {
+                thead { tr {
+                    th scope="col" { "Kommune" } th scope="col" { "Leverandør" } th scope="col" { "Begrundelse" }
+                    th.num scope="col" { "Forløb" } th.num scope="col" { "Timer" } th.num scope="col" { "Beløb" }
+                } }
+                tbody { @for p in &d.purchases {
+                    tr data-purchase=(p.provider) {
+                        td { (format::municipality(&p.municipality)) }
+                        td { (e.provider_name(&p.provider)) }
+                        td { (reason_label(&p.reason)) }
+                        td.num { (p.assignments) }
+                        td.num { (format::minutes(p.minutes)) }
+                        td.num { (format::money(p.amount.as_ref())) }
+                    }
+                } }
+            } }
+        }
+        h2 { "Udækket behov i dag" }
+        @match &g.unmet {
+            Some(lines) => {
+                div.table-wrap tabindex="0" { table {
+                    thead { tr { th scope="col" { "Kommune" } th.num scope="col" { "Anmodninger uden kontaktperson" } th.num scope="col" { "Timer om ugen" } } }
+                    tbody { @for u in lines {
+                        tr data-unmet=(u.municipality) {
+                            th scope="row" { (format::municipality(&u.municipality)) }
+                            td.num { (u.requests) }
+                            td.num { (format::minutes(u.minutes_per_week)) }
+                        }
+                    } }
+                } }
+            }
+            None => { p.muted { "Udækket behov ses af koordinatoren; bed koordinatoren om tallet til evalueringen." } }
+        }
+        h2 { "Udvalgets beslutning" }
+        (decision(state, session, &current, g.record.as_ref(), problem))
+    };
+    let status = problem.map_or(axum::http::StatusCode::OK, Problem::http_status);
+    page_with_status(session, status, &e.title(), &current, body)
+}
+
+/// A table with a row per category or month and a column per municipality and the total.
+fn rows_table(first: &str, municipalities: &[&str], rows: &[crate::budget_files::Row]) -> Markup {
+    html! {
+        div.table-wrap tabindex="0" { table {
+            thead { tr {
+                th scope="col" { (first) }
+                @for code in municipalities { th.num scope="col" { (format::municipality(code)) } }
+                th.num scope="col" { "I alt" }
+            } }
+            tbody { @for row in rows {
+                tr {
+                    th scope="row" { (row.label) }
+                    @for value in &row.per_municipality { td.num { (format::kroner(*value)) } }
+                    td.num { strong { (format::kroner(row.total)) } }
+                }
+            } }
+        } }
+    }
+}
+
+fn decision(
+    state: &AppState,
+    session: &Session,
+    current: &str,
+    record: Option<&f::FrameEvaluation>,
+    problem: Option<&Problem>,
+) -> Markup {
+    let Some(record) = record else {
+        return html! { p.muted { "Opfølgningsservicen har ingen evaluering af rammen for året." } };
+    };
+    if record.state == f::FrameEvaluationState::Completed as i32 {
+        return html! {
+            div.card data-decision="completed" { dl {
+                dt { "Udvalg" } dd { (record.committee) }
+                dt { "Besluttet" } dd { (format::proto_date(record.completed_date.as_ref())) }
+                dt { "Beslutning" } dd { (record.summary) }
+            } }
+        };
+    }
+    let today = state.today().format("%Y-%m-%d").to_string();
+    html! {
+        form method="post" action={(current) "/beslutning"} {
+            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="etag" value=(record.etag);
+            (field(problem, "committee", "Udvalg", None, html! {
+                input id="committee" name="committee" type="text" required maxlength="200" value=(record.committee);
+            }))
+            (field(problem, "summary", "Udvalgets beslutning", Some("Fx rammen fortsætter uændret, eller justeres til næste år, og hvorfor."), html! {
+                textarea id="summary" name="summary" required maxlength="4000" {}
+            }))
+            (field(problem, "completed_date", "Besluttet den", None, html! {
+                input id="completed_date" name="completed_date" type="date" required value=(today);
+            }))
+            button type="submit" { "Gem beslutningen" }
+        }
+    }
+}
+
+/// `GET /oekonomi/{frame}/evaluering/{year}/evaluering.xlsx`.
+pub async fn xlsx(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((id, year)): Path<(String, String)>,
+) -> Response {
+    let (Some(id), Some(year)) = (frame_id(&id), parse_year(&year)) else {
+        return no_such_frame(&session);
+    };
+    let g = match gather(&state, &session, id, year).await {
+        Ok(g) => g,
+        Err(response) => return response,
+    };
+    let e = Evaluation {
+        frame: &g.frame,
+        dataset: &g.dataset,
+        unmet: g.unmet.as_deref(),
+        providers: &g.providers,
+    };
+    match evaluation_xlsx(&e) {
+        Ok(bytes) => download(
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            format!("evaluering-{id}-{year}.xlsx"),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "writing the evaluation workbook");
+            crate::web::problem_page(
+                &session,
+                &Problem {
+                    status: 500,
+                    title: "Regnearket kunne ikke laves".into(),
+                    detail: "Udskriv siden i stedet.".into(),
+                    ..Default::default()
+                },
+                &path(id, year),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    etag: String,
+    #[serde(default)]
+    committee: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    completed_date: String,
+}
+
+/// `POST /oekonomi/{frame}/evaluering/{year}/beslutning`: the committee's decision (R-FU-5).
+pub async fn decide(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((id, year)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&session, &form.csrf) {
+        return refused;
+    }
+    let (Some(id), Some(year)) = (frame_id(&id), parse_year(&year)) else {
+        return no_such_frame(&session);
+    };
+    let result = state
+        .services
+        .followup()
+        .complete_frame_evaluation(request(
+            &session,
+            PURPOSE,
+            f::CompleteFrameEvaluationRequest {
+                name: format!("frames/{id}/evaluations/{year}"),
+                etag: form.etag,
+                committee: form.committee,
+                summary: form.summary,
+                completed_date: format::parse_date(&form.completed_date).map(Into::into),
+            },
+        ))
+        .await;
+    match result {
+        Ok(_) => Redirect::to(&format!("{}?afgjort=ja", path(id, year))).into_response(),
+        Err(status) => {
+            let problem = Problem::from_status(&status, Which::Followup);
+            match gather(&state, &session, id, year).await {
+                Ok(g) => {
+                    evaluation_page(&state, &session, id, &g, false, Some(&problem)).into_response()
+                }
+                Err(response) => response,
+            }
+        }
+    }
+}
