@@ -36,6 +36,8 @@ pub static ACCESS: AccessTable = AccessTable {
         ),
         // Frames and PL rates are finance's data (R-BF-1); the coordinator reads the status.
         ("CreateFrame", FINANCE),
+        // The committee's adjusted frame for a coming year (R-FU-5), set by finance.
+        ("SetFrameAmount", FINANCE),
         ("CreateIndexationRate", FINANCE),
         ("GetFrame", BUDGET_READERS),
         ("ListIndexationRates", BUDGET_READERS),

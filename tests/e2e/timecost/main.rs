@@ -5,8 +5,8 @@
 use kontakt::Service;
 use kontakt_harness::messages::{apply, date, envelope, grant_approved, hourly_rate};
 use kontakt_harness::{
-    AuthedChannel, Start, TestDatabase, TestService, clock_at, contact_person_token,
-    fresh_database, test_db_settings, token,
+    AuthedChannel, Start, TestDatabase, TestService, bad_request_fields, clock_at,
+    contact_person_token, fresh_database, test_db_settings, token,
 };
 use kontakt_platform::auth::Role;
 use kontakt_proto::common::v1::{DateRange, Money};

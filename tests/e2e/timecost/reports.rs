@@ -268,3 +268,127 @@ async fn the_scheduled_check_warns_once_when_a_frame_runs_low_even_with_two_repl
     assert_eq!(outbox_count(&db, "FrameThresholdPassed").await, 1);
     pool.close().await;
 }
+
+#[tokio::test]
+async fn the_committees_adjusted_frame_applies_from_the_coming_year_never_to_one_begun() {
+    let (_db, service) = started().await;
+    let both = [ISHOJ, super::VALLENSBAEK];
+    let mut finance = as_role(&service, Role::Finance, &both);
+    let shared = frame(
+        "Kontaktpersonramme Ishøj/Vallensbæk",
+        400_000_000,
+        2026,
+        &[(ISHOJ, 2, 3), (super::VALLENSBAEK, 1, 3)],
+    );
+    let frame = create_frame(&mut finance, "ishoj-vallensbaek", shared).await;
+    let set = |from_year: i32, ore: i64| SetFrameAmountRequest {
+        parent: frame.name.clone(),
+        frame_amount: Some(FrameAmount {
+            from_year,
+            base_amount: Some(Money { ore }),
+            base_year: from_year,
+            decision: format!("{}/evaluations/2026", frame.name),
+            ..FrameAmount::default()
+        }),
+    };
+    // 20 December 2026: the committee's DKK 4.5M for 2027, in 2027 prices.
+    let amount = finance
+        .set_frame_amount(set(2027, 450_000_000))
+        .await
+        .expect("2027's amount")
+        .into_inner();
+    assert_eq!(amount.name, format!("{}/amounts/2027", frame.name));
+    assert_eq!(amount.set_by, "test-finance");
+    let again = finance
+        .set_frame_amount(set(2027, 450_000_000))
+        .await
+        .expect("a retry")
+        .into_inner();
+    assert_eq!(
+        again.etag, amount.etag,
+        "the same decision again changes nothing"
+    );
+    let status = |finance: &mut TimeCost, day: Option<kontakt_proto::common::v1::Date>| {
+        let mut f = finance.clone();
+        let name = format!("{}/budgetStatus", frame.name);
+        async move {
+            f.get_budget_status(GetBudgetStatusRequest { name, as_of: day })
+                .await
+                .expect("status")
+                .into_inner()
+        }
+    };
+    // This year's figures stand; next year's use the new amount and split it.
+    let now = status(&mut finance, None).await;
+    assert_eq!(now.indexed_amount, Some(Money { ore: 400_000_000 }));
+    let next = status(&mut finance, date(2027, 1, 5)).await;
+    assert_eq!(next.indexed_amount, Some(Money { ore: 450_000_000 }));
+    assert_eq!(
+        next.municipalities[0].expected,
+        Some(Money { ore: 300_000_000 })
+    );
+    assert_eq!(
+        next.municipalities[1].expected,
+        Some(Money { ore: 150_000_000 })
+    );
+    // Corrected before 2027 begins.
+    let corrected = finance
+        .set_frame_amount(set(2027, 460_000_000))
+        .await
+        .expect("corrected")
+        .into_inner();
+    assert_ne!(corrected.etag, amount.etag);
+    let next = status(&mut finance, date(2027, 6, 1)).await;
+    assert_eq!(next.indexed_amount, Some(Money { ore: 460_000_000 }));
+    let shown = finance
+        .get_frame(GetFrameRequest {
+            name: frame.name.clone(),
+        })
+        .await
+        .expect("frame")
+        .into_inner();
+    assert_eq!(shown.amounts.len(), 1);
+    assert_eq!(
+        shown.amounts[0].base_amount,
+        Some(Money { ore: 460_000_000 })
+    );
+    assert_eq!(
+        shown.base_amount,
+        Some(Money { ore: 400_000_000 }),
+        "its own stays"
+    );
+
+    // A year that has begun, a nonsense amount, no decision: each field named.
+    let begun = finance
+        .set_frame_amount(set(2026, 500_000_000))
+        .await
+        .expect_err("2026 has begun");
+    assert_eq!(begun.code(), Code::InvalidArgument);
+    assert_eq!(bad_request_fields(&begun), ["frame_amount.from_year"]);
+    let bad = finance
+        .set_frame_amount(SetFrameAmountRequest {
+            frame_amount: Some(FrameAmount {
+                from_year: 2027,
+                base_year: 2027,
+                ..FrameAmount::default()
+            }),
+            ..set(2027, 1)
+        })
+        .await
+        .expect_err("no amount, no decision");
+    assert_eq!(
+        bad_request_fields(&bad),
+        ["frame_amount.base_amount", "frame_amount.decision"]
+    );
+    // Finance's, and only for its own frames.
+    let coordinator = as_role(&service, Role::Coordinator, &both)
+        .set_frame_amount(set(2027, 1_000))
+        .await
+        .expect_err("coordinator");
+    assert_eq!(coordinator.code(), Code::PermissionDenied);
+    let ringsted = as_role(&service, Role::Finance, &["329"])
+        .set_frame_amount(set(2027, 1_000))
+        .await
+        .expect_err("Ringsted's finance");
+    assert_eq!(ringsted.code(), Code::NotFound);
+}

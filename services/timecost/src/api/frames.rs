@@ -17,8 +17,8 @@ use tonic_types::FieldViolation;
 
 use super::{SCHEMA, TimeCostApi};
 use crate::domain::budget::{self, Category, Forecast, Inputs, Spend};
-use crate::domain::frame::{self, FrameError, Share};
-use crate::store::{FrameRow, IndexRateRow as RateRow, ShareRow};
+use crate::domain::frame::{self, Amount, FrameError, Share};
+use crate::store::{AmountRow, FrameRow, IndexRateRow as RateRow, ShareRow};
 
 pub(super) const FRAMES: &str = "frames";
 
@@ -26,8 +26,12 @@ pub(super) fn money(ore: i64) -> Option<Money> {
     Some(Money { ore })
 }
 
-fn frame_to_proto(row: FrameRow, shares: &[ShareRow]) -> Frame {
+fn frame_to_proto(row: FrameRow, shares: &[ShareRow], amounts: Vec<AmountRow>) -> Frame {
     Frame {
+        amounts: amounts
+            .into_iter()
+            .map(super::frame_amounts::amount_to_proto)
+            .collect(),
         name: format!("{FRAMES}/{}", row.id),
         display_name: row.display_name,
         base_amount: money(row.base_ore),
@@ -81,7 +85,7 @@ fn rate_to_proto(r: RateRow) -> IndexationRate {
 }
 
 /// Whether the caller acts for one of the frame's municipalities.
-fn may_see(principal: &Principal, shares: &[ShareRow]) -> bool {
+pub(super) fn may_see(principal: &Principal, shares: &[ShareRow]) -> bool {
     shares
         .iter()
         .filter_map(|s| MunicipalityCode::parse(&s.municipality))
@@ -252,7 +256,7 @@ impl TimeCostApi {
             .get_frame(&mut tx, &body.frame_id)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted frame not found")))?;
-        let frame = frame_to_proto(row, &shares);
+        let frame = frame_to_proto(row, &shares, Vec::new());
         // The follow-up service schedules the frame's yearly evaluation from this (R-FU-5).
         let created = FrameCreated {
             frame: frame.name.clone(),
@@ -279,8 +283,9 @@ impl TimeCostApi {
             .await?
             .filter(|(_, shares)| may_see(principal, shares))
             .ok_or_else(|| ApiError::not_found(name))?;
+        let amounts = self.store.frame_amounts(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(frame_to_proto(row, &shares))
+        Ok(frame_to_proto(row, &shares, amounts))
     }
 
     pub(super) async fn create_indexation_rate(
@@ -497,7 +502,28 @@ impl TimeCostApi {
             .filter(|(_, shares)| principal.is_none_or(|p| may_see(p, shares)))
             .ok_or_else(|| ApiError::not_found(name))?;
         let rates = self.store.rates(tx).await?;
-        let indexed = frame::indexed_amount_ore(row.base_ore, row.base_year, year, |y| {
+        let decided: Vec<(i32, Amount)> = self
+            .store
+            .frame_amounts(tx, id)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let amount = Amount {
+                    base_ore: a.base_ore,
+                    base_year: a.base_year,
+                };
+                (a.from_year, amount)
+            })
+            .collect();
+        let own = Amount {
+            base_ore: row.base_ore,
+            base_year: row.base_year,
+        };
+        let Amount {
+            base_ore,
+            base_year,
+        } = frame::amount_in_force(own, &decided, year);
+        let indexed = frame::indexed_amount_ore(base_ore, base_year, year, |y| {
             rates
                 .iter()
                 .find(|r| r.year == y)

@@ -1,6 +1,7 @@
 //! The gRPC surface: proto <-> rows and the steps of each method; the rules live in `domain`.
 
 mod expenses;
+mod frame_amounts;
 mod frames;
 mod reports;
 
@@ -171,6 +172,13 @@ impl TimeCostService for TimeCostApi {
         request: Request<GetBudgetStatusRequest>,
     ) -> Result<Response<BudgetStatus>, Status> {
         answer(self.get_budget_status(request).await)
+    }
+
+    async fn set_frame_amount(
+        &self,
+        request: Request<SetFrameAmountRequest>,
+    ) -> Result<Response<FrameAmount>, Status> {
+        answer(self.set_frame_amount(request).await)
     }
 
     async fn get_frame_evaluation(

@@ -9,6 +9,7 @@
 //!   own figures (the seed's DKK 4,000,000 → 2,666,666 and 1,333,333). What rounding leaves over
 //!   (at most one krone per municipality) stays in the frame unallocated.
 
+use chrono::{Datelike as _, NaiveDate};
 use num_bigint::BigInt;
 use num_integer::Integer as _;
 use num_traits::{Signed as _, ToPrimitive as _, Zero as _};
@@ -31,6 +32,52 @@ pub enum FrameError {
     Shares(String),
     /// The result does not fit in øre as i64.
     Overflow,
+}
+
+/// An amount in the prices of a year: a frame's own base, or one decided from a later year on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount {
+    pub base_ore: i64,
+    pub base_year: i32,
+}
+
+/// The amount in force in `year` (R-BF-1): of the amounts decided `(from_year, amount)`, the one
+/// with the latest from_year not after `year`; before any, the frame's own.
+pub fn amount_in_force(own: Amount, decided: &[(i32, Amount)], year: i32) -> Amount {
+    decided
+        .iter()
+        .filter(|(from, _)| *from <= year)
+        .max_by_key(|(from, _)| *from)
+        .map_or(own, |(_, amount)| *amount)
+}
+
+/// Whether an amount may be decided from `from_year` on, on `today` (R-BF-1): only for a year
+/// that has not begun (a year's figures stand once it runs) and inside the frame's period.
+pub fn check_amount_year(
+    from_year: i32,
+    base_year: i32,
+    today_year: i32,
+    period: (NaiveDate, Option<NaiveDate>),
+) -> Result<(), (&'static str, String)> {
+    if from_year <= today_year {
+        return Err((
+            "frame_amount.from_year",
+            format!("a year that has not begun: after {today_year}"),
+        ));
+    }
+    if from_year <= period.0.year() || period.1.is_some_and(|end| from_year > end.year()) {
+        return Err((
+            "frame_amount.from_year",
+            "a later year inside the frame's period".to_owned(),
+        ));
+    }
+    if !(1990..=from_year).contains(&base_year) {
+        return Err((
+            "frame_amount.base_year",
+            "the year whose prices the amount is in, at most from_year".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Rates in basis points per year: `rate(year)` indexes year−1 prices to `year`'s.
@@ -138,6 +185,52 @@ const DENOMINATOR_SCALE: i64 = 1_000_000_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_bf_1_a_years_amount_is_the_latest_decided_from_it_or_before_else_the_frames_own() {
+        let own = Amount {
+            base_ore: 400_000_000,
+            base_year: 2017,
+        };
+        let adjusted = Amount {
+            base_ore: 520_000_000,
+            base_year: 2027,
+        };
+        let later = Amount {
+            base_ore: 540_000_000,
+            base_year: 2029,
+        };
+        let decided = [(2029, later), (2027, adjusted)];
+        assert_eq!(amount_in_force(own, &decided, 2026), own);
+        assert_eq!(amount_in_force(own, &decided, 2027), adjusted);
+        assert_eq!(amount_in_force(own, &decided, 2028), adjusted);
+        assert_eq!(amount_in_force(own, &decided, 2030), later);
+        assert_eq!(amount_in_force(own, &[], 2030), own);
+    }
+
+    #[test]
+    fn r_bf_1_an_amount_is_decided_only_for_a_year_not_begun_inside_the_period() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("day");
+        let open = (day(2018, 2, 1), None);
+        assert_eq!(check_amount_year(2027, 2027, 2026, open), Ok(()));
+        assert_eq!(check_amount_year(2027, 2017, 2026, open), Ok(()));
+        assert!(check_amount_year(2026, 2026, 2026, open).is_err(), "begun");
+        assert!(
+            check_amount_year(2027, 2028, 2026, open).is_err(),
+            "prices of a later year"
+        );
+        let ends = (day(2018, 2, 1), Some(day(2027, 12, 31)));
+        assert_eq!(check_amount_year(2027, 2027, 2026, ends), Ok(()));
+        assert!(
+            check_amount_year(2028, 2028, 2026, ends).is_err(),
+            "after the period"
+        );
+        let starts = (day(2030, 1, 1), None);
+        assert!(
+            check_amount_year(2030, 2030, 2026, starts).is_err(),
+            "its first year is its own"
+        );
+    }
 
     const DKK: i64 = 100;
 

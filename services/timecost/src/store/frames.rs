@@ -39,6 +39,22 @@ pub struct RateRow {
     pub update_time: DateTime<Utc>,
 }
 
+/// A frame's amount from a year on (R-BF-1).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AmountRow {
+    pub frame_id: String,
+    pub from_year: i32,
+    pub base_ore: i64,
+    pub base_year: i32,
+    pub decision: String,
+    pub set_by: String,
+    pub revision: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+const AMOUNT_COLUMNS: &str = "frame_id, from_year, base_ore, base_year, decision, set_by, revision, create_time, update_time";
+
 /// Spent in one municipality, month and category.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SpendRow {
@@ -128,6 +144,63 @@ impl Store {
         .fetch_all(&mut *conn)
         .await?;
         Ok(Some((frame, shares)))
+    }
+
+    /// The frame's amounts decided for later years, by from_year.
+    pub async fn frame_amounts(
+        &self,
+        conn: &mut PgConnection,
+        id: &str,
+    ) -> Result<Vec<AmountRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {AMOUNT_COLUMNS} FROM frame_amounts WHERE frame_id = $1 ORDER BY from_year"
+        )))
+        .bind(id)
+        .fetch_all(conn)
+        .await
+    }
+
+    /// Sets the amount from `a.from_year` on: a new year is inserted, a changed one corrected
+    /// (revision + 1), the same one again left as it is (a retry).
+    pub async fn set_frame_amount(
+        &self,
+        conn: &mut PgConnection,
+        a: &AmountRow,
+    ) -> Result<AmountRow, sqlx::Error> {
+        let changed: Option<AmountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO frame_amounts (frame_id, from_year, base_ore, base_year, decision, set_by,
+                                        create_time, update_time)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             ON CONFLICT (frame_id, from_year) DO UPDATE
+                SET base_ore = EXCLUDED.base_ore, base_year = EXCLUDED.base_year,
+                    decision = EXCLUDED.decision, set_by = EXCLUDED.set_by,
+                    revision = frame_amounts.revision + 1, update_time = EXCLUDED.update_time
+              WHERE (frame_amounts.base_ore, frame_amounts.base_year, frame_amounts.decision)
+                    IS DISTINCT FROM (EXCLUDED.base_ore, EXCLUDED.base_year, EXCLUDED.decision)
+             RETURNING {AMOUNT_COLUMNS}"
+        )))
+        .bind(&a.frame_id)
+        .bind(a.from_year)
+        .bind(a.base_ore)
+        .bind(a.base_year)
+        .bind(&a.decision)
+        .bind(&a.set_by)
+        .bind(a.update_time)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match changed {
+            Some(row) => Ok(row),
+            None => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {AMOUNT_COLUMNS} FROM frame_amounts
+                      WHERE frame_id = $1 AND from_year = $2"
+                )))
+                .bind(&a.frame_id)
+                .bind(a.from_year)
+                .fetch_one(conn)
+                .await
+            }
+        }
     }
 
     /// `None` if the year has a rate already.

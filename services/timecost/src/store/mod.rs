@@ -11,7 +11,7 @@ use kontakt_platform::db::CallTx;
 use sqlx::PgPool;
 
 pub use expenses::{ExpenseRow, MileageRateRow};
-pub use frames::{FrameRow, RateRow as IndexRateRow, ShareRow};
+pub use frames::{AmountRow, FrameRow, RateRow as IndexRateRow, ShareRow};
 pub use reversal::Ledger;
 pub use time::{AssignmentRow, EntryRow};
 pub use timesheets::TimesheetRow;
