@@ -504,12 +504,28 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     assert css(desk, 'header nav a[href="/oekonomi"]'), "the coordinator prepares it with finance"
     desk.get(BASE + f"/oekonomi/{frame}/evaluering/{year}")
     assert css(desk, 'tr[data-unmet="183"]'), "the coordinator sees unmet demand"
-    summary = "Rammen fortsætter uændret; flere timer til eksterne køb"
+    assert not css(desk, '[name="next_amount"]'), "the frame's amount is finance's to set"
+
+    # Finance records the committee's decision with next year's adjusted frame; an amount that
+    # is not one is shown at its field, and what was typed is kept.
+    sign_in(desk, "demo-finance")
+    desk.get(BASE + f"/oekonomi/{frame}/evaluering/{year}")
+    summary = "Rammen hæves til 5 mio. kr. fra næste år; flere timer til eksterne køb"
     one(desk, "#summary").send_keys(summary)
+    one(desk, '[name="next_amount"]').send_keys("fem millioner")
+    one(desk, "form[action$='/beslutning'] button[type=submit]").click()
+    WebDriverWait(desk, 20).until(lambda d: css(d, ".problem"))
+    assert "Skriv beløbet i kroner" in text_of(desk, ".field.invalid")
+    assert one(desk, "#summary").get_attribute("value") == summary, "the summary is kept"
+    seen(desk, "34-evaluation-amount-refused")
+    amount = one(desk, '[name="next_amount"]')
+    amount.clear()
+    amount.send_keys("5.000.000")
     one(desk, "form[action$='/beslutning'] button[type=submit]").click()
     WebDriverWait(desk, 20).until(lambda d: "afgjort=ja" in d.current_url or css(d, ".problem"))
     assert summary in text_of(desk, "[data-decision=completed]"), text_of(desk, "main")
-    seen(desk, "34-evaluation-decided")
+    assert one(desk, "[data-next-amount]").get_attribute("data-next-amount") == "500000000"
+    seen(desk, "35-evaluation-decided")
 
 
 def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two(desk):

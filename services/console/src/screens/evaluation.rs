@@ -28,6 +28,8 @@ const PURPOSE: &str = "console: yearly frame evaluation";
 /// What the page and the workbook are made of.
 struct Gathered {
     frame: String,
+    /// The frame's amounts decided for later years (R-BF-1).
+    amounts: Vec<t::FrameAmount>,
     dataset: t::FrameEvaluation,
     /// The follow-up service's record of the evaluation: due date, committee, decision.
     record: Option<f::FrameEvaluation>,
@@ -66,7 +68,7 @@ async fn gather(
         Which::Timecost,
         &current,
     )?;
-    let frame = services
+    let (frame, amounts) = services
         .timecost()
         .get_frame(request(
             session,
@@ -76,10 +78,16 @@ async fn gather(
             },
         ))
         .await
-        .map(|r| r.into_inner().display_name)
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| id.to_owned());
+        .map(|r| {
+            let f = r.into_inner();
+            (f.display_name, f.amounts)
+        })
+        .unwrap_or_default();
+    let frame = if frame.is_empty() {
+        id.to_owned()
+    } else {
+        frame
+    };
     let record = services
         .followup()
         .list_frame_evaluations(request(
@@ -144,6 +152,7 @@ async fn gather(
     }
     Ok(Gathered {
         frame,
+        amounts,
         dataset,
         record,
         unmet,
@@ -178,14 +187,21 @@ pub async fn show(
     ))
 }
 
+/// What stopped a decision, with what was typed, to show the form again as it was sent.
+struct Refused<'a> {
+    problem: &'a Problem,
+    typed: &'a DecisionForm,
+}
+
 fn evaluation_page(
     state: &AppState,
     session: &Session,
     id: &str,
     g: &Gathered,
     decided_now: bool,
-    problem: Option<&Problem>,
+    refused: Option<&Refused<'_>>,
 ) -> crate::page::Page {
+    let problem = refused.map(|r| r.problem);
     let current = path(id, g.dataset.year);
     let e = Evaluation {
         frame: &g.frame,
@@ -291,7 +307,13 @@ fn evaluation_page(
             None => { p.muted { "Udækket behov ses af koordinatoren; bed koordinatoren om tallet til evalueringen." } }
         }
         h2 { "Udvalgets beslutning" }
-        (decision(state, session, &current, g.record.as_ref(), problem))
+        (decision(state, session, &current, g, refused))
+        @if let Some(next) = g.amounts.iter().find(|a| a.from_year == d.year + 1) {
+            p data-next-amount=(next.base_amount.as_ref().map_or(0, |m| m.ore)) {
+                "Rammen for " (next.from_year) " er sat til " (format::money(next.base_amount.as_ref()))
+                " i " (next.base_year) "-priser (" (next.decision) ")."
+            }
+        }
     };
     let status = problem.map_or(axum::http::StatusCode::OK, Problem::http_status);
     page_with_status(session, status, &e.title(), &current, body)
@@ -321,10 +343,13 @@ fn decision(
     state: &AppState,
     session: &Session,
     current: &str,
-    record: Option<&f::FrameEvaluation>,
-    problem: Option<&Problem>,
+    g: &Gathered,
+    refused: Option<&Refused<'_>>,
 ) -> Markup {
-    let Some(record) = record else {
+    let problem = refused.map(|r| r.problem);
+    let typed = refused.map(|r| r.typed);
+    let next_year = g.dataset.year + 1;
+    let Some(record) = g.record.as_ref() else {
         return html! { p.muted { "Opfølgningsservicen har ingen evaluering af rammen for året." } };
     };
     if record.state == f::FrameEvaluationState::Completed as i32 {
@@ -337,19 +362,31 @@ fn decision(
         };
     }
     let today = state.today().format("%Y-%m-%d").to_string();
+    let committee = typed.map_or(record.committee.as_str(), |t| t.committee.as_str());
+    let summary = typed.map_or("", |t| t.summary.as_str());
+    let completed = typed.map_or(today.as_str(), |t| t.completed_date.as_str());
+    let next_amount = typed.map_or("", |t| t.next_amount.as_str());
     html! {
         form method="post" action={(current) "/beslutning"} {
             input type="hidden" name="csrf" value=(session.csrf);
             input type="hidden" name="etag" value=(record.etag);
             (field(problem, "committee", "Udvalg", None, html! {
-                input id="committee" name="committee" type="text" required maxlength="200" value=(record.committee);
+                input id="committee" name="committee" type="text" required maxlength="200" value=(committee);
             }))
             (field(problem, "summary", "Udvalgets beslutning", Some("Fx rammen fortsætter uændret, eller justeres til næste år, og hvorfor."), html! {
-                textarea id="summary" name="summary" required maxlength="4000" {}
+                textarea id="summary" name="summary" required maxlength="4000" { (summary) }
             }))
             (field(problem, "completed_date", "Besluttet den", None, html! {
-                input id="completed_date" name="completed_date" type="date" required value=(today);
+                input id="completed_date" name="completed_date" type="date" required value=(completed);
             }))
+            // Finance sets the frame's amount (timecost's SetFrameAmount is finance's).
+            @if session.has_role("finance") {
+                (field(problem, "base_amount", &format!("Justeret ramme for {next_year} (kr.)"),
+                    Some(&format!("I {next_year}-priser, hvis udvalget har justeret rammen. Tomt: rammen fortsætter som i dag.")), html! {
+                    input id="base_amount" name="next_amount" type="text" inputmode="decimal"
+                        aria-describedby="base_amount-hint" value=(next_amount);
+                }))
+            }
             button type="submit" { "Gem beslutningen" }
         }
     }
@@ -408,6 +445,9 @@ pub struct DecisionForm {
     summary: String,
     #[serde(default)]
     completed_date: String,
+    /// The committee's adjusted frame for the coming year, in kroner; empty when unchanged.
+    #[serde(default)]
+    next_amount: String,
 }
 
 /// `POST /oekonomi/{frame}/evaluering/{year}/beslutning`: the committee's decision (R-FU-5).
@@ -423,6 +463,39 @@ pub async fn decide(
     let (Some(id), Some(year)) = (frame_id(&id), parse_year(&year)) else {
         return no_such_frame(&session);
     };
+    // The adjusted frame first: setting it again is harmless, so a decision whose recording
+    // fails below can simply be sent again.
+    if !form.next_amount.trim().is_empty() {
+        let set = match format::parse_kroner(&form.next_amount) {
+            Some(ore) => state
+                .services
+                .timecost()
+                .set_frame_amount(request(
+                    &session,
+                    PURPOSE,
+                    t::SetFrameAmountRequest {
+                        parent: format!("frames/{id}"),
+                        frame_amount: Some(t::FrameAmount {
+                            from_year: year + 1,
+                            base_amount: Some(kontakt_proto::common::v1::Money { ore }),
+                            base_year: year + 1,
+                            decision: format!("frames/{id}/evaluations/{year}"),
+                            ..t::FrameAmount::default()
+                        }),
+                    },
+                ))
+                .await
+                .map(|_| ())
+                .map_err(|status| Problem::from_status(&status, Which::Timecost)),
+            None => Err(Problem::invalid(
+                "frame_amount.base_amount",
+                "Skriv beløbet i kroner, fx 4.500.000",
+            )),
+        };
+        if let Err(problem) = set {
+            return again(&state, &session, id, year, &problem, &form).await;
+        }
+    }
     let result = state
         .services
         .followup()
@@ -431,9 +504,9 @@ pub async fn decide(
             PURPOSE,
             f::CompleteFrameEvaluationRequest {
                 name: format!("frames/{id}/evaluations/{year}"),
-                etag: form.etag,
-                committee: form.committee,
-                summary: form.summary,
+                etag: form.etag.clone(),
+                committee: form.committee.clone(),
+                summary: form.summary.clone(),
                 completed_date: format::parse_date(&form.completed_date).map(Into::into),
             },
         ))
@@ -442,12 +515,25 @@ pub async fn decide(
         Ok(_) => Redirect::to(&format!("{}?afgjort=ja", path(id, year))).into_response(),
         Err(status) => {
             let problem = Problem::from_status(&status, Which::Followup);
-            match gather(&state, &session, id, year).await {
-                Ok(g) => {
-                    evaluation_page(&state, &session, id, &g, false, Some(&problem)).into_response()
-                }
-                Err(response) => response,
-            }
+            again(&state, &session, id, year, &problem, &form).await
         }
+    }
+}
+
+/// The page again with what stopped the decision.
+async fn again(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    year: i32,
+    problem: &Problem,
+    typed: &DecisionForm,
+) -> Response {
+    match gather(state, session, id, year).await {
+        Ok(g) => {
+            let refused = Refused { problem, typed };
+            evaluation_page(state, session, id, &g, false, Some(&refused)).into_response()
+        }
+        Err(response) => response,
     }
 }
