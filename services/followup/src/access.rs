@@ -30,6 +30,12 @@ pub static ACCESS: AccessTable = AccessTable {
         // The frame's yearly evaluation is prepared by coordination and finance (R-FU-5).
         ("ListFrameEvaluations", FRAME_PEOPLE),
         ("CompleteFrameEvaluation", FRAME_PEOPLE),
+        ("GetFrameEvaluationSettings", FRAME_PEOPLE),
+        // The due day and the committee are the municipalities' decision, kept by finance.
+        (
+            "UpdateFrameEvaluationSettings",
+            &[Role::Finance, Role::Admin],
+        ),
     ],
 };
 

@@ -1,9 +1,9 @@
 //! Each budget frame's yearly evaluation (R-FU-5): frames arrive from the time & cost service
 //! (FrameCreated); every year the frame covers, from the year it became known, gets an
-//! evaluation task due before December (the day and the reminder lead time are data in
-//! `frame_evaluation_settings`), linked to time & cost's evaluation dataset of the same name.
-//! FrameEvaluationDue and FrameEvaluationOverdue are pushed once each, claimed like follow-up
-//! notices.
+//! evaluation task due before December, linked to time & cost's evaluation dataset of the same
+//! name. The due day, the reminder's lead time and the committee are each frame's own settings
+//! (the default a new frame gets is `frame_evaluation_settings`). FrameEvaluationDue and
+//! FrameEvaluationOverdue are pushed once each, claimed like follow-up notices.
 
 use chrono::Datelike as _;
 use kontakt_platform::clock::SharedClock;
@@ -44,7 +44,9 @@ impl Handler for FrameEvents {
         let start = event_date(period.start.as_ref(), "period.start")?;
         let end = period.end.as_ref().and_then(|d| d.to_naive());
         let today = self.clock.today();
-        let first_year = Store::evaluation_rule(tx).await?.first_year(today, start);
+        let first_year = Store::default_evaluation_rule(tx)
+            .await?
+            .first_year(today, start);
         Store::insert_frame(
             tx,
             &NewFrame {
@@ -63,13 +65,15 @@ impl Handler for FrameEvents {
 }
 
 /// Makes `year`'s evaluation task for every frame that covers part of the year and is
-/// evaluated from it on; running it again changes nothing.
+/// evaluated from it on, due by the frame's own settings; running it again changes nothing.
 pub async fn schedule_year(conn: &mut PgConnection, year: i32) -> Result<u64, sqlx::Error> {
-    let rule = Store::evaluation_rule(conn).await?;
-    let Some(due) = rule.due_in(year) else {
-        return Ok(0);
-    };
-    Store::insert_evaluations(conn, year, due, &rule.committee).await
+    let mut made = 0;
+    for (id, rule) in Store::frames_to_schedule(conn, year).await? {
+        if let Some(due) = rule.due_in(year) {
+            made += Store::insert_evaluation(conn, &id, year, due, &rule.committee).await?;
+        }
+    }
+    Ok(made)
 }
 
 /// The scheduled job: this year's tasks exist, and their notices go out once each.

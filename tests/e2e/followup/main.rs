@@ -24,6 +24,7 @@ use tonic::Code;
 
 /// The counsellor's statutory deadlines besides the follow-ups.
 mod deadlines;
+mod frame_settings;
 
 type FollowUps = FollowUpServiceClient<AuthedChannel>;
 

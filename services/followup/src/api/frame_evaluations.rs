@@ -1,19 +1,20 @@
 //! A budget frame's yearly evaluations (R-FU-5), for coordination and finance in the frame's
 //! municipalities.
 
-use chrono::NaiveDate;
+use chrono::{Datelike as _, NaiveDate};
 use kontakt_platform::auth::{MunicipalityCode, Principal};
 use kontakt_platform::resource::{check_etag, day, etag, parse_top_level, valid_id};
 use kontakt_platform::{ApiError, Refusal};
 use kontakt_proto::followup::v1::{
-    CompleteFrameEvaluationRequest, FrameEvaluation, FrameEvaluationState,
-    ListFrameEvaluationsRequest, ListFrameEvaluationsResponse,
+    CompleteFrameEvaluationRequest, FrameEvaluation, FrameEvaluationSettings, FrameEvaluationState,
+    GetFrameEvaluationSettingsRequest, ListFrameEvaluationsRequest, ListFrameEvaluationsResponse,
+    UpdateFrameEvaluationSettingsRequest,
 };
 use tonic::Request;
 
 use super::FollowUpApi;
 use crate::domain::Step;
-use crate::domain::evaluation::{self, AlreadyCompleted, Conclusion};
+use crate::domain::evaluation::{self, AlreadyCompleted, Conclusion, EvaluationRule};
 use crate::store::{EvaluationDone, EvaluationRow, Store};
 use kontakt_proto::names;
 
@@ -43,7 +44,83 @@ fn evaluation_to_proto(row: EvaluationRow, today: NaiveDate) -> FrameEvaluation 
     }
 }
 
+const SETTINGS: &str = "evaluationSettings";
+
+fn settings_to_proto(id: &str, rule: EvaluationRule, revision: i64) -> FrameEvaluationSettings {
+    FrameEvaluationSettings {
+        name: format!("{}/{SETTINGS}", names::frame(id)),
+        due_month: rule.due_month,
+        due_day: rule.due_day,
+        lead_days: rule.lead_days,
+        committee: rule.committee,
+        etag: etag(revision),
+    }
+}
+
+/// The frame id of `frames/{frame}/evaluationSettings`.
+fn settings_frame<'a>(name: &'a str, field: &str) -> Result<&'a str, ApiError> {
+    name.strip_prefix("frames/")
+        .and_then(|rest| rest.strip_suffix(&format!("/{SETTINGS}")))
+        .filter(|id| valid_id(id))
+        .ok_or_else(|| ApiError::invalid(field, "must be `frames/{frame}/evaluationSettings`"))
+}
+
 impl FollowUpApi {
+    pub(super) async fn read_frame_evaluation_settings(
+        &self,
+        request: Request<GetFrameEvaluationSettingsRequest>,
+    ) -> Result<FrameEvaluationSettings, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?;
+        let name = &request.get_ref().name;
+        let id = settings_frame(name, "name")?;
+        self.visible_frame(principal, id, name).await?;
+        let mut tx = self.store.begin().await?;
+        let (rule, revision) = Store::frame_evaluation_rule(&mut tx, id, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        tx.commit().await?;
+        Ok(settings_to_proto(id, rule, revision))
+    }
+
+    /// New settings for a frame (R-FU-5): its open evaluations from this year on move to the
+    /// new due day and committee in the same transaction; completed ones keep what they had.
+    pub(super) async fn change_frame_evaluation_settings(
+        &self,
+        request: Request<UpdateFrameEvaluationSettingsRequest>,
+    ) -> Result<FrameEvaluationSettings, ApiError> {
+        let principal = kontakt_platform::auth::caller(&request)?.clone();
+        let input = request
+            .into_inner()
+            .settings
+            .ok_or_else(|| ApiError::invalid("settings", "required"))?;
+        let id = settings_frame(&input.name, "settings.name")?;
+        let rule = EvaluationRule::parse(
+            input.due_month,
+            input.due_day,
+            input.lead_days,
+            &input.committee,
+        )
+        .map_err(ApiError::InvalidArgument)?;
+        self.visible_frame(&principal, id, &input.name).await?;
+        let mut tx = self.store.begin().await?;
+        let (now, revision) = Store::frame_evaluation_rule(&mut tx, id, true)
+            .await?
+            .ok_or_else(|| ApiError::not_found(&input.name))?;
+        if now == rule {
+            tx.commit().await?;
+            return Ok(settings_to_proto(id, now, revision));
+        }
+        check_etag(&input.etag, revision)?;
+        Store::set_frame_evaluation_rule(&mut tx, id, &rule).await?;
+        for year in Store::open_evaluation_years(&mut tx, id, self.clock.today().year()).await? {
+            if let Some(due) = rule.due_in(year) {
+                Store::move_evaluation(&mut tx, id, year, due, &rule.committee).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(settings_to_proto(id, rule, revision + 1))
+    }
+
     /// The frame, if the caller acts for one of its municipalities (NOT_FOUND otherwise, so
     /// existence does not leak).
     async fn visible_frame(

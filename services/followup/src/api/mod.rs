@@ -145,4 +145,18 @@ impl FollowUpService for FollowUpApi {
     ) -> Result<Response<FrameEvaluation>, Status> {
         answer(self.record_frame_evaluation(request).await)
     }
+
+    async fn get_frame_evaluation_settings(
+        &self,
+        request: Request<GetFrameEvaluationSettingsRequest>,
+    ) -> Result<Response<FrameEvaluationSettings>, Status> {
+        answer(self.read_frame_evaluation_settings(request).await)
+    }
+
+    async fn update_frame_evaluation_settings(
+        &self,
+        request: Request<UpdateFrameEvaluationSettingsRequest>,
+    ) -> Result<Response<FrameEvaluationSettings>, Status> {
+        answer(self.change_frame_evaluation_settings(request).await)
+    }
 }

@@ -12,14 +12,61 @@ use super::record::text_ok;
 const MAX_COMMITTEE: usize = 200;
 const MAX_SUMMARY: usize = 4000;
 
-/// When evaluations fall due (`frame_evaluation_settings`).
+/// When a frame's evaluations fall due, how long ahead the reminder goes, and to which
+/// committee (each frame its own; `frame_evaluation_settings` is the default a frame gets).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvaluationRule {
     pub due_month: i32,
     pub due_day: i32,
+    pub lead_days: i32,
     pub committee: String,
 }
 
 impl EvaluationRule {
+    /// Settings as a caller sends them, checked: a month, a day of a month (one the month
+    /// lacks means its last), a lead time of 0 to 180 days and a committee; every wrong field
+    /// named.
+    pub fn parse(
+        due_month: i32,
+        due_day: i32,
+        lead_days: i32,
+        committee_text: &str,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut wrong = Vec::new();
+        if !(1..=12).contains(&due_month) {
+            wrong.push(FieldViolation::new("settings.due_month", "1 to 12"));
+        }
+        if !(1..=31).contains(&due_day) {
+            wrong.push(FieldViolation::new(
+                "settings.due_day",
+                "1 to 31 (a day the month lacks means its last)",
+            ));
+        }
+        if !(0..=180).contains(&lead_days) {
+            wrong.push(FieldViolation::new(
+                "settings.lead_days",
+                "0 to 180 days before the due date",
+            ));
+        }
+        let committee = committee(committee_text).map_err(|mut v| {
+            v.field = format!("settings.{}", v.field);
+            v
+        });
+        match committee {
+            Ok(committee) if wrong.is_empty() => Ok(Self {
+                due_month,
+                due_day,
+                lead_days,
+                committee: committee.to_owned(),
+            }),
+            Ok(_) => Err(wrong),
+            Err(v) => {
+                wrong.push(v);
+                Err(wrong)
+            }
+        }
+    }
+
     /// `year`'s due day, clamped to the month's last day.
     pub fn due_in(&self, year: i32) -> Option<NaiveDate> {
         due_date(year, self.due_month, self.due_day)
@@ -163,8 +210,36 @@ mod tests {
         EvaluationRule {
             due_month: 11,
             due_day: 30,
+            lead_days: 30,
             committee: "Budget committee".into(),
         }
+    }
+
+    #[test]
+    fn r_fu_5_a_frames_settings_are_a_day_of_a_month_a_lead_time_and_a_committee() {
+        let ok = EvaluationRule::parse(10, 31, 14, "  Økonomiudvalget ").expect("settings");
+        assert_eq!(ok.committee, "Økonomiudvalget");
+        // 31 September is its last day.
+        assert_eq!(
+            EvaluationRule::parse(9, 31, 0, "Udvalget")
+                .expect("ok")
+                .due_in(2026),
+            Some(d(2026, 9, 30))
+        );
+        let wrong: Vec<String> = EvaluationRule::parse(13, 0, 181, "")
+            .expect_err("all wrong")
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(
+            wrong,
+            [
+                "settings.due_month",
+                "settings.due_day",
+                "settings.lead_days",
+                "settings.committee"
+            ]
+        );
     }
 
     #[test]

@@ -27,8 +27,28 @@ pub struct EvaluationRow {
 const EVALUATION_SELECT: &str =
     "SELECT e.frame_id, e.year, e.due_date, e.state, e.committee, e.summary,
         e.completed_date, e.completed_by, e.revision, e.create_time, e.update_time,
-        fr.municipalities, (SELECT lead_days FROM frame_evaluation_settings) AS lead_days
+        fr.municipalities, fr.lead_days
    FROM frame_evaluations e JOIN frames fr ON fr.id = e.frame_id";
+
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    due_month: i32,
+    due_day: i32,
+    lead_days: i32,
+    committee: String,
+    settings_revision: i64,
+}
+
+impl RuleRow {
+    fn rule(self) -> EvaluationRule {
+        EvaluationRule {
+            due_month: self.due_month,
+            due_day: self.due_day,
+            lead_days: self.lead_days,
+            committee: self.committee,
+        }
+    }
+}
 
 /// A frame from time & cost's FrameCreated.
 pub struct NewFrame<'a> {
@@ -49,15 +69,18 @@ pub struct EvaluationDone<'a> {
 }
 
 impl Store {
-    /// Records the frame; a replayed event changes nothing.
+    /// Records the frame with the installation's default evaluation settings; a replayed
+    /// event changes nothing.
     pub async fn insert_frame(
         conn: &mut PgConnection,
         frame: &NewFrame<'_>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO frames (id, display_name, municipalities, period_start, period_end,
-                                 first_year)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                                 first_year, due_month, due_day, lead_days, committee)
+             SELECT $1, $2, $3, $4, $5, $6, s.due_month, s.due_day, s.lead_days, s.committee
+               FROM frame_evaluation_settings s
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(frame.id)
         .bind(frame.display_name)
@@ -70,35 +93,142 @@ impl Store {
         Ok(())
     }
 
-    /// When evaluations fall due.
-    pub async fn evaluation_rule(conn: &mut PgConnection) -> Result<EvaluationRule, sqlx::Error> {
-        let (due_month, due_day, committee) =
-            sqlx::query_as("SELECT due_month, due_day, committee FROM frame_evaluation_settings")
-                .fetch_one(conn)
-                .await?;
-        Ok(EvaluationRule {
-            due_month,
-            due_day,
-            committee,
-        })
+    /// The settings a frame learnt of now gets.
+    pub async fn default_evaluation_rule(
+        conn: &mut PgConnection,
+    ) -> Result<EvaluationRule, sqlx::Error> {
+        let row: RuleRow = sqlx::query_as(
+            "SELECT due_month, due_day, lead_days, committee, 0::bigint AS settings_revision
+               FROM frame_evaluation_settings",
+        )
+        .fetch_one(conn)
+        .await?;
+        Ok(row.rule())
     }
 
-    /// `year`'s evaluation task, due on `due`, for every frame that covers part of the year
-    /// and is evaluated from it on; running it again changes nothing.
-    pub async fn insert_evaluations(
+    /// A frame's own evaluation settings and their revision, locked for a change when `lock`.
+    pub async fn frame_evaluation_rule(
         conn: &mut PgConnection,
+        id: &str,
+        lock: bool,
+    ) -> Result<Option<(EvaluationRule, i64)>, sqlx::Error> {
+        let row: Option<RuleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT due_month, due_day, lead_days, committee, settings_revision FROM frames
+              WHERE id = $1 {}",
+            if lock { "FOR UPDATE" } else { "" }
+        )))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+        Ok(row.map(|r| {
+            let revision = r.settings_revision;
+            (r.rule(), revision)
+        }))
+    }
+
+    /// Sets a frame's evaluation settings (revision + 1).
+    pub async fn set_frame_evaluation_rule(
+        conn: &mut PgConnection,
+        id: &str,
+        rule: &EvaluationRule,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE frames SET due_month = $2, due_day = $3, lead_days = $4, committee = $5,
+                               settings_revision = settings_revision + 1
+              WHERE id = $1",
+        )
+        .bind(id)
+        .bind(rule.due_month)
+        .bind(rule.due_day)
+        .bind(rule.lead_days)
+        .bind(&rule.committee)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The years of a frame's open (not completed) evaluations from `from_year` on.
+    pub async fn open_evaluation_years(
+        conn: &mut PgConnection,
+        id: &str,
+        from_year: i32,
+    ) -> Result<Vec<i32>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT year FROM frame_evaluations
+              WHERE frame_id = $1 AND year >= $2 AND state = 'SCHEDULED' ORDER BY year",
+        )
+        .bind(id)
+        .bind(from_year)
+        .fetch_all(conn)
+        .await
+    }
+
+    /// Moves an open evaluation to a new due day and committee.
+    pub async fn move_evaluation(
+        conn: &mut PgConnection,
+        id: &str,
+        year: i32,
+        due: NaiveDate,
+        committee: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE frame_evaluations
+                SET due_date = $3, committee = $4, revision = revision + 1, update_time = now()
+              WHERE frame_id = $1 AND year = $2 AND state = 'SCHEDULED'",
+        )
+        .bind(id)
+        .bind(year)
+        .bind(due)
+        .bind(committee)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The frames that cover part of `year`, are evaluated from it on and have no task for it
+    /// yet, with their settings.
+    pub async fn frames_to_schedule(
+        conn: &mut PgConnection,
+        year: i32,
+    ) -> Result<Vec<(String, EvaluationRule)>, sqlx::Error> {
+        let rows: Vec<(String, i32, i32, i32, String)> = sqlx::query_as(
+            "SELECT id, due_month, due_day, lead_days, committee FROM frames fr
+              WHERE first_year <= $1
+                AND extract(year FROM period_start) <= $1
+                AND (period_end IS NULL OR extract(year FROM period_end) >= $1)
+                AND NOT EXISTS (SELECT 1 FROM frame_evaluations e
+                                 WHERE e.frame_id = fr.id AND e.year = $1)",
+        )
+        .bind(year)
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, due_month, due_day, lead_days, committee)| {
+                let rule = EvaluationRule {
+                    due_month,
+                    due_day,
+                    lead_days,
+                    committee,
+                };
+                (id, rule)
+            })
+            .collect())
+    }
+
+    /// `year`'s evaluation task of a frame, due on `due`; running it again changes nothing.
+    pub async fn insert_evaluation(
+        conn: &mut PgConnection,
+        id: &str,
         year: i32,
         due: NaiveDate,
         committee: &str,
     ) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
             "INSERT INTO frame_evaluations (frame_id, year, due_date, state, committee)
-             SELECT id, $1, $2, 'SCHEDULED', $3 FROM frames
-              WHERE first_year <= $1
-                AND extract(year FROM period_start) <= $1
-                AND (period_end IS NULL OR extract(year FROM period_end) >= $1)
-             ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, 'SCHEDULED', $4) ON CONFLICT DO NOTHING",
         )
+        .bind(id)
         .bind(year)
         .bind(due)
         .bind(committee)
@@ -119,10 +249,7 @@ impl Store {
         let (flag, owed) = if overdue {
             ("overdue_published", "e.due_date < $1")
         } else {
-            (
-                "due_published",
-                "e.due_date - (SELECT lead_days FROM frame_evaluation_settings) <= $1",
-            )
+            ("due_published", "e.due_date - fr.lead_days <= $1")
         };
         let claimed: Vec<EvaluationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{EVALUATION_SELECT}
