@@ -27,6 +27,7 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait as _Wait
 
 from browser import DESKTOP, PHONE, chromium
@@ -527,6 +528,21 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     assert one(desk, "[data-next-amount]").get_attribute("data-next-amount") == "500000000"
     seen(desk, "35-evaluation-decided")
 
+    # The frame's own due day and committee, kept by finance (R-FU-5).
+    one(desk, "[data-evaluation-settings] + details summary").click()
+    due_day = one(desk, "#due_day")
+    due_day.clear()
+    due_day.send_keys("31")
+    Select(one(desk, "#due_month")).select_by_value("10")
+    committee = one(desk, "#settings_committee")
+    committee.clear()
+    committee.send_keys("Økonomiudvalget")
+    one(desk, "form[action$='/indstillinger'] button[type=submit]").click()
+    WebDriverWait(desk, 20).until(lambda d: "indstillinger=gemt" in d.current_url or css(d, ".problem"))
+    settings = text_of(desk, "[data-evaluation-settings]")
+    assert "31. oktober" in settings and "Økonomiudvalget" in settings, settings
+    seen(desk, "36-evaluation-settings-saved")
+
 
 def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two(desk):
     sign_in(desk, "demo-counsellor")
@@ -562,8 +578,6 @@ def test_the_counsellor_sees_the_deadlines_that_have_come_due_and_marks_one_met(
 
 
 def test_the_counsellor_drafts_a_referral_sees_what_stops_it_and_sends_it(desk):
-    from selenium.webdriver.support.ui import Select
-
     sign_in(desk, "demo-counsellor")
     desk.get(BASE + "/raadgiver")
     one(desk, 'a[href="/raadgiver/ny-henvisning"]').click()

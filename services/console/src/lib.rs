@@ -160,6 +160,10 @@ pub fn router(state: AppState) -> Router {
             "/oekonomi/{frame}/evaluering/{year}/beslutning",
             post(evaluation::decide),
         )
+        .route(
+            "/oekonomi/{frame}/evaluering/{year}/indstillinger",
+            post(evaluation::change_settings),
+        )
         .route("/adgangslog", get(auditor::log))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))

@@ -33,6 +33,8 @@ struct Gathered {
     dataset: t::FrameEvaluation,
     /// The follow-up service's record of the evaluation: due date, committee, decision.
     record: Option<f::FrameEvaluation>,
+    /// When the frame's evaluations are due and to which committee they go.
+    settings: Option<f::FrameEvaluationSettings>,
     unmet: Option<Vec<Unmet>>,
     providers: BTreeMap<String, String>,
 }
@@ -106,6 +108,18 @@ async fn gather(
                 .into_iter()
                 .find(|e| e.year == year)
         });
+    let settings = services
+        .followup()
+        .get_frame_evaluation_settings(request(
+            session,
+            PURPOSE,
+            f::GetFrameEvaluationSettingsRequest {
+                name: format!("frames/{id}/evaluationSettings"),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+        .ok();
     // Unmet demand is the coordinator's to see (matching's access table); finance reads the
     // document without it.
     let mut unmet = Some(Vec::new());
@@ -155,6 +169,7 @@ async fn gather(
         amounts,
         dataset,
         record,
+        settings,
         unmet,
         providers,
     })
@@ -164,6 +179,8 @@ async fn gather(
 pub struct Shown {
     #[serde(default)]
     afgjort: String,
+    #[serde(default)]
+    indstillinger: String,
 }
 
 /// `GET /oekonomi/{frame}/evaluering/{year}`.
@@ -182,15 +199,26 @@ pub async fn show(
         &session,
         id,
         &gathered,
-        !shown.afgjort.is_empty(),
+        Saved {
+            decision: !shown.afgjort.is_empty(),
+            settings: !shown.indstillinger.is_empty(),
+        },
         None,
     ))
 }
 
-/// What stopped a decision, with what was typed, to show the form again as it was sent.
+/// What stopped a decision or a change of settings; a decision's form is shown again as it
+/// was typed.
 struct Refused<'a> {
     problem: &'a Problem,
-    typed: &'a DecisionForm,
+    typed: Option<&'a DecisionForm>,
+}
+
+/// What the page was reached after saving.
+#[derive(Default)]
+struct Saved {
+    decision: bool,
+    settings: bool,
 }
 
 fn evaluation_page(
@@ -198,7 +226,7 @@ fn evaluation_page(
     session: &Session,
     id: &str,
     g: &Gathered,
-    decided_now: bool,
+    saved: Saved,
     refused: Option<&Refused<'_>>,
 ) -> crate::page::Page {
     let problem = refused.map(|r| r.problem);
@@ -213,7 +241,8 @@ fn evaluation_page(
     let municipalities = e.municipalities();
     let body = html! {
         @if let Some(problem) = problem { (problem_box(problem)) }
-        @if decided_now { div.notice role="status" { p { "Udvalgets beslutning er gemt." } } }
+        @if saved.decision { div.notice role="status" { p { "Udvalgets beslutning er gemt." } } }
+        @if saved.settings { div.notice role="status" { p { "Frist og udvalg er gemt." } } }
         @if let Some(r) = g.record.as_ref().filter(|r| r.state == f::FrameEvaluationState::Overdue as i32) {
             div.warning role="status" { p {
                 strong { "Overskredet:" } " evalueringen skulle have været klar " (format::proto_date(r.due_date.as_ref())) "."
@@ -307,12 +336,16 @@ fn evaluation_page(
             None => { p.muted { "Udækket behov ses af koordinatoren; bed koordinatoren om tallet til evalueringen." } }
         }
         h2 { "Udvalgets beslutning" }
-        (decision(state, session, &current, g, refused))
+        (decision(state, session, &current, g, refused.filter(|r| r.typed.is_some())))
         @if let Some(next) = g.amounts.iter().find(|a| a.from_year == d.year + 1) {
             p data-next-amount=(next.base_amount.as_ref().map_or(0, |m| m.ore)) {
                 "Rammen for " (next.from_year) " er sat til " (format::money(next.base_amount.as_ref()))
                 " i " (next.base_year) "-priser (" (next.decision) ")."
             }
+        }
+        @if let Some(settings) = &g.settings {
+            h2 { "Frist og udvalg" }
+            (settings_section(session, &current, settings, refused.filter(|r| r.typed.is_none()).map(|r| r.problem)))
         }
     };
     let status = problem.map_or(axum::http::StatusCode::OK, Problem::http_status);
@@ -347,7 +380,7 @@ fn decision(
     refused: Option<&Refused<'_>>,
 ) -> Markup {
     let problem = refused.map(|r| r.problem);
-    let typed = refused.map(|r| r.typed);
+    let typed = refused.and_then(|r| r.typed);
     let next_year = g.dataset.year + 1;
     let Some(record) = g.record.as_ref() else {
         return html! { p.muted { "Opfølgningsservicen har ingen evaluering af rammen for året." } };
@@ -493,7 +526,7 @@ pub async fn decide(
             )),
         };
         if let Err(problem) = set {
-            return again(&state, &session, id, year, &problem, &form).await;
+            return again(&state, &session, id, year, &problem, Some(&form)).await;
         }
     }
     let result = state
@@ -515,7 +548,7 @@ pub async fn decide(
         Ok(_) => Redirect::to(&format!("{}?afgjort=ja", path(id, year))).into_response(),
         Err(status) => {
             let problem = Problem::from_status(&status, Which::Followup);
-            again(&state, &session, id, year, &problem, &form).await
+            again(&state, &session, id, year, &problem, Some(&form)).await
         }
     }
 }
@@ -527,13 +560,125 @@ async fn again(
     id: &str,
     year: i32,
     problem: &Problem,
-    typed: &DecisionForm,
+    typed: Option<&DecisionForm>,
 ) -> Response {
     match gather(state, session, id, year).await {
         Ok(g) => {
             let refused = Refused { problem, typed };
-            evaluation_page(state, session, id, &g, false, Some(&refused)).into_response()
+            evaluation_page(state, session, id, &g, Saved::default(), Some(&refused))
+                .into_response()
         }
         Err(response) => response,
+    }
+}
+
+/// When the frame's evaluations are due and to which committee; finance changes it.
+fn settings_section(
+    session: &Session,
+    current: &str,
+    settings: &f::FrameEvaluationSettings,
+    problem: Option<&Problem>,
+) -> Markup {
+    let month = usize::try_from(settings.due_month - 1)
+        .ok()
+        .and_then(|m| format::MONTHS.get(m))
+        .copied()
+        .unwrap_or("");
+    html! {
+        p data-evaluation-settings=(settings.name) {
+            "Rammen evalueres hvert år senest den " (settings.due_day) ". " (month)
+            " og forelægges " (settings.committee) "; påmindelsen kommer " (settings.lead_days) " dage før."
+        }
+        @if session.has_role("finance") {
+            details open[problem.is_some()] {
+                summary { "Ret frist og udvalg" }
+                form method="post" action={(current) "/indstillinger"} {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="etag" value=(settings.etag);
+                    (field(problem, "due_day", "Dag", None, html! {
+                        input id="due_day" name="due_day" type="number" min="1" max="31" required value=(settings.due_day);
+                    }))
+                    (field(problem, "due_month", "Måned", None, html! {
+                        select id="due_month" name="due_month" {
+                            @for (i, name) in format::MONTHS.iter().enumerate() {
+                                option value=(i + 1) selected[i + 1 == usize::try_from(settings.due_month).unwrap_or(0)] { (name) }
+                            }
+                        }
+                    }))
+                    (field(problem, "lead_days", "Påmindelse, dage før", None, html! {
+                        input id="lead_days" name="lead_days" type="number" min="0" max="180" required value=(settings.lead_days);
+                    }))
+                    (field(problem, "settings_committee", "Udvalg", None, html! {
+                        input id="settings_committee" name="committee" type="text" required maxlength="200" value=(settings.committee);
+                    }))
+                    button type="submit" { "Gem frist og udvalg" }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    etag: String,
+    #[serde(default)]
+    due_day: String,
+    #[serde(default)]
+    due_month: String,
+    #[serde(default)]
+    lead_days: String,
+    #[serde(default)]
+    committee: String,
+}
+
+/// `POST /oekonomi/{frame}/evaluering/{year}/indstillinger`: the frame's due day, reminder and
+/// committee (R-FU-5).
+pub async fn change_settings(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((id, year)): Path<(String, String)>,
+    Form(form): Form<SettingsForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&session, &form.csrf) {
+        return refused;
+    }
+    let (Some(id), Some(year)) = (frame_id(&id), parse_year(&year)) else {
+        return no_such_frame(&session);
+    };
+    // A number that is not one goes to the service as 0, which it names as the wrong field.
+    let number = |text: &str| text.trim().parse::<i32>().unwrap_or(0);
+    let result = state
+        .services
+        .followup()
+        .update_frame_evaluation_settings(request(
+            &session,
+            PURPOSE,
+            f::UpdateFrameEvaluationSettingsRequest {
+                settings: Some(f::FrameEvaluationSettings {
+                    name: format!("frames/{id}/evaluationSettings"),
+                    due_month: number(&form.due_month),
+                    due_day: number(&form.due_day),
+                    lead_days: number(&form.lead_days),
+                    committee: form.committee,
+                    etag: form.etag,
+                }),
+            },
+        ))
+        .await;
+    match result {
+        Ok(_) => Redirect::to(&format!("{}?indstillinger=gemt", path(id, year))).into_response(),
+        Err(status) => {
+            let mut problem = Problem::from_status(&status, Which::Followup);
+            // The decision form has its own committee field; this one is the settings'.
+            for (field, _) in &mut problem.fields {
+                if field == "settings.committee" {
+                    "settings_committee".clone_into(field);
+                }
+            }
+            again(&state, &session, id, year, &problem, None).await
+        }
     }
 }
