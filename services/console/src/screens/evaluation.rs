@@ -122,7 +122,7 @@ async fn gather(
         .ok();
     // Unmet demand is the coordinator's to see (matching's access table); finance reads the
     // document without it.
-    let mut unmet = Some(Vec::new());
+    let mut lines = Vec::new();
     for code in dataset.municipalities.iter().map(|m| &m.municipality) {
         let answer = services
             .matching()
@@ -134,8 +134,8 @@ async fn gather(
                 },
             ))
             .await;
-        match (answer, unmet.as_mut()) {
-            (Ok(list), Some(lines)) => {
+        match answer {
+            Ok(list) => {
                 let demands = list.into_inner().demands;
                 lines.push(Unmet {
                     municipality: code.clone(),
@@ -143,10 +143,15 @@ async fn gather(
                     minutes_per_week: demands.iter().map(|d| i64::from(d.minutes_per_week)).sum(),
                 });
             }
-            (Err(_), _) => unmet = None,
-            (Ok(_), None) => {}
+            Err(status) => {
+                if status.code() != tonic::Code::PermissionDenied {
+                    tracing::warn!(code = ?status.code(), "unmet demand for the evaluation");
+                }
+                break;
+            }
         }
     }
+    let unmet = (lines.len() == dataset.municipalities.len()).then_some(lines);
     let mut providers = BTreeMap::new();
     for name in dataset.purchases.iter().map(|p| &p.provider) {
         if providers.contains_key(name) {
