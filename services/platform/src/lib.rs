@@ -24,6 +24,7 @@ pub mod duration;
 #[cfg(feature = "dev")]
 pub mod embedded_pg;
 pub mod error;
+pub mod export;
 pub mod feed;
 pub mod limits;
 pub mod malformed;

@@ -24,8 +24,6 @@ use crate::domain::pricing::{self, Basis};
 
 pub type CsvStream = Pin<Box<dyn Stream<Item = Result<CsvChunk, Status>> + Send>>;
 
-/// Bytes per streamed chunk: well under the message limit, few enough messages for big files.
-const CHUNK_BYTES: usize = 64 * 1024;
 const MAX_EXPORT_DAYS: i64 = 366;
 
 /// Øre as kroner with two decimals ("1234.50", "-0.05"): what spreadsheets and payroll read.
@@ -45,29 +43,15 @@ fn hours(minutes: i64) -> String {
     format!("{sign}{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
-/// The CSV text as a stream of chunks carrying the running row count. Every field written is
-/// a resource id, a date or a number, so none needs quoting.
+/// The CSV text as a stream of chunks carrying the running row count, the file's name on the
+/// first. Every field written is a resource id, a date or a number, so none needs quoting.
 fn stream_csv(filename: String, header: &str, rows: Vec<String>) -> CsvStream {
-    let mut chunks = Vec::new();
-    let mut buffer = format!("{header}\n");
-    let mut count = 0i64;
-    for row in rows {
-        buffer.push_str(&row);
-        buffer.push('\n');
-        count += 1;
-        if buffer.len() >= CHUNK_BYTES {
-            chunks.push((std::mem::take(&mut buffer), count));
-        }
-    }
-    if !buffer.is_empty() || chunks.is_empty() {
-        chunks.push((buffer, count));
-    }
-    let items: Vec<Result<CsvChunk, Status>> = chunks
+    let items: Vec<Result<CsvChunk, Status>> = kontakt_platform::export::csv_chunks(header, rows)
         .into_iter()
         .enumerate()
         .map(|(i, (data, rows))| {
             Ok(CsvChunk {
-                data: data.into_bytes(),
+                data,
                 rows,
                 filename: if i == 0 {
                     filename.clone()
