@@ -384,3 +384,133 @@ async fn transition_a_wrong_arrangement_is_refused_field_by_field_and_leaves_not
         .expect_err("another municipality");
     assert_eq!(elsewhere.code(), Code::NotFound);
 }
+
+/// The whole streamed file.
+async fn file_of(stream: tonic::Response<tonic::Streaming<ExportChunk>>) -> (String, String, i64) {
+    let mut stream = stream.into_inner();
+    let (mut data, mut filename, mut rows) = (Vec::new(), String::new(), 0);
+    while let Some(chunk) = stream.message().await.expect("chunk") {
+        data.extend(chunk.data);
+        if filename.is_empty() {
+            filename = chunk.filename;
+        }
+        rows = chunk.rows;
+    }
+    (String::from_utf8(data).expect("utf-8"), filename, rows)
+}
+
+#[tokio::test]
+async fn statistics_the_years_preventive_measures_for_danmarks_statistik_hold_each_childs_cpr_and_each_read_is_logged()
+ {
+    let db = fresh_database().await.expect("database");
+    let clock = clock_at(2026, 12, 7, 10);
+    let running = with_demo_data(&db, clock).await;
+    let mut importer = ReferralServiceClient::new(channel_to(
+        &running,
+        Service::Referral,
+        &[Role::Admin],
+        "329",
+    ));
+    importer
+        .import_arrangement(import("329", ringsted_arrangement(), false))
+        .await
+        .expect("import");
+    let mut counsellor = ReferralServiceClient::new(channel_to(
+        &running,
+        Service::Referral,
+        &[Role::Counsellor],
+        "329",
+    ));
+    let export = |from: (i32, i32, i32), to: (i32, i32, i32)| {
+        let mut request = tonic::Request::new(ExportPreventiveMeasuresRequest {
+            parent: "municipalities/329".into(),
+            period: Some(kontakt_proto::common::v1::DateRange {
+                start: date(from.0, from.1, from.2),
+                end: date(to.0, to.1, to.2),
+            }),
+        });
+        request.metadata_mut().insert(
+            "x-kontakt-purpose",
+            "DST-indberetning 2026".parse().expect("metadata"),
+        );
+        request
+    };
+    let answer = counsellor
+        .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
+        .await
+        .expect("export");
+    let (text, filename, rows) = file_of(answer).await;
+    assert_eq!(
+        filename,
+        "forebyggende-foranstaltninger-329-2026-01-01-2026-12-31.csv"
+    );
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "kommunekode,foranstaltning_id,udsat_barn_cpr,rettet_mod,hjemmel_kode,hjemmel,startdato,slutdato"
+        )
+    );
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len() as i64, rows);
+    let mikkel = body
+        .iter()
+        .find(|l| l.contains(",1503124821,"))
+        .unwrap_or_else(|| panic!("the imported boy's measure in {body:?}"));
+    assert!(
+        mikkel.starts_with("329,municipalities/329/grants/"),
+        "{mikkel}"
+    );
+    // Brought over from SEL § 52 stk. 3 nr. 6: reported on the basis that replaced it, from
+    // its first day, still running at the period's end.
+    assert!(
+        mikkel.ends_with(",BARN,bl-32-1-3,\"Barnets Lov § 32, stk. 1, nr. 3\",2022-03-01,"),
+        "{mikkel}"
+    );
+    assert!(body.iter().all(|l| l.starts_with("329,")), "{body:?}");
+
+    // Every child in the file is a logged read with the call's purpose.
+    let mut conn = db.connect().await.expect("connect");
+    let logged: Vec<(String, String)> = sqlx::query_as(
+        "SELECT person, purpose FROM referral.audit_log
+          WHERE method = 'ExportPreventiveMeasures' ORDER BY person",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("audit rows");
+    let children: std::collections::BTreeSet<&str> =
+        body.iter().filter_map(|l| l.split(',').nth(2)).collect();
+    assert_eq!(logged.len(), children.len(), "{logged:?}");
+    assert!(
+        logged
+            .iter()
+            .all(|(_, purpose)| purpose == "DST-indberetning 2026")
+    );
+
+    // More than a year, the coordinator, another municipality's counsellor: refused.
+    let long = counsellor
+        .export_preventive_measures(export((2025, 1, 1), (2026, 12, 31)))
+        .await
+        .expect_err("two years");
+    assert_eq!(long.code(), Code::InvalidArgument);
+    let coordinator = ReferralServiceClient::new(channel_to(
+        &running,
+        Service::Referral,
+        &[Role::Coordinator],
+        "329",
+    ))
+    .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
+    .await
+    .expect_err("coordinator");
+    assert_eq!(coordinator.code(), Code::PermissionDenied);
+    let ishoj = ReferralServiceClient::new(channel_to(
+        &running,
+        Service::Referral,
+        &[Role::Counsellor],
+        "183",
+    ))
+    .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
+    .await
+    .expect_err("Ishøj's counsellor");
+    assert_eq!(ishoj.code(), Code::NotFound);
+}

@@ -111,6 +111,23 @@ pub enum CtlCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The municipality's preventive measures of a period as the CSV for its report to
+    /// Danmarks Statistik (every child's CPR number; each read is in the access log). The
+    /// token needs `counsellor`, `case_system` or `admin`.
+    ExportStatistics {
+        /// Municipality code, e.g. 183.
+        #[arg(long)]
+        municipality: String,
+        /// First day of the period (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        from: NaiveDate,
+        /// Last day of the period (YYYY-MM-DD); at most a year after the first.
+        #[arg(long, value_parser = parse_date)]
+        to: NaiveDate,
+        /// Where to write the CSV.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
@@ -179,6 +196,42 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
         } => {
             let client = TimeCostServiceClient::with_interceptor(channel(&e.timecost_url)?, bearer);
             export_payroll(client, &municipality, from, to, &out).await?;
+        }
+        CtlCommand::ExportStatistics {
+            municipality,
+            from,
+            to,
+            out,
+        } => {
+            let mut client =
+                ReferralServiceClient::with_interceptor(channel(&e.referral_url)?, bearer);
+            let mut request = tonic::Request::new(referral::ExportPreventiveMeasuresRequest {
+                parent: format!("municipalities/{municipality}"),
+                period: Some(DateRange {
+                    start: Some(from.into()),
+                    end: Some(to.into()),
+                }),
+            });
+            request.metadata_mut().insert(
+                kontakt_platform::audit::PURPOSE_HEADER,
+                tonic::metadata::MetadataValue::from_static(
+                    "report of preventive measures to Danmarks Statistik",
+                ),
+            );
+            let stream = client
+                .export_preventive_measures(request)
+                .await
+                .map_err(failed("referral"))?
+                .into_inner();
+            let rows = write_export(
+                stream,
+                |c: referral::ExportChunk| (c.data, c.rows),
+                "referral",
+                "Exporting preventive measures",
+                &out,
+            )
+            .await?;
+            println!("{rows} measures written to {}", out.display());
         }
     }
     Ok(())
@@ -439,7 +492,7 @@ async fn export_payroll(
     to: NaiveDate,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let mut stream = client
+    let stream = client
         .export_payroll(timecost::ExportPayrollRequest {
             parent: format!("municipalities/{municipality}"),
             period: Some(DateRange {
@@ -450,25 +503,45 @@ async fn export_payroll(
         .await
         .map_err(failed("timecost"))?
         .into_inner();
-    // Written next to the target and renamed at the end: an interrupted export leaves no
-    // half file where the full one is expected.
+    let rows = write_export(
+        stream,
+        |c: timecost::CsvChunk| (c.data, c.rows),
+        "timecost",
+        "Exporting payroll",
+        out,
+    )
+    .await?;
+    println!("{rows} rows written to {}", out.display());
+    Ok(())
+}
+
+/// Writes a streamed export to `out`, showing the rows as they come; `parts` takes a chunk's
+/// bytes and its running row count. Written next to the target and renamed at the end, so an
+/// interrupted export leaves no half file where the full one is expected.
+async fn write_export<T>(
+    mut stream: tonic::Streaming<T>,
+    parts: impl Fn(T) -> (Vec<u8>, i64),
+    service: &str,
+    label: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<i64> {
     let partial = out.with_extension("partial");
     let mut file = std::fs::File::create(&partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
-    // The total is not known up front: the indicator counts chunks as they arrive.
-    let mut progress = Progress::new("Exporting payroll", 0);
+    // The total is not known up front: the indicator counts rows as they arrive.
+    let mut progress = Progress::new(label, 0);
     let mut rows = 0;
-    while let Some(chunk) = stream.message().await.map_err(failed("timecost"))? {
-        file.write_all(&chunk.data)?;
-        rows += chunk.rows;
+    while let Some(chunk) = stream.message().await.map_err(failed(service))? {
+        let (data, so_far) = parts(chunk);
+        file.write_all(&data)?;
+        rows = so_far;
         progress.step(&format!("{rows} rows"));
     }
     progress.finish();
     file.sync_all()?;
     drop(file);
     std::fs::rename(&partial, out)?;
-    println!("{rows} rows written to {}", out.display());
-    Ok(())
+    Ok(rows)
 }
 
 /// A plain-text table: columns as wide as their widest cell, the `right` columns right-aligned

@@ -75,6 +75,12 @@ pub static ACCESS: AccessTable = AccessTable {
         // Bringing over the old system's arrangements: the migration's operator or a case
         // system, never a person's own role alone.
         ("ImportArrangement", &[Role::Admin, Role::CaseSystem]),
+        // The report to Danmarks Statistik holds every child's CPR number: the myndighed's
+        // counsellors, the case system that delivers it, admin.
+        (
+            "ExportPreventiveMeasures",
+            &[Role::Counsellor, Role::CaseSystem, Role::Admin],
+        ),
     ],
 };
 

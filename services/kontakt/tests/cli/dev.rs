@@ -227,6 +227,28 @@ async fn dev_starts_from_nothing_without_any_postgresql_server_running_for_it() 
         again,
         "Imported 0 arrangements (2 were already there); 1 contact persons assigned.\n"
     );
+    // The year's preventive measures for Danmarks Statistik: Ida Berg's, brought over, among
+    // them with her CPR number, written whole or not at all.
+    let statistics = data_dir.join("dst-183.csv");
+    let written = ctl(&[
+        "export-statistics",
+        "--municipality",
+        "183",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+        "--out",
+        statistics.to_str().expect("path"),
+    ]);
+    assert!(written.contains(" measures written to "), "{written}");
+    let csv = std::fs::read_to_string(&statistics).expect("the file");
+    assert!(
+        csv.starts_with("kommunekode,foranstaltning_id,udsat_barn_cpr,"),
+        "{csv}"
+    );
+    assert!(csv.contains(",2403124821,BARN,bl-32-1-3,"), "{csv}");
+    assert!(!data_dir.join("dst-183.partial").exists());
 
     let postmaster = data_dir.join("pgdata").join("postmaster.pid");
     assert!(

@@ -17,6 +17,7 @@ mod persons;
 mod policies;
 mod referral_fields;
 mod referrals;
+mod statistics;
 
 use std::sync::Arc;
 
@@ -250,6 +251,15 @@ impl ReferralService for ReferralApi {
         request: Request<ImportArrangementRequest>,
     ) -> Result<Response<ImportArrangementResponse>, Status> {
         Ok(Response::new(self.bring_over(request).await?))
+    }
+
+    type ExportPreventiveMeasuresStream = statistics::ExportStream;
+
+    async fn export_preventive_measures(
+        &self,
+        request: Request<ExportPreventiveMeasuresRequest>,
+    ) -> Result<Response<Self::ExportPreventiveMeasuresStream>, Status> {
+        Ok(Response::new(self.statistics_export(request).await?))
     }
 
     async fn get_legal_basis(

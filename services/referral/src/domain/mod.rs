@@ -7,6 +7,7 @@ pub mod decision;
 pub mod grant;
 pub mod import;
 pub mod policy;
+pub mod statistics;
 pub mod submission;
 
 pub use kontakt_platform::error::RuleViolation;

@@ -123,7 +123,48 @@ fn grant_select(day: &str) -> String {
 
 const VERSION_COLUMNS: &str = "municipality, grant_id, id, minutes_per_week, effective_from, effective_to, withdrawn, body, create_time";
 
+/// A grant of a period's report of preventive measures, with its person's sealed CPR number.
+#[derive(Debug, sqlx::FromRow)]
+pub struct MeasureRow {
+    pub id: String,
+    pub recipient: i32,
+    pub legal_basis: String,
+    pub citation: String,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub person_id: String,
+    pub cpr_key_id: String,
+    pub cpr_ciphertext: Vec<u8>,
+}
+
 impl Store {
+    /// The municipality's grants in force on a day from `from` to `to`
+    /// (`domain::statistics::in_period`) on bases that are not compulsory conditions (R-RV-4),
+    /// oldest first.
+    pub async fn measures_in_period(
+        &self,
+        municipality: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<MeasureRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT g.id, g.recipient, lb.code AS legal_basis, lb.citation, g.start_date,
+                    g.end_date, p.id AS person_id, p.cpr_key_id, p.cpr_ciphertext
+               FROM grants g
+               JOIN persons p ON p.id = g.person_id
+               -- A grant names its basis by resource name (`legalBases/{code}`).
+               JOIN legal_bases lb ON g.legal_basis = 'legalBases/' || lb.code
+              WHERE g.municipality = $1 AND g.start_date <= $3
+                AND (g.end_date IS NULL OR g.end_date >= $2) AND NOT lb.compulsory
+              ORDER BY g.start_date, g.id",
+        )
+        .bind(municipality)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     pub async fn insert_grant(
         &self,
         tx: &mut PgConnection,
