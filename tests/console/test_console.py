@@ -150,6 +150,14 @@ def fetch(driver, path):
         return response.status, response.headers, response.read()
 
 
+def fetch_status(driver, path):
+    """As `fetch`, also when the answer is an error page."""
+    try:
+        return fetch(driver, path)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
 def set_value(driver, selector, value):
     element = one(driver, selector)
     driver.execute_script("arguments[0].value = arguments[1];", element, value)
@@ -575,6 +583,23 @@ def test_the_counsellor_sees_the_deadlines_that_have_come_due_and_marks_one_met(
     assert not css(desk, ".problem"), one(desk, ".problem").text
     assert "Fristen er markeret som afgjort" in one(desk, ".notice").text
     assert not css(desk, f'tr[data-deadline="{name}"]'), "a met deadline leaves the list"
+
+
+def test_the_counsellor_downloads_the_years_preventive_measures_for_danmarks_statistik(desk):
+    sign_in(desk, "demo-counsellor")
+    desk.get(BASE + "/raadgiver")
+    form = one(desk, 'form[action="/raadgiver/statistik.csv"]')
+    code = Select(form.find_element(By.CSS_SELECTOR, "#kommune")).first_selected_option.get_attribute("value")
+    year = time.strftime("%Y")
+    status, headers, body = fetch(desk, f"/raadgiver/statistik.csv?kommune={code}&fra={year}-01-01&til={year}-12-31")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv"), headers
+    assert f"forebyggende-foranstaltninger-{code}-{year}-01-01-{year}-12-31.csv" in headers["Content-Disposition"]
+    lines = body.decode("utf-8").splitlines()
+    assert lines[0].startswith("kommunekode,foranstaltning_id,udsat_barn_cpr,"), lines[:2]
+    assert len(lines) > 1 and all(line.startswith(f"{code},") for line in lines[1:]), lines
+    # A period of two years is refused in plain words.
+    status, _, body = fetch_status(desk, f"/raadgiver/statistik.csv?kommune={code}&fra=2024-01-01&til={year}-12-31")
+    assert status == 400 and "366" in body.decode("utf-8"), status
 
 
 def test_the_counsellor_drafts_a_referral_sees_what_stops_it_and_sends_it(desk):

@@ -33,7 +33,8 @@ use tokio::net::TcpListener;
 
 use crate::grpc::{ServiceUrls, Services};
 use crate::screens::{
-    auditor, committee, contact_person, coordinator, counsellor, evaluation, finance, timesheets,
+    auditor, committee, contact_person, coordinator, counsellor, evaluation, finance, statistics,
+    timesheets,
 };
 use crate::session::SessionKey;
 use crate::sign_in::SignInMethods;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
             post(contact_person::reverse),
         )
         .route("/raadgiver", get(counsellor::home))
+        .route("/raadgiver/statistik.csv", get(statistics::csv))
         .route("/raadgiver/bevilling/{code}/{id}", get(counsellor::grant))
         .route(
             "/raadgiver/opfoelgning/{code}/{id}",

@@ -344,6 +344,8 @@ pub async fn home(
                 }
             } }
         }
+        h2 { "Indberetning til Danmarks Statistik" }
+        (crate::screens::statistics::form(&session, state.today()))
     };
     Ok(page(&session, "Mine sager", current, body))
 }

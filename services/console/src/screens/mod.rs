@@ -8,4 +8,5 @@ pub mod counsellor;
 pub mod evaluation;
 pub mod finance;
 pub mod referral_draft;
+pub mod statistics;
 pub mod timesheets;
