@@ -105,10 +105,7 @@ async fn each_frame_is_evaluated_by_its_own_due_day_and_committee() {
     clock.set(at(2027, 1, 2));
     run_once(&pool, notices.as_ref()).await.expect("tick");
     let next = evaluations("ishoj-vallensbaek").await;
-    assert_eq!(
-        (next[0].year, next[0].due_date.clone()),
-        (2027, date(2027, 10, 31))
-    );
+    assert_eq!((next[0].year, next[0].due_date), (2027, date(2027, 10, 31)));
     assert_eq!(next[0].committee, "Økonomiudvalget");
     pool.close().await;
 
