@@ -496,9 +496,12 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     assert status == 200 and body[:2] == b"PK"
     assert f"evaluering-{frame}-{year}.xlsx" in headers["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(body))
-    assert {"Rammen", "Kommuner", "Kategorier", "Måneder", "Indkøb"} <= set(book.sheetnames), book.sheetnames
+    assert {"Rammen", "Kommuner", "Kategorier", "Måneder", "Detaljer", "Indkøb"} <= set(book.sheetnames), book.sheetnames
     kommuner = {str(r[1]): r for r in book["Kommuner"].iter_rows(values_only=True) if r and r[1]}
     assert abs(float(kommuner["183"][4]) - rows["183"] / 100) < 0.005
+    # The detail by municipality, month and category adds up to each municipality's spent.
+    detail = [r for r in book["Detaljer"].iter_rows(min_row=5, values_only=True) if r and r[0] == "Ishøj"]
+    assert detail and abs(sum(float(r[3]) for r in detail) - rows["183"] / 100) < 0.05, detail
 
     # Printed (to PDF) it is the document alone: no menu, no buttons, no form.
     desk.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})

@@ -122,6 +122,31 @@ async fn the_frame_evaluation_and_the_exports_match_hand_computed_figures() {
     assert_eq!(ishoj.months.len(), 1);
     assert_eq!(ishoj.months[0].spent, Some(Money { ore: 138_750 }));
     assert_eq!(ishoj.months[0].minutes, 210);
+    // And by month and category: the evaluation's detail.
+    let detail: Vec<(&str, i64, i64)> = ishoj
+        .month_categories
+        .iter()
+        .map(|c| {
+            (
+                c.category.as_str(),
+                c.spent.as_ref().map_or(0, |m| m.ore),
+                c.minutes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        detail,
+        [
+            ("CONTACT_PERSON_PAY", 60_000, 120),
+            ("EXTERNAL_PURCHASES", 78_750, 90)
+        ]
+    );
+    assert!(
+        ishoj
+            .month_categories
+            .iter()
+            .all(|c| c.month == date(2026, 12, 1))
+    );
     // Still to come on 20 December: 11 days of 3 h + 2 h a week in Ishøj, priced as the
     // budget status prices them (Anna 180 × 11 / 7 min at 300 = 1,414.29; Rustam 120 × 11 / 7
     // min at 525 = 1,650.00) and 11 days of 2 h in Vallensbæk (120 × 11 / 7 min at 225 = 707.14).

@@ -40,6 +40,16 @@ pub struct Row {
     pub total: i64,
 }
 
+/// A category of the monthly figures (`CONTACT_PERSON_PAY`, …) in Danish.
+pub fn category_label(code: &str) -> &'static str {
+    match code {
+        "CONTACT_PERSON_PAY" => "Kontaktpersonløn",
+        "EXTERNAL_PURCHASES" => "Eksterne køb",
+        "EXPENSES" => "Udgifter (kørsel, aktivitet, tolk)",
+        _ => "Andet",
+    }
+}
+
 /// Why a provider's person was bought (R-MP-2), in Danish.
 pub fn reason_label(code: &str) -> &'static str {
     match code {
@@ -134,7 +144,7 @@ impl Evaluation<'_> {
 }
 
 /// The evaluation as an XLSX workbook: sheets `Rammen`, `Kommuner`, `Kategorier`, `Måneder`,
-/// `Indkøb` and, when the reader may see it, `Udækket behov`. Amounts are numbers in kroner,
+/// `Detaljer` (municipality × month × category), `Indkøb` and, when the reader may see it, `Udækket behov`. Amounts are numbers in kroner,
 /// hours numbers with two decimals.
 pub fn evaluation_xlsx(evaluation: &Evaluation<'_>) -> Result<Vec<u8>, String> {
     let mut workbook = workbook(evaluation)
@@ -247,6 +257,34 @@ pub(super) fn workbook(e: &Evaluation<'_>) -> Result<Workbook, XlsxError> {
     header[0] = "Måned";
     let sheet = new_sheet(&mut workbook, "Måneder", e, &header, &f)?;
     table_rows(sheet, &e.month_rows(), &f)?;
+
+    let header = ["Kommune", "Måned", "Kategori", "Forbrugt (kr.)", "Timer"];
+    let sheet = new_sheet(&mut workbook, "Detaljer", e, &header, &f)?;
+    let mut row = HEADER_ROW + 1;
+    for m in &d.municipalities {
+        let name = format::municipality(&m.municipality);
+        for cell in &m.month_categories {
+            sheet.write_string(row, 0, &name)?;
+            let month = cell.month.as_ref().and_then(Date::to_naive);
+            sheet.write_string(row, 1, month.map_or_else(|| "–".to_owned(), month_name))?;
+            sheet.write_string(row, 2, category_label(&cell.category))?;
+            sheet.write_number_with_format(row, 3, kroner(ore(cell.spent.as_ref())), &f.money)?;
+            sheet.write_number_with_format(row, 4, hours(cell.minutes), &f.hours)?;
+            row += 1;
+        }
+        // The coordinator function is the year's, by the split: so the rows add up to the
+        // municipality's spent.
+        let coordinator = m
+            .spent_by_category
+            .as_ref()
+            .map_or(0, |c| ore(c.coordinator_function.as_ref()));
+        sheet.write_string(row, 0, &name)?;
+        sheet.write_string(row, 1, "hele året")?;
+        sheet.write_string(row, 2, "Koordinatorfunktion")?;
+        sheet.write_number_with_format(row, 3, kroner(coordinator), &f.money)?;
+        row += 1;
+    }
+    widths(sheet, &[20.0, 16.0, 34.0, 18.0, 10.0])?;
 
     let header = [
         "Kommune",

@@ -520,6 +520,7 @@ mod evaluation {
             "Kommuner",
             "Kategorier",
             "Måneder",
+            "Detaljer",
             "Indkøb",
             "Udækket behov",
         ] {

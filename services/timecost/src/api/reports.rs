@@ -11,7 +11,7 @@ use kontakt_platform::resource::{self, day, scoped_parent};
 use kontakt_proto::common::v1::DateRange;
 use kontakt_proto::timecost::v1::{
     CsvChunk, ExportPayrollRequest, ExportProviderPurchasesRequest, FrameEvaluation,
-    GetFrameEvaluationRequest, MunicipalityEvaluation, ProviderPurchase,
+    GetFrameEvaluationRequest, MonthCategorySpend, MunicipalityEvaluation, ProviderPurchase,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Status};
@@ -199,6 +199,16 @@ impl TimeCostApi {
                         committed: money(m.committed_ore),
                         spent_by_category: Some(category_spend(&m.categories)),
                         months: month_spend(&m.months),
+                        month_categories: spend
+                            .iter()
+                            .filter(|s| s.municipality == m.municipality)
+                            .map(|s| MonthCategorySpend {
+                                month: Some(s.month.into()),
+                                category: s.category.code().to_owned(),
+                                spent: money(pricing::to_ore(s.cost_units)),
+                                minutes: s.minutes,
+                            })
+                            .collect(),
                         arrangements: g.map_or(0, |g| g.arrangements) as i32,
                         granted_minutes: budget::granted_minutes(g.map_or(0, |g| g.minute_days)),
                         delivered_minutes: delivered(Some(&m.municipality)),
