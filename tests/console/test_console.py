@@ -479,7 +479,7 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     desk.get(BASE + f"/oekonomi/{frame}")
     desk.find_element(By.PARTIAL_LINK_TEXT, "Årsevaluering").click()
     WebDriverWait(desk, 20).until(lambda d: "/evaluering/" in d.current_url)
-    seen(desk, "32-finance-evaluation")
+    seen(desk, "40-finance-evaluation")
     year = desk.current_url.rstrip("/").split("/")[-1]
     rows = {r.get_attribute("data-municipality"): int(r.get_attribute("data-spent-ore"))
             for r in css(desk, "tr[data-municipality]")}
@@ -508,7 +508,7 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     try:
         assert not one(desk, "header.top").is_displayed()
         assert not one(desk, "form[action$='/beslutning']").is_displayed()
-        shoot(desk, "33-evaluation-printed")
+        shoot(desk, "41-evaluation-printed")
     finally:
         desk.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
@@ -529,7 +529,7 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     WebDriverWait(desk, 20).until(lambda d: css(d, ".problem"))
     assert "Skriv beløbet i kroner" in text_of(desk, ".field.invalid")
     assert one(desk, "#summary").get_attribute("value") == summary, "the summary is kept"
-    seen(desk, "34-evaluation-amount-refused")
+    seen(desk, "42-evaluation-amount-refused")
     amount = one(desk, '[name="next_amount"]')
     amount.clear()
     amount.send_keys("5.000.000")
@@ -537,7 +537,7 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     WebDriverWait(desk, 20).until(lambda d: "afgjort=ja" in d.current_url or css(d, ".problem"))
     assert summary in text_of(desk, "[data-decision=completed]"), text_of(desk, "main")
     assert one(desk, "[data-next-amount]").get_attribute("data-next-amount") == "500000000"
-    seen(desk, "35-evaluation-decided")
+    seen(desk, "43-evaluation-decided")
 
     # The frame's own due day and committee, kept by finance (R-FU-5).
     one(desk, "[data-evaluation-settings] + details summary").click()
@@ -552,7 +552,7 @@ def test_the_yearly_evaluation_adds_up_downloads_as_xlsx_prints_and_records_the_
     WebDriverWait(desk, 20).until(lambda d: "indstillinger=gemt" in d.current_url or css(d, ".problem"))
     settings = text_of(desk, "[data-evaluation-settings]")
     assert "31. oktober" in settings and "Økonomiudvalget" in settings, settings
-    seen(desk, "36-evaluation-settings-saved")
+    seen(desk, "44-evaluation-settings-saved")
 
 
 def test_the_counsellor_adjusts_a_grant_through_a_follow_up_and_sees_version_two(desk):
