@@ -144,7 +144,8 @@ impl Evaluation<'_> {
 }
 
 /// The evaluation as an XLSX workbook: sheets `Rammen`, `Kommuner`, `Kategorier`, `Måneder`,
-/// `Detaljer` (municipality × month × category), `Indkøb` and, when the reader may see it, `Udækket behov`. Amounts are numbers in kroner,
+/// `Timer` (delivered hours by month), `Detaljer` (municipality × month × category), `Indkøb`
+/// and, when the reader may see it, `Udækket behov`. Amounts are numbers in kroner,
 /// hours numbers with two decimals.
 pub fn evaluation_xlsx(evaluation: &Evaluation<'_>) -> Result<Vec<u8>, String> {
     let mut workbook = workbook(evaluation)
@@ -258,6 +259,17 @@ pub(super) fn workbook(e: &Evaluation<'_>) -> Result<Workbook, XlsxError> {
     let sheet = new_sheet(&mut workbook, "Måneder", e, &header, &f)?;
     table_rows(sheet, &e.month_rows(), &f)?;
 
+    let names: Vec<String> = e
+        .municipalities()
+        .iter()
+        .map(|m| format!("{} (timer)", format::municipality(m)))
+        .collect();
+    let mut header: Vec<&str> = vec!["Måned"];
+    header.extend(names.iter().map(String::as_str));
+    header.push("I alt (timer)");
+    let sheet = new_sheet(&mut workbook, "Timer", e, &header, &f)?;
+    hour_rows(sheet, &e.month_minutes(), &f)?;
+
     let header = ["Kommune", "Måned", "Kategori", "Forbrugt (kr.)", "Timer"];
     let sheet = new_sheet(&mut workbook, "Detaljer", e, &header, &f)?;
     let mut row = HEADER_ROW + 1;
@@ -361,6 +373,24 @@ fn table_rows(sheet: &mut Worksheet, rows: &[Row], f: &Formats) -> Result<(), Xl
         sheet.write_number_with_format(row, col, kroner(r.total), &f.bold_money)?;
     }
     sheet.set_column_width(0, 34)?;
+    for col in 1..=(rows.first().map_or(1, |r| r.per_municipality.len()) as u16 + 1) {
+        sheet.set_column_width(col, 18)?;
+    }
+    Ok(())
+}
+
+/// Rows of minutes as hours, a column per municipality and the total in bold.
+fn hour_rows(sheet: &mut Worksheet, rows: &[Row], f: &Formats) -> Result<(), XlsxError> {
+    for (row, r) in (HEADER_ROW + 1..).zip(rows) {
+        sheet.write_string(row, 0, &r.label)?;
+        let mut col = 1u16;
+        for v in &r.per_municipality {
+            sheet.write_number_with_format(row, col, hours(*v), &f.hours)?;
+            col += 1;
+        }
+        sheet.write_number_with_format(row, col, hours(r.total), &f.bold)?;
+    }
+    sheet.set_column_width(0, 20)?;
     for col in 1..=(rows.first().map_or(1, |r| r.per_municipality.len()) as u16 + 1) {
         sheet.set_column_width(col, 18)?;
     }

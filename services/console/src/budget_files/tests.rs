@@ -520,6 +520,7 @@ mod evaluation {
             "Kommuner",
             "Kategorier",
             "Måneder",
+            "Timer",
             "Detaljer",
             "Indkøb",
             "Udækket behov",

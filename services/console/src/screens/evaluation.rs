@@ -299,11 +299,15 @@ fn evaluation_page(
             } }
         } }
         h2 { "Forbrug efter kategori" }
-        (rows_table("Kategori", &municipalities, &e.category_rows()))
+        (rows_table("Kategori", &municipalities, &e.category_rows(), format::kroner))
         h2 { "Måned for måned" }
         @let months = e.month_rows();
         @if months.is_empty() { p { "Der er intet forbrug i året endnu." } }
-        @else { (rows_table("Måned", &municipalities, &months)) }
+        @else {
+            (rows_table("Måned", &municipalities, &months, format::kroner))
+            h3 { "Leverede timer måned for måned" }
+            (rows_table("Måned", &municipalities, &e.month_minutes(), format::minutes))
+        }
         h2 { "Køb hos eksterne leverandører" }
         @if d.purchases.is_empty() { p { "Der er ikke købt kontaktpersoner hos leverandører i året." } }
         @else {
@@ -357,8 +361,14 @@ fn evaluation_page(
     page_with_status(session, status, &e.title(), &current, body)
 }
 
-/// A table with a row per category or month and a column per municipality and the total.
-fn rows_table(first: &str, municipalities: &[&str], rows: &[crate::budget_files::Row]) -> Markup {
+/// A table with a row per category or month and a column per municipality and the total,
+/// each figure written by `show` (kroner, or minutes as hours).
+fn rows_table(
+    first: &str,
+    municipalities: &[&str],
+    rows: &[crate::budget_files::Row],
+    show: fn(i64) -> String,
+) -> Markup {
     html! {
         div.table-wrap tabindex="0" { table {
             thead { tr {
@@ -369,8 +379,8 @@ fn rows_table(first: &str, municipalities: &[&str], rows: &[crate::budget_files:
             tbody { @for row in rows {
                 tr {
                     th scope="row" { (row.label) }
-                    @for value in &row.per_municipality { td.num { (format::kroner(*value)) } }
-                    td.num { strong { (format::kroner(row.total)) } }
+                    @for value in &row.per_municipality { td.num { (show(*value)) } }
+                    td.num { strong { (show(row.total)) } }
                 }
             } }
         } }
