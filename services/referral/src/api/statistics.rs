@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::pin::Pin;
 
-use kontakt_platform::ApiError;
 use kontakt_platform::audit::{self, Action, Entry};
 use kontakt_platform::cpr_vault::SealedCpr;
-use kontakt_platform::resource::{day, scoped_parent};
+use kontakt_platform::resource::scoped_parent;
+use kontakt_platform::{ApiError, export};
 use kontakt_proto::names;
 use kontakt_proto::referral::v1::{ExportChunk, ExportPreventiveMeasuresRequest, Recipient};
 use tokio_stream::Stream;
@@ -17,8 +17,6 @@ use super::ReferralApi;
 use crate::domain::statistics::{self, Measure};
 
 pub type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportChunk, Status>> + Send>>;
-
-const MAX_PERIOD_DAYS: i64 = 366;
 
 impl ReferralApi {
     pub(super) async fn statistics_export(
@@ -32,19 +30,7 @@ impl ReferralApi {
         )?;
         let body = request.into_inner();
         let m = scoped_parent(&principal, &body.parent)?.to_string();
-        let period = body
-            .period
-            .ok_or_else(|| ApiError::invalid("period", "required"))?;
-        let from = day(period.start.as_ref(), "period.start")?
-            .ok_or_else(|| ApiError::invalid("period.start", "required"))?;
-        let to = day(period.end.as_ref(), "period.end")?
-            .ok_or_else(|| ApiError::invalid("period.end", "required"))?;
-        if to < from {
-            return Err(ApiError::invalid("period.end", "not before the start"));
-        }
-        if (to - from).num_days() >= MAX_PERIOD_DAYS {
-            return Err(ApiError::invalid("period", "at most 366 days"));
-        }
+        let (from, to) = export::period(body.period.as_ref())?;
         let rows: Vec<_> = self
             .store
             .measures_in_period(&m, from, to)
@@ -98,18 +84,13 @@ impl ReferralApi {
         self.audit.record(entries).await?;
         let filename = format!("forebyggende-foranstaltninger-{m}-{from}-{to}.csv");
         let chunks: Vec<Result<ExportChunk, Status>> =
-            kontakt_platform::export::csv_chunks(statistics::HEADER, lines)
+            export::csv_chunks(&filename, statistics::HEADER, lines)
                 .into_iter()
-                .enumerate()
-                .map(|(i, (data, rows))| {
+                .map(|c| {
                     Ok(ExportChunk {
-                        data,
-                        rows,
-                        filename: if i == 0 {
-                            filename.clone()
-                        } else {
-                            String::new()
-                        },
+                        data: c.data,
+                        rows: c.rows,
+                        filename: c.filename,
                     })
                 })
                 .collect();

@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 use std::pin::Pin;
 
 use chrono::{Datelike as _, NaiveDate};
-use kontakt_platform::ApiError;
-use kontakt_platform::resource::{self, day, scoped_parent};
-use kontakt_proto::common::v1::DateRange;
+use kontakt_platform::resource::{self, scoped_parent};
+use kontakt_platform::{ApiError, export};
 use kontakt_proto::timecost::v1::{
     CsvChunk, ExportPayrollRequest, ExportProviderPurchasesRequest, FrameEvaluation,
     GetFrameEvaluationRequest, MonthCategorySpend, MunicipalityEvaluation, ProviderPurchase,
@@ -23,8 +22,6 @@ use crate::domain::budget::{self, Inputs};
 use crate::domain::pricing::{self, Basis};
 
 pub type CsvStream = Pin<Box<dyn Stream<Item = Result<CsvChunk, Status>> + Send>>;
-
-const MAX_EXPORT_DAYS: i64 = 366;
 
 /// Øre as kroner with two decimals ("1234.50", "-0.05"): what spreadsheets and payroll read.
 fn kroner(ore: i64) -> String {
@@ -46,38 +43,17 @@ fn hours(minutes: i64) -> String {
 /// The CSV text as a stream of chunks carrying the running row count, the file's name on the
 /// first. Every field written is a resource id, a date or a number, so none needs quoting.
 fn stream_csv(filename: String, header: &str, rows: Vec<String>) -> CsvStream {
-    let items: Vec<Result<CsvChunk, Status>> = kontakt_platform::export::csv_chunks(header, rows)
+    let items: Vec<Result<CsvChunk, Status>> = export::csv_chunks(&filename, header, rows)
         .into_iter()
-        .enumerate()
-        .map(|(i, (data, rows))| {
+        .map(|c| {
             Ok(CsvChunk {
-                data,
-                rows,
-                filename: if i == 0 {
-                    filename.clone()
-                } else {
-                    String::new()
-                },
+                data: c.data,
+                rows: c.rows,
+                filename: c.filename,
             })
         })
         .collect();
     Box::pin(tokio_stream::iter(items))
-}
-
-/// Both ends of an export's period, at most a year apart.
-fn export_period(period: Option<&DateRange>) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let period = period.ok_or_else(|| ApiError::invalid("period", "required"))?;
-    let start = day(period.start.as_ref(), "period.start")?
-        .ok_or_else(|| ApiError::invalid("period.start", "required"))?;
-    let end = day(period.end.as_ref(), "period.end")?
-        .ok_or_else(|| ApiError::invalid("period.end", "required"))?;
-    if end < start {
-        return Err(ApiError::invalid("period.end", "not before the start"));
-    }
-    if (end - start).num_days() >= MAX_EXPORT_DAYS {
-        return Err(ApiError::invalid("period", "at most 366 days"));
-    }
-    Ok((start, end))
 }
 
 impl TimeCostApi {
@@ -225,7 +201,7 @@ impl TimeCostApi {
         let principal = kontakt_platform::auth::caller(&request)?;
         let body = request.get_ref();
         let m = scoped_parent(principal, &body.parent)?;
-        let (from, to) = export_period(body.period.as_ref())?;
+        let (from, to) = export::period(body.period.as_ref())?;
         let rows = self.store.payroll(&m.to_string(), from, to).await?;
         let lines = rows
             .into_iter()
@@ -271,7 +247,7 @@ impl TimeCostApi {
         let principal = kontakt_platform::auth::caller(&request)?;
         let body = request.get_ref();
         let m = scoped_parent(principal, &body.parent)?;
-        let (from, to) = export_period(body.period.as_ref())?;
+        let (from, to) = export::period(body.period.as_ref())?;
         let rows = self
             .store
             .provider_purchases(&m.to_string(), from, to)
