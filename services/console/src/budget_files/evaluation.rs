@@ -9,6 +9,7 @@ use kontakt_proto::common::v1::Date;
 use kontakt_proto::timecost::v1::{CategorySpend, FrameEvaluation};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
+use super::workbook::{Formats, HEADER_ROW};
 use super::{categories_of, month_name, ore};
 use crate::format;
 
@@ -155,16 +156,6 @@ pub fn evaluation_xlsx(evaluation: &Evaluation<'_>) -> Result<Vec<u8>, String> {
         .map_err(|error| format!("could not write the evaluation workbook: {error}"))
 }
 
-const HEADER_ROW: u32 = 3;
-
-struct Formats {
-    title: Format,
-    bold: Format,
-    money: Format,
-    bold_money: Format,
-    hours: Format,
-}
-
 fn kroner(ore: i64) -> f64 {
     ore as f64 / 100.0
 }
@@ -174,15 +165,7 @@ fn hours(minutes: i64) -> f64 {
 }
 
 pub(super) fn workbook(e: &Evaluation<'_>) -> Result<Workbook, XlsxError> {
-    let f = Formats {
-        title: Format::new().set_bold().set_font_size(14),
-        bold: Format::new().set_bold(),
-        money: Format::new().set_num_format(super::workbook::MONEY_FORMAT),
-        bold_money: Format::new()
-            .set_num_format(super::workbook::MONEY_FORMAT)
-            .set_bold(),
-        hours: Format::new().set_num_format("0.00"),
-    };
+    let f = Formats::new();
     let d = e.dataset;
     let mut workbook = Workbook::new();
 
@@ -253,11 +236,11 @@ pub(super) fn workbook(e: &Evaluation<'_>) -> Result<Workbook, XlsxError> {
     header.extend(names.iter().map(String::as_str));
     header.push("I alt (kr.)");
     let sheet = new_sheet(&mut workbook, "Kategorier", e, &header, &f)?;
-    table_rows(sheet, &e.category_rows(), &f)?;
+    figure_rows(sheet, &e.category_rows(), &f, false)?;
 
     header[0] = "Måned";
     let sheet = new_sheet(&mut workbook, "Måneder", e, &header, &f)?;
-    table_rows(sheet, &e.month_rows(), &f)?;
+    figure_rows(sheet, &e.month_rows(), &f, false)?;
 
     let names: Vec<String> = e
         .municipalities()
@@ -268,7 +251,7 @@ pub(super) fn workbook(e: &Evaluation<'_>) -> Result<Workbook, XlsxError> {
     header.extend(names.iter().map(String::as_str));
     header.push("I alt (timer)");
     let sheet = new_sheet(&mut workbook, "Timer", e, &header, &f)?;
-    hour_rows(sheet, &e.month_minutes(), &f)?;
+    figure_rows(sheet, &e.month_minutes(), &f, true)?;
 
     let header = ["Kommune", "Måned", "Kategori", "Forbrugt (kr.)", "Timer"];
     let sheet = new_sheet(&mut workbook, "Detaljer", e, &header, &f)?;
@@ -361,36 +344,29 @@ fn new_sheet<'w>(
     Ok(sheet)
 }
 
-/// Rows of amounts in kroner, a column per municipality and the total in bold.
-fn table_rows(sheet: &mut Worksheet, rows: &[Row], f: &Formats) -> Result<(), XlsxError> {
+/// Rows of figures, a column per municipality and the total in bold: amounts in kroner, or
+/// (`in_hours`) minutes as hours.
+fn figure_rows(
+    sheet: &mut Worksheet,
+    rows: &[Row],
+    f: &Formats,
+    in_hours: bool,
+) -> Result<(), XlsxError> {
+    let (value, plain, total): (fn(i64) -> f64, _, _) = if in_hours {
+        (hours, &f.hours, &f.bold)
+    } else {
+        (kroner, &f.money, &f.bold_money)
+    };
     for (row, r) in (HEADER_ROW + 1..).zip(rows) {
         sheet.write_string(row, 0, &r.label)?;
         let mut col = 1u16;
         for v in &r.per_municipality {
-            sheet.write_number_with_format(row, col, kroner(*v), &f.money)?;
+            sheet.write_number_with_format(row, col, value(*v), plain)?;
             col += 1;
         }
-        sheet.write_number_with_format(row, col, kroner(r.total), &f.bold_money)?;
+        sheet.write_number_with_format(row, col, value(r.total), total)?;
     }
     sheet.set_column_width(0, 34)?;
-    for col in 1..=(rows.first().map_or(1, |r| r.per_municipality.len()) as u16 + 1) {
-        sheet.set_column_width(col, 18)?;
-    }
-    Ok(())
-}
-
-/// Rows of minutes as hours, a column per municipality and the total in bold.
-fn hour_rows(sheet: &mut Worksheet, rows: &[Row], f: &Formats) -> Result<(), XlsxError> {
-    for (row, r) in (HEADER_ROW + 1..).zip(rows) {
-        sheet.write_string(row, 0, &r.label)?;
-        let mut col = 1u16;
-        for v in &r.per_municipality {
-            sheet.write_number_with_format(row, col, hours(*v), &f.hours)?;
-            col += 1;
-        }
-        sheet.write_number_with_format(row, col, hours(r.total), &f.bold)?;
-    }
-    sheet.set_column_width(0, 20)?;
     for col in 1..=(rows.first().map_or(1, |r| r.per_municipality.len()) as u16 + 1) {
         sheet.set_column_width(col, 18)?;
     }

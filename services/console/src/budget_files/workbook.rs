@@ -11,7 +11,7 @@ use super::{
 use crate::format;
 
 /// Kroner in the workbook; Excel swaps the separators for the reader's locale.
-pub(super) const MONEY_FORMAT: &str = "#,##0.00 \"kr.\"";
+const MONEY_FORMAT: &str = "#,##0.00 \"kr.\"";
 
 /// The budget status as an XLSX workbook: sheet `Kommuner` (one row per municipality and the
 /// frame's total), sheet `Måneder` (spend and hours per month) and, when the status has it,
@@ -25,24 +25,31 @@ pub fn xlsx(status: &BudgetStatus) -> Result<Vec<u8>, String> {
 }
 
 /// The row of a sheet's column headers; the rows above are the title.
-const HEADER_ROW: u32 = 3;
+pub(super) const HEADER_ROW: u32 = 3;
 
-struct Formats {
-    title: Format,
-    bold: Format,
-    money: Format,
-    bold_money: Format,
-    hours: Format,
+/// The cell formats of every workbook the console writes.
+pub(super) struct Formats {
+    pub title: Format,
+    pub bold: Format,
+    pub money: Format,
+    pub bold_money: Format,
+    pub hours: Format,
+}
+
+impl Formats {
+    pub(super) fn new() -> Self {
+        Self {
+            title: Format::new().set_bold().set_font_size(14),
+            bold: Format::new().set_bold(),
+            money: Format::new().set_num_format(MONEY_FORMAT),
+            bold_money: Format::new().set_num_format(MONEY_FORMAT).set_bold(),
+            hours: Format::new().set_num_format("0.00"),
+        }
+    }
 }
 
 pub(super) fn workbook(status: &BudgetStatus) -> Result<Workbook, XlsxError> {
-    let formats = Formats {
-        title: Format::new().set_bold().set_font_size(14),
-        bold: Format::new().set_bold(),
-        money: Format::new().set_num_format(MONEY_FORMAT),
-        bold_money: Format::new().set_num_format(MONEY_FORMAT).set_bold(),
-        hours: Format::new().set_num_format("0.00"),
-    };
+    let formats = Formats::new();
     let mut workbook = Workbook::new();
 
     let sheet = workbook.add_worksheet();
