@@ -21,7 +21,7 @@ use crate::problem::Problem;
 use crate::session::Session;
 use crate::web::{Answer, AppState, Form, Signed, check_csrf, or_page};
 
-use super::finance::{download, frame_id, no_such_frame};
+use super::finance::{download, frame_id, frame_of, no_such_frame};
 
 const PURPOSE: &str = "console: yearly frame evaluation";
 
@@ -37,6 +37,18 @@ struct Gathered {
     settings: Option<f::FrameEvaluationSettings>,
     unmet: Option<Vec<Unmet>>,
     providers: BTreeMap<String, String>,
+}
+
+impl Gathered {
+    /// The document the page and the workbook are drawn from.
+    fn document(&self) -> Evaluation<'_> {
+        Evaluation {
+            frame: &self.frame,
+            dataset: &self.dataset,
+            unmet: self.unmet.as_deref(),
+            providers: &self.providers,
+        }
+    }
 }
 
 fn path(id: &str, year: i32) -> String {
@@ -70,20 +82,9 @@ async fn gather(
         Which::Timecost,
         &current,
     )?;
-    let (frame, amounts) = services
-        .timecost()
-        .get_frame(request(
-            session,
-            PURPOSE,
-            t::GetFrameRequest {
-                name: format!("frames/{id}"),
-            },
-        ))
+    let (frame, amounts) = frame_of(state, session, PURPOSE, id)
         .await
-        .map(|r| {
-            let f = r.into_inner();
-            (f.display_name, f.amounts)
-        })
+        .map(|f| (f.display_name, f.amounts))
         .unwrap_or_default();
     let frame = if frame.is_empty() {
         id.to_owned()
@@ -236,12 +237,7 @@ fn evaluation_page(
 ) -> crate::page::Page {
     let problem = refused.map(|r| r.problem);
     let current = path(id, g.dataset.year);
-    let e = Evaluation {
-        frame: &g.frame,
-        dataset: &g.dataset,
-        unmet: g.unmet.as_deref(),
-        providers: &g.providers,
-    };
+    let e = g.document();
     let d = &g.dataset;
     let municipalities = e.municipalities();
     let body = html! {
@@ -453,12 +449,7 @@ pub async fn xlsx(
         Ok(g) => g,
         Err(response) => return response,
     };
-    let e = Evaluation {
-        frame: &g.frame,
-        dataset: &g.dataset,
-        unmet: g.unmet.as_deref(),
-        providers: &g.providers,
-    };
+    let e = g.document();
     match evaluation_xlsx(&e) {
         Ok(bytes) => download(
             bytes,

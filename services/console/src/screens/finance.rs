@@ -111,21 +111,35 @@ async fn download_status<'a>(
     Ok((id, status(state, session, id).await?))
 }
 
-async fn budget_page(state: &AppState, session: &Session, id: &str) -> Answer {
-    let current = format!("/oekonomi/{id}");
-    let status = status(state, session, id).await?;
-    let frame = state
+/// The frame, for its name and amounts beside a page's figures; `None` when it cannot be read
+/// (the page then names it by its id).
+pub(super) async fn frame_of(
+    state: &AppState,
+    session: &Session,
+    purpose: &'static str,
+    id: &str,
+) -> Option<t::Frame> {
+    state
         .services
         .timecost()
         .get_frame(request(
             session,
-            PURPOSE,
+            purpose,
             t::GetFrameRequest {
                 name: format!("frames/{id}"),
             },
         ))
         .await
-        .map(|f| f.into_inner().display_name)
+        .map(tonic::Response::into_inner)
+        .ok()
+}
+
+async fn budget_page(state: &AppState, session: &Session, id: &str) -> Answer {
+    let current = format!("/oekonomi/{id}");
+    let status = status(state, session, id).await?;
+    let frame = frame_of(state, session, PURPOSE, id)
+        .await
+        .map(|f| f.display_name)
         .unwrap_or_default();
     let title = if frame.is_empty() {
         format!("Budget: {id}")
