@@ -97,37 +97,41 @@ pub enum CtlCommand {
         file: PathBuf,
     },
     /// The approved hours of a period as the payroll CSV, written to a file.
-    ExportPayroll {
-        /// Municipality code, e.g. 183.
-        #[arg(long)]
-        municipality: String,
-        /// First work day (YYYY-MM-DD).
-        #[arg(long, value_parser = parse_date)]
-        from: NaiveDate,
-        /// Last work day (YYYY-MM-DD).
-        #[arg(long, value_parser = parse_date)]
-        to: NaiveDate,
-        /// Where to write the CSV.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    ExportPayroll(ExportArgs),
     /// The municipality's preventive measures of a period as the CSV for its report to
     /// Danmarks Statistik (every child's CPR number; each read is in the access log). The
     /// token needs `counsellor`, `case_system` or `admin`.
-    ExportStatistics {
-        /// Municipality code, e.g. 183.
-        #[arg(long)]
-        municipality: String,
-        /// First day of the period (YYYY-MM-DD).
-        #[arg(long, value_parser = parse_date)]
-        from: NaiveDate,
-        /// Last day of the period (YYYY-MM-DD); at most a year after the first.
-        #[arg(long, value_parser = parse_date)]
-        to: NaiveDate,
-        /// Where to write the CSV.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    ExportStatistics(ExportArgs),
+}
+
+/// What an export is of and where it goes.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Municipality code, e.g. 183.
+    #[arg(long)]
+    municipality: String,
+    /// First day of the period (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    from: NaiveDate,
+    /// Last day of the period (YYYY-MM-DD); at most 366 days in all.
+    #[arg(long, value_parser = parse_date)]
+    to: NaiveDate,
+    /// Where to write the CSV.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+impl ExportArgs {
+    fn parent(&self) -> String {
+        format!("municipalities/{}", self.municipality)
+    }
+
+    fn period(&self) -> Option<DateRange> {
+        Some(DateRange {
+            start: Some(self.from.into()),
+            end: Some(self.to.into()),
+        })
+    }
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
@@ -188,50 +192,13 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<()> {
                 crate::ctl_import::import(referral, matching, &file).await?
             );
         }
-        CtlCommand::ExportPayroll {
-            municipality,
-            from,
-            to,
-            out,
-        } => {
+        CtlCommand::ExportPayroll(export) => {
             let client = TimeCostServiceClient::with_interceptor(channel(&e.timecost_url)?, bearer);
-            export_payroll(client, &municipality, from, to, &out).await?;
+            export_payroll(client, &export).await?;
         }
-        CtlCommand::ExportStatistics {
-            municipality,
-            from,
-            to,
-            out,
-        } => {
-            let mut client =
-                ReferralServiceClient::with_interceptor(channel(&e.referral_url)?, bearer);
-            let mut request = tonic::Request::new(referral::ExportPreventiveMeasuresRequest {
-                parent: format!("municipalities/{municipality}"),
-                period: Some(DateRange {
-                    start: Some(from.into()),
-                    end: Some(to.into()),
-                }),
-            });
-            request.metadata_mut().insert(
-                kontakt_platform::audit::PURPOSE_HEADER,
-                tonic::metadata::MetadataValue::from_static(
-                    "report of preventive measures to Danmarks Statistik",
-                ),
-            );
-            let stream = client
-                .export_preventive_measures(request)
-                .await
-                .map_err(failed("referral"))?
-                .into_inner();
-            let rows = write_export(
-                stream,
-                |c: referral::ExportChunk| (c.data, c.rows),
-                "referral",
-                "Exporting preventive measures",
-                &out,
-            )
-            .await?;
-            println!("{rows} measures written to {}", out.display());
+        CtlCommand::ExportStatistics(export) => {
+            let client = ReferralServiceClient::with_interceptor(channel(&e.referral_url)?, bearer);
+            export_statistics(client, &export).await?;
         }
     }
     Ok(())
@@ -487,18 +454,12 @@ async fn grant_history(
 
 async fn export_payroll(
     mut client: TimeCostServiceClient<Authed>,
-    municipality: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    out: &std::path::Path,
+    export: &ExportArgs,
 ) -> anyhow::Result<()> {
     let stream = client
         .export_payroll(timecost::ExportPayrollRequest {
-            parent: format!("municipalities/{municipality}"),
-            period: Some(DateRange {
-                start: Some(from.into()),
-                end: Some(to.into()),
-            }),
+            parent: export.parent(),
+            period: export.period(),
         })
         .await
         .map_err(failed("timecost"))?
@@ -508,10 +469,41 @@ async fn export_payroll(
         |c: timecost::CsvChunk| (c.data, c.rows),
         "timecost",
         "Exporting payroll",
-        out,
+        &export.out,
     )
     .await?;
-    println!("{rows} rows written to {}", out.display());
+    println!("{rows} rows written to {}", export.out.display());
+    Ok(())
+}
+
+async fn export_statistics(
+    mut client: ReferralServiceClient<Authed>,
+    export: &ExportArgs,
+) -> anyhow::Result<()> {
+    let mut request = tonic::Request::new(referral::ExportPreventiveMeasuresRequest {
+        parent: export.parent(),
+        period: export.period(),
+    });
+    request.metadata_mut().insert(
+        kontakt_platform::audit::PURPOSE_HEADER,
+        tonic::metadata::MetadataValue::from_static(
+            "report of preventive measures to Danmarks Statistik",
+        ),
+    );
+    let stream = client
+        .export_preventive_measures(request)
+        .await
+        .map_err(failed("referral"))?
+        .into_inner();
+    let rows = write_export(
+        stream,
+        |c: referral::ExportChunk| (c.data, c.rows),
+        "referral",
+        "Exporting preventive measures",
+        &export.out,
+    )
+    .await?;
+    println!("{rows} measures written to {}", export.out.display());
     Ok(())
 }
 
