@@ -405,22 +405,14 @@ async fn statistics_the_years_preventive_measures_for_danmarks_statistik_hold_ea
     let db = fresh_database().await.expect("database");
     let clock = clock_at(2026, 12, 7, 10);
     let running = with_demo_data(&db, clock).await;
-    let mut importer = ReferralServiceClient::new(channel_to(
-        &running,
-        Service::Referral,
-        &[Role::Admin],
-        "329",
-    ));
-    importer
+    let as_role = |role: Role, m: &str| {
+        ReferralServiceClient::new(channel_to(&running, Service::Referral, &[role], m))
+    };
+    as_role(Role::Admin, "329")
         .import_arrangement(import("329", ringsted_arrangement(), false))
         .await
         .expect("import");
-    let mut counsellor = ReferralServiceClient::new(channel_to(
-        &running,
-        Service::Referral,
-        &[Role::Counsellor],
-        "329",
-    ));
+    let mut counsellor = as_role(Role::Counsellor, "329");
     let export = |from: (i32, i32, i32), to: (i32, i32, i32)| {
         let mut request = tonic::Request::new(ExportPreventiveMeasuresRequest {
             parent: "municipalities/329".into(),
@@ -493,24 +485,14 @@ async fn statistics_the_years_preventive_measures_for_danmarks_statistik_hold_ea
         .await
         .expect_err("two years");
     assert_eq!(long.code(), Code::InvalidArgument);
-    let coordinator = ReferralServiceClient::new(channel_to(
-        &running,
-        Service::Referral,
-        &[Role::Coordinator],
-        "329",
-    ))
-    .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
-    .await
-    .expect_err("coordinator");
+    let coordinator = as_role(Role::Coordinator, "329")
+        .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
+        .await
+        .expect_err("coordinator");
     assert_eq!(coordinator.code(), Code::PermissionDenied);
-    let ishoj = ReferralServiceClient::new(channel_to(
-        &running,
-        Service::Referral,
-        &[Role::Counsellor],
-        "183",
-    ))
-    .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
-    .await
-    .expect_err("Ishøj's counsellor");
+    let ishoj = as_role(Role::Counsellor, "183")
+        .export_preventive_measures(export((2026, 1, 1), (2026, 12, 31)))
+        .await
+        .expect_err("Ishøj's counsellor");
     assert_eq!(ishoj.code(), Code::NotFound);
 }
