@@ -449,16 +449,23 @@ mod evaluation {
         }
     }
 
+    /// The document of `d` for a reader who may not see unmet demand.
+    fn plain<'a>(
+        d: &'a FrameEvaluation,
+        providers: &'a BTreeMap<String, String>,
+    ) -> Evaluation<'a> {
+        Evaluation {
+            frame: "Ramme",
+            dataset: d,
+            unmet: None,
+            providers,
+        }
+    }
+
     #[test]
     fn the_months_are_every_month_with_spend_in_calendar_order_a_column_per_municipality() {
-        let d = dataset();
-        let providers = BTreeMap::new();
-        let e = Evaluation {
-            frame: "Ramme",
-            dataset: &d,
-            unmet: None,
-            providers: &providers,
-        };
+        let (d, providers) = (dataset(), BTreeMap::new());
+        let e = plain(&d, &providers);
         let rows = e.month_rows();
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert_eq!(labels, ["februar 2026", "marts 2026", "april 2026"]);
@@ -470,14 +477,8 @@ mod evaluation {
 
     #[test]
     fn the_categories_have_a_column_per_municipality_and_the_frames_total_r_bf_3() {
-        let d = dataset();
-        let providers = BTreeMap::new();
-        let e = Evaluation {
-            frame: "Ramme",
-            dataset: &d,
-            unmet: None,
-            providers: &providers,
-        };
+        let (d, providers) = (dataset(), BTreeMap::new());
+        let e = plain(&d, &providers);
         let rows = e.category_rows();
         let coordinator = rows
             .iter()
