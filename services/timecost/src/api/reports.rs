@@ -103,9 +103,12 @@ impl TimeCostApi {
             .await?;
         // What the active grants will still cost this year: nothing for a year that is over.
         let last = row.period_end.map_or(year_end, |end| end.min(year_end));
-        let forecast = self
-            .forecast(&mut tx, &municipalities, &row.service_units, as_of, last)
-            .await?;
+        let forecast = if as_of < last {
+            self.forecast(&mut tx, &municipalities, &row.service_units, as_of, last)
+                .await?
+        } else {
+            Vec::new()
+        };
         let status = budget::status(&Inputs {
             indexed_ore: indexed,
             shares: &named_shares,
