@@ -10,7 +10,7 @@ use kontakt_proto::timecost::v1::{CategorySpend, FrameEvaluation};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use super::workbook::{Formats, HEADER_ROW};
-use super::{categories_of, month_name, ore};
+use super::{MUNICIPALITY_HEADER, categories_of, month_name, ore};
 use crate::format;
 
 /// A municipality's matching requests that nobody suitable can take now (R-MP-5).
@@ -194,18 +194,9 @@ pub(super) fn workbook(e: &Evaluation<'_>) -> Result<Workbook, XlsxError> {
     sheet.set_column_width(0, 28)?;
     sheet.set_column_width(1, 18)?;
 
-    let header = [
-        "Kommune",
-        "Kommunekode",
-        "Andel",
-        "Forventet (kr.)",
-        "Forbrugt (kr.)",
-        "Disponeret (kr.)",
-        "Fri (kr.)",
-        "Forløb",
-        "Bevilgede timer",
-        "Leverede timer",
-    ];
+    // The budget status's columns, then the year's arrangements and hours.
+    let mut header = MUNICIPALITY_HEADER.to_vec();
+    header.extend(["Forløb", "Bevilgede timer", "Leverede timer"]);
     let sheet = new_sheet(&mut workbook, "Kommuner", e, &header, &f)?;
     for (row, m) in (HEADER_ROW + 1..).zip(&d.municipalities) {
         sheet.write_string(row, 0, format::municipality(&m.municipality))?;
