@@ -39,6 +39,14 @@ struct RuleRow {
     settings_revision: i64,
 }
 
+/// A frame to schedule, with its settings.
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    id: String,
+    #[sqlx(flatten)]
+    rule: RuleRow,
+}
+
 impl RuleRow {
     fn rule(self) -> EvaluationRule {
         EvaluationRule {
@@ -191,8 +199,8 @@ impl Store {
         conn: &mut PgConnection,
         year: i32,
     ) -> Result<Vec<(String, EvaluationRule)>, sqlx::Error> {
-        let rows: Vec<(String, i32, i32, i32, String)> = sqlx::query_as(
-            "SELECT id, due_month, due_day, lead_days, committee FROM frames fr
+        let rows: Vec<ScheduleRow> = sqlx::query_as(
+            "SELECT id, due_month, due_day, lead_days, committee, settings_revision FROM frames fr
               WHERE first_year <= $1
                 AND extract(year FROM period_start) <= $1
                 AND (period_end IS NULL OR extract(year FROM period_end) >= $1)
@@ -202,18 +210,7 @@ impl Store {
         .bind(year)
         .fetch_all(conn)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, due_month, due_day, lead_days, committee)| {
-                let rule = EvaluationRule {
-                    due_month,
-                    due_day,
-                    lead_days,
-                    committee,
-                };
-                (id, rule)
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| (r.id, r.rule.rule())).collect())
     }
 
     /// `year`'s evaluation task of a frame, due on `due`; running it again changes nothing.
